@@ -1,0 +1,1 @@
+//! Datasets: readers (pairs, labelled text, corpora), filters, splits, batches, and named datasets.

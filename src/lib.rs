@@ -1,0 +1,26 @@
+//! # attend
+//!
+//! Recurrent neural sequence models for NLP — seq2seq translation with
+//! attention, RNN/LSTM/GRU classifiers, word2vec, RNN language models — built
+//! on [candle](https://github.com/huggingface/candle), numerically faithful to
+//! PyTorch (parameter names, gate orders, packed-sequence semantics), and fast
+//! on a CPU.
+//!
+//! Modules are layered; arrows point down only:
+//! task modules → [`train`], [`viz`] → [`nn`] → [`data`], [`text`].
+//! Nothing in [`nn`] knows about a task; nothing in [`text`] knows about tensors.
+#![warn(missing_docs)]
+
+pub mod data;
+pub mod error;
+pub mod nn;
+pub mod text;
+pub mod train;
+pub mod viz;
+
+pub use error::{Error, Result};
+
+/// The main types, for `use attend::prelude::*`.
+pub mod prelude {
+    pub use crate::error::{Error, Result};
+}

@@ -1,0 +1,1 @@
+//! Layers: embedding, linear, dropout, recurrent stacks (RNN/LSTM/GRU), attention.

@@ -1,0 +1,1 @@
+//! Text before tensors: normalisation, tokenisation, vocabularies.

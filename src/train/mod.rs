@@ -1,0 +1,1 @@
+//! Training: optimizers, gradient clipping, losses, schedules, early stopping, and the generic loop.

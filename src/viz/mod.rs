@@ -1,0 +1,1 @@
+//! Pictures of training and models: loss curves (PNG and SVG).

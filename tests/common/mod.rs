@@ -1,0 +1,72 @@
+//! Helpers shared by the integration tests: where the fixtures and data are,
+//! and tolerant comparison of tensors against PyTorch's float64 oracles.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use candle_core::{DType, Device, Tensor};
+
+/// `ATTEND_FIXTURES`, else `../shared/fixtures` next to the repo.
+pub fn fixtures_dir() -> PathBuf {
+    std::env::var_os("ATTEND_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"))
+}
+
+/// `ATTEND_DATA_DIR`, else `../shared/data` next to the repo.
+pub fn data_dir() -> PathBuf {
+    std::env::var_os("ATTEND_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"))
+}
+
+/// Loads every tensor of a fixture safetensors file onto the CPU.
+pub fn load_fixture(name: &str) -> std::collections::HashMap<String, Tensor> {
+    let path = fixtures_dir().join(name);
+    candle_core::safetensors::load(&path, &Device::Cpu)
+        .unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()))
+}
+
+/// Reads a JSON manifest from the fixtures directory.
+pub fn load_manifest(name: &str) -> serde_json::Value {
+    let path = fixtures_dir().join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read manifest {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad manifest {}: {e}", path.display()))
+}
+
+/// Asserts `actual` ≈ `expected` element-wise, like `torch.allclose`:
+/// |a − e| ≤ atol + rtol·|e|. Both are compared in f64; shapes must match.
+pub fn assert_close(what: &str, actual: &Tensor, expected: &Tensor, rtol: f64, atol: f64) {
+    assert_eq!(
+        actual.dims(),
+        expected.dims(),
+        "{what}: shape {:?} != expected {:?}",
+        actual.dims(),
+        expected.dims()
+    );
+    let a: Vec<f64> = actual
+        .to_dtype(DType::F64)
+        .and_then(|t| t.flatten_all())
+        .and_then(|t| t.to_vec1())
+        .expect("actual to f64");
+    let e: Vec<f64> = expected
+        .to_dtype(DType::F64)
+        .and_then(|t| t.flatten_all())
+        .and_then(|t| t.to_vec1())
+        .expect("expected to f64");
+    let mut worst = (0usize, 0.0f64);
+    for (i, (x, y)) in a.iter().zip(&e).enumerate() {
+        let excess = (x - y).abs() - (atol + rtol * y.abs());
+        if !(excess <= 0.0) && (excess > worst.1 || x.is_nan()) {
+            worst = (i, excess.max(f64::MIN_POSITIVE));
+        }
+    }
+    assert!(
+        worst.1 == 0.0,
+        "{what}: element {} is {} but expected {} (rtol {rtol}, atol {atol})",
+        worst.0,
+        a[worst.0],
+        e[worst.0]
+    );
+}
