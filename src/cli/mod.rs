@@ -52,6 +52,8 @@ pub struct Pending {
 }
 
 /// Global settings every command shares.
+// Read by the training commands; `data` needs neither yet.
+#[allow(dead_code)]
 #[derive(Clone, Copy, Debug)]
 pub struct Globals {
     /// Seed for everything random.
