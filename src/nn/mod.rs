@@ -2,6 +2,8 @@
 
 pub mod dropout;
 pub mod init;
+pub mod linear;
 
 pub use dropout::{Dropout, Mode};
 pub use init::ParamStore;
+pub use linear::{Linear, LinearConfig};
