@@ -1,0 +1,306 @@
+//! The model directory: everything a trained model needs, written atomically.
+//!
+//! Layout (DESIGN §3):
+//! ```text
+//! model_dir/
+//!   config.json, vocab/labels JSON   written by the task
+//!   model.safetensors                 the weights to use (best by validation, else last)
+//!   history.csv, loss.png, loss.svg   the run so far
+//!   checkpoints/
+//!     LATEST                          names the newest complete checkpoint
+//!     step-00001234/                  model.safetensors, optimizer.safetensors, trainer.json
+//! ```
+//! A checkpoint is several files that must agree, so it is written into a fresh
+//! temporary directory, synced, renamed into place, and only then published by
+//! atomically replacing `LATEST`. A crash or Ctrl-C at any moment therefore
+//! leaves `LATEST` naming a complete checkpoint (or none yet); stray temporary
+//! directories are ignored and cleaned up by the next save.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::{Error, Result};
+
+/// How many complete checkpoints are kept; older ones are removed after a save.
+const KEEP_CHECKPOINTS: usize = 2;
+
+/// A model directory on disk.
+#[derive(Clone, Debug)]
+pub struct ModelDir {
+    root: PathBuf,
+}
+
+impl ModelDir {
+    /// Opens `root`, creating it (and parents) if needed.
+    pub fn create(root: impl AsRef<Path>) -> Result<Self> {
+        let root = root.as_ref().to_path_buf();
+        fs::create_dir_all(&root).map_err(|e| Error::io(&root, e))?;
+        Ok(ModelDir { root })
+    }
+
+    /// Opens an existing model directory.
+    pub fn open(root: impl AsRef<Path>) -> Result<Self> {
+        let root = root.as_ref().to_path_buf();
+        if !root.is_dir() {
+            return Err(Error::Checkpoint {
+                path: root,
+                msg: "not a model directory (it does not exist or is not a directory)".into(),
+            });
+        }
+        Ok(ModelDir { root })
+    }
+
+    /// The directory's path.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// The path of a file `name` inside the directory.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// Writes `value` as pretty JSON to `name`, atomically.
+    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
+        write_json(&self.file(name), value)
+    }
+
+    /// Reads JSON file `name`.
+    pub fn read_json<T: DeserializeOwned>(&self, name: &str) -> Result<T> {
+        read_json(&self.file(name))
+    }
+
+    /// Writes named tensors to `name` as safetensors, atomically.
+    pub fn write_tensors(&self, name: &str, tensors: &HashMap<String, Tensor>) -> Result<()> {
+        write_tensors(&self.file(name), tensors)
+    }
+
+    /// Reads safetensors file `name` onto `device`.
+    pub fn read_tensors(&self, name: &str, device: &Device) -> Result<HashMap<String, Tensor>> {
+        read_tensors(&self.file(name), device)
+    }
+
+    /// Writes raw bytes to `name`, atomically.
+    pub fn write_bytes(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        write_atomic(&self.file(name), |f| f.write_all(bytes))
+    }
+
+    fn checkpoints_dir(&self) -> PathBuf {
+        self.root.join("checkpoints")
+    }
+
+    /// Saves a checkpoint for `step`: each `(file name, tensors)` as safetensors
+    /// plus `trainer.json`, then publishes it as the latest. Returns its path.
+    pub fn save_checkpoint<T: Serialize>(
+        &self,
+        step: u64,
+        tensors: &[(&str, &HashMap<String, Tensor>)],
+        trainer: &T,
+    ) -> Result<PathBuf> {
+        let dir = self.checkpoints_dir();
+        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let name = format!("step-{step:08}");
+        let tmp = dir.join(format!(".{name}.tmp"));
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        }
+        fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        for (file, t) in tensors {
+            write_tensors(&tmp.join(file), t)?;
+        }
+        write_json(&tmp.join("trainer.json"), trainer)?;
+        let fin = dir.join(&name);
+        if fin.exists() {
+            // The same step again (a resume that saves before stepping): the
+            // published copy already holds this state, and replacing it would
+            // briefly leave LATEST naming nothing, so keep it.
+            if self.latest_name()?.as_deref() == Some(name.as_str()) {
+                fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+                return Ok(fin);
+            }
+            fs::remove_dir_all(&fin).map_err(|e| Error::io(&fin, e))?;
+        }
+        fs::rename(&tmp, &fin).map_err(|e| Error::io(&fin, e))?;
+        sync_dir(&dir);
+        write_atomic(&dir.join("LATEST"), |f| f.write_all(name.as_bytes()))?;
+        self.prune(&name)?;
+        Ok(fin)
+    }
+
+    fn latest_name(&self) -> Result<Option<String>> {
+        let latest = self.checkpoints_dir().join("LATEST");
+        match fs::read_to_string(&latest) {
+            Ok(s) => Ok(Some(s.trim().to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(&latest, e)),
+        }
+    }
+
+    /// The directory of the latest complete checkpoint, if any.
+    pub fn latest_checkpoint(&self) -> Result<Option<PathBuf>> {
+        let Some(name) = self.latest_name()? else {
+            return Ok(None);
+        };
+        let path = self.checkpoints_dir().join(&name);
+        if name.is_empty() || name.contains(['/', '\\']) || !path.is_dir() {
+            return Err(Error::Checkpoint {
+                path: self.checkpoints_dir().join("LATEST"),
+                msg: format!("names checkpoint `{name}`, which does not exist"),
+            });
+        }
+        Ok(Some(path))
+    }
+
+    /// Removes complete checkpoints beyond the newest few, and stray temporaries.
+    fn prune(&self, keep_latest: &str) -> Result<()> {
+        let dir = self.checkpoints_dir();
+        let mut steps: Vec<String> = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+            let entry = entry.map_err(|e| Error::io(&dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(".step-") {
+                let _ = fs::remove_dir_all(entry.path());
+            } else if name.starts_with("step-") && entry.path().is_dir() {
+                steps.push(name);
+            }
+        }
+        steps.sort();
+        let excess = steps.len().saturating_sub(KEEP_CHECKPOINTS);
+        for old in steps
+            .iter()
+            .take(excess)
+            .filter(|n| n.as_str() != keep_latest)
+        {
+            let p = dir.join(old);
+            fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes a file atomically: a temporary file beside it, synced, then renamed
+/// over the target, so readers see the old or the new content, never a part.
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<File>) -> std::io::Result<()>,
+) -> Result<()> {
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{file_name}.tmp"));
+    let result = (|| {
+        let f = File::create(&tmp)?;
+        let mut w = std::io::BufWriter::new(f);
+        write(&mut w)?;
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
+    }
+    if let Some(parent) = path.parent() {
+        sync_dir(parent);
+    }
+    Ok(())
+}
+
+/// Makes a rename durable. Best effort: not every platform can sync a directory.
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Writes `value` as pretty JSON to `path`, atomically.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let json =
+        serde_json::to_vec_pretty(value).map_err(|e| Error::io(path, std::io::Error::other(e)))?;
+    write_atomic(path, |f| f.write_all(&json))
+}
+
+/// Reads a JSON file, with the file named in any error.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::format(path, Some(e.line()), format!("not the expected JSON: {e}")))
+}
+
+/// Writes named tensors as safetensors, atomically.
+pub fn write_tensors(path: &Path, tensors: &HashMap<String, Tensor>) -> Result<()> {
+    let bytes = safetensors::tensor::serialize(tensors.iter().map(|(k, v)| (k.as_str(), v)), None)
+        .map_err(|e| Error::io(path, std::io::Error::other(e)))?;
+    write_atomic(path, |f| f.write_all(&bytes))
+}
+
+/// Reads a safetensors file onto `device`.
+pub fn read_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>> {
+    let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
+    candle_core::safetensors::load_buffer(&bytes, device).map_err(|e| Error::Checkpoint {
+        path: path.to_path_buf(),
+        msg: format!("not a readable safetensors file: {e}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::DType;
+
+    fn tensors(v: f32) -> HashMap<String, Tensor> {
+        let t = Tensor::full(v, (2, 3), &Device::Cpu).and_then(|t| t.to_dtype(DType::F32));
+        HashMap::from([("w".to_string(), t.unwrap())])
+    }
+
+    #[test]
+    fn checkpoints_publish_atomically_and_prune() -> Result<()> {
+        let tmp = tempfile::tempdir().map_err(|e| Error::io("tmp", e))?;
+        let dir = ModelDir::create(tmp.path().join("m"))?;
+        assert!(dir.latest_checkpoint()?.is_none());
+        for step in 1..=4u64 {
+            dir.save_checkpoint(step, &[("model.safetensors", &tensors(step as f32))], &step)?;
+        }
+        let latest = dir.latest_checkpoint()?.unwrap();
+        assert!(latest.ends_with("step-00000004"));
+        let w = read_tensors(&latest.join("model.safetensors"), &Device::Cpu)?;
+        assert_eq!(w["w"].sum_all()?.to_scalar::<f32>()?, 24.0);
+        let step: u64 = read_json(&latest.join("trainer.json"))?;
+        assert_eq!(step, 4);
+        let kept = fs::read_dir(dir.path().join("checkpoints"))
+            .unwrap()
+            .count();
+        assert_eq!(kept, KEEP_CHECKPOINTS + 1, "two checkpoints + LATEST");
+        Ok(())
+    }
+
+    #[test]
+    fn a_half_written_checkpoint_is_ignored() -> Result<()> {
+        let tmp = tempfile::tempdir().map_err(|e| Error::io("tmp", e))?;
+        let dir = ModelDir::create(tmp.path())?;
+        dir.save_checkpoint(1, &[("model.safetensors", &tensors(1.0))], &1u64)?;
+        // A crash while writing step 2: its temporary directory exists, LATEST does not name it.
+        let stray = dir.path().join("checkpoints/.step-00000002.tmp");
+        fs::create_dir_all(&stray).unwrap();
+        fs::write(stray.join("model.safetensors"), b"partial").unwrap();
+        assert!(dir.latest_checkpoint()?.unwrap().ends_with("step-00000001"));
+        dir.save_checkpoint(2, &[("model.safetensors", &tensors(2.0))], &2u64)?;
+        assert!(dir.latest_checkpoint()?.unwrap().ends_with("step-00000002"));
+        Ok(())
+    }
+
+    #[test]
+    fn bad_json_names_file_and_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("x.json");
+        fs::write(&p, "{\n  \"a\": }").unwrap();
+        let e = read_json::<serde_json::Value>(&p).unwrap_err().to_string();
+        assert!(e.contains("x.json:2"), "{e}");
+    }
+}

@@ -1,0 +1,159 @@
+//! Training curves (loss per epoch, train and validation) as PNG and SVG.
+//!
+//! Text is drawn with a font compiled into the binary (DejaVu Sans Mono, see
+//! `assets/fonts/DejaVu-LICENSE.txt`), so plots look the same on a machine
+//! without any system fonts, such as a CI container.
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::{Error, Result};
+
+static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSansMono.ttf");
+static REGISTER: Once = Once::new();
+
+/// One named line: `(x, y)` points.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// Legend label.
+    pub name: String,
+    /// Points in x order.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A line chart's labels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chart {
+    /// Title above the plot.
+    pub title: String,
+    /// x-axis label.
+    pub x_label: String,
+    /// y-axis label.
+    pub y_label: String,
+}
+
+fn register_font() {
+    REGISTER.call_once(|| {
+        // The font is compiled in and known to parse; if it ever did not,
+        // plotting would report the missing font as an error below.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+/// Draws `series` as a line chart to `stem.png` and `stem.svg`.
+pub fn plot_lines(stem: &Path, chart: &Chart, series: &[Series]) -> Result<()> {
+    register_font();
+    let png = stem.with_extension("png");
+    let svg = stem.with_extension("svg");
+    {
+        let root = BitMapBackend::new(&png, (800, 500)).into_drawing_area();
+        draw(&root, chart, series).map_err(|e| plot_error(&png, e))?;
+        root.present().map_err(|e| plot_error(&png, e))?;
+    }
+    {
+        let root = SVGBackend::new(&svg, (800, 500)).into_drawing_area();
+        draw(&root, chart, series).map_err(|e| plot_error(&svg, e))?;
+        root.present().map_err(|e| plot_error(&svg, e))?;
+    }
+    Ok(())
+}
+
+fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::io(
+        path,
+        std::io::Error::other(format!("drawing the plot: {e}")),
+    )
+}
+
+type DrawResult<DB> =
+    std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &Chart,
+    series: &[Series],
+) -> DrawResult<DB> {
+    root.fill(&WHITE)?;
+    let points = series.iter().flat_map(|s| s.points.iter());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in points.filter(|(x, y)| x.is_finite() && y.is_finite()) {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if x0 > x1 {
+        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+    }
+    // A single point or a flat line still needs a visible range.
+    let pad_y = ((y1 - y0) * 0.05).max(1e-6);
+    let pad_x = if x1 > x0 { 0.0 } else { 0.5 };
+    let mut ctx = ChartBuilder::on(root)
+        .caption(&chart.title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d((x0 - pad_x)..(x1 + pad_x), (y0 - pad_y)..(y1 + pad_y))?;
+    ctx.configure_mesh()
+        .x_desc(&chart.x_label)
+        .y_desc(&chart.y_label)
+        .label_style(("sans-serif", 14))
+        .draw()?;
+    for (i, s) in series.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let pts: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .copied()
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .collect();
+        ctx.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
+            .label(&s.name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        ctx.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
+    }
+    ctx.configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_png_and_svg_with_text() -> Result<()> {
+        let tmp = tempfile::tempdir().map_err(|e| Error::io("tmp", e))?;
+        let stem = tmp.path().join("loss");
+        let series = [
+            Series {
+                name: "train".into(),
+                points: vec![(1.0, 3.0), (2.0, 2.0), (3.0, 1.5)],
+            },
+            Series {
+                name: "valid".into(),
+                points: vec![(1.0, 3.2), (2.0, 2.4), (3.0, 2.1)],
+            },
+        ];
+        let chart = Chart {
+            title: "loss".into(),
+            x_label: "epoch".into(),
+            y_label: "loss".into(),
+        };
+        plot_lines(&stem, &chart, &series)?;
+        let png = std::fs::read(stem.with_extension("png")).map_err(|e| Error::io("png", e))?;
+        assert_eq!(&png[1..4], b"PNG");
+        let svg =
+            std::fs::read_to_string(stem.with_extension("svg")).map_err(|e| Error::io("svg", e))?;
+        assert!(svg.contains("<svg") && svg.contains("epoch") && svg.contains("valid"));
+        Ok(())
+    }
+}
