@@ -58,7 +58,7 @@ pub fn assert_close(what: &str, actual: &Tensor, expected: &Tensor, rtol: f64, a
     let mut worst = (0usize, 0.0f64);
     for (i, (x, y)) in a.iter().zip(&e).enumerate() {
         let excess = (x - y).abs() - (atol + rtol * y.abs());
-        if !(excess <= 0.0) && (excess > worst.1 || x.is_nan()) {
+        if (excess > 0.0 || excess.is_nan()) && (excess > worst.1 || x.is_nan()) {
             worst = (i, excess.max(f64::MIN_POSITIVE));
         }
     }
