@@ -1,0 +1,98 @@
+//! Luong multiplicative attention: Luong et al. (2015), eq. 8, the `dot`
+//! (`score_j = q · k_j`) and `general` (`score_j = q · (W k_j)`) forms.
+//!
+//! For `general`, `W k_j` is computed once per source sentence in
+//! [`Attention::prepare`], so each step is the same batched dot product as
+//! `dot`. `W` is `[Hq, Hk]`, named `W` as in the attention fixtures.
+
+use candle_core::{Module, Tensor};
+use candle_nn::VarBuilder;
+
+use super::{Attention, check_keys, check_step, dims2, dims3, linear_init};
+use crate::{Error, Result};
+
+/// `score_j = q · k_j` (query and keys of the same size); no parameters.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Dot;
+
+impl Dot {
+    /// The parameter-free dot score.
+    pub fn new() -> Self {
+        Dot
+    }
+}
+
+impl Attention for Dot {
+    /// keys: `[batch, src_len, H]` → the keys themselves (contiguous).
+    fn prepare(&self, keys: &Tensor) -> Result<Tensor> {
+        dims3(keys, "attention keys", "[batch, src_len, key_size]")?;
+        Ok(keys.contiguous()?)
+    }
+
+    /// query: `[batch, H]`, prepared: `[batch, src_len, H]` → `[batch, src_len]`
+    fn scores(&self, query: &Tensor, prepared: &Tensor) -> Result<Tensor> {
+        let (_, h) = dims2(query, "attention query", "[batch, query_size]")?;
+        check_step(query, h, prepared, h)?;
+        dot_scores(query, prepared)
+    }
+}
+
+/// Sizes of a [`General`] attention.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GeneralConfig {
+    /// Query (decoder state) size `Hq`.
+    pub query: usize,
+    /// Key (encoder output) size `Hk`.
+    pub key: usize,
+}
+
+/// `score_j = q · (W k_j)`, `W: [Hq, Hk]`.
+#[derive(Clone, Debug)]
+pub struct General {
+    w: candle_nn::Linear,
+    cfg: GeneralConfig,
+}
+
+impl General {
+    /// Builds the layer under `vb` (parameter `W [Hq, Hk]`), drawn like
+    /// PyTorch's bias-free `Linear(Hk, Hq)`.
+    pub fn new(cfg: &GeneralConfig, vb: VarBuilder) -> Result<Self> {
+        if cfg.query == 0 || cfg.key == 0 {
+            return Err(Error::Config(format!(
+                "general attention sizes must be positive, got {cfg:?}"
+            )));
+        }
+        let w = vb.get_with_hints((cfg.query, cfg.key), "W", linear_init(cfg.key))?;
+        Ok(General {
+            w: candle_nn::Linear::new(w, None),
+            cfg: *cfg,
+        })
+    }
+
+    /// The layer's sizes.
+    pub fn config(&self) -> &GeneralConfig {
+        &self.cfg
+    }
+}
+
+impl Attention for General {
+    /// keys: `[batch, src_len, Hk]` → `W k_j`: `[batch, src_len, Hq]`
+    fn prepare(&self, keys: &Tensor) -> Result<Tensor> {
+        check_keys(keys, self.cfg.key)?;
+        Ok(self.w.forward(keys)?)
+    }
+
+    /// query: `[batch, Hq]`, prepared: `[batch, src_len, Hq]` → `[batch, src_len]`
+    fn scores(&self, query: &Tensor, prepared: &Tensor) -> Result<Tensor> {
+        check_step(query, self.cfg.query, prepared, self.cfg.query)?;
+        dot_scores(query, prepared)
+    }
+}
+
+/// `prepared_j · q` for every `j`, as one batched matrix product.
+///
+/// query: `[batch, H]`, prepared: `[batch, src_len, H]` → `[batch, src_len]`
+fn dot_scores(query: &Tensor, prepared: &Tensor) -> Result<Tensor> {
+    let q = query.unsqueeze(2)?;
+    Ok(prepared.contiguous()?.matmul(&q)?.squeeze(2)?)
+}
