@@ -7,7 +7,6 @@
 
 // `common::assert_close` negates a float comparison on purpose (NaN must
 // fail); the lint fires on it in every test that includes the module.
-#[allow(clippy::neg_cmp_op_on_partial_ord)]
 mod common;
 
 use std::collections::HashMap;
