@@ -1,9 +1,13 @@
 //! Layers: embedding, linear, dropout, recurrent stacks (RNN/LSTM/GRU), attention.
 
 pub mod dropout;
+pub mod embedding;
 pub mod init;
 pub mod linear;
+pub mod rnn;
 
 pub use dropout::{Dropout, Mode};
+pub use embedding::{Embedding, EmbeddingConfig};
 pub use init::ParamStore;
 pub use linear::{Linear, LinearConfig};
+pub use rnn::{Cell, Nonlinearity, Rnn, RnnConfig, State};
