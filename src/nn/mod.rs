@@ -2,13 +2,17 @@
 
 pub mod attention;
 pub mod dropout;
+pub mod embedding;
 pub mod init;
 pub mod linear;
+pub mod rnn;
 
 pub use attention::{
     Attended, Attention, AttentionConfig, AttentionKind, AttentionLayer, AttentionPooling,
     TutorialAttention,
 };
 pub use dropout::{Dropout, Mode};
+pub use embedding::{Embedding, EmbeddingConfig};
 pub use init::ParamStore;
 pub use linear::{Linear, LinearConfig};
+pub use rnn::{Cell, Nonlinearity, Rnn, RnnConfig, State};
