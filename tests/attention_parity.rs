@@ -424,16 +424,12 @@ fn attention_matches_pytorch_f64() {
     check_all(DType::F64);
 }
 
-// Enabled at merge, once `nn::Rnn` (GRU) from the rnn branch is in: delete the
-// `#[cfg(any())]` line and the `#[ignore]`, and adjust the GRU call below to
-// the final `nn::Rnn` API (DESIGN §3) if it differs.
-#[cfg(any())]
-mod needs_gru {
+/// The whole tutorial decoder step: attention, then the GRU, then `out`.
+mod tutorial_full_step {
     use super::*;
-    use attend::nn::{Cell, Rnn, RnnConfig, State};
+    use attend::nn::{Cell, Mode, Rnn, RnnConfig, State};
 
     #[test]
-    #[ignore = "needs nn::Rnn (GRU) from the rnn branch; enabled at merge"]
     fn tutorial_attn_decoder_full_step_matches_pytorch() {
         let all = load_fixture(FIXTURE);
         let case = Case::load(&all, TUTORIAL);
@@ -448,8 +444,12 @@ mod needs_gru {
                 dropout: 0.0,
             };
             let gru = Rnn::new(&cfg, vb)?;
-            let (output, _) =
-                gru.forward(&x.unsqueeze(1)?, &[1], Some(&State::H(h.unsqueeze(0)?)))?;
+            let (output, _) = gru.forward(
+                &x.unsqueeze(1)?,
+                &[1],
+                Some(&State::H(h.unsqueeze(0)?)),
+                &mut Mode::Eval,
+            )?;
             Ok(output.squeeze(1)?)
         };
         for (dtype, rtol, atol) in PRECISIONS {

@@ -5,7 +5,6 @@
 
 // tests/common's NaN-aware `!(excess <= 0.0)` trips this lint; the
 // negation is deliberate there, so allow it here rather than edit the shared helper.
-#[allow(clippy::neg_cmp_op_on_partial_ord)]
 mod common;
 
 use std::collections::HashMap;
