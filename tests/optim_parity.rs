@@ -5,6 +5,8 @@
 //! number of steps, with the optimizer settings parsed from the case's PyTorch
 //! `repr` in the manifest, so the test follows the fixture.
 
+// tests/common's NaN-aware comparison trips this lint; it is not ours to edit.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 mod common;
 
 use std::collections::HashMap;
@@ -199,7 +201,7 @@ fn every_case_matches_pytorch_in_f64() {
 fn every_case_matches_pytorch_in_f32() {
     let fx = load_fixture(FIXTURE);
     for case in cases() {
-        check_case(&case, &fx, DType::F32, (1e-5, 1e-6));
+        check_case(&case, &fx, DType::F32, (1e-5, 0.0));
     }
 }
 
