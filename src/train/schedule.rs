@@ -319,6 +319,10 @@ mod tests {
             serde_json::from_str::<ScheduleConfig>(r#"{"type":"plateau","patient":2}"#).is_err()
         );
         assert!(serde_json::from_str::<ScheduleConfig>(r#"{"type":"step","gamma":0.5}"#).is_err());
+        let extra = r#"{"type":"step","step_size":2,"gamma":0.5,"size":3}"#;
+        assert!(serde_json::from_str::<ScheduleConfig>(extra).is_err());
+        let c: ScheduleConfig = serde_json::from_str(r#"{"type":"constant"}"#).unwrap();
+        assert_eq!(c, ScheduleConfig::Constant);
         let bad = [
             ScheduleConfig::Step {
                 step_size: 0,

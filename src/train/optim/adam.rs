@@ -259,7 +259,7 @@ pub struct Adam(Core);
 
 impl Adam {
     /// An optimizer over `vars` (as `ParamStore::vars()` gives them).
-    pub fn new(vars: Vec<(String, Var)>, cfg: &AdamConfig) -> Result<Self> {
+    pub fn new(cfg: &AdamConfig, vars: Vec<(String, Var)>) -> Result<Self> {
         cfg.validate()?;
         Core::new(vars, cfg.lr, cfg.betas, cfg.eps, cfg.weight_decay, false).map(Adam)
     }
@@ -270,7 +270,7 @@ pub struct AdamW(Core);
 
 impl AdamW {
     /// An optimizer over `vars` (as `ParamStore::vars()` gives them).
-    pub fn new(vars: Vec<(String, Var)>, cfg: &AdamWConfig) -> Result<Self> {
+    pub fn new(cfg: &AdamWConfig, vars: Vec<(String, Var)>) -> Result<Self> {
         cfg.validate()?;
         Core::new(vars, cfg.lr, cfg.betas, cfg.eps, cfg.weight_decay, true).map(AdamW)
     }

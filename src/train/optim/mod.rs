@@ -85,9 +85,9 @@ impl OptimizerConfig {
 /// Builds the optimizer `cfg` describes over `vars` (validating `cfg` first).
 pub fn build(cfg: &OptimizerConfig, vars: Vec<(String, Var)>) -> Result<Box<dyn Optimizer>> {
     Ok(match cfg {
-        OptimizerConfig::Sgd(c) => Box::new(Sgd::new(vars, c)?),
-        OptimizerConfig::Adam(c) => Box::new(Adam::new(vars, c)?),
-        OptimizerConfig::Adamw(c) => Box::new(AdamW::new(vars, c)?),
+        OptimizerConfig::Sgd(c) => Box::new(Sgd::new(c, vars)?),
+        OptimizerConfig::Adam(c) => Box::new(Adam::new(c, vars)?),
+        OptimizerConfig::Adamw(c) => Box::new(AdamW::new(c, vars)?),
     })
 }
 
@@ -232,6 +232,35 @@ mod tests {
         let back: OptimizerConfig =
             serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn params_without_gradient_are_skipped() -> Result<()> {
+        let dev = candle_core::Device::Cpu;
+        let a = Var::from_slice(&[1.0f32, 2.0], 2, &dev)?;
+        let b = Var::from_slice(&[3.0f32], 1, &dev)?;
+        let vars = vec![("a".to_string(), a.clone()), ("b".to_string(), b.clone())];
+        let loss = a.as_tensor().sqr()?.sum_all()?;
+        let grads = loss.backward()?;
+        let cfgs = [
+            OptimizerConfig::Sgd(SgdConfig {
+                momentum: 0.9,
+                ..Default::default()
+            }),
+            OptimizerConfig::Adam(AdamConfig::default()),
+            OptimizerConfig::Adamw(AdamWConfig::default()),
+        ];
+        for cfg in cfgs {
+            let mut opt = build(&cfg, vars.clone())?;
+            opt.step(&grads)?;
+            assert_eq!(b.as_tensor().to_vec1::<f32>()?, [3.0], "{cfg:?}");
+            assert!(a.as_tensor().to_vec1::<f32>()?[0] < 1.0, "{cfg:?}");
+            let state = opt.state()?;
+            assert!(state.keys().all(|k| !k.starts_with("b.")), "{cfg:?}");
+            assert!(state.keys().any(|k| k.starts_with("a.")), "{cfg:?}");
+            assert_eq!(a.dtype(), DType::F32);
+        }
+        Ok(())
     }
 
     #[test]

@@ -90,7 +90,7 @@ const BUF: &str = "momentum_buffer";
 
 impl Sgd {
     /// An optimizer over `vars` (as `ParamStore::vars()` gives them).
-    pub fn new(vars: Vec<(String, Var)>, cfg: &SgdConfig) -> Result<Self> {
+    pub fn new(cfg: &SgdConfig, vars: Vec<(String, Var)>) -> Result<Self> {
         cfg.validate()?;
         check_params(&vars)?;
         let params = vars
