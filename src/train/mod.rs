@@ -1,9 +1,37 @@
-//! Training: optimizers, gradient clipping, losses, schedules, early stopping, and the generic loop.
+//! Training: optimizers, gradient clipping, losses, schedules, early stopping,
+//! and the generic loop.
+//!
+//! Everything numeric mirrors a PyTorch counterpart closely enough to reproduce
+//! its numbers (see `tests/optim_parity.rs`): `torch.optim` ([`optim`]),
+//! `clip_grad_norm_` ([`clip`]), `cross_entropy`/`nll_loss` ([`loss`]),
+//! `lr_scheduler` ([`schedule`]), plus early stopping ([`early_stop`]).
+//! [`Trainer`] runs any [`Task`] with them and writes a [`ModelDir`].
 
+pub mod clip;
+pub mod early_stop;
 pub mod history;
+pub mod loss;
+pub mod metric;
 pub mod model_dir;
+pub mod optim;
 pub mod progress;
+pub mod schedule;
+pub mod task;
+pub mod trainer;
 
+pub use clip::clip_grad_norm;
+pub use early_stop::{Decision, EarlyStopping, EarlyStoppingConfig, EarlyStoppingState};
 pub use history::{EpochRecord, History, Metrics};
+pub use loss::{
+    CrossEntropy, Reduction, cross_entropy, masked_cross_entropy, masked_nll, nll_loss,
+};
+pub use metric::Goal;
 pub use model_dir::ModelDir;
+pub use optim::{
+    Adam, AdamConfig, AdamW, AdamWConfig, Optimizer, OptimizerConfig, Sgd, SgdConfig,
+    build as build_optimizer,
+};
 pub use progress::Progress;
+pub use schedule::{PlateauConfig, ScheduleConfig, ScheduleState, Scheduler, ThresholdMode};
+pub use task::Task;
+pub use trainer::{Start, Summary, TrainConfig, Trainer, TrainerState};

@@ -57,7 +57,8 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.set_message(msg);
             bar.inc(1);
-        } else if !self.quiet && (self.done.is_multiple_of(PLAIN_EVERY) || self.done == self.total) {
+        } else if !self.quiet && (self.done.is_multiple_of(PLAIN_EVERY) || self.done == self.total)
+        {
             eprintln!(
                 "epoch {} batch {}/{} {msg}",
                 self.epoch, self.done, self.total

@@ -1,0 +1,36 @@
+//! The `Task` trait: what the generic training loop needs from a model.
+//!
+//! Translation, classification and language modelling each implement it once;
+//! [`Trainer`](super::Trainer) owns everything else (optimizer, clipping,
+//! schedules, validation cadence, checkpoints, history, progress).
+
+use candle_core::Tensor;
+
+use crate::Result;
+use crate::nn::{Mode, ParamStore};
+
+use super::Metrics;
+
+/// A trainable model together with its data.
+pub trait Task {
+    /// One training batch.
+    type Batch;
+
+    /// The model's parameters (all of them trainable unless frozen by the model).
+    fn params(&self) -> &ParamStore;
+
+    /// The training batches of `epoch` (0-based), in the order they are used.
+    /// Must be a pure function of the task's seed and `epoch`: exact resume
+    /// regenerates an epoch's batches and skips the ones already done.
+    fn train_batches(&self, epoch: usize) -> Result<Vec<Self::Batch>>;
+
+    /// The scalar loss of `batch`, differentiable with respect to
+    /// [`params`](Task::params). `mode` carries the dropout RNG when training.
+    fn loss(&self, batch: &Self::Batch, mode: &mut Mode<'_>) -> Result<Tensor>;
+
+    /// How many target tokens (or examples) `batch` holds, for throughput.
+    fn batch_tokens(&self, batch: &Self::Batch) -> usize;
+
+    /// Validation metrics (at least the one that selects the best model).
+    fn evaluate(&self) -> Result<Metrics>;
+}

@@ -1,0 +1,419 @@
+//! The generic training loop, shared by every task.
+//!
+//! One `Trainer` runs epochs of batches from a [`Task`]: forward, backward,
+//! global-norm clipping, an optimizer step, progress, periodic validation, LR
+//! schedules, early stopping, the best model, history and curves, and atomic
+//! checkpoints. Randomness is derived, not carried: epoch `e`'s batch order is
+//! the task's pure function of `(seed, e)`, and step `s`'s dropout RNG is seeded
+//! from `(seed, s)`. A checkpoint therefore only needs counters, weights and
+//! optimizer moments to resume bit for bit.
+
+use std::time::Instant;
+
+use rand::{SeedableRng, rngs::StdRng};
+use serde::{Deserialize, Serialize};
+
+use crate::nn::Mode;
+use crate::viz::{Chart, Series, plot_lines};
+use crate::{Error, Result};
+
+use super::clip::clip_grad_norm;
+use super::early_stop::{EarlyStopping, EarlyStoppingConfig, EarlyStoppingState};
+use super::metric::Goal;
+use super::optim::{OptimizerConfig, build as build_optimizer};
+use super::schedule::{ScheduleConfig, ScheduleState, Scheduler};
+use super::{EpochRecord, History, Metrics, ModelDir, Progress, Task};
+
+fn improves(goal: Goal, new: f64, old: f64) -> bool {
+    match goal {
+        Goal::Min => new < old,
+        Goal::Max => new > old,
+    }
+}
+
+/// How to train: the `train` section of every task's config.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Total epochs (a resumed run continues up to this many).
+    pub epochs: usize,
+    /// The optimizer and its hyper-parameters.
+    pub optimizer: OptimizerConfig,
+    /// Clip the global gradient norm to this value before each step.
+    pub clip_norm: Option<f64>,
+    /// Learning-rate schedule, stepped once per epoch (a plateau schedule on
+    /// the validation metric, so only on epochs that validate).
+    pub schedule: ScheduleConfig,
+    /// Stop when the validation metric stops improving.
+    pub early_stopping: Option<EarlyStoppingConfig>,
+    /// Validate every this many epochs (0 = never).
+    pub validate_every: usize,
+    /// The validation metric that picks the best model (and feeds plateau schedules).
+    pub select_metric: String,
+    /// Whether `select_metric` should go down or up.
+    pub select_goal: Goal,
+    /// Also checkpoint every this many steps inside an epoch (0 = at epoch ends only).
+    pub checkpoint_every: u64,
+    /// Seed for dropout masks (batch order is the task's).
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 10,
+            optimizer: OptimizerConfig::default(),
+            clip_norm: None,
+            schedule: ScheduleConfig::Constant,
+            early_stopping: None,
+            validate_every: 1,
+            select_metric: "loss".into(),
+            select_goal: Goal::Min,
+            checkpoint_every: 0,
+            seed: 42,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks cross-field rules.
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs == 0 {
+            return Err(Error::Config("train.epochs must be at least 1".into()));
+        }
+        if let Some(c) = self.clip_norm
+            && !(c > 0.0 && c.is_finite())
+        {
+            return Err(Error::Config(format!(
+                "train.clip_norm must be a positive number, got {c}"
+            )));
+        }
+        if (self.early_stopping.is_some() || self.schedule.needs_metric())
+            && self.validate_every == 0
+        {
+            return Err(Error::Config(
+                "early stopping and plateau schedules need validation: set train.validate_every ≥ 1"
+                    .into(),
+            ));
+        }
+        self.optimizer.validate()?;
+        self.schedule.validate()?;
+        Ok(())
+    }
+}
+
+/// Whether to start a new run or continue the one in the model directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// A new run; the model directory must not hold checkpoints yet.
+    Fresh,
+    /// Continue from the directory's latest checkpoint.
+    Resume,
+}
+
+/// Counters and small state saved in `trainer.json` with every checkpoint.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainerState {
+    /// Epochs fully done.
+    pub epochs_done: usize,
+    /// Batches done in the current (unfinished) epoch.
+    pub batches_done: usize,
+    /// Sum of the current epoch's batch losses so far.
+    pub epoch_loss_sum: f64,
+    /// Optimizer steps taken.
+    pub step: u64,
+    /// Current learning rate.
+    pub lr: f64,
+    /// Best value of the selection metric so far.
+    pub best: Option<f64>,
+    /// The LR schedule's state (none before the first epoch ends).
+    pub schedule: Option<ScheduleState>,
+    /// Early stopping's state.
+    pub early_stopping: Option<EarlyStoppingState>,
+    /// Set when early stopping ended the run.
+    pub stopped_early: bool,
+    /// Epoch records.
+    pub history: History,
+}
+
+/// What a finished `fit` reports.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    /// The state at the end.
+    pub state: TrainerState,
+}
+
+/// Runs training for any [`Task`], saving into a [`ModelDir`].
+pub struct Trainer {
+    cfg: TrainConfig,
+    dir: ModelDir,
+    quiet: bool,
+}
+
+/// Checkpoint file names.
+const MODEL: &str = "model.safetensors";
+const OPTIMIZER: &str = "optimizer.safetensors";
+const TRAINER: &str = "trainer.json";
+
+/// A 64-bit mix (splitmix64) so neighbouring steps get unrelated dropout seeds.
+fn mix(seed: u64, step: u64) -> u64 {
+    let mut z = seed ^ step.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The validation metric `name`, or an error listing the ones there are.
+fn metric(valid: &Metrics, name: &str) -> Result<f64> {
+    valid.get(name).copied().ok_or_else(|| {
+        Error::Config(format!(
+            "validation did not report `{name}` (it reported: {})",
+            valid.keys().cloned().collect::<Vec<_>>().join(", ")
+        ))
+    })
+}
+
+impl Trainer {
+    /// A trainer writing into `dir`.
+    pub fn new(cfg: TrainConfig, dir: ModelDir) -> Result<Self> {
+        cfg.validate()?;
+        Ok(Trainer {
+            cfg,
+            dir,
+            quiet: false,
+        })
+    }
+
+    /// Silences progress output (tests, library use).
+    pub fn quiet(mut self, quiet: bool) -> Self {
+        self.quiet = quiet;
+        self
+    }
+
+    /// Trains `task` until `epochs` are done or early stopping says stop.
+    pub fn fit<T: Task>(&self, task: &T, start: Start) -> Result<Summary> {
+        let vars = task.params().vars();
+        let mut optimizer = build_optimizer(&self.cfg.optimizer, vars.clone())?;
+        let mut scheduler = Scheduler::new(&self.cfg.schedule)?;
+        let mut early = self
+            .cfg
+            .early_stopping
+            .as_ref()
+            .map(EarlyStopping::new)
+            .transpose()?;
+        let mut state = match start {
+            Start::Fresh => {
+                if self.dir.latest_checkpoint()?.is_some() {
+                    return Err(Error::Checkpoint {
+                        path: self.dir.path().to_path_buf(),
+                        msg: "already holds a training run: resume it, or train into an empty directory"
+                            .into(),
+                    });
+                }
+                TrainerState {
+                    lr: optimizer.lr(),
+                    ..TrainerState::default()
+                }
+            }
+            Start::Resume => {
+                let ckpt = self
+                    .dir
+                    .latest_checkpoint()?
+                    .ok_or_else(|| Error::Checkpoint {
+                        path: self.dir.path().to_path_buf(),
+                        msg: "has no checkpoint to resume from".into(),
+                    })?;
+                let device = vars
+                    .first()
+                    .map(|(_, v)| v.device().clone())
+                    .unwrap_or(candle_core::Device::Cpu);
+                let weights = super::model_dir::read_tensors(&ckpt.join(MODEL), &device)?;
+                task.params()
+                    .assign(&weights)
+                    .map_err(|e| Error::Checkpoint {
+                        path: ckpt.join(MODEL),
+                        msg: format!("does not fit the model: {e}"),
+                    })?;
+                let opt_state = super::model_dir::read_tensors(&ckpt.join(OPTIMIZER), &device)?;
+                optimizer.load_state(&opt_state)?;
+                let state: TrainerState = super::model_dir::read_json(&ckpt.join(TRAINER))?;
+                optimizer.set_lr(state.lr);
+                if let Some(saved) = state.schedule.as_ref() {
+                    scheduler.load_state(saved);
+                }
+                if let (Some(es), Some(saved)) = (early.as_mut(), state.early_stopping.as_ref()) {
+                    es.load_state(saved);
+                }
+                state
+            }
+        };
+
+        let params = task.params();
+        while state.epochs_done < self.cfg.epochs && !state.stopped_early {
+            let epoch = state.epochs_done;
+            let started = Instant::now();
+            let batches = task.train_batches(epoch)?;
+            let mut progress = Progress::new(epoch + 1, self.cfg.epochs, batches.len(), self.quiet);
+            for batch in batches.iter().skip(state.batches_done) {
+                let mut rng = StdRng::seed_from_u64(mix(self.cfg.seed, state.step));
+                let loss = task.loss(batch, &mut Mode::Train(&mut rng))?;
+                let value = f64::from(loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?);
+                if !value.is_finite() {
+                    return Err(Error::Config(format!(
+                        "the training loss became {value} at step {}: lower the learning rate or clip gradients (the last checkpoint is intact)",
+                        state.step + 1
+                    )));
+                }
+                let mut grads = loss.backward()?;
+                let finite = match self.cfg.clip_norm {
+                    Some(max) => clip_grad_norm(&vars, &mut grads, max)?.is_finite(),
+                    None => true,
+                };
+                // An overflowing gradient would poison every weight; skip the
+                // step (as PyTorch's AMP scaler does) and say so.
+                if finite {
+                    optimizer.step(&grads)?;
+                } else if !self.quiet {
+                    eprintln!(
+                        "warning: non-finite gradient norm at step {}; step skipped",
+                        state.step + 1
+                    );
+                }
+                state.step += 1;
+                state.batches_done += 1;
+                state.epoch_loss_sum += value;
+                progress.batch(value, task.batch_tokens(batch));
+                if self.cfg.checkpoint_every > 0
+                    && state.step.is_multiple_of(self.cfg.checkpoint_every)
+                    && state.batches_done < batches.len()
+                {
+                    self.checkpoint(&state, params, optimizer.state()?)?;
+                }
+            }
+            progress.finish();
+
+            let train_loss = state.epoch_loss_sum / batches.len().max(1) as f64;
+            let validate =
+                self.cfg.validate_every > 0 && (epoch + 1) % self.cfg.validate_every == 0;
+            let valid = if validate {
+                task.evaluate()?
+            } else {
+                Metrics::new()
+            };
+            let selected = if validate {
+                Some(metric(&valid, &self.cfg.select_metric)?)
+            } else {
+                None
+            };
+
+            // The weights to use: the best by validation, or the latest without it.
+            let improved = match (selected, state.best) {
+                (Some(v), Some(b)) => improves(self.cfg.select_goal, v, b),
+                (Some(_), None) => true,
+                (None, _) => state.best.is_none(),
+            };
+            if improved {
+                state.best = selected.or(state.best);
+                self.dir.write_tensors(MODEL, &params.tensors())?;
+            }
+            if validate || !scheduler.config().needs_metric() {
+                let lr = scheduler.next_lr(optimizer.lr(), selected)?;
+                optimizer.set_lr(lr);
+            }
+            state.lr = optimizer.lr();
+            state.schedule = Some(scheduler.state());
+            if let (Some(es), true) = (early.as_mut(), validate) {
+                let v = metric(&valid, es.metric())?;
+                state.stopped_early = es.update(v).stop;
+                state.early_stopping = Some(es.state());
+            }
+
+            state.history.push(EpochRecord {
+                epoch: epoch + 1,
+                step: state.step,
+                train_loss,
+                lr: state.lr,
+                valid,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+            state.epochs_done += 1;
+            state.batches_done = 0;
+            state.epoch_loss_sum = 0.0;
+            self.write_history(&state.history)?;
+            self.checkpoint(&state, params, optimizer.state()?)?;
+            if !self.quiet {
+                self.log_epoch(&state);
+            }
+        }
+        Ok(Summary { state })
+    }
+
+    fn checkpoint(
+        &self,
+        state: &TrainerState,
+        params: &crate::nn::ParamStore,
+        optimizer: std::collections::HashMap<String, candle_core::Tensor>,
+    ) -> Result<()> {
+        let model = params.tensors();
+        self.dir.save_checkpoint(
+            state.step,
+            &[(MODEL, &model), (OPTIMIZER, &optimizer)],
+            state,
+        )?;
+        Ok(())
+    }
+
+    fn write_history(&self, history: &History) -> Result<()> {
+        let mut csv = Vec::new();
+        history.write_csv(&mut csv)?;
+        self.dir.write_bytes("history.csv", &csv)?;
+        let epochs = &history.epochs;
+        let mut series = vec![Series {
+            name: "train loss".into(),
+            points: epochs
+                .iter()
+                .map(|r| (r.epoch as f64, r.train_loss))
+                .collect(),
+        }];
+        let valid: Vec<(f64, f64)> = epochs
+            .iter()
+            .filter_map(|r| r.valid.get("loss").map(|v| (r.epoch as f64, *v)))
+            .collect();
+        if !valid.is_empty() {
+            series.push(Series {
+                name: "valid loss".into(),
+                points: valid,
+            });
+        }
+        let chart = Chart {
+            title: "loss".into(),
+            x_label: "epoch".into(),
+            y_label: "loss".into(),
+        };
+        plot_lines(&self.dir.file("loss"), &chart, &series)
+    }
+
+    fn log_epoch(&self, state: &TrainerState) {
+        if let Some(r) = state.history.epochs.last() {
+            let valid: Vec<String> = r
+                .valid
+                .iter()
+                .map(|(k, v)| format!("valid {k} {v:.4}"))
+                .collect();
+            eprintln!(
+                "epoch {}/{} train loss {:.4} {} lr {:.3e} ({:.1}s){}",
+                r.epoch,
+                self.cfg.epochs,
+                r.train_loss,
+                valid.join(" "),
+                r.lr,
+                r.seconds,
+                if state.stopped_early {
+                    " — early stop"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+}
