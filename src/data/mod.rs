@@ -6,9 +6,11 @@
 //! plain) and relabel errors with its path.
 
 pub mod corpus;
+pub mod labelled;
 pub mod pairs;
 pub mod source;
 
 pub use corpus::CorpusReader;
+pub use labelled::{Column, Delimiter, Example, LabelledFormat, LabelledReader, read_labelled};
 pub use pairs::{Pair, PairReader, read_pairs};
 pub use source::{TextLines, open};
