@@ -6,11 +6,15 @@
 //! plain) and relabel errors with its path.
 
 pub mod corpus;
+pub mod filter;
 pub mod labelled;
 pub mod pairs;
 pub mod source;
+pub mod stats;
 
 pub use corpus::CorpusReader;
+pub use filter::{ENG_PREFIXES, EnglishSide, LengthFilter, TUTORIAL_MAX_LENGTH, TutorialFilter};
 pub use labelled::{Column, Delimiter, Example, LabelledFormat, LabelledReader, read_labelled};
 pub use pairs::{Pair, PairReader, read_pairs};
 pub use source::{TextLines, open};
+pub use stats::{Histogram, SideStats, Stats, StatsConfig, StatsFormat, stats, stats_path};
