@@ -269,7 +269,7 @@ fn labelled_stats(input: impl BufRead, fmt: &LabelledFormat, cfg: &StatsConfig) 
         labels[id].1 += 1;
     }
     // Stable: equal counts stay in order of first appearance.
-    labels.sort_by(|a, b| b.1.cmp(&a.1));
+    labels.sort_by_key(|l| std::cmp::Reverse(l.1));
     Ok(Stats {
         unit: "rows",
         read,
