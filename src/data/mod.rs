@@ -10,6 +10,7 @@ pub mod filter;
 pub mod labelled;
 pub mod pairs;
 pub mod source;
+pub mod split;
 pub mod stats;
 
 pub use corpus::CorpusReader;
@@ -17,4 +18,5 @@ pub use filter::{ENG_PREFIXES, EnglishSide, LengthFilter, TUTORIAL_MAX_LENGTH, T
 pub use labelled::{Column, Delimiter, Example, LabelledFormat, LabelledReader, read_labelled};
 pub use pairs::{Pair, PairReader, read_pairs};
 pub use source::{TextLines, open};
+pub use split::{Split, SplitConfig, split, stratified_split};
 pub use stats::{Histogram, SideStats, Stats, StatsConfig, StatsFormat, stats, stats_path};
