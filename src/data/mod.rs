@@ -5,6 +5,7 @@
 //! the `*_path` / `read_*` functions are the edges that open a file (gzip or
 //! plain) and relabel errors with its path.
 
+pub mod batch;
 pub mod corpus;
 pub mod filter;
 pub mod labelled;
@@ -13,6 +14,7 @@ pub mod source;
 pub mod split;
 pub mod stats;
 
+pub use batch::{BatchConfig, Batcher, PairBatch, PairSpecials, SeqBatch};
 pub use corpus::CorpusReader;
 pub use filter::{ENG_PREFIXES, EnglishSide, LengthFilter, TUTORIAL_MAX_LENGTH, TutorialFilter};
 pub use labelled::{Column, Delimiter, Example, LabelledFormat, LabelledReader, read_labelled};
