@@ -7,9 +7,11 @@
 
 pub mod batch;
 pub mod corpus;
+pub mod download;
 pub mod filter;
 pub mod labelled;
 pub mod pairs;
+pub mod registry;
 pub mod source;
 pub mod split;
 pub mod stats;
@@ -19,6 +21,7 @@ pub use corpus::CorpusReader;
 pub use filter::{ENG_PREFIXES, EnglishSide, LengthFilter, TUTORIAL_MAX_LENGTH, TutorialFilter};
 pub use labelled::{Column, Delimiter, Example, LabelledFormat, LabelledReader, read_labelled};
 pub use pairs::{Pair, PairReader, read_pairs};
+pub use registry::{DATASETS, DataFormat, DatasetInfo, Resolved, Resolver};
 pub use source::{TextLines, open};
 pub use split::{Split, SplitConfig, split, stratified_split};
-pub use stats::{Histogram, SideStats, Stats, StatsConfig, StatsFormat, stats, stats_path};
+pub use stats::{Histogram, SideStats, Stats, StatsConfig, stats, stats_path};

@@ -11,20 +11,10 @@ use super::corpus::CorpusReader;
 use super::filter::{EnglishSide, LengthFilter, TUTORIAL_MAX_LENGTH, TutorialFilter, fits};
 use super::labelled::{self, LabelledFormat};
 use super::pairs::{self, Pair};
+use super::registry::DataFormat;
 use super::source::open;
 use crate::error::{Error, Result};
 use crate::text::{Normalizer, Specials, normalize_string};
-
-/// What kind of file to read, for [`stats`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StatsFormat {
-    /// Sentence pairs; the names of the two columns ("eng", "fra").
-    Pairs([String; 2]),
-    /// Labelled text.
-    Labelled(LabelledFormat),
-    /// A plain corpus: words only.
-    Corpus,
-}
 
 /// Options of [`stats`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -160,22 +150,27 @@ impl Side {
 
 /// Reads a whole stream and counts. Options that do not apply to the format
 /// (`tutorial` on a corpus, say) are an [`Error::Config`].
-pub fn stats(input: impl BufRead, format: &StatsFormat, cfg: &StatsConfig) -> Result<Stats> {
+pub fn stats(input: impl BufRead, format: &DataFormat, cfg: &StatsConfig) -> Result<Stats> {
     let only_pairs = |what: &str| Error::Config(format!("{what} applies to sentence pairs only"));
     match format {
-        StatsFormat::Pairs(names) => pair_stats(input, names, cfg),
+        DataFormat::Pairs(names) => pair_stats(input, names, cfg),
         _ if cfg.tutorial => Err(only_pairs("the tutorial filter")),
         _ if cfg.reverse => Err(only_pairs("--reverse")),
-        StatsFormat::Labelled(f) => labelled_stats(input, f, cfg),
-        StatsFormat::Corpus if cfg.max_len.is_some() => Err(Error::Config(
-            "a maximum length applies to pairs and labelled rows, not to a corpus".into(),
-        )),
-        StatsFormat::Corpus => corpus_stats(input),
+        DataFormat::Labelled(f) => labelled_stats(input, f, cfg),
+        // Analogy and similarity sets are counted as plain words.
+        DataFormat::Corpus | DataFormat::Analogy | DataFormat::Similarity
+            if cfg.max_len.is_some() =>
+        {
+            Err(Error::Config(
+                "a maximum length applies to pairs and labelled rows, not to a corpus".into(),
+            ))
+        }
+        DataFormat::Corpus | DataFormat::Analogy | DataFormat::Similarity => corpus_stats(input),
     }
 }
 
 /// [`stats`] of the file at `path` (gzip or plain).
-pub fn stats_path(path: &Path, format: &StatsFormat, cfg: &StatsConfig) -> Result<Stats> {
+pub fn stats_path(path: &Path, format: &DataFormat, cfg: &StatsConfig) -> Result<Stats> {
     stats(open(path)?, format, cfg).map_err(|e| e.at_path(path))
 }
 
@@ -315,8 +310,8 @@ mod tests {
     const PAIRS: &str =
         "I am cold.\tJ'ai froid.\nIt is a cat.\tC'est un chat.\nHe's tall!\tIl est grand !\n";
 
-    fn names() -> StatsFormat {
-        StatsFormat::Pairs(["eng".into(), "fra".into()])
+    fn names() -> DataFormat {
+        DataFormat::Pairs(["eng".into(), "fra".into()])
     }
 
     #[test]
@@ -353,14 +348,14 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(
-            stats(&b"a b"[..], &StatsFormat::Corpus, &tut),
+            stats(&b"a b"[..], &DataFormat::Corpus, &tut),
             Err(Error::Config(_))
         ));
     }
 
     #[test]
     fn labelled_and_corpus() {
-        let f = StatsFormat::Labelled(LabelledFormat {
+        let f = DataFormat::Labelled(LabelledFormat {
             delimiter: Delimiter::Csv,
             header: true,
             text: vec![Column::Name("X".into())],
@@ -376,7 +371,7 @@ mod tests {
         assert_eq!(s.sides[0].vocab, 3 + 4);
         let s = stats(
             &b" the cat the\n dog "[..],
-            &StatsFormat::Corpus,
+            &DataFormat::Corpus,
             &StatsConfig::default(),
         )
         .unwrap();
