@@ -2,6 +2,8 @@
 //! and tolerant comparison of tensors against PyTorch's float64 oracles.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor};
