@@ -6,6 +6,7 @@
 
 use std::io::BufRead;
 
+use super::source::read_error;
 use crate::error::{Error, Result, Source};
 
 /// A streaming word reader. [`CorpusReader::next_word`] lends each word
@@ -45,7 +46,13 @@ impl<R: BufRead> CorpusReader<R> {
         }
         self.word.clear();
         loop {
-            let buf = self.reader.fill_buf().map_err(|e| Error::io("", e))?;
+            let buf = match self.reader.fill_buf() {
+                Ok(buf) => buf,
+                Err(e) => {
+                    self.done = true;
+                    return Err(read_error(e, Some(self.line), "a text corpus"));
+                }
+            };
             if buf.is_empty() {
                 self.done = true;
                 if !self.any_bytes {

@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::source::open;
+use super::source::{open, read_error};
 use crate::error::{Error, Result, Source};
 
 /// A column, by header name or 0-based index.
@@ -149,7 +149,7 @@ fn resolve(col: &Column, header: Option<&csv::StringRecord>) -> Result<usize> {
 fn csv_error(e: csv::Error) -> Error {
     let line = e.position().map(|p| p.line() as usize);
     match e.into_kind() {
-        csv::ErrorKind::Io(io) => Error::io("", io),
+        csv::ErrorKind::Io(io) => read_error(io, line, "labelled text rows"),
         csv::ErrorKind::Utf8 { .. } => Error::format(
             Source::stream(),
             line,

@@ -44,6 +44,23 @@ pub fn open(path: &Path) -> Result<Box<dyn BufRead + Send>> {
     }
 }
 
+/// An error while reading a stream. Damaged compressed data (the error kinds
+/// flate2 reports for a truncated or corrupt gzip file) is a problem with the
+/// file's content, so it becomes a [`Error::Format`] at the line being read;
+/// anything else stays an I/O error.
+pub fn read_error(e: io::Error, line: Option<usize>, expected: &str) -> Error {
+    match e.kind() {
+        ErrorKind::InvalidInput | ErrorKind::InvalidData | ErrorKind::UnexpectedEof => {
+            Error::format(
+                Source::stream(),
+                line,
+                format!("unreadable data ({e}), expected {expected}"),
+            )
+        }
+        _ => Error::io("", e),
+    }
+}
+
 /// Numbered lines of a stream: yields `(line_no, line)` with `line_no`
 /// 1-based and the line ending (`\n` or `\r\n`) and a leading UTF-8 BOM
 /// removed. Errors are labelled [`Source::stream`]; the path edge relabels
@@ -76,10 +93,13 @@ impl<R: BufRead> TextLines<R> {
 
     fn read_line(&mut self) -> Result<Option<(usize, String)>> {
         self.buf.clear();
-        let n = self
-            .reader
-            .read_until(b'\n', &mut self.buf)
-            .map_err(|e| Error::io("", e))?;
+        let n = match self.reader.read_until(b'\n', &mut self.buf) {
+            Ok(n) => n,
+            Err(e) => {
+                self.done = true;
+                return Err(read_error(e, Some(self.line_no + 1), &self.expected));
+            }
+        };
         if n == 0 {
             if self.line_no == 0 {
                 return Err(self.error(None, format!("file is empty, expected {}", self.expected)));
@@ -218,6 +238,22 @@ mod tests {
         let mut s = String::new();
         open(&plain).unwrap().read_line(&mut s).unwrap();
         assert_eq!(s, "x\n");
+    }
+
+    #[test]
+    fn damaged_gzip_is_a_format_error() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&b"Go.\tVa !\n".repeat(1000)).unwrap();
+        let bytes = gz.finish().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cut.gz");
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        let last = TextLines::new(open(&path).unwrap(), "pairs")
+            .last()
+            .unwrap();
+        let e = last.unwrap_err();
+        assert!(matches!(e, Error::Format { line: Some(_), .. }), "{e}");
+        assert!(e.to_string().contains("unreadable data"), "{e}");
     }
 
     #[test]
