@@ -195,11 +195,11 @@ fn render(s: &Stats, tutorial: bool) -> String {
 fn histogram_lines(h: &Histogram) -> Vec<String> {
     const BAR: u64 = 40;
     let top = h.counts.iter().copied().max().unwrap_or(0).max(1);
-    let first = h.min / h.bin_width;
-    h.counts
+    let rows: Vec<(String, u64)> = h
+        .counts
         .iter()
         .enumerate()
-        .skip(first)
+        .skip(h.min / h.bin_width)
         .map(|(k, &n)| {
             let lo = k * h.bin_width;
             let range = if h.bin_width == 1 {
@@ -207,8 +207,15 @@ fn histogram_lines(h: &Histogram) -> Vec<String> {
             } else {
                 format!("{lo}-{}", lo + h.bin_width - 1)
             };
-            let bar = "#".repeat(((n * BAR).div_ceil(top)) as usize);
-            format!("  {range:>9} | {:>9} {bar}", thousands(n))
+            (range, n)
+        })
+        .collect();
+    let width = rows.iter().map(|(r, _)| r.len()).max().unwrap_or(0);
+    let count_width = thousands(top).len();
+    rows.into_iter()
+        .map(|(range, n)| {
+            let bar = "#".repeat((n * BAR).div_ceil(top) as usize);
+            format!("  {range:>width$} | {:>count_width$} {bar}", thousands(n))
         })
         .collect()
 }
