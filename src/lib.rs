@@ -23,4 +23,5 @@ pub use error::{Error, Result};
 /// The main types, for `use attend::prelude::*`.
 pub mod prelude {
     pub use crate::error::{Error, Result};
+    pub use crate::text::Vocab;
 }

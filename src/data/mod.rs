@@ -1,1 +1,29 @@
-//! Datasets: readers (pairs, labelled text, corpora), filters, splits, batches, and named datasets.
+//! Datasets: readers (pairs, labelled text, corpora), filters, splits,
+//! batches, and named datasets.
+//!
+//! Readers take `impl BufRead` and label their errors as coming from a stream;
+//! the `*_path` / `read_*` functions are the edges that open a file (gzip or
+//! plain) and relabel errors with its path.
+
+pub mod batch;
+pub mod corpus;
+pub mod download;
+pub mod filter;
+pub mod labelled;
+pub mod pairs;
+pub mod registry;
+pub mod resolve;
+pub mod source;
+pub mod split;
+pub mod stats;
+
+pub use batch::{BatchConfig, Batcher, PairBatch, PairSpecials, SeqBatch};
+pub use corpus::CorpusReader;
+pub use filter::{ENG_PREFIXES, EnglishSide, LengthFilter, TUTORIAL_MAX_LENGTH, TutorialFilter};
+pub use labelled::{Column, Delimiter, Example, LabelledFormat, LabelledReader, read_labelled};
+pub use pairs::{Pair, PairReader, read_pairs};
+pub use registry::{DATASETS, DataFormat, DatasetInfo};
+pub use resolve::{Resolved, Resolver};
+pub use source::{TextLines, open};
+pub use split::{Split, SplitConfig, split, stratified_split};
+pub use stats::{Histogram, SideStats, Stats, StatsConfig, stats, stats_path};

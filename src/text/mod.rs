@@ -1,1 +1,17 @@
 //! Text before tensors: normalisation, tokenisation, vocabularies.
+//!
+//! Everything here works on strings and ids only; nothing knows about tensors.
+//! [`normalize_string`] is the PyTorch seq2seq lesson's `normalizeString`;
+//! [`Normalizer`] is the Unicode-preserving normaliser for real use;
+//! [`Tokenizer`] names a tokeniser in a config; [`Vocab`] maps tokens to ids.
+
+pub mod normalize;
+mod stopwords;
+pub mod tokenize;
+pub mod vocab;
+mod vocab_json;
+
+pub use normalize::{NormalizeConfig, Normalizer, normalize_string};
+pub use stopwords::NLTK_ENGLISH_STOPWORDS;
+pub use tokenize::{CleanConfig, Tokenizer, clean_text};
+pub use vocab::{Specials, Vocab, VocabBuilder, VocabConfig};

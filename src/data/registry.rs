@@ -1,0 +1,188 @@
+//! Named datasets (DESIGN §4): `eng-fra`, `names`, `imdb`, … with their file
+//! names as in shared/data, formats, sha256 of the decompressed bytes, and a
+//! public URL where shared/data/README.md proves the bytes identical to a
+//! public file. Finding the files is [`super::resolve`]'s job.
+
+use super::labelled::{Column, Delimiter, LabelledFormat};
+
+/// What a file holds and how to read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DataFormat {
+    /// Sentence pairs; the names of the two columns ("eng", "fra").
+    Pairs([String; 2]),
+    /// Labelled text.
+    Labelled(LabelledFormat),
+    /// A plain corpus: words only.
+    Corpus,
+    /// Word-analogy questions (`: section` lines, then `a b c d`).
+    Analogy,
+    /// Word-similarity pairs with a score per line.
+    Similarity,
+}
+
+/// A named dataset.
+#[derive(Clone, Debug)]
+pub struct DatasetInfo {
+    /// The name used on the command line.
+    pub name: &'static str,
+    /// File name in the data directory (as in shared/data).
+    pub file: &'static str,
+    /// sha256 of the decompressed bytes (what a download must match).
+    pub sha256_raw: &'static str,
+    /// A public URL serving exactly those bytes, where one is known.
+    pub url: Option<&'static str>,
+    /// How to read it.
+    pub format: fn() -> DataFormat,
+}
+
+impl DatasetInfo {
+    /// The file name without `.gz`: what a download is stored as.
+    pub fn raw_file(&self) -> &'static str {
+        self.file.strip_suffix(".gz").unwrap_or(self.file)
+    }
+}
+
+fn labelled(delimiter: Delimiter, header: bool, text: &[Column], label: Column) -> DataFormat {
+    DataFormat::Labelled(LabelledFormat {
+        delimiter,
+        header,
+        text: text.to_vec(),
+        label,
+    })
+}
+
+fn name(s: &str) -> Column {
+    Column::Name(s.to_string())
+}
+
+/// Every named dataset.
+pub static DATASETS: &[DatasetInfo] = &[
+    DatasetInfo {
+        name: "eng-fra",
+        file: "eng-fra.txt.gz",
+        sha256_raw: "6b0f3decdb78600485b58efb541f5a2ab69ba888742ac04180e013084e40de7c",
+        url: None,
+        format: || DataFormat::Pairs(["eng".into(), "fra".into()]),
+    },
+    DatasetInfo {
+        name: "names",
+        file: "names.tsv.gz",
+        sha256_raw: "df009118647467e88b7825c31e4dbe431394a4a8934334f640b006bcc7a69aa9",
+        url: None,
+        format: || labelled(Delimiter::Tsv, true, &[name("name")], name("language")),
+    },
+    DatasetInfo {
+        name: "imdb",
+        file: "imdb.tsv.gz",
+        sha256_raw: "1b0a44e4d1bc25eae2cdf153b8a0a7d90d503f9018819319007d0ca6c99068fe",
+        url: None,
+        format: || labelled(Delimiter::Tsv, true, &[name("text")], name("label")),
+    },
+    DatasetInfo {
+        name: "ag-news-titles",
+        file: "ag_news_titles_10k.csv.gz",
+        sha256_raw: "f089194a1048f715569622ca1e683d5488d2864699be3eaf9e5fef27246705c1",
+        url: Some(
+            "https://raw.githubusercontent.com/madewithml/boilerplate/11e6ac3a2ea25ed4a17fd8f39dc6794e15bbb784/datasets/news.csv",
+        ),
+        format: || labelled(Delimiter::Csv, true, &[name("X")], name("y")),
+    },
+    DatasetInfo {
+        name: "ag-news-test",
+        file: "ag_news_test.csv.gz",
+        sha256_raw: "521465c2428ed7f02f8d6db6ffdd4b5447c1c701962353eb2c40d548c3c85699",
+        url: Some(
+            "https://raw.githubusercontent.com/Shane-Neeley/CharCnn_Keras/593e7af2de515835b42004b1b32dff6c069e9cf8/data/ag_news_csv/test.csv",
+        ),
+        // "class","title","description": the text is title + description.
+        format: || {
+            labelled(
+                Delimiter::Csv,
+                false,
+                &[Column::Index(1), Column::Index(2)],
+                Column::Index(0),
+            )
+        },
+    },
+    DatasetInfo {
+        name: "text8",
+        file: "text8-wiki2015.gz",
+        sha256_raw: "c4020def32b1ab60fd6ad1197bb1a4ab0729a9e5be1bb2d915957ee10dd38ba7",
+        url: None,
+        format: || DataFormat::Corpus,
+    },
+    DatasetInfo {
+        name: "questions-words",
+        file: "questions-words.txt.gz",
+        sha256_raw: "8c29b3332afc46f3fb8be04cb5297bf96f39aa7131272dff57869b4485b22a36",
+        url: Some(
+            "https://raw.githubusercontent.com/tmikolov/word2vec/20c129af10659f7c50e86e3be406df663beff438/questions-words.txt",
+        ),
+        format: || DataFormat::Analogy,
+    },
+    DatasetInfo {
+        name: "wordsim353",
+        file: "wordsim353.tsv.gz",
+        sha256_raw: "1edf400ed472e796b3be562cf7970b10d749a07874a96ddc77e75fd1006b446c",
+        url: Some(
+            "https://raw.githubusercontent.com/mrmechko/simcross/ffc5c7598185be00260d81fd71274db32e6bceda/wordsim353/combined.tab",
+        ),
+        format: || DataFormat::Similarity,
+    },
+    DatasetInfo {
+        name: "simlex999",
+        file: "simlex999.tsv.gz",
+        sha256_raw: "ca00ff8515a36cde32d13c2b83def23f5a167b67db93ebfcfb7dae039ba22c0b",
+        url: Some(
+            "https://raw.githubusercontent.com/mrmechko/simcross/ffc5c7598185be00260d81fd71274db32e6bceda/SimLex-999/SimLex-999.txt",
+        ),
+        format: || DataFormat::Similarity,
+    },
+    DatasetInfo {
+        name: "men3000",
+        file: "men3000.txt.gz",
+        sha256_raw: "87a5b7229e6cf32426063da921e83031b9efeab3101d4413eaa3f44fcbce3a45",
+        url: Some(
+            "https://raw.githubusercontent.com/mrmechko/simcross/ffc5c7598185be00260d81fd71274db32e6bceda/MEN/MEN_dataset_natural_form_full",
+        ),
+        format: || DataFormat::Similarity,
+    },
+];
+
+/// The dataset called `name`, if there is one.
+pub fn lookup(name: &str) -> Option<&'static DatasetInfo> {
+    DATASETS.iter().find(|d| d.name == name)
+}
+
+/// The known dataset names, comma-separated, for messages.
+pub fn known_names() -> String {
+    DATASETS
+        .iter()
+        .map(|d| d.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_matches_the_data_readme() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/README.md");
+        let readme = std::fs::read_to_string(&path).unwrap();
+        for d in DATASETS {
+            assert!(
+                readme.contains(&format!("data/{}", d.file)),
+                "{} not in README",
+                d.file
+            );
+            assert!(
+                readme.contains(d.sha256_raw),
+                "{}: raw sha256 not in README",
+                d.name
+            );
+        }
+    }
+}

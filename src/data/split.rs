@@ -1,0 +1,203 @@
+//! Seeded train/valid/test splits, plain or stratified by label. The same
+//! seed gives the same split on every machine: `StdRng::seed_from_u64` and
+//! `SliceRandom::shuffle` are deterministic for a seed.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Fractions of the data for each part; they must add up to 1.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitConfig {
+    /// Training fraction.
+    pub train: f64,
+    /// Validation fraction.
+    pub valid: f64,
+    /// Test fraction.
+    pub test: f64,
+}
+
+impl Default for SplitConfig {
+    fn default() -> Self {
+        SplitConfig {
+            train: 0.8,
+            valid: 0.1,
+            test: 0.1,
+        }
+    }
+}
+
+impl SplitConfig {
+    /// Checks that the fractions are in `[0, 1]` and add up to 1.
+    pub fn validate(&self) -> Result<()> {
+        let parts = [self.train, self.valid, self.test];
+        if parts.iter().any(|f| !(0.0..=1.0).contains(f))
+            || (parts.iter().sum::<f64>() - 1.0).abs() > 1e-6
+        {
+            return Err(Error::Config(format!(
+                "split fractions must be between 0 and 1 and add up to 1, got train {} valid {} test {}",
+                self.train, self.valid, self.test
+            )));
+        }
+        Ok(())
+    }
+
+    /// Sizes of the three parts of `n` items: train and valid rounded to the
+    /// nearest integer, test the rest.
+    fn sizes(&self, n: usize) -> (usize, usize) {
+        let train = ((n as f64 * self.train).round() as usize).min(n);
+        let valid = ((n as f64 * self.valid).round() as usize).min(n - train);
+        (train, valid)
+    }
+}
+
+/// Indices of the examples in each part.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Split {
+    /// Training examples.
+    pub train: Vec<usize>,
+    /// Validation examples.
+    pub valid: Vec<usize>,
+    /// Test examples.
+    pub test: Vec<usize>,
+}
+
+/// Shuffles `0..n` with `seed` and cuts it by the fractions of `cfg`.
+pub fn split(n: usize, cfg: &SplitConfig, seed: u64) -> Result<Split> {
+    cfg.validate()?;
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.shuffle(&mut StdRng::seed_from_u64(seed));
+    let (train, valid) = cfg.sizes(n);
+    let test = idx.split_off(train + valid);
+    let valid = idx.split_off(train);
+    Ok(Split {
+        train: idx,
+        valid,
+        test,
+    })
+}
+
+/// Splits each label's examples by the fractions of `cfg`, so every part has
+/// (up to rounding) the label proportions of the whole; each part is then
+/// shuffled so labels are interleaved.
+pub fn stratified_split<L: Eq + Hash>(labels: &[L], cfg: &SplitConfig, seed: u64) -> Result<Split> {
+    cfg.validate()?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    // Groups in order of first appearance, not hash order, for determinism.
+    let mut group_of: HashMap<&L, usize> = HashMap::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, l) in labels.iter().enumerate() {
+        let next = groups.len();
+        let g = *group_of.entry(l).or_insert(next);
+        if g == next {
+            groups.push(Vec::new());
+        }
+        groups[g].push(i);
+    }
+    let mut out = Split::default();
+    for mut g in groups {
+        g.shuffle(&mut rng);
+        let (train, valid) = cfg.sizes(g.len());
+        out.test.extend_from_slice(&g[train + valid..]);
+        out.valid.extend_from_slice(&g[train..train + valid]);
+        out.train.extend_from_slice(&g[..train]);
+    }
+    out.train.shuffle(&mut rng);
+    out.valid.shuffle(&mut rng);
+    out.test.shuffle(&mut rng);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sorted(s: &Split) -> Vec<usize> {
+        let mut all = [s.train.clone(), s.valid.clone(), s.test.clone()].concat();
+        all.sort_unstable();
+        all
+    }
+
+    #[test]
+    fn split_is_a_seeded_partition() {
+        let cfg = SplitConfig::default();
+        let a = split(1000, &cfg, 7).unwrap();
+        assert_eq!(
+            (a.train.len(), a.valid.len(), a.test.len()),
+            (800, 100, 100)
+        );
+        assert_eq!(sorted(&a), (0..1000).collect::<Vec<_>>());
+        assert_eq!(a, split(1000, &cfg, 7).unwrap());
+        assert_ne!(a.train, split(1000, &cfg, 8).unwrap().train);
+        let bad = SplitConfig {
+            train: 0.9,
+            valid: 0.2,
+            test: 0.1,
+        };
+        assert!(matches!(split(10, &bad, 0), Err(Error::Config(_))));
+        let e = split(0, &cfg, 0).unwrap();
+        assert!(e.train.is_empty() && e.test.is_empty());
+    }
+
+    #[test]
+    fn stratified_keeps_proportions() {
+        // 300 "a", 100 "b", 50 "c", interleaved.
+        let labels: Vec<&str> = (0..450)
+            .map(|i| {
+                if i % 9 == 0 {
+                    "c"
+                } else if i % 9 < 3 {
+                    "b"
+                } else {
+                    "a"
+                }
+            })
+            .collect();
+        let cfg = SplitConfig {
+            train: 0.6,
+            valid: 0.2,
+            test: 0.2,
+        };
+        let s = stratified_split(&labels, &cfg, 3).unwrap();
+        let count = |part: &[usize], l: &str| part.iter().filter(|&&i| labels[i] == l).count();
+        assert_eq!(
+            (
+                count(&s.train, "a"),
+                count(&s.valid, "a"),
+                count(&s.test, "a")
+            ),
+            (180, 60, 60)
+        );
+        assert_eq!(
+            (
+                count(&s.train, "b"),
+                count(&s.valid, "b"),
+                count(&s.test, "b")
+            ),
+            (60, 20, 20)
+        );
+        assert_eq!(
+            (
+                count(&s.train, "c"),
+                count(&s.valid, "c"),
+                count(&s.test, "c")
+            ),
+            (30, 10, 10)
+        );
+        assert_eq!(sorted(&s), (0..450).collect::<Vec<_>>());
+        assert_eq!(s, stratified_split(&labels, &cfg, 3).unwrap());
+        // Parts are shuffled, not grouped by label.
+        assert!(
+            s.train[..20]
+                .iter()
+                .any(|&i| labels[i] != labels[s.train[0]])
+        );
+    }
+}
