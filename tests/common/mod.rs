@@ -39,8 +39,6 @@ pub fn load_manifest(name: &str) -> serde_json::Value {
 
 /// Asserts `actual` ≈ `expected` element-wise, like `torch.allclose`:
 /// |a − e| ≤ atol + rtol·|e|. Both are compared in f64; shapes must match.
-// `!(excess <= 0.0)` is deliberate: it is true for NaN, which must fail.
-#[allow(clippy::neg_cmp_op_on_partial_ord)]
 pub fn assert_close(what: &str, actual: &Tensor, expected: &Tensor, rtol: f64, atol: f64) {
     assert_eq!(
         actual.dims(),
