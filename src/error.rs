@@ -46,12 +46,15 @@ pub enum Error {
     Candle(#[from] candle_core::Error),
 
     /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    ///
+    /// The cause is part of the message rather than a chained `source`, so
+    /// the binary's one-line report does not print it twice.
+    #[error("{path}: {cause}")]
     Io {
         /// The file involved.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     /// Input did not have the expected format. `line` is 1-based; `None` when
@@ -100,7 +103,7 @@ impl Error {
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.as_ref().to_path_buf(),
-            source,
+            cause: source,
         }
     }
 
@@ -123,9 +126,9 @@ impl Error {
                 line,
                 msg,
             },
-            Error::Io { path: p, source } if p.as_os_str().is_empty() => Error::Io {
+            Error::Io { path: p, cause } if p.as_os_str().is_empty() => Error::Io {
                 path: path.to_path_buf(),
-                source,
+                cause,
             },
             other => other,
         }

@@ -55,12 +55,15 @@ fn missing_path() {
 #[test]
 fn a_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let run = stats(dir.path(), &["--format", "pairs"]);
     let want = format!(
         "{}: is a directory, expected a data file",
         dir.path().display()
     );
-    assert_one_line_error(&run, &[&want]);
+    // With and without a format: a directory is never mistaken for a name.
+    for extra in [&["--format", "pairs"][..], &[]] {
+        let run = stats(dir.path(), extra);
+        assert_one_line_error(&run, &[&want]);
+    }
 }
 
 #[test]

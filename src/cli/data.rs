@@ -83,10 +83,7 @@ pub fn run(cmd: DataCommand, _globals: &Globals) -> Result<ExitCode> {
 }
 
 fn stats(args: &StatsArgs) -> Result<ExitCode> {
-    // The library's errors already read "file:line: what was expected"; turning
-    // them into plain messages keeps anyhow from repeating an I/O cause.
-    let lib = |e: attend::Error| anyhow::anyhow!("{e}");
-    let resolved = Resolver::from_env().resolve(&args.data).map_err(lib)?;
+    let resolved = Resolver::from_env().resolve(&args.data)?;
     let format = match (args.format, resolved.dataset) {
         (Some(f), _) => format_from_flags(f, args, &resolved.path)?,
         (None, Some(d)) => (d.format)(),
@@ -100,7 +97,7 @@ fn stats(args: &StatsArgs) -> Result<ExitCode> {
         reverse: args.reverse,
         max_len: args.max_len,
     };
-    let stats = stats_path(&resolved.path, &format, &cfg).map_err(lib)?;
+    let stats = stats_path(&resolved.path, &format, &cfg)?;
     match resolved.dataset {
         Some(d) => println!("{} ({})", d.name, resolved.path.display()),
         None => println!("{}", resolved.path.display()),

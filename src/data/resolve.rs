@@ -54,6 +54,13 @@ impl Resolver {
     /// name is an error listing the known ones.
     pub fn resolve(&self, name_or_path: &str) -> Result<Resolved> {
         let path = Path::new(name_or_path);
+        if path.is_dir() {
+            return Err(Error::format(
+                path,
+                None,
+                "is a directory, expected a data file",
+            ));
+        }
         if path.exists() {
             let file = path
                 .file_name()
