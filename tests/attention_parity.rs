@@ -153,6 +153,28 @@ fn assert_grads(
 }
 
 /// additive / dot / general / pooling: `context`, `weights` and all `grad/*`.
+/// Compares weights and context with the fixture, then backpropagates the
+/// fixture's loss `Σ context·loss_w_context` and returns the gradients.
+fn check_outputs(
+    case: &Case,
+    dtype: DType,
+    weights: &Tensor,
+    context: &Tensor,
+    rtol: f64,
+    atol: f64,
+) -> candle_core::backprop::GradStore {
+    for (name, t) in [("weights", weights), ("context", context)] {
+        let expected = case.get(name, DType::F64);
+        assert_close(&case.what(dtype, name), t, &expected, rtol, atol);
+    }
+    let loss = context
+        .mul(&case.get("loss_w_context", dtype))
+        .unwrap()
+        .sum_all()
+        .unwrap();
+    loss.backward().unwrap()
+}
+
 fn check_scored(case: &Case, dtype: DType, rtol: f64, atol: f64) {
     let keys = var(case.get("keys", dtype));
     let (_, src_len, key_size) = keys.dims3().unwrap();
@@ -200,27 +222,7 @@ fn check_scored(case: &Case, dtype: DType, rtol: f64, atol: f64) {
         (Some(_), None) => panic!("{}: fixture has no query", case.name),
     };
     assert_params_loaded(case, &store, &params);
-    assert_close(
-        &case.what(dtype, "weights"),
-        &weights,
-        &case.get("weights", DType::F64),
-        rtol,
-        atol,
-    );
-    assert_close(
-        &case.what(dtype, "context"),
-        &context,
-        &case.get("context", DType::F64),
-        rtol,
-        atol,
-    );
-
-    let loss = context
-        .mul(&case.get("loss_w_context", dtype))
-        .unwrap()
-        .sum_all()
-        .unwrap();
-    let grads = loss.backward().unwrap();
+    let grads = check_outputs(case, dtype, &weights, &context, rtol, atol);
     let mut inputs = vec![("keys", &keys)];
     if let Some(q) = &query {
         inputs.push(("query", q));
@@ -340,27 +342,7 @@ fn check_tutorial_full_step(
         .unwrap();
     assert_params_loaded(case, &f.store, &f.params);
     let weights = f.weights.squeeze(0).unwrap();
-    assert_close(
-        &case.what(dtype, "weights"),
-        &weights,
-        &case.get("weights", DType::F64),
-        rtol,
-        atol,
-    );
-    assert_close(
-        &case.what(dtype, "context"),
-        &context,
-        &case.get("context", DType::F64),
-        rtol,
-        atol,
-    );
-
-    let loss = context
-        .mul(&case.get("loss_w_context", dtype))
-        .unwrap()
-        .sum_all()
-        .unwrap();
-    let grads = loss.backward().unwrap();
+    let grads = check_outputs(case, dtype, &weights, &context, rtol, atol);
     // The fixture's inputs have no batch dimension; compare without ours.
     let hidden = var(f.hidden.as_tensor().squeeze(0).unwrap());
     let enc = var(f.encoder_outputs.as_tensor().squeeze(0).unwrap());

@@ -16,7 +16,7 @@ use attend::nn::{
 use attend::text::{Vocab, VocabConfig};
 use attend::train::{
     AdamConfig, EarlyStoppingConfig, Metrics, ModelDir, OptimizerConfig, PlateauConfig,
-    ScheduleConfig, Start, Task, TrainConfig, Trainer, cross_entropy,
+    ScheduleConfig, Start, Summary, Task, TrainConfig, Trainer, cross_entropy,
 };
 use candle_core::{D, DType, Device, Tensor};
 
@@ -208,6 +208,15 @@ fn weights(task: &NamesTask) -> HashMap<String, Vec<u32>> {
         .collect()
 }
 
+/// Trains `task` quietly into `dir`.
+fn fit(cfg: TrainConfig, dir: ModelDir, task: &NamesTask, start: Start) -> Summary {
+    Trainer::new(cfg, dir)
+        .unwrap()
+        .quiet(true)
+        .fit(task, start)
+        .unwrap()
+}
+
 /// Everything in a history but wall-clock time.
 fn trace(h: &attend::train::History) -> Trace {
     h.epochs
@@ -239,11 +248,7 @@ fn resumed_training_equals_straight_training_bit_for_bit() {
     // 4 straight epochs.
     let straight = NamesTask::new(1);
     let dir = ModelDir::create(tmp.path().join("straight")).unwrap();
-    let summary = Trainer::new(config(4, 0), dir)
-        .unwrap()
-        .quiet(true)
-        .fit(&straight, Start::Fresh)
-        .unwrap();
+    let summary = fit(config(4, 0), dir, &straight, Start::Fresh);
     let hist = &summary.state.history.epochs;
     assert_eq!(hist.len(), 4);
 
@@ -253,20 +258,27 @@ fn resumed_training_equals_straight_training_bit_for_bit() {
     let acc = hist[3].valid["accuracy"];
     assert!(acc > 0.55, "validation accuracy {acc}");
 
+    // The artifacts a run promises, and no clobbering of a finished run.
+    let root = tmp.path().join("straight");
+    let csv = std::fs::read_to_string(root.join("history.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    assert!(csv.starts_with("epoch,step,train_loss,lr,seconds,valid_accuracy,valid_loss"));
+    for file in ["loss.png", "loss.svg", "model.safetensors"] {
+        assert!(root.join(file).is_file(), "{file} missing");
+    }
+    let again = Trainer::new(config(4, 0), ModelDir::open(&root).unwrap()).unwrap();
+    let err = again.quiet(true).fit(&straight, Start::Fresh).unwrap_err();
+    assert!(
+        err.to_string().contains("already holds a training run"),
+        "{err}"
+    );
+
     // 2 epochs, stop; a new process would build the model afresh and resume to 4.
     let dir = ModelDir::create(tmp.path().join("resumed")).unwrap();
     let first = NamesTask::new(1);
-    Trainer::new(config(2, 0), dir.clone())
-        .unwrap()
-        .quiet(true)
-        .fit(&first, Start::Fresh)
-        .unwrap();
+    fit(config(2, 0), dir.clone(), &first, Start::Fresh);
     let again = NamesTask::new(1);
-    let resumed = Trainer::new(config(4, 0), dir)
-        .unwrap()
-        .quiet(true)
-        .fit(&again, Start::Resume)
-        .unwrap();
+    let resumed = fit(config(4, 0), dir, &again, Start::Resume);
     assert!(
         weights(&again) == weights(&straight),
         "weights differ after resume"
@@ -278,20 +290,12 @@ fn resumed_training_equals_straight_training_bit_for_bit() {
     let first = NamesTask::new(1);
     let per_epoch = first.batcher.num_batches() as u64;
     let every = per_epoch / 2 + 1;
-    Trainer::new(config(1, every), dir.clone())
-        .unwrap()
-        .quiet(true)
-        .fit(&first, Start::Fresh)
-        .unwrap();
+    fit(config(1, every), dir.clone(), &first, Start::Fresh);
     let mid = format!("step-{every:08}");
     assert!(dir.path().join("checkpoints").join(&mid).is_dir());
     std::fs::write(dir.path().join("checkpoints/LATEST"), &mid).unwrap();
     let again = NamesTask::new(1);
-    Trainer::new(config(4, 0), dir)
-        .unwrap()
-        .quiet(true)
-        .fit(&again, Start::Resume)
-        .unwrap();
+    fit(config(4, 0), dir, &again, Start::Resume);
     assert!(
         weights(&again) == weights(&straight),
         "weights differ after a mid-epoch resume"
