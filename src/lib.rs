@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod data;
+pub mod decode;
 pub mod error;
 pub mod nn;
 pub mod text;
