@@ -7,13 +7,14 @@
 //! on a CPU.
 //!
 //! Modules are layered; arrows point down only:
-//! task modules → [`train`], [`viz`] → [`nn`] → [`data`], [`text`].
+//! task modules → [`train`], [`metrics`], [`viz`] → [`nn`] → [`data`], [`text`].
 //! Nothing in [`nn`] knows about a task; nothing in [`text`] knows about tensors.
 #![warn(missing_docs)]
 
 pub mod data;
 pub mod decode;
 pub mod error;
+pub mod metrics;
 pub mod nn;
 pub mod text;
 pub mod train;

@@ -1,0 +1,13 @@
+//! Evaluation metrics.
+//!
+//! - [`bleu`]: BLEU (Papineni et al., 2002) reproducing sacreBLEU 2.x to the
+//!   last digit, signature included, as Post (2018), "A Call for Clarity in
+//!   Reporting BLEU Scores", asks: the number to report.
+//! - [`teaching_bleu`](teaching_bleu::teaching_bleu): the d2l.ai/Neuromatch
+//!   lesson formula, for reproducing the lessons' printed values only.
+
+pub mod bleu;
+pub mod teaching_bleu;
+
+pub use bleu::{BleuConfig, BleuScore, BleuStats, Smooth, Tokenize, corpus_bleu, sentence_bleu};
+pub use teaching_bleu::teaching_bleu;
