@@ -199,7 +199,8 @@ impl<'a> Heatmap<'a> {
                     fill.filled(),
                 ))?;
                 // Leaving near-zero cells blank lets the peaks stand out.
-                if annotate && !(w.abs() < 0.005) {
+                let near_zero = w.abs() < 0.005;
+                if annotate && !near_zero {
                     let dark = !w.is_finite() || self.style.colormap.wants_dark_text(t);
                     let ink = if dark { BLACK } else { WHITE };
                     let style = (FAMILY, value_px)
@@ -314,4 +315,123 @@ fn fit(text: &str, px: f64, max_w: u32) -> String {
         }
     }
     String::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Error;
+
+    fn toks(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    fn diagonal(src: &str, out: &str) -> Result<AttentionMap> {
+        let (s, o) = (toks(src), toks(out));
+        let w = (0..o.len())
+            .map(|i| {
+                (0..s.len())
+                    .map(|j| if i == j { 0.9 } else { 0.01 })
+                    .collect()
+            })
+            .collect();
+        AttentionMap::new(s, o, w)
+    }
+
+    fn png_size(bytes: &[u8]) -> (u32, u32) {
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+        assert_eq!(&bytes[12..16], b"IHDR");
+        let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        (be(&bytes[16..20]), be(&bytes[20..24]))
+    }
+
+    #[test]
+    fn png_has_the_laid_out_size_and_grows_with_the_sentence() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tmp", e))?;
+        let style = HeatmapStyle::default();
+        let short = diagonal("je suis là . <eos>", "i m here . <eos>")?;
+        let path = dir.path().join("short.png");
+        plot_attention(&path, &short, &style)?;
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let (w, h) = png_size(&bytes);
+        assert_eq!((w, h), Heatmap::new(&short, &style).size);
+        assert!(w >= MIN_WIDTH && h > 5 * MAX_CELL, "{w}x{h}");
+
+        let words: Vec<String> = (0..60).map(|i| format!("word{i}")).collect();
+        let long = diagonal(&words.join(" "), &words[..50].join(" "))?;
+        let path = dir.path().join("long.png");
+        plot_attention(&path, &long, &style)?;
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let (lw, lh) = png_size(&bytes);
+        // Cells shrink but stay at least MIN_CELL, so the image grows instead.
+        assert!(lw >= 60 * MIN_CELL && lh >= 50 * MIN_CELL, "{lw}x{lh}");
+        // Written atomically: nothing but the two pictures is left behind.
+        let names = std::fs::read_dir(dir.path()).map_err(|e| Error::io("tmp", e))?;
+        assert_eq!(names.count(), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn svg_has_tokens_title_and_color_bar() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tmp", e))?;
+        let map = diagonal("il a froid <eos>", "he is cold <eos>")?;
+        let path = dir.path().join("attn.svg");
+        let style = HeatmapStyle {
+            range: ColorRange::Max,
+            ..HeatmapStyle::default()
+        };
+        plot_attention(&path, &map, &style)?;
+        let svg = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        assert!(svg.starts_with("<svg"));
+        for token in ["il", "froid", "he", "cold", "&lt;eos&gt;"] {
+            assert!(svg.contains(&format!("\n{token}\n")), "{token} missing");
+        }
+        assert!(svg.contains("il a froid &lt;eos&gt;"), "default title");
+        // The bar: its tick labels (0 to the largest weight) and one band per pixel row.
+        assert!(svg.contains("\n0.00\n") && svg.contains("\n0.90\n"));
+        let (_, _, bar_h) = Heatmap::new(&map, &style).bar;
+        assert!(svg.matches("<rect").count() >= 16 + bar_h as usize);
+        Ok(())
+    }
+
+    #[test]
+    fn other_extensions_are_refused_before_drawing() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tmp", e))?;
+        let map = diagonal("a b", "x y")?;
+        for name in ["attn.jpg", "attn"] {
+            let path = dir.path().join(name);
+            let r = plot_attention(&path, &map, &HeatmapStyle::default());
+            assert!(
+                matches!(&r, Err(Error::Config(m)) if m.contains(".png") && m.contains(".svg")),
+                "{r:?}"
+            );
+            assert!(!path.exists());
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn empty_maps_still_draw() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tmp", e))?;
+        let no_output = AttentionMap::new(toks("a b <eos>"), vec![], vec![])?;
+        let nothing = AttentionMap::new(vec![], vec![], vec![])?;
+        for (i, map) in [no_output, nothing].iter().enumerate() {
+            for ext in ["png", "svg"] {
+                let path = dir.path().join(format!("empty{i}.{ext}"));
+                plot_attention(&path, map, &HeatmapStyle::default())?;
+                assert!(path.exists());
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn long_titles_and_tokens_are_cut() {
+        let fitted = fit(&"word ".repeat(100), TITLE_PX, 300);
+        assert!(fitted.ends_with('…') && text_size(&fitted, TITLE_PX).0 <= 300);
+        assert_eq!(fit("short", TITLE_PX, 300), "short");
+        let cut = shorten(&"x".repeat(40));
+        assert_eq!(cut.chars().count(), MAX_LABEL_CHARS);
+        assert!(cut.ends_with('…'));
+    }
 }

@@ -69,12 +69,12 @@ pub fn render_attention_text_with(map: &AttentionMap, style: &TextStyle) -> Stri
     // Two blanks between columns read best; one is still clear, and worth
     // it when it saves splitting the matrix.
     let room = width - label_w - 3;
-    let (gap, blocks) = [2, 1]
-        .map(|gap| (gap, blocks(&cols, room, gap)))
-        .into_iter()
-        .min_by_key(|(gap, b)| (b.len(), std::cmp::Reverse(*gap)))
-        .unwrap_or((2, vec![0..cols.len()]));
-    for (block_no, block) in blocks.iter().enumerate() {
+    let wide = blocks(&cols, room, 2);
+    let (gap, runs) = match blocks(&cols, room, 1) {
+        tight if tight.len() < wide.len() => (1, tight),
+        _ => (2, wide),
+    };
+    for (block_no, block) in runs.iter().enumerate() {
         if block_no > 0 {
             out.push('\n');
         }
@@ -173,5 +173,125 @@ fn cut(s: &str, max: usize) -> String {
             .take(max - 1)
             .chain(std::iter::once('…'))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Result;
+
+    fn toks(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    fn uniform(n_src: usize, out: &str) -> Result<AttentionMap> {
+        let src: Vec<String> = (0..n_src).map(|i| format!("s{i}")).collect();
+        let out = toks(out);
+        let w = vec![vec![1.0 / n_src as f32; n_src]; out.len()];
+        AttentionMap::new(src, out, w)
+    }
+
+    /// The cells of a matrix line: what follows the `│`.
+    fn cells(line: &str) -> Vec<&str> {
+        line.split('│')
+            .nth(1)
+            .unwrap_or("")
+            .split_whitespace()
+            .collect()
+    }
+
+    #[test]
+    fn one_line_per_output_token_one_column_per_source_token() -> Result<()> {
+        let map = AttentionMap::new(
+            toks("je suis content <eos>"),
+            toks("i am happy <eos>"),
+            vec![
+                vec![0.9, 0.05, 0.05, 0.0],
+                vec![0.1, 0.8, 0.1, 0.0],
+                vec![0.0, 0.1, 0.85, 0.05],
+                vec![0.0, 0.0, 0.123, 0.877],
+            ],
+        )?;
+        let text = render_attention_text(&map);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2 + 4, "{text}");
+        assert_eq!(cells(lines[0]), ["je", "suis", "content", "<eos>"]);
+        assert!(lines[1].starts_with("──") && lines[1].contains('┼'));
+        assert!(lines[2].starts_with("i "));
+        assert_eq!(cells(lines[2]), ["0.90", "0.05", "0.05", "·"]);
+        assert_eq!(cells(lines[5]), ["·", "·", "0.12", "0.88"]);
+        // Columns line up: each value starts where its header does.
+        let col = |line: &str, s: &str| line.find(s).map(|b| line[..b].chars().count());
+        assert_eq!(col(lines[0], "content"), col(lines[4], "0.85"));
+        Ok(())
+    }
+
+    #[test]
+    fn shades_follow_the_weight() -> Result<()> {
+        let map = AttentionMap::new(
+            toks("a b c d e"),
+            toks("x"),
+            vec![vec![0.05, 0.2, 0.4, 0.6, 0.9]],
+        )?;
+        let style = TextStyle {
+            cells: TextCells::Shades,
+            width: 80,
+        };
+        let text = render_attention_text_with(&map, &style);
+        let row = text.lines().nth(2).unwrap_or("");
+        assert_eq!(cells(row), ["░░░░", "▒▒▒▒", "▓▓▓▓", "████"], "{text}");
+        Ok(())
+    }
+
+    #[test]
+    fn long_sources_split_into_even_blocks_within_the_width() -> Result<()> {
+        let map = uniform(30, "x y z")?;
+        let text = render_attention_text_with(
+            &map,
+            &TextStyle {
+                width: 60,
+                ..TextStyle::default()
+            },
+        );
+        assert!(text.lines().all(|l| l.chars().count() <= 60), "{text}");
+        let headers: Vec<&str> = text
+            .lines()
+            .filter(|l| l.trim_start().starts_with('│'))
+            .flat_map(cells)
+            .collect();
+        let expected: Vec<String> = (0..30).map(|i| format!("s{i}")).collect();
+        assert_eq!(headers, expected);
+        let notes: Vec<&str> = text.lines().filter(|l| l.starts_with("source")).collect();
+        assert!(notes.len() >= 2 && notes[0].starts_with("source tokens 1–"));
+        assert_eq!(blocks(&[4; 14], 45, 2), vec![0..7, 7..14]);
+        assert_eq!(blocks(&[30, 4], 10, 2), vec![0..1, 1..2]);
+        Ok(())
+    }
+
+    #[test]
+    fn long_tokens_are_cut_and_empty_maps_say_so() -> Result<()> {
+        let map = AttentionMap::new(
+            vec!["anticonstitutionnellement".into()],
+            vec!["unconstitutionally".into()],
+            vec![vec![1.0]],
+        )?;
+        let text = render_attention_text(&map);
+        assert!(
+            text.contains("anticonst…") && text.contains("unconstitutiona…"),
+            "{text}"
+        );
+
+        let no_output = AttentionMap::new(toks("a b"), vec![], vec![])?;
+        let text = render_attention_text(&no_output);
+        assert_eq!(text.lines().count(), 3);
+        assert!(
+            text.contains("(no output tokens)")
+                && cells(text.lines().next().unwrap_or("")) == ["a", "b"]
+        );
+
+        let nothing = AttentionMap::new(vec![], vec![], vec![])?;
+        assert_eq!(render_attention_text(&nothing), "(no source tokens)\n");
+        Ok(())
     }
 }
