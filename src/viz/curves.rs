@@ -1,19 +1,15 @@
 //! Training curves (loss per epoch, train and validation) as PNG and SVG.
 //!
-//! Text is drawn with a font compiled into the binary (DejaVu Sans Mono, see
-//! `assets/fonts/DejaVu-LICENSE.txt`), so plots look the same on a machine
-//! without any system fonts, such as a CI container.
+//! Text is drawn with the compiled-in font of [`super::font`], so plots look
+//! the same on a machine without any system fonts, such as a CI container.
 
 use std::path::Path;
-use std::sync::Once;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::{Error, Result};
-
-static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSansMono.ttf");
-static REGISTER: Once = Once::new();
+use super::output::{DrawResult, Figure, save};
+use crate::Result;
 
 /// One named line: `(x, y)` points.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,41 +31,28 @@ pub struct Chart {
     pub y_label: String,
 }
 
-fn register_font() {
-    REGISTER.call_once(|| {
-        // The font is compiled in and known to parse; if it ever did not,
-        // plotting would report the missing font as an error below.
-        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
-    });
-}
-
-/// Draws `series` as a line chart to `stem.png` and `stem.svg`.
+/// Draws `series` as a line chart to `stem.png` and `stem.svg`, each written
+/// atomically.
 pub fn plot_lines(stem: &Path, chart: &Chart, series: &[Series]) -> Result<()> {
-    register_font();
-    let png = stem.with_extension("png");
-    let svg = stem.with_extension("svg");
-    {
-        let root = BitMapBackend::new(&png, (800, 500)).into_drawing_area();
-        draw(&root, chart, series).map_err(|e| plot_error(&png, e))?;
-        root.present().map_err(|e| plot_error(&png, e))?;
-    }
-    {
-        let root = SVGBackend::new(&svg, (800, 500)).into_drawing_area();
-        draw(&root, chart, series).map_err(|e| plot_error(&svg, e))?;
-        root.present().map_err(|e| plot_error(&svg, e))?;
-    }
-    Ok(())
+    let figure = LineChart { chart, series };
+    save(&stem.with_extension("png"), &figure)?;
+    save(&stem.with_extension("svg"), &figure)
 }
 
-fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::io(
-        path,
-        std::io::Error::other(format!("drawing the plot: {e}")),
-    )
+struct LineChart<'a> {
+    chart: &'a Chart,
+    series: &'a [Series],
 }
 
-type DrawResult<DB> =
-    std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+impl Figure for LineChart<'_> {
+    fn size(&self) -> (u32, u32) {
+        (800, 500)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        draw(root, self.chart, self.series)
+    }
+}
 
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
@@ -128,6 +111,7 @@ fn draw<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
 
     #[test]
     fn writes_png_and_svg_with_text() -> Result<()> {
