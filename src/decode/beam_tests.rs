@@ -353,6 +353,52 @@ fn a_batch_equals_each_row_alone_and_n_best_is_sorted_and_distinct() -> Result<(
     Ok(())
 }
 
+/// Records the batch size of every step it is asked to take.
+struct Counting {
+    tree: Tree,
+    sizes: std::cell::RefCell<Vec<usize>>,
+}
+
+impl StepDecoder for Counting {
+    type Memory = Seeds;
+    type State = Prefixes;
+
+    fn start(&self, memory: &Seeds) -> Result<Prefixes> {
+        self.tree.start(memory)
+    }
+
+    fn step(&self, tokens: &Tensor, state: &Prefixes, memory: &Seeds) -> Result<Step<Prefixes>> {
+        assert_eq!(memory.batch_size(), state.batch_size());
+        self.sizes.borrow_mut().push(state.batch_size());
+        self.tree.step(tokens, state, memory)
+    }
+
+    fn device(&self) -> &Device {
+        &Device::Cpu
+    }
+}
+
+#[test]
+fn finished_rows_leave_the_batch() -> Result<()> {
+    let model = Counting {
+        tree: Tree { dist: random_dist },
+        sizes: Default::default(),
+    };
+    // Budgets 1, 3 and 9 steps: the batch must shrink by K rows at a time.
+    let lens = [0, 2, 8];
+    let got = beam_search(&model, &Seeds(vec![1, 2, 3]), &lens, &cfg(3, 0.0, 1, 1))?;
+    let sizes = model.sizes.borrow();
+    assert_eq!(sizes[0], 9);
+    assert!(sizes.windows(2).all(|w| w[1] <= w[0]), "{sizes:?}");
+    assert!(sizes.iter().all(|s| s % 3 == 0));
+    assert_eq!(
+        sizes[1], 6,
+        "the 1-step row is done after step 0: {sizes:?}"
+    );
+    assert!(sizes.len() <= 9 && got.iter().all(|h| h.len() == 1));
+    Ok(())
+}
+
 #[test]
 fn invalid_options_are_config_errors() {
     let tree = Tree { dist: random_dist };
