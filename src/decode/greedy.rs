@@ -1,12 +1,13 @@
 //! Greedy decoding: at each step take the most probable token.
 //!
-//! Batched: every row advances together; rows that have produced `<eos>` or
-//! reached their length budget leave the batch (their state and memory rows are
-//! dropped through [`Batched::select`]), so short outputs stop costing compute.
+//! The loop (batched, finished rows leave the batch) is the shared one in
+//! `search`; greedy only supplies the choice: an argmax taken on the tensor
+//! side, so only `B` ids and log-probabilities travel to the host.
 
 use candle_core::{D, DType, Tensor};
 
-use super::{Batched, Hypothesis, LengthLimit, Specials, StepDecoder};
+use super::search::{self, Choose};
+use super::{Hypothesis, LengthLimit, Specials, StepDecoder};
 use crate::Result;
 
 /// Settings for [`greedy`].
@@ -26,79 +27,29 @@ pub fn greedy<M: StepDecoder>(
     src_lengths: &[usize],
     cfg: &GreedyConfig,
 ) -> Result<Vec<Hypothesis>> {
-    let b = memory.batch_size();
-    if src_lengths.len() != b {
-        return Err(crate::Error::Shape(format!(
-            "greedy decoding: {} source lengths for a batch of {b}",
-            src_lengths.len()
-        )));
-    }
-    let budget: Vec<usize> = src_lengths
-        .iter()
-        .map(|&n| cfg.limit.steps(n, model.max_steps()))
-        .collect();
-    let mut hyps = vec![Hypothesis::default(); b];
-    // `active[i]` is the original row of the i-th row still decoding.
-    let mut active: Vec<usize> = (0..b).collect();
-    let mut memory_rows = None::<M::Memory>;
-    let mut state = model.start(memory)?;
-    let device = model.device().clone();
-    let mut tokens = Tensor::full(cfg.specials.sos, b, &device)?;
-    let mut t = 0;
-    while !active.is_empty() {
-        let mem = memory_rows.as_ref().unwrap_or(memory);
-        let step = model.step(&tokens, &state, mem)?;
-        let best = step.log_probs.argmax(D::Minus1)?;
-        let best_lp = step
-            .log_probs
+    search::run(
+        model,
+        memory,
+        src_lengths,
+        cfg.specials,
+        &cfg.limit,
+        &mut Argmax,
+    )
+}
+
+/// The most probable token of every row.
+struct Argmax;
+
+impl Choose for Argmax {
+    fn choose(&mut self, log_probs: &Tensor, _rows: &[usize]) -> Result<Vec<(u32, f64)>> {
+        let best = log_probs.argmax(D::Minus1)?;
+        let best_lp = log_probs
             .gather(&best.unsqueeze(1)?, 1)?
             .squeeze(1)?
             .to_dtype(DType::F64)?
             .to_vec1::<f64>()?;
-        let best_ids = best.to_vec1::<u32>()?;
-        let attention = match &step.attention {
-            Some(a) => Some(a.to_dtype(DType::F32)?.to_vec2::<f32>()?),
-            None => None,
-        };
-        let mut keep = Vec::with_capacity(active.len());
-        for (i, &row) in active.iter().enumerate() {
-            let h = &mut hyps[row];
-            h.log_prob += best_lp[i];
-            if let Some(a) = &attention {
-                h.attention.push(a[i].clone());
-            }
-            if best_ids[i] == cfg.specials.eos {
-                h.finished = true;
-            } else {
-                h.tokens.push(best_ids[i]);
-                if t + 1 < budget[row] {
-                    keep.push(i);
-                }
-            }
-        }
-        t += 1;
-        if keep.len() == active.len() {
-            state = step.state;
-            tokens = best;
-            continue;
-        }
-        if keep.is_empty() {
-            break;
-        }
-        let idx = Tensor::from_vec(
-            keep.iter().map(|&i| i as u32).collect::<Vec<_>>(),
-            keep.len(),
-            &device,
-        )?;
-        state = step.state.select(&idx)?;
-        memory_rows = Some(mem.select(&idx)?);
-        tokens = best.index_select(&idx, 0)?;
-        active = keep.iter().map(|&i| active[i]).collect();
+        Ok(best.to_vec1::<u32>()?.into_iter().zip(best_lp).collect())
     }
-    for h in &mut hyps {
-        h.score = h.log_prob;
-    }
-    Ok(hyps)
 }
 
 #[cfg(test)]

@@ -7,13 +7,18 @@
 //! dropping finished rows from the batch, beams) lives here, so no model writes
 //! its own search loop.
 
+pub mod beam;
 pub mod greedy;
+pub mod sampling;
+mod search;
 
 use candle_core::Tensor;
 
 use crate::Result;
 
+pub use beam::{BeamConfig, BeamOptions, beam_search};
 pub use greedy::{GreedyConfig, greedy};
+pub use sampling::{SampleConfig, SampleOptions, sample};
 
 /// Something with a batch dimension whose rows can be picked and reordered:
 /// decoder states and encoder memories. Beam search expands, reorders and
