@@ -7,7 +7,7 @@
 //! on a CPU.
 //!
 //! Modules are layered; arrows point down only:
-//! task modules → [`train`], [`viz`] → [`nn`] → [`data`], [`text`].
+//! task modules ([`seq2seq`]) → [`train`], [`decode`], [`viz`] → [`nn`] → [`data`], [`text`].
 //! Nothing in [`nn`] knows about a task; nothing in [`text`] knows about tensors.
 #![warn(missing_docs)]
 
@@ -15,6 +15,7 @@ pub mod data;
 pub mod decode;
 pub mod error;
 pub mod nn;
+pub mod seq2seq;
 pub mod text;
 pub mod train;
 pub mod viz;
@@ -24,5 +25,6 @@ pub use error::{Error, Result};
 /// The main types, for `use attend::prelude::*`.
 pub mod prelude {
     pub use crate::error::{Error, Result};
+    pub use crate::seq2seq::Seq2Seq;
     pub use crate::text::Vocab;
 }
