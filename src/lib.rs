@@ -25,6 +25,6 @@ pub use error::{Error, Result};
 /// The main types, for `use attend::prelude::*`.
 pub mod prelude {
     pub use crate::error::{Error, Result};
-    pub use crate::seq2seq::Seq2Seq;
+    pub use crate::seq2seq::{Seq2Seq, Translator};
     pub use crate::text::Vocab;
 }

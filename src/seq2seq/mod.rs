@@ -10,19 +10,31 @@
 //! - [`Encoder`] → [`Bridge`] → [`Decoder`], assembled by [`Seq2Seq`]
 //!   ([`model`]), which implements [`StepDecoder`](crate::decode::StepDecoder)
 //!   over [`Memory`] and [`DecoderState`] ([`memory`]).
+//! - [`Translator`]: model + vocabularies + [`TextConfig`], saved to and
+//!   loaded from a model directory, translating batches greedily
+//!   ([`translator`]); [`import_tutorial`] builds one from the PyTorch
+//!   tutorial's files ([`import`]).
 
 pub mod bridge;
 pub mod config;
 pub mod decoder;
 pub mod encoder;
+pub mod import;
 pub mod memory;
 pub mod model;
 #[cfg(test)]
 mod tests;
+pub mod text;
+pub mod translator;
+pub mod weights;
 
 pub use bridge::{Bridge, BridgeConfig};
 pub use config::{DecoderKind, Seq2SeqConfig};
 pub use decoder::{Advance, Decoder};
 pub use encoder::Encoder;
+pub use import::import_tutorial;
 pub use memory::{DecoderState, Memory};
 pub use model::{Seq2Seq, masked_loss};
+pub use text::{Normalization, TextConfig};
+pub use translator::{TranslateConfig, Translation, Translator};
+pub use weights::load_model;
