@@ -14,6 +14,8 @@
 //!   loaded from a model directory, translating batches greedily
 //!   ([`translator`]); [`import_tutorial`] builds one from the PyTorch
 //!   tutorial's files ([`import`]).
+//! - [`TranslationTask`]: the [`train::Task`](crate::train::Task) that trains
+//!   a model on encoded [`Example`]s ([`task`]).
 
 pub mod bridge;
 pub mod config;
@@ -22,6 +24,7 @@ pub mod encoder;
 pub mod import;
 pub mod memory;
 pub mod model;
+pub mod task;
 #[cfg(test)]
 mod tests;
 pub mod text;
@@ -35,6 +38,7 @@ pub use encoder::Encoder;
 pub use import::import_tutorial;
 pub use memory::{DecoderState, Memory};
 pub use model::{Seq2Seq, masked_loss};
+pub use task::{Example, TaskConfig, TranslationTask};
 pub use text::{Normalization, TextConfig};
 pub use translator::{TranslateConfig, Translation, Translator};
 pub use weights::load_model;
