@@ -15,7 +15,8 @@
 //!   attention scores and sums the projected outputs.
 //! - `tutorial` (the PyTorch tutorial's `AttnDecoderRNN`): input
 //!   `relu(attn_combine([emb; weights @ slots]))` with `weights =
-//!   softmax(attn([emb; h_{t−1}]))` over `max_length` slots, output `h_t`.
+//!   softmax(attn([emb; h_{t−1}]))` over `max_length` slots, output `h_t`
+//!   (`h_{t−1}` is the top layer's state when stacked; the tutorial has one).
 //!
 //! Parameters (under `decoder.`): `embedding.weight`, `rnn.*`, `attention.*`
 //! (additive `W_q`, `W_k`, `w_v`; general `W`), `key_proj.weight`,
