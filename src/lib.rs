@@ -7,7 +7,8 @@
 //! on a CPU.
 //!
 //! Modules are layered; arrows point down only:
-//! task modules → [`train`], [`metrics`], [`viz`] → [`nn`] → [`data`], [`text`].
+//! task modules ([`seq2seq`]) → [`train`], [`decode`], [`metrics`], [`viz`] → [`nn`] →
+//! [`data`], [`text`].
 //! Nothing in [`nn`] knows about a task; nothing in [`text`] knows about tensors.
 #![warn(missing_docs)]
 
@@ -16,6 +17,7 @@ pub mod decode;
 pub mod error;
 pub mod metrics;
 pub mod nn;
+pub mod seq2seq;
 pub mod text;
 pub mod train;
 pub mod viz;
@@ -25,5 +27,6 @@ pub use error::{Error, Result};
 /// The main types, for `use attend::prelude::*`.
 pub mod prelude {
     pub use crate::error::{Error, Result};
+    pub use crate::seq2seq::{Seq2Seq, Translator};
     pub use crate::text::Vocab;
 }

@@ -161,13 +161,10 @@ impl Vocab {
         b.build(cfg)
     }
 
-    /// Checks the invariants every vocabulary keeps: tokens unique, the
-    /// specials are the first entries in order, one count per token.
-    pub(super) fn from_parts(
-        specials: Specials,
-        tokens: Vec<String>,
-        counts: Vec<u64>,
-    ) -> Result<Self> {
+    /// A vocabulary from its parts, tokens in id order (an imported word
+    /// list, say). Checks the invariants every vocabulary keeps: tokens
+    /// unique, the specials are the first entries in order, one count per token.
+    pub fn from_parts(specials: Specials, tokens: Vec<String>, counts: Vec<u64>) -> Result<Self> {
         if counts.len() != tokens.len() {
             return Err(Error::Vocab(format!(
                 "{} tokens but {} counts",

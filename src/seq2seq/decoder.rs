@@ -1,0 +1,384 @@
+//! The decoders, one skeleton for all kinds: embed `y_{t−1}` → form the RNN
+//! input → one RNN step → form the output vector → `log_softmax(out(·))`.
+//! Only the two "form" steps differ, and they live in one `match`:
+//!
+//! - `none` (Sutskever et al., 2014): input `emb` (or `[emb; s_enc]` with
+//!   `feed_context`, Cho et al., 2014), output `h_t`.
+//! - `additive` (Bahdanau et al., 2015): `c_t = attend(h_{t−1}, memory)`,
+//!   input `[emb; c_t]`, output `h_t` — the shape of `seq2seq_batched.py`'s
+//!   `AttnDecoder`.
+//! - `dot` / `general` (Luong et al., 2015, §3.1 and input feeding §3.3):
+//!   input `[emb; h̃_{t−1}]`, `c_t = attend(h_t, memory)`,
+//!   output `h̃_t = tanh(W_c [c_t; h_t])`. `dot` needs keys of the decoder's
+//!   size: over a bidirectional encoder (outputs `2H`) the memory is first
+//!   projected by a bias-free `key_proj: Linear(2H, H)`, once per batch, and
+//!   attention scores and sums the projected outputs.
+//! - `tutorial` (the PyTorch tutorial's `AttnDecoderRNN`): input
+//!   `relu(attn_combine([emb; weights @ slots]))` with `weights =
+//!   softmax(attn([emb; h_{t−1}]))` over `max_length` slots, output `h_t`
+//!   (`h_{t−1}` is the top layer's state when stacked; the tutorial has one).
+//!
+//! Parameters (under `decoder.`): `embedding.weight`, `rnn.*`, `attention.*`
+//! (additive `W_q`, `W_k`, `w_v`; general `W`), `key_proj.weight`,
+//! `combine.weight` (Luong's `W_c`), the tutorial's `attn.*` and
+//! `attn_combine.*`, and `out.weight`/`out.bias` (`out.weight` absent when
+//! tied to `embedding.weight`).
+
+use candle_core::{D, Module, Tensor};
+use candle_nn::{Init, VarBuilder};
+
+use super::{DecoderKind, DecoderState, Memory, Seq2SeqConfig};
+use crate::nn::attention::{Attention, TutorialAttentionConfig};
+use crate::nn::{
+    AttentionConfig, AttentionKind, AttentionLayer, Dropout, Embedding, EmbeddingConfig, Linear,
+    LinearConfig, Mode, Rnn, RnnConfig, State, TutorialAttention,
+};
+use crate::{Error, Result};
+
+/// What forms the RNN input and the output vector, per decoder kind.
+#[derive(Clone, Debug)]
+enum Context {
+    Plain {
+        feed_context: bool,
+    },
+    Bahdanau {
+        attention: AttentionLayer,
+    },
+    Luong {
+        attention: AttentionLayer,
+        key_proj: Option<Linear>,
+        combine: Linear,
+    },
+    Tutorial {
+        attention: TutorialAttention,
+        max_length: usize,
+    },
+}
+
+/// The result of one step before the output layer.
+#[derive(Clone, Debug)]
+pub struct Advance {
+    /// The vector the output layer reads, `[B, H]` (`h_t`, or Luong's `h̃_t`).
+    pub hidden: Tensor,
+    /// The state after the step.
+    pub state: DecoderState,
+    /// Attention weights of this step, `[B, S]`, for decoders that attend.
+    pub attention: Option<Tensor>,
+}
+
+/// An RNN decoder of any [`DecoderKind`].
+#[derive(Clone, Debug)]
+pub struct Decoder {
+    kind: DecoderKind,
+    hidden: usize,
+    embedding: Embedding,
+    dropout: Dropout,
+    rnn: Rnn,
+    context: Context,
+    out_dropout: Dropout,
+    out: candle_nn::Linear,
+}
+
+fn no_bias(input: usize, output: usize) -> LinearConfig {
+    LinearConfig {
+        input,
+        output,
+        bias: false,
+    }
+}
+
+impl Decoder {
+    /// Builds the decoder `cfg` describes under `vb` (usually `vb.pp("decoder")`).
+    pub fn new(cfg: &Seq2SeqConfig, vb: VarBuilder) -> Result<Self> {
+        cfg.validate()?;
+        let (h, e, k) = (cfg.hidden, cfg.embed, cfg.encoder_output());
+        let embedding = Embedding::new(
+            &EmbeddingConfig {
+                padding_idx: cfg.pad_id.map(|p| p as usize),
+                ..EmbeddingConfig::new(cfg.tgt_vocab, e)
+            },
+            vb.pp("embedding"),
+        )?;
+        let attention = |kind| {
+            AttentionLayer::new(
+                &AttentionConfig {
+                    kind,
+                    query: h,
+                    key: if kind == AttentionKind::Dot { h } else { k },
+                    hidden: None,
+                },
+                vb.pp("attention"),
+            )
+        };
+        let (context, input) = match cfg.decoder {
+            DecoderKind::None => (
+                Context::Plain {
+                    feed_context: cfg.feed_context,
+                },
+                e + if cfg.feed_context { h } else { 0 },
+            ),
+            DecoderKind::Additive => (
+                Context::Bahdanau {
+                    attention: attention(AttentionKind::Additive)?,
+                },
+                e + k,
+            ),
+            DecoderKind::Dot | DecoderKind::General => {
+                let dot = cfg.decoder == DecoderKind::Dot;
+                let key_proj = match dot && k != h {
+                    true => Some(Linear::new(&no_bias(k, h), vb.pp("key_proj"))?),
+                    false => None,
+                };
+                let value = if dot { h } else { k };
+                let kind = if dot {
+                    AttentionKind::Dot
+                } else {
+                    AttentionKind::General
+                };
+                let context = Context::Luong {
+                    attention: attention(kind)?,
+                    key_proj,
+                    combine: Linear::new(&no_bias(value + h, h), vb.pp("combine"))?,
+                };
+                (context, e + h)
+            }
+            DecoderKind::Tutorial => {
+                let max_length = cfg.max_length.unwrap_or(0);
+                let tcfg = TutorialAttentionConfig {
+                    hidden: h,
+                    max_length,
+                };
+                // The tutorial's own names, `attn.*` and `attn_combine.*`, right under `decoder.`.
+                let attention = TutorialAttention::new(&tcfg, vb.clone())?;
+                (
+                    Context::Tutorial {
+                        attention,
+                        max_length,
+                    },
+                    h,
+                )
+            }
+        };
+        let rnn = Rnn::new(
+            &RnnConfig {
+                cell: cfg.cell,
+                input,
+                hidden: h,
+                layers: cfg.layers,
+                bidirectional: false,
+                dropout: cfg.dropout,
+            },
+            vb.pp("rnn"),
+        )?;
+        // PyTorch's Linear(H, V) init, U(−1/√H, 1/√H).
+        let bound = 1.0 / (h as f64).sqrt();
+        let init = Init::Uniform {
+            lo: -bound,
+            up: bound,
+        };
+        let weight = if cfg.tie_embeddings {
+            embedding.weight().clone()
+        } else {
+            vb.pp("out")
+                .get_with_hints((cfg.tgt_vocab, h), "weight", init)?
+        };
+        let bias = vb.pp("out").get_with_hints(cfg.tgt_vocab, "bias", init)?;
+        Ok(Decoder {
+            kind: cfg.decoder,
+            hidden: h,
+            embedding,
+            dropout: Dropout::new(cfg.dropout)?,
+            rnn,
+            context,
+            out_dropout: Dropout::new(cfg.out_dropout)?,
+            out: candle_nn::Linear::new(weight, Some(bias)),
+        })
+    }
+
+    /// The decoder kind.
+    pub fn kind(&self) -> DecoderKind {
+        self.kind
+    }
+
+    /// The tutorial decoder's `max_length`, the most steps it can take.
+    pub fn max_steps(&self) -> Option<usize> {
+        match &self.context {
+            Context::Tutorial { max_length, .. } => Some(*max_length),
+            _ => None,
+        }
+    }
+
+    /// Embeds target tokens with dropout: tokens `[B, T]` (u32) → `[B, T, E]`.
+    pub fn embed(&self, tokens: &Tensor, mode: &mut Mode<'_>) -> Result<Tensor> {
+        self.dropout.forward(&self.embedding.forward(tokens)?, mode)
+    }
+
+    /// Builds the memory the steps read, doing the key-side work once.
+    ///
+    /// outputs: `[B, S, K]` encoder outputs, mask: `[B, S]` (f32), init: the
+    /// decoder's initial state `[layers, B, H]`.
+    pub fn memory(&self, outputs: &Tensor, mask: &Tensor, init: State) -> Result<Memory> {
+        let (b, s, k) = outputs.dims3()?;
+        let top = init.h().get(init.h().dim(0)? - 1)?;
+        let (values, keys, mask, context) = match &self.context {
+            Context::Plain { feed_context } => (
+                outputs.clone(),
+                None,
+                mask.clone(),
+                feed_context.then_some(top),
+            ),
+            Context::Bahdanau { attention } => {
+                let keys = attention.prepare(outputs)?;
+                (outputs.clone(), Some(keys), mask.clone(), None)
+            }
+            Context::Luong {
+                attention,
+                key_proj,
+                ..
+            } => {
+                let values = match key_proj {
+                    Some(p) => p.forward(outputs)?,
+                    None => outputs.clone(),
+                };
+                let keys = attention.prepare(&values)?;
+                (values, Some(keys), mask.clone(), None)
+            }
+            Context::Tutorial { max_length, .. } => {
+                let l = *max_length;
+                if s > l {
+                    return Err(Error::Shape(format!(
+                        "the tutorial decoder attends over {l} encoder slots, \
+                         but the source has {s} positions"
+                    )));
+                }
+                // The tutorial's `encoder_outputs`: zero rows past the input.
+                let pad = |t: &Tensor, shape: &[usize]| -> Result<Tensor> {
+                    if s == l {
+                        return Ok(t.clone());
+                    }
+                    let zeros = Tensor::zeros(shape, t.dtype(), t.device())?;
+                    Ok(Tensor::cat(&[t, &zeros], 1)?)
+                };
+                let values = pad(outputs, &[b, l - s, k])?;
+                (values, None, pad(mask, &[b, l - s])?, None)
+            }
+        };
+        Ok(Memory {
+            values,
+            keys,
+            mask,
+            init,
+            context,
+        })
+    }
+
+    /// The state before the first step.
+    pub fn start(&self, memory: &Memory) -> Result<DecoderState> {
+        let feed = match &self.context {
+            Context::Luong { .. } => {
+                let b = memory.values.dim(0)?;
+                let dtype = memory.values.dtype();
+                Some(Tensor::zeros(
+                    (b, self.hidden),
+                    dtype,
+                    memory.values.device(),
+                )?)
+            }
+            _ => None,
+        };
+        Ok(DecoderState {
+            rnn: memory.init.clone(),
+            feed,
+        })
+    }
+
+    /// One step up to the output layer. emb: `[B, E]`, the embedded previous
+    /// token (after dropout).
+    pub fn advance(
+        &self,
+        emb: &Tensor,
+        state: &DecoderState,
+        memory: &Memory,
+        mode: &mut Mode<'_>,
+    ) -> Result<Advance> {
+        let (b, _) = emb.dims2()?;
+        let missing = || Error::Shape("the memory lacks what this decoder needs".into());
+        match &self.context {
+            Context::Plain { feed_context } => {
+                let input = match (feed_context, &memory.context) {
+                    (true, Some(c)) => Tensor::cat(&[emb, c], 1)?,
+                    (true, None) => return Err(missing()),
+                    (false, _) => emb.clone(),
+                };
+                let (h, rnn) = self.run(&input, &state.rnn, b, mode)?;
+                Ok(Advance {
+                    hidden: h,
+                    state: DecoderState { rnn, feed: None },
+                    attention: None,
+                })
+            }
+            Context::Bahdanau { attention } => {
+                let keys = memory.keys.as_ref().ok_or_else(missing)?;
+                let att = attention.attend(&state.top()?, &memory.values, keys, &memory.mask)?;
+                let input = Tensor::cat(&[emb, &att.context], 1)?;
+                let (h, rnn) = self.run(&input, &state.rnn, b, mode)?;
+                Ok(Advance {
+                    hidden: h,
+                    state: DecoderState { rnn, feed: None },
+                    attention: Some(att.weights),
+                })
+            }
+            Context::Luong {
+                attention, combine, ..
+            } => {
+                let keys = memory.keys.as_ref().ok_or_else(missing)?;
+                let feed = state.feed.as_ref().ok_or_else(missing)?;
+                let input = Tensor::cat(&[emb, feed], 1)?;
+                let (h, rnn) = self.run(&input, &state.rnn, b, mode)?;
+                let att = attention.attend(&h, &memory.values, keys, &memory.mask)?;
+                let h_tilde = combine
+                    .forward(&Tensor::cat(&[&att.context, &h], 1)?)?
+                    .tanh()?;
+                Ok(Advance {
+                    hidden: h_tilde.clone(),
+                    state: DecoderState {
+                        rnn,
+                        feed: Some(h_tilde),
+                    },
+                    attention: Some(att.weights),
+                })
+            }
+            Context::Tutorial { attention, .. } => {
+                let att = attention.forward(emb, &state.top()?, &memory.values)?;
+                let (h, rnn) = self.run(&att.gru_input, &state.rnn, b, mode)?;
+                Ok(Advance {
+                    hidden: h,
+                    state: DecoderState { rnn, feed: None },
+                    attention: Some(att.weights),
+                })
+            }
+        }
+    }
+
+    /// One RNN step: input `[B, I]` → (top output `[B, H]`, new state).
+    fn run(
+        &self,
+        input: &Tensor,
+        state: &State,
+        b: usize,
+        mode: &mut Mode<'_>,
+    ) -> Result<(Tensor, State)> {
+        let (out, state) =
+            self.rnn
+                .forward(&input.unsqueeze(1)?, &vec![1; b], Some(state), mode)?;
+        Ok((out.squeeze(1)?, state))
+    }
+
+    /// Output-layer log-probabilities: hidden `[.., H]` → `[.., V]`.
+    pub fn project(&self, hidden: &Tensor, mode: &mut Mode<'_>) -> Result<Tensor> {
+        let x = self.out_dropout.forward(hidden, mode)?;
+        let logits = self.out.forward(&x)?;
+        // `log_softmax`, which has a backward pass (DESIGN §5 traps).
+        Ok(candle_nn::ops::log_softmax(&logits, D::Minus1)?)
+    }
+}

@@ -1,0 +1,238 @@
+//! The encoder–decoder model (Sutskever et al., 2014; Bahdanau et al., 2015;
+//! Luong et al., 2015): encoder → bridge → decoder, trained with (scheduled)
+//! teacher forcing (Bengio et al., 2015) on the masked NLL of the real target
+//! tokens, and decoded through [`decode::StepDecoder`](crate::decode::StepDecoder).
+//!
+//! Parameter paths are PyTorch-like: `encoder.embedding.weight`,
+//! `encoder.rnn.weight_ih_l0`, `bridge.h.0.weight`, `decoder.embedding.weight`,
+//! `decoder.rnn.*`, `decoder.attention.*`, `decoder.out.*` (see
+//! [`Decoder`](super::Decoder) for the rest).
+
+use candle_core::{D, DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use rand::Rng;
+
+use super::Seq2SeqConfig;
+use super::{Bridge, BridgeConfig, Decoder, DecoderKind, DecoderState, Encoder, Memory};
+use crate::data::PairBatch;
+use crate::decode::{Step, StepDecoder};
+use crate::nn::Mode;
+use crate::train::{CrossEntropy, Reduction};
+use crate::{Error, Result};
+
+/// An RNN encoder–decoder.
+#[derive(Clone, Debug)]
+pub struct Seq2Seq {
+    cfg: Seq2SeqConfig,
+    encoder: Encoder,
+    bridge: Bridge,
+    decoder: Decoder,
+    device: Device,
+}
+
+impl Seq2Seq {
+    /// Builds the model `cfg` describes under `vb` (the root: parameters are
+    /// `encoder.*`, `bridge.*`, `decoder.*`).
+    pub fn new(cfg: &Seq2SeqConfig, vb: VarBuilder) -> Result<Self> {
+        cfg.validate()?;
+        let bridge = BridgeConfig {
+            cell: cfg.cell,
+            layers: cfg.layers,
+            directions: cfg.encoder_rnn().directions(),
+            encoder_hidden: cfg.hidden,
+            decoder_hidden: cfg.hidden,
+        };
+        Ok(Seq2Seq {
+            cfg: cfg.clone(),
+            encoder: Encoder::new(cfg, vb.pp("encoder"))?,
+            bridge: Bridge::new(&bridge, vb.pp("bridge"))?,
+            decoder: Decoder::new(cfg, vb.pp("decoder"))?,
+            device: vb.device().clone(),
+        })
+    }
+
+    /// The architecture.
+    pub fn config(&self) -> &Seq2SeqConfig {
+        &self.cfg
+    }
+
+    /// The decoder.
+    pub fn decoder(&self) -> &Decoder {
+        &self.decoder
+    }
+
+    /// Encodes a padded source batch into the decoder's memory (attention keys
+    /// computed here, once).
+    ///
+    /// src: `[B, S]` (u32), `lengths[b]` in `1..=S` → memory with values
+    /// `[B, S, K]`, mask `[B, S]`, initial decoder state `[layers, B, H]`.
+    pub fn encode(&self, src: &Tensor, lengths: &[usize], mode: &mut Mode<'_>) -> Result<Memory> {
+        let (b, s) = src.dims2()?;
+        let (outputs, last) = self.encoder.forward(src, lengths, mode)?;
+        let init = self.bridge.forward(&last)?;
+        let mask: Vec<f32> = lengths
+            .iter()
+            .flat_map(|&l| (0..s).map(move |j| if j < l { 1.0 } else { 0.0 }))
+            .collect();
+        let mask = Tensor::from_vec(mask, (b, s), &self.device)?.to_dtype(outputs.dtype())?;
+        self.decoder.memory(&outputs, &mask, init)
+    }
+
+    /// Log-probabilities of every target step under (scheduled) teacher forcing.
+    ///
+    /// At step `t > 0` row `b` reads the gold token `tgt_in[b, t]` with
+    /// probability `teacher_forcing` (coins drawn from `mode`'s RNG, before any
+    /// dropout mask), else its own previous argmax. `1.0` is plain teacher
+    /// forcing, `0.0` free running; both are deterministic and allowed in
+    /// eval mode, anything between needs [`Mode::Train`].
+    ///
+    /// batch: src `[B, S]`, tgt_in `[B, T]` → log_probs `[B, T, V]`.
+    pub fn forward_teacher(
+        &self,
+        batch: &PairBatch,
+        teacher_forcing: f64,
+        mode: &mut Mode<'_>,
+    ) -> Result<Tensor> {
+        let (b, t) = batch.tgt_in.dims2()?;
+        if !(0.0..=1.0).contains(&teacher_forcing) {
+            return Err(Error::Config(format!(
+                "teacher forcing ratio must be in [0, 1], got {teacher_forcing}"
+            )));
+        }
+        // Coins first, so the dropout masks drawn later do not depend on them.
+        let coins = match teacher_forcing {
+            r if r >= 1.0 || r <= 0.0 => None,
+            r => {
+                let rng = mode.rng().ok_or_else(|| {
+                    Error::Config(format!(
+                        "teacher forcing ratio {r} draws coins and needs training mode"
+                    ))
+                })?;
+                let c: Vec<u8> = (0..t * b)
+                    .map(|_| u8::from(rng.random::<f64>() < r))
+                    .collect();
+                Some(Tensor::from_vec(c, (t, b), &self.device)?)
+            }
+        };
+        let memory = self.encode(&batch.src, &batch.src_lengths, mode)?;
+        let mut state = self.decoder.start(&memory)?;
+        if teacher_forcing >= 1.0 {
+            // Gold inputs are known up front: embed them in one lookup and
+            // project all steps in one matrix product.
+            let emb = self.decoder.embed(&batch.tgt_in, mode)?;
+            let mut hidden = Vec::with_capacity(t);
+            for i in 0..t {
+                let step = self.decoder.advance(
+                    &emb.narrow(1, i, 1)?.squeeze(1)?,
+                    &state,
+                    &memory,
+                    mode,
+                )?;
+                hidden.push(step.hidden);
+                state = step.state;
+            }
+            return self.decoder.project(&Tensor::stack(&hidden, 1)?, mode);
+        }
+        let gold = batch.tgt_in.t()?.contiguous()?;
+        let mut tokens = gold.get(0)?;
+        let mut log_probs = Vec::with_capacity(t);
+        for i in 0..t {
+            let emb = self
+                .decoder
+                .embed(&tokens.unsqueeze(1)?, mode)?
+                .squeeze(1)?;
+            let step = self.decoder.advance(&emb, &state, &memory, mode)?;
+            let lp = self.decoder.project(&step.hidden, mode)?;
+            if i + 1 < t {
+                let own = lp.detach().argmax(D::Minus1)?;
+                tokens = match &coins {
+                    Some(c) => c.get(i + 1)?.where_cond(&gold.get(i + 1)?, &own)?,
+                    None => own,
+                };
+            }
+            log_probs.push(lp);
+            state = step.state;
+        }
+        Ok(Tensor::stack(&log_probs, 1)?)
+    }
+
+    /// The training loss: mean NLL (with label smoothing `ε`) over the real
+    /// target tokens (`tgt_mask`), under [`Seq2Seq::forward_teacher`].
+    pub fn loss(
+        &self,
+        batch: &PairBatch,
+        teacher_forcing: f64,
+        label_smoothing: f64,
+        mode: &mut Mode<'_>,
+    ) -> Result<Tensor> {
+        let log_probs = self.forward_teacher(batch, teacher_forcing, mode)?;
+        masked_loss(&log_probs, &batch.tgt_out, &batch.tgt_mask, label_smoothing)
+    }
+}
+
+/// `Σ loss_bt · mask_bt / Σ mask_bt` with PyTorch's label-smoothed NLL per
+/// token; padded steps contribute nothing, whatever id they hold.
+///
+/// log_probs: `[B, T, V]`, targets: `[B, T]` (u32), mask: `[B, T]` → scalar.
+pub fn masked_loss(
+    log_probs: &Tensor,
+    targets: &Tensor,
+    mask: &Tensor,
+    label_smoothing: f64,
+) -> Result<Tensor> {
+    let (b, t, v) = log_probs.dims3()?;
+    if targets.dims() != [b, t] || mask.dims() != [b, t] {
+        return Err(Error::Shape(format!(
+            "targets {:?} and mask {:?} must be [{b}, {t}] for log-probs [{b}, {t}, {v}]",
+            targets.dims(),
+            mask.dims()
+        )));
+    }
+    let per = CrossEntropy {
+        label_smoothing,
+        reduction: Reduction::None,
+        ..CrossEntropy::default()
+    }
+    .forward_log_probs(&log_probs.reshape((b * t, v))?, &targets.flatten_all()?)?;
+    let mask = mask.to_dtype(log_probs.dtype())?.flatten_all()?;
+    Ok((per * &mask)?.sum_all()?.div(&mask.sum_all()?)?)
+}
+
+impl StepDecoder for Seq2Seq {
+    type Memory = Memory;
+    type State = DecoderState;
+
+    fn start(&self, memory: &Memory) -> Result<DecoderState> {
+        self.decoder.start(memory)
+    }
+
+    /// tokens: `[B]` (u32) → log_probs `[B, V]`, attention `[B, S]`
+    /// (`[B, max_length]` for the tutorial decoder).
+    fn step(
+        &self,
+        tokens: &Tensor,
+        state: &DecoderState,
+        memory: &Memory,
+    ) -> Result<Step<DecoderState>> {
+        let mode = &mut Mode::Eval;
+        let tokens = tokens.to_dtype(DType::U32)?.unsqueeze(1)?;
+        let emb = self.decoder.embed(&tokens, mode)?.squeeze(1)?;
+        let adv = self.decoder.advance(&emb, state, memory, mode)?;
+        Ok(Step {
+            log_probs: self.decoder.project(&adv.hidden, mode)?,
+            state: adv.state,
+            attention: adv.attention,
+        })
+    }
+
+    fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn max_steps(&self) -> Option<usize> {
+        match self.cfg.decoder {
+            DecoderKind::Tutorial => self.decoder.max_steps(),
+            _ => None,
+        }
+    }
+}

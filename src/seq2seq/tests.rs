@@ -1,0 +1,218 @@
+//! Properties every decoder kind and cell must have, run over all of them.
+
+use candle_core::{DType, Device, Tensor};
+use rand::{SeedableRng, rngs::StdRng};
+
+use super::*;
+use crate::Result;
+use crate::data::{PairBatch, PairSpecials};
+use crate::decode::{GreedyConfig, LengthLimit, Specials, StepDecoder, greedy};
+use crate::nn::{Cell, Mode, Nonlinearity, ParamStore};
+
+const SP: PairSpecials = PairSpecials {
+    pad: 0,
+    sos: 2,
+    eos: 3,
+};
+const KINDS: [DecoderKind; 5] = [
+    DecoderKind::None,
+    DecoderKind::Additive,
+    DecoderKind::Dot,
+    DecoderKind::General,
+    DecoderKind::Tutorial,
+];
+
+fn src() -> Vec<Vec<u32>> {
+    vec![vec![4, 5, 6, 7, 3], vec![8, 3], vec![9, 10, 3]]
+}
+
+fn tgt() -> Vec<Vec<u32>> {
+    vec![vec![4, 5, 6], vec![7, 8, 9, 10], vec![11]]
+}
+
+fn cfg(kind: DecoderKind, cell: Cell, bidirectional: bool, layers: usize) -> Seq2SeqConfig {
+    let tutorial = kind == DecoderKind::Tutorial;
+    Seq2SeqConfig {
+        src_vocab: 11,
+        tgt_vocab: 13,
+        embed: if tutorial { 8 } else { 6 },
+        hidden: 8,
+        cell,
+        layers,
+        bidirectional: bidirectional && !tutorial,
+        dropout: 0.2,
+        out_dropout: 0.1,
+        decoder: kind,
+        feed_context: kind == DecoderKind::None,
+        max_length: tutorial.then_some(7),
+        tie_embeddings: false,
+        pad_id: Some(0),
+    }
+}
+
+fn build(cfg: &Seq2SeqConfig, dtype: DType) -> Result<(Seq2Seq, ParamStore)> {
+    let store = ParamStore::new(5);
+    let model = Seq2Seq::new(cfg, store.var_builder(dtype, &Device::Cpu))?;
+    Ok((model, store))
+}
+
+fn batch(src: &[Vec<u32>], tgt: &[Vec<u32>]) -> Result<PairBatch> {
+    PairBatch::new(src, tgt, &SP, &Device::Cpu)
+}
+
+/// Every combination the shared tests run over.
+fn variants() -> Vec<Seq2SeqConfig> {
+    let mut out = Vec::new();
+    for kind in KINDS {
+        for cell in [Cell::Gru, Cell::Lstm, Cell::Rnn(Nonlinearity::Tanh)] {
+            for (bidi, layers) in [(false, 1), (true, 2)] {
+                out.push(cfg(kind, cell, bidi, layers));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn shapes_for_every_kind_and_cell() -> Result<()> {
+    let b = batch(&src(), &tgt())?;
+    for c in variants() {
+        let (model, _) = build(&c, DType::F32)?;
+        let lp = model.forward_teacher(&b, 1.0, &mut Mode::Eval)?;
+        assert_eq!(lp.dims(), [3, 5, 13], "{c:?}");
+        let memory = model.encode(&b.src, &b.src_lengths, &mut Mode::Eval)?;
+        let slots = if c.decoder == DecoderKind::Tutorial {
+            7
+        } else {
+            5
+        };
+        assert_eq!(memory.values.dim(1)?, slots);
+        let state = model.start(&memory)?;
+        assert_eq!(state.rnn.h().dims(), [c.layers, 3, 8]);
+        let step = model.step(&Tensor::new(&[2u32, 2, 2], &Device::Cpu)?, &state, &memory)?;
+        assert_eq!(step.log_probs.dims(), [3, 13]);
+        let att = step.attention.map(|a| a.dims().to_vec());
+        assert_eq!(att, c.decoder.attends().then(|| vec![3, slots]), "{c:?}");
+        // Probabilities: each row of exp(log_probs) sums to 1.
+        let sums: Vec<f32> = step.log_probs.exp()?.sum(1)?.to_vec1()?;
+        assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-5), "{sums:?}");
+    }
+    Ok(())
+}
+
+#[test]
+fn padding_never_changes_a_sentence() -> Result<()> {
+    let (s, t) = (src(), tgt());
+    let full = batch(&s, &t)?;
+    for c in variants() {
+        let (model, _) = build(&c, DType::F64)?;
+        let lp = model.forward_teacher(&full, 1.0, &mut Mode::Eval)?;
+        let memory = model.encode(&full.src, &full.src_lengths, &mut Mode::Eval)?;
+        let limit = GreedyConfig {
+            specials: Specials { sos: 2, eos: 3 },
+            limit: LengthLimit::default(),
+        };
+        let together = greedy(&model, &memory, &full.src_lengths, &limit)?;
+        for row in 0..s.len() {
+            let one = batch(&s[row..=row], &t[row..=row])?;
+            let alone = model.forward_teacher(&one, 1.0, &mut Mode::Eval)?;
+            let n = t[row].len() + 1;
+            let a = alone.get(0)?.narrow(0, 0, n)?;
+            let b = lp.get(row)?.narrow(0, 0, n)?;
+            let diff = (a - b)?.abs()?.max_all()?.to_scalar::<f64>()?;
+            assert!(diff < 1e-10, "{c:?} row {row}: {diff}");
+            let mem = model.encode(&one.src, &one.src_lengths, &mut Mode::Eval)?;
+            let h = greedy(&model, &mem, &one.src_lengths, &limit)?;
+            assert_eq!(h[0].tokens, together[row].tokens, "{c:?} row {row}");
+            for (x, y) in h[0].attention.iter().zip(&together[row].attention) {
+                let width = x.len();
+                assert!(x.iter().zip(&y[..width]).all(|(p, q)| (p - q).abs() < 1e-6));
+                assert!(
+                    y[width..].iter().all(|w| *w == 0.0),
+                    "padding gets attention"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn every_parameter_gets_a_gradient() -> Result<()> {
+    let b = batch(&src(), &tgt())?;
+    let mut configs = variants();
+    configs.push(Seq2SeqConfig {
+        tie_embeddings: true,
+        embed: 8,
+        ..cfg(DecoderKind::Dot, Cell::Gru, true, 1)
+    });
+    for c in configs {
+        let (model, store) = build(&c, DType::F32)?;
+        for r in [1.0, 0.5] {
+            let mut rng = StdRng::seed_from_u64(3);
+            let loss = model.loss(&b, r, 0.1, &mut Mode::Train(&mut rng))?;
+            let grads = loss.backward()?;
+            for (name, var) in store.vars() {
+                let g = grads.get(var.as_tensor());
+                let norm = match g {
+                    Some(g) => g.abs()?.sum_all()?.to_scalar::<f32>()?,
+                    None => 0.0,
+                };
+                assert!(norm > 0.0, "{c:?} r={r}: no gradient for {name}");
+            }
+        }
+        let names: Vec<String> = store.vars().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            names.contains(&"decoder.out.weight".to_string()),
+            !c.tie_embeddings
+        );
+        let want_bridge = c.bidirectional;
+        assert_eq!(names.iter().any(|n| n.starts_with("bridge.")), want_bridge);
+    }
+    Ok(())
+}
+
+#[test]
+fn teacher_forcing_ratio_matters_and_full_forcing_is_deterministic() -> Result<()> {
+    let b = batch(&src(), &tgt())?;
+    for kind in KINDS {
+        let (model, _) = build(&cfg(kind, Cell::Gru, false, 1), DType::F32)?;
+        let run = |r: f64, seed: u64| -> Result<Vec<f32>> {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let lp = model.forward_teacher(&b, r, &mut Mode::Train(&mut rng))?;
+            Ok(lp.flatten_all()?.to_vec1()?)
+        };
+        assert_eq!(run(1.0, 1)?, run(1.0, 1)?, "{kind:?}");
+        assert_ne!(run(0.0, 1)?, run(1.0, 1)?, "{kind:?}");
+        assert_eq!(run(0.5, 9)?, run(0.5, 9)?, "{kind:?}: seeded coins");
+        let eval = |r| model.forward_teacher(&b, r, &mut Mode::Eval);
+        assert!(eval(0.5).is_err(), "coins need the training RNG");
+        assert!(eval(0.0).is_ok() && eval(1.0).is_ok());
+        assert!(eval(1.5).is_err());
+    }
+    Ok(())
+}
+
+#[test]
+fn tutorial_source_longer_than_its_slots_is_an_error() -> Result<()> {
+    let (model, _) = build(&cfg(DecoderKind::Tutorial, Cell::Gru, false, 1), DType::F32)?;
+    let long = batch(&[vec![4; 8]], &[vec![4]])?;
+    assert!(model.forward_teacher(&long, 1.0, &mut Mode::Eval).is_err());
+    Ok(())
+}
+
+#[test]
+fn masked_loss_ignores_padding() -> Result<()> {
+    let logits = Tensor::arange(0f32, 12.0, &Device::Cpu)?.reshape((1, 2, 6))?;
+    let lp = candle_nn::ops::log_softmax(&logits, candle_core::D::Minus1)?;
+    let targets = Tensor::new(&[[1u32, 0]], &Device::Cpu)?;
+    let one = masked_loss(
+        &lp,
+        &targets,
+        &Tensor::new(&[[1f32, 0.0]], &Device::Cpu)?,
+        0.0,
+    )?;
+    let want = lp.get(0)?.get(0)?.get(1)?.neg()?;
+    assert_eq!(one.to_scalar::<f32>()?, want.to_scalar::<f32>()?);
+    Ok(())
+}

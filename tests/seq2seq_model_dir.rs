@@ -1,0 +1,231 @@
+//! Translation model directories: every decoder kind round-trips through
+//! save/load with identical translations, and each way a directory can be
+//! broken gives an error naming the file (and, for weights, the tensor and
+//! both shapes).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use attend::data::Pair;
+use attend::nn::{Cell, ParamStore};
+use attend::seq2seq::{
+    DecoderKind, Normalization, Seq2Seq, Seq2SeqConfig, TextConfig, TranslateConfig, Translator,
+};
+use attend::text::{Vocab, VocabConfig};
+use attend::train::ModelDir;
+use candle_core::{DType, Device, Tensor};
+
+const SENTENCES: [&str; 4] = [
+    "le chat noir",
+    "",
+    "un deux trois quatre cinq six",
+    "inconnu chat",
+];
+
+fn translator(kind: DecoderKind, cell: Cell, bidirectional: bool) -> Translator {
+    let pairs = [
+        Pair::new("le chat noir", "the black cat"),
+        Pair::new(
+            "un deux trois quatre cinq six",
+            "one two three four five six",
+        ),
+    ];
+    let vocab = |f: fn(&Pair) -> &str| {
+        let toks = pairs
+            .iter()
+            .flat_map(|p| f(p).split(' ').map(str::to_string));
+        Vocab::build(toks, &VocabConfig::default()).unwrap()
+    };
+    let (src, tgt) = (vocab(|p| &p.src), vocab(|p| &p.tgt));
+    let tutorial = kind == DecoderKind::Tutorial;
+    let cfg = Seq2SeqConfig {
+        src_vocab: src.len(),
+        tgt_vocab: tgt.len(),
+        embed: if tutorial { 8 } else { 6 },
+        hidden: 8,
+        cell,
+        layers: 2,
+        bidirectional: bidirectional && !tutorial,
+        decoder: kind,
+        max_length: tutorial.then_some(5),
+        ..Seq2SeqConfig::default()
+    };
+    let store = ParamStore::new(9);
+    let model = Seq2Seq::new(&cfg, store.var_builder(DType::F32, &Device::Cpu)).unwrap();
+    let text = TextConfig {
+        normalize: Normalization::None,
+        src_eos: true,
+    };
+    Translator::new(model, store, src, tgt, text).unwrap()
+}
+
+fn translate(t: &Translator) -> Vec<attend::seq2seq::Translation> {
+    let cfg = TranslateConfig {
+        batch_size: 2,
+        ..TranslateConfig::default()
+    };
+    t.translate(&SENTENCES, &cfg).unwrap()
+}
+
+#[test]
+fn every_kind_round_trips() {
+    let tmp = tempfile::tempdir().unwrap();
+    for kind in [
+        DecoderKind::None,
+        DecoderKind::Additive,
+        DecoderKind::Dot,
+        DecoderKind::General,
+        DecoderKind::Tutorial,
+    ] {
+        for (cell, bidi) in [(Cell::Gru, false), (Cell::Lstm, true)] {
+            let t = translator(kind, cell, bidi);
+            let dir = ModelDir::create(tmp.path().join(format!("{kind:?}-{cell:?}"))).unwrap();
+            t.save(&dir).unwrap();
+            let back = Translator::load(dir.path()).unwrap();
+            let (a, b) = (translate(&t), translate(&back));
+            assert_eq!(a, b, "{kind:?} {cell:?}");
+            assert!(a[1].tokens.is_empty() && a[1].source_tokens.is_empty());
+            assert_eq!(a[3].source_tokens, ["<unk>", "chat", "<eos>"]);
+            if kind == DecoderKind::Tutorial {
+                // Cut to the decoder's 5 slots: the first 4 words and <eos>.
+                assert_eq!(a[2].source_tokens.len(), 5);
+                assert!(a[2].tokens.len() <= 5);
+            }
+            for tr in &a {
+                assert_eq!(
+                    tr.attention.is_empty(),
+                    kind == DecoderKind::None || tr.source_tokens.is_empty()
+                );
+            }
+        }
+    }
+}
+
+/// Saves a fresh model into `root/name` and lets `break_it` damage it; returns the load error.
+fn broken(root: &Path, name: &str, break_it: impl FnOnce(&Path)) -> String {
+    let path = root.join(name);
+    let t = translator(DecoderKind::Additive, Cell::Gru, false);
+    t.save(&ModelDir::create(&path).unwrap()).unwrap();
+    break_it(&path);
+    match Translator::load(&path) {
+        Ok(_) => panic!("{name}: a broken model directory loaded"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn edit_weights(path: &Path, f: impl FnOnce(&mut HashMap<String, Tensor>)) {
+    let file = path.join("model.safetensors");
+    let mut t = candle_core::safetensors::load(&file, &Device::Cpu).unwrap();
+    f(&mut t);
+    candle_core::safetensors::save(&t, &file).unwrap();
+}
+
+fn edit_config(path: &Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let file = path.join("config.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(&file, serde_json::to_string(&v).unwrap()).unwrap();
+}
+
+#[test]
+fn broken_directories_say_what_is_wrong() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let expect = |err: String, parts: &[&str]| {
+        for p in parts {
+            assert!(err.contains(p), "`{p}` not in: {err}");
+        }
+    };
+
+    let e = Translator::load(root.join("nowhere"))
+        .unwrap_err()
+        .to_string();
+    expect(e, &["nowhere"]);
+    expect(
+        broken(root, "no-config", |p| {
+            std::fs::remove_file(p.join("config.json")).unwrap()
+        }),
+        &["config.json"],
+    );
+    expect(
+        broken(root, "bad-json", |p| {
+            std::fs::write(p.join("config.json"), "{\"kind\":").unwrap()
+        }),
+        &["config.json"],
+    );
+    expect(
+        broken(root, "kind", |p| {
+            edit_config(p, |v| v["kind"] = "classifier".into())
+        }),
+        &["config.json", "classifier"],
+    );
+    expect(
+        broken(root, "unknown-field", |p| {
+            edit_config(p, |v| v["model"]["hiden"] = 3.into())
+        }),
+        &["config.json", "hiden"],
+    );
+    expect(
+        broken(root, "no-vocab", |p| {
+            std::fs::remove_file(p.join("src_vocab.json")).unwrap()
+        }),
+        &["src_vocab.json"],
+    );
+    expect(
+        broken(root, "vocab-size", |p| {
+            let small = Vocab::build(["x"], &VocabConfig::default()).unwrap();
+            small.save(&p.join("tgt_vocab.json")).unwrap();
+        }),
+        &["tgt_vocab.json", "entries"],
+    );
+    expect(
+        broken(root, "no-weights", |p| {
+            std::fs::remove_file(p.join("model.safetensors")).unwrap()
+        }),
+        &["model.safetensors"],
+    );
+    expect(
+        broken(root, "garbage", |p| {
+            std::fs::write(p.join("model.safetensors"), b"garbage").unwrap()
+        }),
+        &["model.safetensors"],
+    );
+    expect(
+        broken(root, "missing-tensor", |p| {
+            edit_weights(p, |t| {
+                t.remove("decoder.attention.W_q");
+            })
+        }),
+        &["model.safetensors", "missing", "decoder.attention.W_q"],
+    );
+    expect(
+        broken(root, "extra-tensor", |p| {
+            edit_weights(p, |t| {
+                t.insert(
+                    "decoder.extra".into(),
+                    Tensor::zeros(2, DType::F32, &Device::Cpu).unwrap(),
+                );
+            })
+        }),
+        &["model.safetensors", "decoder.extra"],
+    );
+    expect(
+        broken(root, "shape", |p| {
+            edit_weights(p, |t| {
+                t.insert(
+                    "decoder.out.bias".into(),
+                    Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap(),
+                );
+            })
+        }),
+        &["model.safetensors", "decoder.out.bias", "[3]", "[13]"],
+    );
+    // A config that disagrees with the weights: the first tensor it meets, with both shapes.
+    expect(
+        broken(root, "hidden", |p| {
+            edit_config(p, |v| v["model"]["hidden"] = 16.into())
+        }),
+        &["model.safetensors", "has shape", "[8", "[16"],
+    );
+}
