@@ -9,7 +9,7 @@ use std::path::Path;
 use attend::data::Pair;
 use attend::nn::{Cell, ParamStore};
 use attend::seq2seq::{
-    DecoderKind, Normalization, Seq2Seq, Seq2SeqConfig, TextConfig, TranslateConfig, Translator,
+    DecodeConfig, DecoderKind, Normalization, Seq2Seq, Seq2SeqConfig, TextConfig, Translator,
 };
 use attend::text::{Vocab, VocabConfig};
 use attend::train::ModelDir;
@@ -60,9 +60,9 @@ fn translator(kind: DecoderKind, cell: Cell, bidirectional: bool) -> Translator 
 }
 
 fn translate(t: &Translator) -> Vec<attend::seq2seq::Translation> {
-    let cfg = TranslateConfig {
+    let cfg = DecodeConfig {
         batch_size: 2,
-        ..TranslateConfig::default()
+        ..DecodeConfig::default()
     };
     t.translate(&SENTENCES, &cfg).unwrap()
 }

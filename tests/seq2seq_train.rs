@@ -10,8 +10,8 @@ use std::time::Instant;
 use attend::data::{BatchConfig, Pair, TutorialFilter, read_pairs};
 use attend::nn::{Cell, ParamStore};
 use attend::seq2seq::{
-    DecoderKind, Example, Normalization, Seq2Seq, Seq2SeqConfig, TaskConfig, TextConfig,
-    TranslateConfig, TranslationTask, Translator,
+    DecodeConfig, DecoderKind, Example, Normalization, Seq2Seq, Seq2SeqConfig, TaskConfig,
+    TextConfig, TranslationTask, Translator,
 };
 use attend::text::{Vocab, VocabConfig, normalize_string};
 use attend::train::{AdamConfig, ModelDir, OptimizerConfig, Start, TrainConfig, Trainer};
@@ -151,14 +151,12 @@ fn learns_to_reverse_and_survives_a_round_trip() {
     let probe = ["a b c d", "l k j i h g", "c c a"];
     let before = s
         .translator
-        .translate(&probe, &TranslateConfig::default())
+        .translate(&probe, &DecodeConfig::default())
         .unwrap();
     assert_eq!(before[0].text, "d c b a");
     s.translator.save(&dir).unwrap();
     let loaded = Translator::load(dir.path()).unwrap();
-    let after = loaded
-        .translate(&probe, &TranslateConfig::default())
-        .unwrap();
+    let after = loaded.translate(&probe, &DecodeConfig::default()).unwrap();
     assert_eq!(before, after);
     assert_eq!(after[0].source_tokens, ["a", "b", "c", "d", "<eos>"]);
     assert_eq!(after[0].attention.len(), 5, "4 tokens + <eos> step");

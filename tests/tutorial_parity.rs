@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
 
-use attend::seq2seq::{TranslateConfig, import_tutorial};
+use attend::seq2seq::{DecodeConfig, import_tutorial};
 use candle_core::{Device, Tensor};
 use serde::Deserialize;
 
@@ -50,7 +50,7 @@ fn greedy_translations_and_attention_equal_pytorch() {
     let sources: Vec<&str> = cases.iter().map(|c| c.source.as_str()).collect();
     // Batched (and length-sorted inside) like real use; batch 1 is covered by
     // the padding tests of the model.
-    let out = tr.translate(&sources, &TranslateConfig::default()).unwrap();
+    let out = tr.translate(&sources, &DecodeConfig::default()).unwrap();
     let mut identical = 0;
     let mut worst = 0.0f64;
     let mut mismatches = Vec::new();
@@ -95,7 +95,7 @@ fn odd_inputs_never_crash() {
     let out = tr
         .translate(
             &["", "zzzz qqqq", long, "Je suis Content!"],
-            &TranslateConfig::default(),
+            &DecodeConfig::default(),
         )
         .unwrap();
     assert!(out[0].tokens.is_empty() && out[0].source_tokens.is_empty());

@@ -40,5 +40,5 @@ pub use memory::{DecoderState, Memory};
 pub use model::{Seq2Seq, masked_loss};
 pub use task::{Example, TaskConfig, TranslationTask};
 pub use text::{Normalization, TextConfig};
-pub use translator::{TranslateConfig, Translation, Translator};
+pub use translator::{DecodeConfig, Search, Translation, Translator};
 pub use weights::load_model;

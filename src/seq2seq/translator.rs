@@ -15,7 +15,10 @@ use serde::{Deserialize, Serialize};
 use super::weights::load_model;
 use super::{DecoderKind, Seq2Seq, Seq2SeqConfig, TextConfig};
 use crate::data::SeqBatch;
-use crate::decode::{GreedyConfig, LengthLimit, Specials, StepDecoder, greedy};
+use crate::decode::{
+    BeamConfig, BeamOptions, GreedyConfig, Hypothesis, LengthLimit, SampleConfig, SampleOptions,
+    Specials, StepDecoder, beam_search, greedy, sample,
+};
 use crate::nn::{Mode, ParamStore};
 use crate::text::Vocab;
 use crate::train::ModelDir;
@@ -37,21 +40,44 @@ struct SavedConfig {
     text: TextConfig,
 }
 
-/// Options of [`Translator::translate`].
+/// How to pick output tokens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Search {
+    /// The most probable token at each step.
+    #[default]
+    Greedy,
+    /// Beam search with a GNMT length penalty and n-best lists.
+    Beam(BeamOptions),
+    /// Ancestral sampling (temperature, top-k, top-p), seeded.
+    Sample {
+        /// Temperature and filters.
+        #[serde(flatten)]
+        options: SampleOptions,
+        /// Seed of the draws: the same seed gives the same translations.
+        seed: u64,
+    },
+}
+
+/// Options of [`Translator::translate`]: the `decode` section of a
+/// translation config.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct TranslateConfig {
+pub struct DecodeConfig {
     /// Output length budget per sentence (within the tutorial decoder's cap).
     pub limit: LengthLimit,
     /// Sentences decoded together (sorted by length to limit padding).
     pub batch_size: usize,
+    /// Greedy, beam or sampling.
+    pub search: Search,
 }
 
-impl Default for TranslateConfig {
+impl Default for DecodeConfig {
     fn default() -> Self {
-        TranslateConfig {
+        DecodeConfig {
             limit: LengthLimit::default(),
             batch_size: 64,
+            search: Search::Greedy,
         }
     }
 }
@@ -69,6 +95,8 @@ pub struct Translation {
     pub text: String,
     /// Sum of the chosen tokens' log-probabilities (`<eos>` included when emitted).
     pub log_prob: f64,
+    /// The search's ranking score (beam search: length-penalised `log_prob`).
+    pub score: f64,
     /// Whether `<eos>` was produced (false: stopped by the length limit).
     pub finished: bool,
     /// One row per decoder step (the `<eos>` step included) over the source
@@ -232,7 +260,27 @@ impl Translator {
     /// Translates `sentences` greedily, in batches of similar length; results
     /// come back in input order. An empty sentence (no known token after
     /// normalising) gets an empty translation without running the model.
-    pub fn translate(&self, sentences: &[&str], cfg: &TranslateConfig) -> Result<Vec<Translation>> {
+    pub fn translate(&self, sentences: &[&str], cfg: &DecodeConfig) -> Result<Vec<Translation>> {
+        Ok(self
+            .translate_n_best(sentences, cfg)?
+            .into_iter()
+            .map(|mut n| {
+                if n.is_empty() {
+                    Translation::default()
+                } else {
+                    n.swap_remove(0)
+                }
+            })
+            .collect())
+    }
+
+    /// Like [`translate`](Self::translate), but every alternative the search
+    /// kept, best first: the beam's `n_best` list, or one for greedy and sampling.
+    pub fn translate_n_best(
+        &self,
+        sentences: &[&str],
+        cfg: &DecodeConfig,
+    ) -> Result<Vec<Vec<Translation>>> {
         if cfg.batch_size == 0 {
             return Err(Error::Config(
                 "translate batch_size must be at least 1".into(),
@@ -248,41 +296,84 @@ impl Translator {
             sos: self.tgt_vocab.sos_id().unwrap_or(0),
             eos: self.tgt_vocab.eos_id().unwrap_or(0),
         };
-        let greedy_cfg = GreedyConfig {
-            specials,
-            limit: cfg.limit,
-        };
+        match cfg.search {
+            Search::Greedy => {}
+            Search::Beam(o) => o.validate()?,
+            Search::Sample { options, .. } => options.validate()?,
+        }
         // Any id will do for padding: the encoder and attention mask it out.
         let pad = self.src_vocab.pad_id().unwrap_or(0);
         let tutorial = self.model.config().decoder == DecoderKind::Tutorial;
-        let mut out = vec![Translation::default(); ids.len()];
+        // An empty sentence translates to one empty translation.
+        let mut out = vec![vec![Translation::default()]; ids.len()];
         for chunk in order.chunks(cfg.batch_size) {
             let seqs: Vec<&[u32]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
             let batch = SeqBatch::new(&seqs, pad, self.model.device())?;
             let memory = self
                 .model
                 .encode(&batch.ids, &batch.lengths, &mut Mode::Eval)?;
-            let hyps = greedy(&self.model, &memory, &batch.lengths, &greedy_cfg)?;
-            for ((&i, hyp), len) in chunk.iter().zip(hyps).zip(&batch.lengths) {
-                let tokens = self.tgt_vocab.decode(&hyp.tokens);
-                let attention = match tutorial {
-                    true => hyp.attention,
-                    false => hyp
-                        .attention
+            let lens = &batch.lengths;
+            let hyps: Vec<Vec<Hypothesis>> = match cfg.search {
+                Search::Greedy => {
+                    let g = GreedyConfig {
+                        specials,
+                        limit: cfg.limit,
+                    };
+                    greedy(&self.model, &memory, lens, &g)?
                         .into_iter()
-                        .map(|row| row.into_iter().take(*len).collect())
-                        .collect(),
-                };
-                out[i] = Translation {
-                    source_tokens: self.src_vocab.decode(&ids[i]),
-                    text: tokens.join(" "),
-                    tokens,
-                    log_prob: hyp.log_prob,
-                    finished: hyp.finished,
-                    attention,
-                };
+                        .map(|h| vec![h])
+                        .collect()
+                }
+                Search::Beam(options) => {
+                    let b = BeamConfig {
+                        specials,
+                        limit: cfg.limit,
+                        options,
+                    };
+                    beam_search(&self.model, &memory, lens, &b)?
+                }
+                Search::Sample { options, seed } => {
+                    // Each chunk gets its own stream, so a sentence's sample
+                    // does not depend on how many chunks came before it.
+                    let s = SampleConfig {
+                        specials,
+                        limit: cfg.limit,
+                        options,
+                        seed: seed ^ (chunk[0] as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                    };
+                    sample(&self.model, &memory, lens, &s)?
+                        .into_iter()
+                        .map(|h| vec![h])
+                        .collect()
+                }
+            };
+            for ((&i, alternatives), len) in chunk.iter().zip(hyps).zip(lens) {
+                let keep = if tutorial { usize::MAX } else { *len };
+                out[i] = alternatives
+                    .into_iter()
+                    .map(|h| self.translation(&ids[i], h, keep))
+                    .collect();
             }
         }
         Ok(out)
+    }
+
+    /// Turns a hypothesis into text; attention rows keep `keep` source columns
+    /// (the tutorial decoder's rows keep all its `max_length` slots).
+    fn translation(&self, src: &[u32], hyp: Hypothesis, keep: usize) -> Translation {
+        let tokens = self.tgt_vocab.decode(&hyp.tokens);
+        Translation {
+            source_tokens: self.src_vocab.decode(src),
+            text: tokens.join(" "),
+            tokens,
+            log_prob: hyp.log_prob,
+            score: hyp.score,
+            finished: hyp.finished,
+            attention: hyp
+                .attention
+                .into_iter()
+                .map(|row| row.into_iter().take(keep).collect())
+                .collect(),
+        }
     }
 }
