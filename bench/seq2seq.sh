@@ -20,6 +20,7 @@ echo "results in $OUT" >&2
 
 cargo build --release --quiet
 BIN=target/release/attend
+export ATTEND_DATA_DIR=${ATTEND_DATA_DIR:-$(cd ../shared/data && pwd)}
 
 "$PY" ../shared/bench/seq2seq_tutorial.py --iters "$ITERS" --threads "$THREADS" --out "$OUT/tutorial" | tail -n 1 > "$OUT/tutorial.json"
 "$PY" ../shared/bench/seq2seq_batched.py --epochs "$EPOCHS" --threads "$THREADS" --out "$OUT/batched" | tail -n 1 > "$OUT/batched.json"

@@ -1,7 +1,9 @@
 //! The command line: one file per command group, a clap-derive `Command` enum,
 //! and `run`, which sets the global options and dispatches.
 
+mod config;
 mod data;
+mod translate;
 
 use std::process::ExitCode;
 
@@ -32,7 +34,8 @@ pub enum Command {
     #[command(subcommand)]
     Data(data::DataCommand),
     /// Sequence-to-sequence translation with attention (train, eval, run, import-pytorch).
-    Translate(Pending),
+    #[command(subcommand)]
+    Translate(translate::TranslateCommand),
     /// RNN text classifiers with attention (train, eval, predict).
     Classify(Pending),
     /// word2vec embeddings (train, similar, analogy, eval, convert).
@@ -52,14 +55,10 @@ pub struct Pending {
 }
 
 /// Global settings every command shares.
-// Read by the training commands; `data` needs neither yet.
-#[allow(dead_code)]
 #[derive(Clone, Copy, Debug)]
 pub struct Globals {
     /// Seed for everything random.
     pub seed: u64,
-    /// Number of worker threads.
-    pub threads: usize,
 }
 
 /// Runs a parsed command line.
@@ -69,13 +68,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     set_threads(threads)?;
-    let globals = Globals {
-        seed: cli.seed,
-        threads,
-    };
+    let globals = Globals { seed: cli.seed };
     match cli.command {
         Command::Data(cmd) => data::run(cmd, &globals),
-        Command::Translate(_) => pending("translate"),
+        Command::Translate(cmd) => translate::run(cmd, &globals),
         Command::Classify(_) => pending("classify"),
         Command::Embed(_) => pending("embed"),
         Command::Lm(_) => pending("lm"),

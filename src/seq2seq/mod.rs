@@ -24,6 +24,7 @@ pub mod encoder;
 pub mod import;
 pub mod memory;
 pub mod model;
+pub mod recipe;
 pub mod task;
 #[cfg(test)]
 mod tests;
@@ -38,6 +39,7 @@ pub use encoder::Encoder;
 pub use import::import_tutorial;
 pub use memory::{DecoderState, Memory};
 pub use model::{Seq2Seq, masked_loss};
+pub use recipe::{EvalReport, PairDataConfig, TrainReport, TranslateConfig};
 pub use task::{Example, TaskConfig, TranslationTask};
 pub use text::{Normalization, TextConfig};
 pub use translator::{DecodeConfig, Search, Translation, Translator};

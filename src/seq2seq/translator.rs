@@ -178,6 +178,13 @@ impl Translator {
 
     /// Writes config, vocabularies and weights into `dir` (each file atomically).
     pub fn save(&self, dir: &ModelDir) -> Result<()> {
+        self.save_config(dir)?;
+        dir.write_tensors(WEIGHTS, &self.params.tensors())
+    }
+
+    /// Writes config and vocabularies but not the weights: a training run
+    /// does this first and lets the trainer write the weights.
+    pub fn save_config(&self, dir: &ModelDir) -> Result<()> {
         dir.write_json(
             CONFIG,
             &SavedConfig {
@@ -192,7 +199,7 @@ impl Translator {
             vocab.write_json(&mut bytes)?;
             dir.write_bytes(name, &bytes)?;
         }
-        dir.write_tensors(WEIGHTS, &self.params.tensors())
+        Ok(())
     }
 
     /// Loads a model directory onto the CPU.

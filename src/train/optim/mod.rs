@@ -80,6 +80,15 @@ impl OptimizerConfig {
             OptimizerConfig::Adamw(c) => c.lr,
         }
     }
+
+    /// Sets the learning rate, keeping the optimizer and its other settings.
+    pub fn set_lr(&mut self, lr: f64) {
+        match self {
+            OptimizerConfig::Sgd(c) => c.lr = lr,
+            OptimizerConfig::Adam(c) => c.lr = lr,
+            OptimizerConfig::Adamw(c) => c.lr = lr,
+        }
+    }
 }
 
 /// Builds the optimizer `cfg` describes over `vars` (validating `cfg` first).

@@ -1,0 +1,457 @@
+//! `attend translate …`: train, evaluate and use translation models, and
+//! import the PyTorch tutorial's. The work is `attend::seq2seq`; this file
+//! turns flags into configs and results into text.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use attend::data::TextLines;
+use attend::decode::{BeamOptions, SampleOptions};
+use attend::nn::{Cell, Nonlinearity};
+use attend::seq2seq::recipe::{self, held_out};
+use attend::seq2seq::{
+    DecodeConfig, DecoderKind, Search, TranslateConfig, Translation, Translator, import_tutorial,
+};
+use attend::train::{AdamConfig, ModelDir, OptimizerConfig, SgdConfig, Start};
+use attend::viz::{AttentionMap, HeatmapStyle, plot_attention, render_attention_text};
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::Globals;
+
+/// Translation commands.
+#[derive(Debug, Subcommand)]
+pub enum TranslateCommand {
+    /// Train a model (or resume one with --resume).
+    Train(Box<TrainArgs>),
+    /// Score a model: BLEU (sacreBLEU), exact match, speed.
+    Eval(EvalArgs),
+    /// Translate sentences given as arguments, or lines of standard input.
+    Run(RunArgs),
+    /// Turn the PyTorch tutorial's state dict + vocabulary into a model directory.
+    ImportPytorch(ImportArgs),
+}
+
+/// Recurrent cells.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum CellArg {
+    /// Gated recurrent unit.
+    Gru,
+    /// Long short-term memory.
+    Lstm,
+    /// Elman RNN with tanh.
+    Rnn,
+}
+
+/// Decoder attention.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum AttentionArg {
+    /// Bahdanau additive attention.
+    Additive,
+    /// Luong dot-product attention (with input feeding).
+    Dot,
+    /// Luong general (bilinear) attention (with input feeding).
+    General,
+    /// The PyTorch tutorial's location-based attention over max_length slots.
+    Tutorial,
+    /// No attention: the final encoder state is the context.
+    None,
+}
+
+/// Optimizers.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum OptimizerArg {
+    /// Stochastic gradient descent.
+    Sgd,
+    /// Adam.
+    Adam,
+}
+
+/// `attend translate train` flags; each overrides the config file.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Model directory to write (or resume, with --resume).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// A TOML file with [data], [model], [train], [task], [decode] sections.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// Dataset name or path of a TSV of sentence pairs.
+    #[arg(long, value_name = "NAME|PATH")]
+    data: Option<String>,
+    /// The lesson's pipeline: normalizeString, MAX_LENGTH, English prefixes.
+    #[arg(long)]
+    tutorial_filter: bool,
+    /// Swap the columns (eng-fra → French to English, as the lesson does).
+    #[arg(long)]
+    reverse: bool,
+    /// Longest sentence kept (with --tutorial-filter: fewer than N words).
+    #[arg(long, value_name = "N")]
+    max_len: Option<usize>,
+    /// Recurrent cell of encoder and decoder.
+    #[arg(long, value_enum)]
+    cell: Option<CellArg>,
+    /// Decoder attention.
+    #[arg(long, value_enum)]
+    attention: Option<AttentionArg>,
+    /// Hidden size (and embedding size).
+    #[arg(long, value_name = "N")]
+    hidden: Option<usize>,
+    /// Recurrent layers.
+    #[arg(long, value_name = "N")]
+    layers: Option<usize>,
+    /// Bidirectional encoder.
+    #[arg(long)]
+    bidirectional: bool,
+    /// Training epochs.
+    #[arg(long, value_name = "N")]
+    epochs: Option<usize>,
+    /// Pairs per batch.
+    #[arg(long, value_name = "N")]
+    batch_size: Option<usize>,
+    /// Probability of feeding the gold token (else the model's own) at each step.
+    #[arg(long, value_name = "R")]
+    teacher_forcing: Option<f64>,
+    /// Optimizer.
+    #[arg(long, value_enum)]
+    optimizer: Option<OptimizerArg>,
+    /// Learning rate.
+    #[arg(long, value_name = "X")]
+    lr: Option<f64>,
+}
+
+/// `attend translate eval` flags.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Model directory.
+    #[arg(long, value_name = "DIR")]
+    model: PathBuf,
+    /// Pairs to score (prepared like the training data); default: the model's held-out split.
+    #[arg(long, value_name = "NAME|PATH")]
+    data: Option<String>,
+    /// Which held-out split of the model directory to score.
+    #[arg(long, default_value = "test", value_parser = ["test", "valid"])]
+    split: String,
+    #[command(flatten)]
+    search: SearchArgs,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Write the translations, one per line, to FILE.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+/// How to search, shared by `eval` and `run`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Beam search with this many beams (default: greedy).
+    #[arg(long, value_name = "N")]
+    beam: Option<usize>,
+    /// Beam search length penalty α (GNMT).
+    #[arg(long, value_name = "A", default_value_t = 0.6)]
+    alpha: f64,
+    /// Sample instead of searching (seeded by --seed).
+    #[arg(long, conflicts_with = "beam")]
+    sample: bool,
+    /// Sampling temperature.
+    #[arg(long, value_name = "T", default_value_t = 1.0, requires = "sample")]
+    temperature: f64,
+    /// Sample among the K most probable tokens.
+    #[arg(long, value_name = "K", requires = "sample")]
+    top_k: Option<usize>,
+    /// Sample among the most probable tokens holding probability P.
+    #[arg(long, value_name = "P", requires = "sample")]
+    top_p: Option<f64>,
+}
+
+/// `attend translate run` flags.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Model directory.
+    #[arg(long, value_name = "DIR")]
+    model: PathBuf,
+    /// Sentences to translate (default: each line of standard input).
+    sentences: Vec<String>,
+    #[command(flatten)]
+    search: SearchArgs,
+    /// Print the K best translations of each sentence (with --beam).
+    #[arg(long, value_name = "K", requires = "beam")]
+    n_best: Option<usize>,
+    /// Draw the attention of each translation to FILE.png or FILE.svg
+    /// (several sentences: FILE-1.png, FILE-2.png, …).
+    #[arg(long, value_name = "FILE")]
+    heatmap: Option<PathBuf>,
+    /// Print the attention matrix under each translation.
+    #[arg(long)]
+    show_attention: bool,
+}
+
+/// `attend translate import-pytorch` flags.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The tutorial's state dict as safetensors (encoder.* and decoder.* names).
+    #[arg(long, value_name = "FILE")]
+    weights: PathBuf,
+    /// The tutorial's vocabularies (input_lang, output_lang, hidden_size, max_length).
+    #[arg(long, value_name = "FILE")]
+    vocab: PathBuf,
+    /// Model directory to write.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+/// Runs a `translate` command.
+pub fn run(cmd: TranslateCommand, globals: &Globals) -> Result<ExitCode> {
+    match cmd {
+        TranslateCommand::Train(args) => train(&args, globals),
+        TranslateCommand::Eval(args) => eval(&args, globals),
+        TranslateCommand::Run(args) => translate(&args, globals),
+        TranslateCommand::ImportPytorch(args) => import(&args),
+    }
+}
+
+fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
+    let mut cfg: TranslateConfig = super::config::load(args.config.as_deref())?;
+    apply_flags(&mut cfg, args, globals);
+    let start = if args.resume {
+        Start::Resume
+    } else {
+        Start::Fresh
+    };
+    let quiet = false;
+    let report = recipe::train(&cfg, &args.out, start, quiet)?;
+    let (read, train, valid, test) = report.sizes;
+    eprintln!(
+        "{read} pairs read; train {train}, valid {valid}, test {test}; vocabularies {} / {}",
+        report.vocab.0, report.vocab.1
+    );
+    if let Some(best) = report.summary.state.best {
+        eprintln!(
+            "best validation {} {best:.4}; model in {}",
+            cfg.train.select_metric,
+            args.out.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn apply_flags(cfg: &mut TranslateConfig, a: &TrainArgs, g: &Globals) {
+    let d = &mut cfg.data;
+    if let Some(v) = &a.data {
+        d.dataset = v.clone();
+    }
+    d.tutorial_filter |= a.tutorial_filter;
+    d.reverse |= a.reverse;
+    if a.max_len.is_some() {
+        d.max_len = a.max_len;
+    }
+    let m = &mut cfg.model;
+    if let Some(c) = a.cell {
+        m.cell = match c {
+            CellArg::Gru => Cell::Gru,
+            CellArg::Lstm => Cell::Lstm,
+            CellArg::Rnn => Cell::Rnn(Nonlinearity::Tanh),
+        };
+    }
+    if let Some(k) = a.attention {
+        m.decoder = match k {
+            AttentionArg::Additive => DecoderKind::Additive,
+            AttentionArg::Dot => DecoderKind::Dot,
+            AttentionArg::General => DecoderKind::General,
+            AttentionArg::Tutorial => DecoderKind::Tutorial,
+            AttentionArg::None => DecoderKind::None,
+        };
+        if m.decoder == DecoderKind::Tutorial && m.max_length.is_none() {
+            m.max_length = Some(cfg.data.max_len.unwrap_or(10));
+        }
+    }
+    if let Some(h) = a.hidden {
+        m.hidden = h;
+        m.embed = h;
+    }
+    if let Some(l) = a.layers {
+        m.layers = l;
+    }
+    m.bidirectional |= a.bidirectional;
+    let t = &mut cfg.train;
+    if let Some(e) = a.epochs {
+        t.epochs = e;
+    }
+    t.seed = g.seed;
+    if let Some(o) = a.optimizer {
+        let lr = a.lr.unwrap_or(t.optimizer.lr());
+        t.optimizer = match o {
+            OptimizerArg::Sgd => OptimizerConfig::Sgd(SgdConfig {
+                lr,
+                ..SgdConfig::default()
+            }),
+            OptimizerArg::Adam => OptimizerConfig::Adam(AdamConfig {
+                lr,
+                ..AdamConfig::default()
+            }),
+        };
+    } else if let Some(lr) = a.lr {
+        t.optimizer.set_lr(lr);
+    }
+    if let Some(b) = a.batch_size {
+        cfg.task.batch.batch_size = b;
+    }
+    if let Some(r) = a.teacher_forcing {
+        cfg.task.teacher_forcing = r;
+    }
+}
+
+fn decode_config(s: &SearchArgs, n_best: Option<usize>, g: &Globals) -> DecodeConfig {
+    let search = if let Some(size) = s.beam {
+        Search::Beam(BeamOptions {
+            size,
+            alpha: s.alpha,
+            n_best: n_best.unwrap_or(1),
+        })
+    } else if s.sample {
+        Search::Sample {
+            options: SampleOptions {
+                temperature: s.temperature,
+                top_k: s.top_k,
+                top_p: s.top_p,
+            },
+            seed: g.seed,
+        }
+    } else {
+        Search::Greedy
+    };
+    DecodeConfig {
+        search,
+        ..DecodeConfig::default()
+    }
+}
+
+fn eval(args: &EvalArgs, globals: &Globals) -> Result<ExitCode> {
+    let tr = Translator::load(&args.model)?;
+    let pairs = match &args.data {
+        Some(data) => {
+            let saved: TranslateConfig = ModelDir::open(&args.model)?
+                .read_json("train_config.json")
+                .unwrap_or_default();
+            let data_cfg = attend::seq2seq::PairDataConfig {
+                dataset: data.clone(),
+                ..saved.data
+            };
+            recipe::load_pairs(&data_cfg, tr.text())?.1
+        }
+        None => held_out(&args.model, &args.split)
+            .with_context(|| format!("reading the model's {} split", args.split))?,
+    };
+    let report = recipe::evaluate(&tr, &pairs, &decode_config(&args.search, None, globals))?;
+    if let Some(path) = &args.output {
+        let mut text = report.hypotheses.join("\n");
+        text.push('\n');
+        attend::train::model_dir::write_atomic(path, |f| f.write_all(text.as_bytes()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{}", report.summary);
+        println!("signature: {}", report.signature);
+        println!(
+            "exact match {:.4} over {} sentences; {:.0} tokens/s",
+            report.exact_match, report.sentences, report.tokens_per_second
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn translate(args: &RunArgs, globals: &Globals) -> Result<ExitCode> {
+    let tr = Translator::load(&args.model)?;
+    let sentences: Vec<String> = if args.sentences.is_empty() {
+        let stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            eprintln!("reading sentences from standard input, one per line (Ctrl-D ends)");
+        }
+        TextLines::new(stdin.lock(), "one sentence per line")
+            .map(|r| r.map(|(_, line)| line))
+            .collect::<attend::Result<_>>()
+            .map_err(|e| e.at_path(Path::new("<stdin>")))?
+    } else {
+        args.sentences.clone()
+    };
+    let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
+    let cfg = decode_config(&args.search, args.n_best, globals);
+    let all = tr.translate_n_best(&refs, &cfg)?;
+    let mut out = std::io::stdout().lock();
+    for (i, alternatives) in all.iter().enumerate() {
+        match args.n_best {
+            Some(_) => {
+                for (rank, t) in alternatives.iter().enumerate() {
+                    writeln!(out, "{}\t{}\t{:.4}\t{}", i + 1, rank + 1, t.score, t.text)?;
+                }
+            }
+            None => writeln!(out, "{}", alternatives.first().map_or("", |t| &t.text))?,
+        }
+        let Some(best) = alternatives.first() else {
+            continue;
+        };
+        if args.show_attention || args.heatmap.is_some() {
+            let map = attention_map(best)?;
+            if args.show_attention {
+                writeln!(out, "{}", render_attention_text(&map))?;
+            }
+            if let Some(path) = &args.heatmap {
+                let path = numbered(path, i, all.len());
+                plot_attention(&path, &map, &HeatmapStyle::default())?;
+                eprintln!(
+                    "attention of sentence {} drawn to {}",
+                    i + 1,
+                    path.display()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The attention of one translation: source tokens across (padding slots of
+/// the tutorial decoder dropped), output tokens down, `<eos>` when emitted.
+fn attention_map(t: &Translation) -> Result<AttentionMap> {
+    let n = t.source_tokens.len();
+    let mut output = t.tokens.clone();
+    if t.finished {
+        output.push("<eos>".into());
+    }
+    let weights = t
+        .attention
+        .iter()
+        .map(|row| row.iter().take(n).copied().collect())
+        .collect();
+    if t.attention.is_empty() && !output.is_empty() {
+        bail!("this model has no attention to show (it was trained without attention)");
+    }
+    Ok(AttentionMap::new(t.source_tokens.clone(), output, weights)?)
+}
+
+/// `dir/name.png` → `dir/name-3.png` when several sentences share one flag.
+fn numbered(path: &Path, i: usize, total: usize) -> PathBuf {
+    if total <= 1 {
+        return path.to_path_buf();
+    }
+    let stem = path
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let ext = path
+        .extension()
+        .map_or_else(String::new, |e| e.to_string_lossy().into_owned());
+    path.with_file_name(format!("{stem}-{}.{ext}", i + 1))
+}
+
+fn import(args: &ImportArgs) -> Result<ExitCode> {
+    let tr = import_tutorial(&args.weights, &args.vocab)?;
+    let dir = ModelDir::create(&args.out)?;
+    tr.save(&dir)?;
+    eprintln!("imported the tutorial model into {}", args.out.display());
+    Ok(ExitCode::SUCCESS)
+}
