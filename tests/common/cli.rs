@@ -30,3 +30,30 @@ pub fn attend(args: &[&str]) -> Run {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
+
+/// Runs `attend ARGS…` like [`attend`], feeding `stdin` to standard input.
+pub fn attend_stdin(args: &[&str], stdin: &[u8]) -> Run {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_attend"))
+        .args(args)
+        .env("ATTEND_DATA_DIR", data_dir())
+        .env("ATTEND_OFFLINE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running the attend binary");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(stdin)
+        .expect("writing stdin");
+    let out = child.wait_with_output().expect("waiting for attend");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
