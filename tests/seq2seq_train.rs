@@ -196,7 +196,7 @@ fn scheduled_sampling_with_dropout_resumes_bit_for_bit() {
     };
     let (train, valid) = (reverse_pairs(300, 3), reverse_pairs(20, 4));
     let tmp = tempfile::tempdir().unwrap();
-    let run = |name: &str, plan: &[(usize, Start)]| -> Vec<(String, Vec<u32>)> {
+    let run = |name: &str, plan: &[(usize, Start)], threads: usize| -> Vec<(String, Vec<u32>)> {
         let dir = ModelDir::create(tmp.path().join(name)).unwrap();
         let mut last = Vec::new();
         for &(epochs, start) in plan {
@@ -204,6 +204,7 @@ fn scheduled_sampling_with_dropout_resumes_bit_for_bit() {
             let s = setup(&train, &valid, &text, model.clone(), &task);
             Trainer::new(train_config(epochs, 0.01), dir.clone())
                 .unwrap()
+                .threads(threads)
                 .quiet(true)
                 .fit(&s.task, start)
                 .unwrap();
@@ -211,9 +212,101 @@ fn scheduled_sampling_with_dropout_resumes_bit_for_bit() {
         }
         last
     };
-    let straight = run("straight", &[(3, Start::Fresh)]);
-    let resumed = run("resumed", &[(1, Start::Fresh), (3, Start::Resume)]);
+    let straight = run("straight", &[(3, Start::Fresh)], 1);
+    let resumed = run("resumed", &[(1, Start::Fresh), (3, Start::Resume)], 1);
     assert!(straight == resumed, "weights differ after resume");
+    // Batches split into two shards on two threads: just as reproducible, and
+    // a resume keeps the shard count it started with even if asked for another.
+    let sharded = run("sharded", &[(3, Start::Fresh)], 2);
+    let sharded_resumed = run(
+        "sharded-resumed",
+        &[(1, Start::Fresh), (3, Start::Resume)],
+        2,
+    );
+    assert!(
+        sharded == sharded_resumed,
+        "sharded weights differ after resume"
+    );
+    let sharded_other = run("sharded-other", &[(1, Start::Fresh), (3, Start::Resume)], 2);
+    assert!(sharded == sharded_other);
+    assert!(
+        sharded != straight,
+        "two shards draw their own dropout masks"
+    );
+}
+
+#[test]
+fn sharded_gradients_equal_the_whole_batch_gradient() {
+    let text = TextConfig {
+        normalize: Normalization::None,
+        src_eos: true,
+    };
+    let model = Seq2SeqConfig {
+        embed: 16,
+        hidden: 16,
+        decoder: DecoderKind::Additive,
+        // Shards draw their own dropout masks; compare without dropout.
+        dropout: 0.0,
+        out_dropout: 0.0,
+        ..Seq2SeqConfig::default()
+    };
+    // One batch of 64, one plain SGD step: the update is the gradient itself.
+    let task = TaskConfig {
+        batch: attend::data::BatchConfig {
+            batch_size: 64,
+            ..Default::default()
+        },
+        ..TaskConfig::default()
+    };
+    let (train, valid) = (reverse_pairs(64, 7), reverse_pairs(8, 8));
+    let tmp = tempfile::tempdir().unwrap();
+    let after = |threads: usize| -> Vec<(String, Vec<f32>)> {
+        let s = setup(&train, &valid, &text, model.clone(), &task);
+        let cfg = TrainConfig {
+            epochs: 1,
+            optimizer: OptimizerConfig::Sgd(attend::train::SgdConfig {
+                lr: 1.0,
+                ..Default::default()
+            }),
+            seed: 5,
+            ..TrainConfig::default()
+        };
+        let dir = ModelDir::create(tmp.path().join(format!("t{threads}"))).unwrap();
+        Trainer::new(cfg, dir)
+            .unwrap()
+            .threads(threads)
+            .quiet(true)
+            .fit(&s.task, Start::Fresh)
+            .unwrap();
+        s.translator
+            .params()
+            .vars()
+            .into_iter()
+            .map(|(n, v)| (n, v.as_tensor().flatten_all().unwrap().to_vec1().unwrap()))
+            .collect()
+    };
+    let (one, two, four) = (after(1), after(2), after(4));
+    let fresh = setup(&train, &valid, &text, model.clone(), &task);
+    let init: Vec<Vec<f32>> = fresh
+        .translator
+        .params()
+        .vars()
+        .into_iter()
+        .map(|(_, v)| v.as_tensor().flatten_all().unwrap().to_vec1().unwrap())
+        .collect();
+    for other in [&two, &four] {
+        for (((name, a), (_, b)), w0) in one.iter().zip(other.iter()).zip(&init) {
+            // Compare the updates (= gradients, lr 1): equal up to f32
+            // summation order, and not trivially zero.
+            let ga: Vec<f32> = a.iter().zip(w0).map(|(x, w)| x - w).collect();
+            let gb: Vec<f32> = b.iter().zip(w0).map(|(x, w)| x - w).collect();
+            let scale = ga.iter().fold(0f32, |m, g| m.max(g.abs()));
+            assert!(scale > 0.0, "{name} got no gradient");
+            for (x, y) in ga.iter().zip(&gb) {
+                assert!((x - y).abs() <= 1e-5 * scale + 1e-7, "{name}: {x} vs {y}");
+            }
+        }
+    }
 }
 
 #[test]

@@ -59,6 +59,8 @@ pub struct Pending {
 pub struct Globals {
     /// Seed for everything random.
     pub seed: u64,
+    /// Threads for attend's own parallel work (batch shards, data).
+    pub threads: usize,
 }
 
 /// Runs a parsed command line.
@@ -68,7 +70,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     set_threads(threads)?;
-    let globals = Globals { seed: cli.seed };
+    let globals = Globals {
+        seed: cli.seed,
+        threads,
+    };
     match cli.command {
         Command::Data(cmd) => data::run(cmd, &globals),
         Command::Translate(cmd) => translate::run(cmd, &globals),
@@ -83,12 +88,22 @@ fn pending(group: &str) -> Result<ExitCode> {
     anyhow::bail!("`attend {group}` is not available in this version yet")
 }
 
-/// Sizes the rayon pool and candle's matmul threads. candle reads
-/// `RAYON_NUM_THREADS` when it first multiplies, so it must be set before any
-/// tensor work; its pool spin-waits, so more threads than cores only hurts.
+/// Sizes attend's own thread pool (data work, data-parallel training) and
+/// pins candle's intra-op parallelism to one thread.
+///
+/// Measured on the 2-core reference machine (`examples/`-style timing of one
+/// seq2seq training step, hidden 256, batch 64): candle's barrier-synchronised
+/// pool spin-waits between the many small ops of a recurrent step, so two
+/// intra-op threads made a step 2.2× *slower* than one (456 ms → 141 ms for
+/// the backward pass). Cores are put to work one level up instead. candle
+/// reads `CANDLE_NUM_THREADS` / `RAYON_NUM_THREADS` when it first computes, so
+/// they must be set before any tensor work.
 fn set_threads(n: usize) -> Result<()> {
     // SAFETY: called once at start-up, before any other thread exists.
-    unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
+    unsafe {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
     rayon::ThreadPoolBuilder::new()
         .num_threads(n)
         .build_global()

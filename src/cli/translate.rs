@@ -224,7 +224,7 @@ fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
         Start::Fresh
     };
     let quiet = false;
-    let report = recipe::train(&cfg, &args.out, start, quiet)?;
+    let report = recipe::train(&cfg, &args.out, start, globals.threads, quiet)?;
     let (read, train, valid, test) = report.sizes;
     eprintln!(
         "{read} pairs read; train {train}, valid {valid}, test {test}; vocabularies {} / {}",

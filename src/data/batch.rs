@@ -236,6 +236,31 @@ impl PairBatch {
             tgt_mask,
         })
     }
+
+    /// Rows `start..start + len` as a batch of their own (padding width
+    /// unchanged), for splitting a batch across threads.
+    pub fn rows(&self, start: usize, len: usize) -> Result<Self> {
+        let r = |t: &Tensor| t.narrow(0, start, len);
+        Ok(PairBatch {
+            src: r(&self.src)?,
+            src_lengths: self.src_lengths[start..start + len].to_vec(),
+            src_mask: r(&self.src_mask)?,
+            tgt_in: r(&self.tgt_in)?,
+            tgt_out: r(&self.tgt_out)?,
+            tgt_lengths: self.tgt_lengths[start..start + len].to_vec(),
+            tgt_mask: r(&self.tgt_mask)?,
+        })
+    }
+
+    /// Rows in the batch.
+    pub fn len(&self) -> usize {
+        self.src_lengths.len()
+    }
+
+    /// Whether the batch has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.src_lengths.is_empty()
+    }
 }
 
 #[cfg(test)]

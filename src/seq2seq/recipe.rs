@@ -225,7 +225,14 @@ pub struct TrainReport {
 }
 
 /// Trains a translation model into `out`, or resumes the run there.
-pub fn train(cfg: &TranslateConfig, out: &Path, start: Start, quiet: bool) -> Result<TrainReport> {
+/// `threads` shards each batch across threads (see [`Trainer::threads`]).
+pub fn train(
+    cfg: &TranslateConfig,
+    out: &Path,
+    start: Start,
+    threads: usize,
+    quiet: bool,
+) -> Result<TrainReport> {
     cfg.validate()?;
     let text = cfg.text();
     let data = prepare(&cfg.data, &text)?;
@@ -292,6 +299,7 @@ pub fn train(cfg: &TranslateConfig, out: &Path, start: Start, quiet: bool) -> Re
         cfg.train.seed,
     )?;
     let summary = Trainer::new(cfg.train.clone(), dir)?
+        .threads(threads)
         .quiet(quiet)
         .fit(&task, start)?;
     Ok(TrainReport {

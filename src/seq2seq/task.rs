@@ -240,6 +240,27 @@ impl Task for TranslationTask {
         batch.tgt_lengths.iter().sum()
     }
 
+    /// Row shards weighted by their share of the target tokens, matching the
+    /// loss's mean over real target tokens.
+    fn split(&self, batch: &PairBatch, parts: usize) -> Result<Vec<(PairBatch, f64)>> {
+        let rows = batch.len();
+        let parts = parts.min(rows);
+        if parts < 2 {
+            return Ok(Vec::new());
+        }
+        let total = self.batch_tokens(batch) as f64;
+        let mut shards = Vec::with_capacity(parts);
+        let mut start = 0;
+        for k in 0..parts {
+            let len = rows / parts + usize::from(k < rows % parts);
+            let shard = batch.rows(start, len)?;
+            let weight = self.batch_tokens(&shard) as f64 / total;
+            shards.push((shard, weight));
+            start += len;
+        }
+        Ok(shards)
+    }
+
     /// `loss` (token-weighted NLL, teacher forcing, eval mode) and
     /// `exact_match` (fraction of greedy translations equal to the reference) and
     /// `bleu` (sacreBLEU, tokenize none).

@@ -33,4 +33,14 @@ pub trait Task {
 
     /// Validation metrics (at least the one that selects the best model).
     fn evaluate(&self) -> Result<Metrics>;
+
+    /// Splits `batch` into at most `parts` shards with weights `w_k` such that
+    /// `Σ w_k · loss(shard_k)` is the loss of the whole batch (for a loss that
+    /// is a mean over tokens, `w_k` is the shard's share of the tokens). The
+    /// trainer runs the shards on separate threads and sums their gradients.
+    /// The default, an empty list, means the batch is not split.
+    fn split(&self, batch: &Self::Batch, parts: usize) -> Result<Vec<(Self::Batch, f64)>> {
+        let _ = (batch, parts);
+        Ok(Vec::new())
+    }
 }

@@ -10,7 +10,9 @@
 
 use std::time::Instant;
 
+use candle_core::backprop::GradStore;
 use rand::{SeedableRng, rngs::StdRng};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::nn::Mode;
@@ -132,6 +134,10 @@ pub struct TrainerState {
     pub early_stopping: Option<EarlyStoppingState>,
     /// Set when early stopping ended the run.
     pub stopped_early: bool,
+    /// Shards each batch was split into (the thread count the run started
+    /// with); a resume keeps it, so the run stays bit-for-bit reproducible.
+    #[serde(default = "one")]
+    pub shards: usize,
     /// Epoch records.
     pub history: History,
 }
@@ -148,12 +154,24 @@ pub struct Trainer {
     cfg: TrainConfig,
     dir: ModelDir,
     quiet: bool,
+    threads: usize,
 }
 
 /// Checkpoint file names.
 const MODEL: &str = "model.safetensors";
 const OPTIMIZER: &str = "optimizer.safetensors";
 const TRAINER: &str = "trainer.json";
+
+fn one() -> usize {
+    1
+}
+
+/// A scalar loss as f64.
+fn scalar(loss: &candle_core::Tensor) -> Result<f64> {
+    Ok(f64::from(
+        loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?,
+    ))
+}
 
 /// A 64-bit mix (splitmix64) so neighbouring steps get unrelated dropout seeds.
 fn mix(seed: u64, step: u64) -> u64 {
@@ -181,7 +199,16 @@ impl Trainer {
             cfg,
             dir,
             quiet: false,
+            threads: 1,
         })
+    }
+
+    /// Trains on `n` threads, splitting each batch into `n` shards when the
+    /// task can ([`Task::split`]). The same seed and thread count give the
+    /// same model; a resumed run must use the thread count it started with.
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = n.max(1);
+        self
     }
 
     /// Silences progress output (tests, library use).
@@ -191,7 +218,10 @@ impl Trainer {
     }
 
     /// Trains `task` until `epochs` are done or early stopping says stop.
-    pub fn fit<T: Task>(&self, task: &T, start: Start) -> Result<Summary> {
+    pub fn fit<T: Task + Sync>(&self, task: &T, start: Start) -> Result<Summary>
+    where
+        T::Batch: Send + Sync,
+    {
         let vars = task.params().vars();
         let mut optimizer = build_optimizer(&self.cfg.optimizer, vars.clone())?;
         let mut scheduler = Scheduler::new(&self.cfg.schedule)?;
@@ -212,6 +242,7 @@ impl Trainer {
                 }
                 TrainerState {
                     lr: optimizer.lr(),
+                    shards: self.threads,
                     ..TrainerState::default()
                 }
             }
@@ -255,16 +286,14 @@ impl Trainer {
             let batches = task.train_batches(epoch)?;
             let mut progress = Progress::new(epoch + 1, self.cfg.epochs, batches.len(), self.quiet);
             for batch in batches.iter().skip(state.batches_done) {
-                let mut rng = StdRng::seed_from_u64(mix(self.cfg.seed, state.step));
-                let loss = task.loss(batch, &mut Mode::Train(&mut rng))?;
-                let value = f64::from(loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?);
+                let (value, mut grads) =
+                    self.gradients(task, batch, state.step, state.shards, &vars)?;
                 if !value.is_finite() {
                     return Err(Error::Config(format!(
                         "the training loss became {value} at step {}: lower the learning rate or clip gradients (the last checkpoint is intact)",
                         state.step + 1
                     )));
                 }
-                let mut grads = loss.backward()?;
                 let finite = match self.cfg.clip_norm {
                     Some(max) => clip_grad_norm(&vars, &mut grads, max)?.is_finite(),
                     None => true,
@@ -346,6 +375,71 @@ impl Trainer {
             }
         }
         Ok(Summary { state })
+    }
+
+    /// The loss of `batch` and its gradients. With several threads and a task
+    /// that splits batches, each shard runs forward and backward on its own
+    /// thread (candle's intra-op parallelism is off: it costs more than it
+    /// gains at these sizes) and the weighted shard gradients are summed,
+    /// which is the whole batch's gradient up to summation order.
+    fn gradients<T: Task + Sync>(
+        &self,
+        task: &T,
+        batch: &T::Batch,
+        step: u64,
+        shards: usize,
+        vars: &[(String, candle_core::Var)],
+    ) -> Result<(f64, GradStore)>
+    where
+        T::Batch: Send + Sync,
+    {
+        let step_seed = mix(self.cfg.seed, step);
+        let shards = match shards {
+            0 | 1 => Vec::new(),
+            n => task.split(batch, n)?,
+        };
+        if shards.is_empty() {
+            let mut rng = StdRng::seed_from_u64(step_seed);
+            let loss = task.loss(batch, &mut Mode::Train(&mut rng))?;
+            let value = scalar(&loss)?;
+            return Ok((value, loss.backward()?));
+        }
+        // Rayon tasks, not plain threads: candle's element-wise kernels run
+        // `par_iter` on the global pool, and from a plain thread that hands
+        // the work to a pool worker and blocks, which serialises the shards.
+        let results: Vec<Result<(f64, GradStore)>> = shards
+            .par_iter()
+            .enumerate()
+            .map(|(k, (shard, weight))| {
+                let mut rng = StdRng::seed_from_u64(mix(step_seed, k as u64 + 1));
+                let loss = task.loss(shard, &mut Mode::Train(&mut rng))?;
+                let value = scalar(&loss)? * weight;
+                Ok((value, loss.affine(*weight, 0.0)?.backward()?))
+            })
+            .collect();
+        let mut total = 0.0;
+        let mut merged: Option<GradStore> = None;
+        for r in results {
+            let (value, grads) = r?;
+            total += value;
+            merged = Some(match merged {
+                None => grads,
+                Some(mut acc) => {
+                    for (_, var) in vars {
+                        if let Some(g) = grads.get(var.as_tensor()) {
+                            let sum = match acc.get(var.as_tensor()) {
+                                Some(a) => (a + g)?,
+                                None => g.clone(),
+                            };
+                            acc.insert(var.as_tensor(), sum);
+                        }
+                    }
+                    acc
+                }
+            });
+        }
+        let grads = merged.ok_or_else(|| Error::Config("a batch split into no shards".into()))?;
+        Ok((total, grads))
     }
 
     fn checkpoint(
