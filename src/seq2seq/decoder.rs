@@ -9,7 +9,8 @@
 //!   `AttnDecoder`.
 //! - `dot` / `general` (Luong et al., 2015, §3.1 and input feeding §3.3):
 //!   input `[emb; h̃_{t−1}]`, `c_t = attend(h_t, memory)`,
-//!   output `h̃_t = tanh(W_c [c_t; h_t])`. `dot` needs keys of the decoder's
+//!   output `h̃_t = tanh(W_c [c_t; h_t])`. Without input feeding the input
+//!   is `emb` alone. `dot` needs keys of the decoder's
 //!   size: over a bidirectional encoder (outputs `2H`) the memory is first
 //!   projected by a bias-free `key_proj: Linear(2H, H)`, once per batch, and
 //!   attention scores and sums the projected outputs.
@@ -17,6 +18,11 @@
 //!   `relu(attn_combine([emb; weights @ slots]))` with `weights =
 //!   softmax(attn([emb; h_{t−1}]))` over `max_length` slots, output `h_t`
 //!   (`h_{t−1}` is the top layer's state when stacked; the tutorial has one).
+//!
+//! When no input depends on an earlier step's output (`none`, and `dot` /
+//! `general` without input feeding), teacher-forced training runs the whole
+//! target sequence at once ([`Decoder::advance_all`]): one RNN pass over all
+//! steps and one batched attention, instead of a Python-style loop of steps.
 //!
 //! Parameters (under `decoder.`): `embedding.weight`, `rnn.*`, `attention.*`
 //! (additive `W_q`, `W_k`, `w_v`; general `W`), `key_proj.weight`,
@@ -48,6 +54,7 @@ enum Context {
         attention: AttentionLayer,
         key_proj: Option<Linear>,
         combine: Linear,
+        input_feeding: bool,
     },
     Tutorial {
         attention: TutorialAttention,
@@ -139,8 +146,9 @@ impl Decoder {
                     attention: attention(kind)?,
                     key_proj,
                     combine: Linear::new(&no_bias(value + h, h), vb.pp("combine"))?,
+                    input_feeding: cfg.input_feeding,
                 };
-                (context, e + h)
+                (context, e + if cfg.input_feeding { h } else { 0 })
             }
             DecoderKind::Tutorial => {
                 let max_length = cfg.max_length.unwrap_or(0);
@@ -275,7 +283,10 @@ impl Decoder {
     /// The state before the first step.
     pub fn start(&self, memory: &Memory) -> Result<DecoderState> {
         let feed = match &self.context {
-            Context::Luong { .. } => {
+            Context::Luong {
+                input_feeding: true,
+                ..
+            } => {
                 let b = memory.values.dim(0)?;
                 let dtype = memory.values.dtype();
                 Some(Tensor::zeros(
@@ -329,11 +340,16 @@ impl Decoder {
                 })
             }
             Context::Luong {
-                attention, combine, ..
+                attention,
+                combine,
+                input_feeding,
+                ..
             } => {
                 let keys = memory.keys.as_ref().ok_or_else(missing)?;
-                let feed = state.feed.as_ref().ok_or_else(missing)?;
-                let input = Tensor::cat(&[emb, feed], 1)?;
+                let input = match input_feeding {
+                    true => Tensor::cat(&[emb, state.feed.as_ref().ok_or_else(missing)?], 1)?,
+                    false => emb.clone(),
+                };
                 let (h, rnn) = self.run(&input, &state.rnn, b, mode)?;
                 let att = attention.attend(&h, &memory.values, keys, &memory.mask)?;
                 let h_tilde = combine
@@ -343,7 +359,7 @@ impl Decoder {
                     hidden: h_tilde.clone(),
                     state: DecoderState {
                         rnn,
-                        feed: Some(h_tilde),
+                        feed: input_feeding.then_some(h_tilde),
                     },
                     attention: Some(att.weights),
                 })
@@ -357,6 +373,62 @@ impl Decoder {
                     attention: Some(att.weights),
                 })
             }
+        }
+    }
+
+    /// Every step at once, when the decoder's inputs are all known up front
+    /// (teacher forcing): the same vectors as calling [`Decoder::advance`]
+    /// step by step, from the start state, in one RNN pass and one batched
+    /// attention. `None` for decoders whose input needs the previous step's
+    /// output (`additive`, `tutorial`, Luong with input feeding).
+    ///
+    /// emb: `[B, T, E]` embedded gold inputs (after dropout) → hidden `[B, T, H]`.
+    pub fn advance_all(
+        &self,
+        emb: &Tensor,
+        memory: &Memory,
+        mode: &mut Mode<'_>,
+    ) -> Option<Result<Tensor>> {
+        let run = |input: &Tensor, mode: &mut Mode<'_>| -> Result<Tensor> {
+            let (b, t, _) = input.dims3()?;
+            // Steps past a target's length produce outputs the loss masks
+            // out, so every row simply runs all `t` steps.
+            let (out, _) = self.rnn.forward(input, &vec![t; b], Some(&memory.init), mode)?;
+            Ok(out)
+        };
+        match &self.context {
+            Context::Plain { feed_context } => Some((|| {
+                let input = match (feed_context, &memory.context) {
+                    (true, Some(c)) => {
+                        let (b, t, _) = emb.dims3()?;
+                        let c = c.unsqueeze(1)?.broadcast_as((b, t, c.dim(1)?))?;
+                        Tensor::cat(&[emb, &c.contiguous()?], 2)?
+                    }
+                    (true, None) => {
+                        return Err(Error::Shape(
+                            "the memory lacks the encoder context this decoder feeds".into(),
+                        ));
+                    }
+                    (false, _) => emb.clone(),
+                };
+                run(&input, mode)
+            })()),
+            Context::Luong {
+                attention,
+                combine,
+                input_feeding: false,
+                ..
+            } => Some((|| {
+                let keys = memory.keys.as_ref().ok_or_else(|| {
+                    Error::Shape("the memory lacks the attention keys".into())
+                })?;
+                let h = run(emb, mode)?;
+                let att = attention.attend_all(&h, &memory.values, keys, &memory.mask)?;
+                Ok(combine
+                    .forward(&Tensor::cat(&[&att.context, &h], 2)?)?
+                    .tanh()?)
+            })()),
+            _ => None,
         }
     }
 

@@ -96,6 +96,7 @@ pub fn import_tutorial(weights: &Path, vocab: &Path) -> Result<Translator> {
         out_dropout: 0.0,
         decoder: DecoderKind::Tutorial,
         feed_context: false,
+        input_feeding: true,
         max_length: Some(v.max_length),
         tie_embeddings: false,
         pad_id: None,

@@ -120,6 +120,9 @@ impl Seq2Seq {
             // Gold inputs are known up front: embed them in one lookup and
             // project all steps in one matrix product.
             let emb = self.decoder.embed(&batch.tgt_in, mode)?;
+            if let Some(hidden) = self.decoder.advance_all(&emb, &memory, mode) {
+                return self.decoder.project(&hidden?, mode);
+            }
             let mut hidden = Vec::with_capacity(t);
             for i in 0..t {
                 let step = self.decoder.advance(

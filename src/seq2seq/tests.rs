@@ -44,6 +44,7 @@ fn cfg(kind: DecoderKind, cell: Cell, bidirectional: bool, layers: usize) -> Seq
         out_dropout: 0.1,
         decoder: kind,
         feed_context: kind == DecoderKind::None,
+        input_feeding: true,
         max_length: tutorial.then_some(7),
         tie_embeddings: false,
         pad_id: Some(0),
@@ -70,7 +71,51 @@ fn variants() -> Vec<Seq2SeqConfig> {
             }
         }
     }
+    for kind in [DecoderKind::Dot, DecoderKind::General] {
+        for (bidi, layers) in [(false, 1), (true, 2)] {
+            out.push(Seq2SeqConfig {
+                input_feeding: false,
+                ..cfg(kind, Cell::Gru, bidi, layers)
+            });
+        }
+    }
+    out.push(Seq2SeqConfig {
+        feed_context: false,
+        ..cfg(DecoderKind::None, Cell::Lstm, false, 1)
+    });
     out
+}
+
+/// Teacher forcing through the decoder's all-steps path equals the same
+/// steps taken one at a time through the `StepDecoder` API (eval mode, f64).
+#[test]
+fn all_steps_at_once_equal_step_by_step() -> Result<()> {
+    let b = batch(&src(), &tgt())?;
+    let mut parallel = 0;
+    for c in variants() {
+        let (model, _) = build(&c, DType::F64)?;
+        let memory = model.encode(&b.src, &b.src_lengths, &mut Mode::Eval)?;
+        let emb = model.decoder().embed(&b.tgt_in, &mut Mode::Eval)?;
+        let Some(hidden) = model.decoder().advance_all(&emb, &memory, &mut Mode::Eval) else {
+            continue;
+        };
+        parallel += 1;
+        let all = model.decoder().project(&hidden?, &mut Mode::Eval)?;
+        let mut state = model.start(&memory)?;
+        let gold = b.tgt_in.t()?.contiguous()?;
+        for i in 0..gold.dim(0)? {
+            let step = model.step(&gold.get(i)?, &state, &memory)?;
+            let diff = (step.log_probs - all.narrow(1, i, 1)?.squeeze(1)?)?
+                .abs()?
+                .max_all()?
+                .to_scalar::<f64>()?;
+            assert!(diff < 1e-12, "{c:?} step {i}: {diff}");
+            state = step.state;
+        }
+    }
+    // none ×7 (feed_context or not), dot/general without input feeding ×4.
+    assert_eq!(parallel, 11);
+    Ok(())
 }
 
 #[test]

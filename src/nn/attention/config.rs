@@ -121,4 +121,8 @@ impl Attention for AttentionLayer {
     fn scores(&self, query: &Tensor, prepared: &Tensor) -> Result<Tensor> {
         self.inner().scores(query, prepared)
     }
+
+    fn scores_all(&self, queries: &Tensor, prepared: &Tensor) -> Result<Tensor> {
+        self.inner().scores_all(queries, prepared)
+    }
 }

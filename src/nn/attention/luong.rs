@@ -35,6 +35,12 @@ impl Attention for Dot {
         check_step(query, h, prepared, h)?;
         dot_scores(query, prepared)
     }
+
+    /// queries: `[batch, steps, H]`, prepared: `[batch, src_len, H]` → `[batch, steps, src_len]`
+    fn scores_all(&self, queries: &Tensor, prepared: &Tensor) -> Result<Tensor> {
+        let (_, _, h) = dims3(queries, "attention queries", "[batch, steps, query_size]")?;
+        all_dot_scores(queries, h, prepared)
+    }
 }
 
 /// Sizes of a [`General`] attention.
@@ -87,6 +93,11 @@ impl Attention for General {
         check_step(query, self.cfg.query, prepared, self.cfg.query)?;
         dot_scores(query, prepared)
     }
+
+    /// queries: `[batch, steps, Hq]`, prepared: `[batch, src_len, Hq]` → `[batch, steps, src_len]`
+    fn scores_all(&self, queries: &Tensor, prepared: &Tensor) -> Result<Tensor> {
+        all_dot_scores(queries, self.cfg.query, prepared)
+    }
 }
 
 /// `prepared_j · q` for every `j`, as one batched matrix product.
@@ -95,4 +106,21 @@ impl Attention for General {
 fn dot_scores(query: &Tensor, prepared: &Tensor) -> Result<Tensor> {
     let q = query.unsqueeze(2)?;
     Ok(prepared.contiguous()?.matmul(&q)?.squeeze(2)?)
+}
+
+/// `q_t · prepared_j` for every step `t` and position `j`, as one batched product.
+///
+/// queries: `[batch, steps, H]`, prepared: `[batch, src_len, H]` → `[batch, steps, src_len]`
+fn all_dot_scores(queries: &Tensor, size: usize, prepared: &Tensor) -> Result<Tensor> {
+    let (b, _, q) = dims3(queries, "attention queries", "[batch, steps, query_size]")?;
+    let (pb, _, pw) = dims3(prepared, "prepared keys", "[batch, src_len, width]")?;
+    if q != size || pb != b || pw != size {
+        return Err(Error::Shape(format!(
+            "attention queries [{b}, _, {q}] and prepared keys [{pb}, _, {pw}] \
+             do not fit a layer of query size {size}"
+        )));
+    }
+    Ok(queries
+        .contiguous()?
+        .matmul(&prepared.contiguous()?.transpose(1, 2)?)?)
 }

@@ -77,6 +77,48 @@ pub trait Attention: std::fmt::Debug + Send + Sync {
         let context = weighted_sum(&weights, keys)?;
         Ok(Attended { context, weights })
     }
+
+    /// Scores of many decoder steps at once, for a decoder whose queries are
+    /// all known up front (teacher forcing without input feeding).
+    ///
+    /// queries: `[batch, steps, query_size]`, prepared: `[batch, src_len, *]`
+    /// → scores: `[batch, steps, src_len]`. The default scores step by step;
+    /// the multiplicative forms override it with one batched product.
+    fn scores_all(&self, queries: &Tensor, prepared: &Tensor) -> Result<Tensor> {
+        let (_, t, _) = dims3(queries, "attention queries", "[batch, steps, query_size]")?;
+        let rows = (0..t)
+            .map(|i| self.scores(&queries.narrow(1, i, 1)?.squeeze(1)?, prepared))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Tensor::stack(&rows, 1)?)
+    }
+
+    /// [`Attention::attend`] for every step of `queries` at once: the same
+    /// numbers as calling it once per step.
+    ///
+    /// queries: `[batch, steps, query_size]`, keys: `[batch, src_len, key_size]`,
+    /// prepared: `[batch, src_len, *]`, mask: `[batch, src_len]` → context
+    /// `[batch, steps, key_size]`, weights `[batch, steps, src_len]`
+    fn attend_all(
+        &self,
+        queries: &Tensor,
+        keys: &Tensor,
+        prepared: &Tensor,
+        mask: &Tensor,
+    ) -> Result<Attended> {
+        let scores = self.scores_all(queries, prepared)?;
+        let (b, t, s) = dims3(&scores, "attention scores", "[batch, steps, src_len]")?;
+        let (mb, ms) = dims2(mask, "attention mask", "[batch, src_len]")?;
+        if (mb, ms) != (b, s) {
+            return Err(Error::Shape(format!(
+                "attention mask is [{mb}, {ms}] but the scores are [{b}, {t}, {s}]"
+            )));
+        }
+        // Each step is a row of its own for the masked softmax.
+        let step_mask = mask.unsqueeze(1)?.broadcast_as((b, t, s))?.reshape((b * t, s))?;
+        let weights = masked_softmax(&scores.reshape((b * t, s))?, &step_mask)?.reshape((b, t, s))?;
+        let context = weights.matmul(&keys.contiguous()?)?;
+        Ok(Attended { context, weights })
+    }
 }
 
 /// Softmax over the last dimension restricted to positions where `mask` is
