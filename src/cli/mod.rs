@@ -23,6 +23,11 @@ pub struct Cli {
     #[arg(long, global = true, default_value_t = 42)]
     pub seed: u64,
 
+    /// Recurrent layers on fused kernels (GRU today) or on the reference
+    /// candle graph; both give the same numbers up to rounding.
+    #[arg(long, global = true, value_enum, default_value_t = KernelArg::Fused)]
+    pub kernel: KernelArg,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -54,6 +59,15 @@ pub struct Pending {
     args: Vec<String>,
 }
 
+/// `--kernel` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum KernelArg {
+    /// Fused kernels where one exists.
+    Fused,
+    /// The plain candle graph everywhere.
+    Reference,
+}
+
 /// Global settings every command shares.
 #[derive(Clone, Copy, Debug)]
 pub struct Globals {
@@ -70,6 +84,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     set_threads(threads)?;
+    attend::nn::kernels::set_default_kernel(match cli.kernel {
+        KernelArg::Fused => attend::nn::Kernel::Fused,
+        KernelArg::Reference => attend::nn::Kernel::Reference,
+    });
     let globals = Globals {
         seed: cli.seed,
         threads,

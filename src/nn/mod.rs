@@ -4,6 +4,7 @@ pub mod attention;
 pub mod dropout;
 pub mod embedding;
 pub mod init;
+pub mod kernels;
 pub mod linear;
 pub mod rnn;
 
@@ -14,5 +15,6 @@ pub use attention::{
 pub use dropout::{Dropout, Mode};
 pub use embedding::{Embedding, EmbeddingConfig};
 pub use init::ParamStore;
+pub use kernels::Kernel;
 pub use linear::{Linear, LinearConfig};
 pub use rnn::{Cell, Nonlinearity, Rnn, RnnConfig, State};

@@ -140,8 +140,7 @@ impl Seq2SeqConfig {
         if self.feed_context && self.decoder != DecoderKind::None {
             return bad("feed_context is only for decoder = \"none\"".into());
         }
-        if !self.input_feeding && !matches!(self.decoder, DecoderKind::Dot | DecoderKind::General)
-        {
+        if !self.input_feeding && !matches!(self.decoder, DecoderKind::Dot | DecoderKind::General) {
             return bad(format!(
                 "input_feeding = false is only for decoder = \"dot\" or \"general\", not {:?}",
                 self.decoder

@@ -393,7 +393,9 @@ impl Decoder {
             let (b, t, _) = input.dims3()?;
             // Steps past a target's length produce outputs the loss masks
             // out, so every row simply runs all `t` steps.
-            let (out, _) = self.rnn.forward(input, &vec![t; b], Some(&memory.init), mode)?;
+            let (out, _) = self
+                .rnn
+                .forward(input, &vec![t; b], Some(&memory.init), mode)?;
             Ok(out)
         };
         match &self.context {
@@ -419,9 +421,10 @@ impl Decoder {
                 input_feeding: false,
                 ..
             } => Some((|| {
-                let keys = memory.keys.as_ref().ok_or_else(|| {
-                    Error::Shape("the memory lacks the attention keys".into())
-                })?;
+                let keys = memory
+                    .keys
+                    .as_ref()
+                    .ok_or_else(|| Error::Shape("the memory lacks the attention keys".into()))?;
                 let h = run(emb, mode)?;
                 let att = attention.attend_all(&h, &memory.values, keys, &memory.mask)?;
                 Ok(combine

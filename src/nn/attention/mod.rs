@@ -114,8 +114,12 @@ pub trait Attention: std::fmt::Debug + Send + Sync {
             )));
         }
         // Each step is a row of its own for the masked softmax.
-        let step_mask = mask.unsqueeze(1)?.broadcast_as((b, t, s))?.reshape((b * t, s))?;
-        let weights = masked_softmax(&scores.reshape((b * t, s))?, &step_mask)?.reshape((b, t, s))?;
+        let step_mask = mask
+            .unsqueeze(1)?
+            .broadcast_as((b, t, s))?
+            .reshape((b * t, s))?;
+        let weights =
+            masked_softmax(&scores.reshape((b * t, s))?, &step_mask)?.reshape((b, t, s))?;
         let context = weights.matmul(&keys.contiguous()?)?;
         Ok(Attended { context, weights })
     }

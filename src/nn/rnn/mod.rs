@@ -10,6 +10,9 @@
 //! per-step masks on a padded batch, so the public API stays batch-first.
 //!
 //! The cells' element-wise math is in [`cell`]; the state type in [`state`].
+//! That per-step candle graph is the reference path; with [`Kernel::Fused`]
+//! (the default) a GRU layer and direction runs as one fused op
+//! ([`crate::nn::kernels::gru`]) with the same values and gradients.
 
 pub mod cell;
 pub mod state;
@@ -23,6 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use cell::{Carry, Cell, Nonlinearity, Recurrent};
 pub use state::State;
 
+use super::kernels::{Kernel, default_kernel, gru::gru_sequence};
 use super::{Dropout, Mode};
 use crate::{Error, Result};
 
@@ -99,6 +103,7 @@ pub struct Rnn {
     /// Index `layer * dirs + dir`, the order of the state's first dimension.
     weights: Vec<LayerWeights>,
     dropout: Dropout,
+    kernel: Kernel,
 }
 
 /// Per-step validity masks of a padded batch, shared by all layers and directions.
@@ -163,7 +168,28 @@ impl Rnn {
             cfg: *cfg,
             weights,
             dropout: Dropout::new(cfg.dropout)?,
+            kernel: default_kernel(),
         })
+    }
+
+    /// The same stack running on `kernel` (built layers take the process
+    /// default, [`default_kernel`]).
+    pub fn with_kernel(mut self, kernel: Kernel) -> Self {
+        self.kernel = kernel;
+        self
+    }
+
+    /// The kernel this stack runs on.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    /// Whether a direction runs as the fused GRU op.
+    fn fused(&self, x: &Tensor) -> bool {
+        self.kernel == Kernel::Fused
+            && self.cfg.cell == Cell::Gru
+            && x.device().is_cpu()
+            && matches!(x.dtype(), DType::F32 | DType::F64)
     }
 
     /// The architecture.
@@ -209,8 +235,11 @@ impl Rnn {
                     h: init.h().get(k)?,
                     c: init.c().map(|c| c.get(k)).transpose()?,
                 };
-                let (out, last) =
-                    self.run_direction(&layer_in, &self.weights[k], start, &masks, dir == 1)?;
+                let w = &self.weights[k];
+                let (out, last) = match self.fused(&layer_in) {
+                    true => fused_gru(&layer_in, w, &start.h, lengths, &masks, dir == 1)?,
+                    false => self.run_direction(&layer_in, w, start, &masks, dir == 1)?,
+                };
                 outs.push(out);
                 hs.push(last.h);
                 cs.extend(last.c);
@@ -317,4 +346,44 @@ impl Rnn {
         let outs: Vec<Tensor> = outs.into_iter().flatten().collect();
         Ok((Tensor::stack(&outs, 1)?, carry))
     }
+}
+
+/// One GRU layer and direction through the fused op: the same outputs and
+/// final state as [`Rnn::run_direction`]. xs: [batch, seq, in], h0: [batch, hidden].
+fn fused_gru(
+    xs: &Tensor,
+    w: &LayerWeights,
+    h0: &Tensor,
+    lengths: &[usize],
+    masks: &StepMasks,
+    reverse: bool,
+) -> Result<(Tensor, Carry)> {
+    let (b, t, input) = xs.dims3()?;
+    // Time-major input projection of every step, as in the reference path.
+    let xw = xs
+        .reshape((b * t, input))?
+        .matmul(&w.ih_t)?
+        .broadcast_add(&w.b_ih)?
+        .reshape((b, t, ()))?
+        .transpose(0, 1)?
+        .contiguous()?;
+    let whb = Tensor::cat(&[&w.hh_t, &w.b_hh.unsqueeze(0)?], 0)?;
+    // states: [seq, batch, hidden], the carried state after every step.
+    let states = gru_sequence(&xw, h0, &whb, lengths, reverse)?;
+    let last = states.get(if reverse { 0 } else { t - 1 })?;
+    let out = match masks.steps.iter().any(Option::is_some) {
+        false => states,
+        true => {
+            // Outputs past a sequence's length are zero (packed semantics).
+            let m: Vec<f32> = (0..t)
+                .flat_map(|s| lengths.iter().map(move |&l| if s < l { 1.0 } else { 0.0 }))
+                .collect();
+            let m = Tensor::from_vec(m, (t, b, 1), xs.device())?.to_dtype(xs.dtype())?;
+            states.broadcast_mul(&m)?
+        }
+    };
+    Ok((
+        out.transpose(0, 1)?.contiguous()?,
+        Carry { h: last, c: None },
+    ))
 }
