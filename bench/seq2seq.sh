@@ -41,21 +41,24 @@ start=$(date +%s.%N)
 "$BIN" --threads "$THREADS" translate train --data eng-fra --tutorial-filter --reverse "${ATTEND_ARGS[@]}" --out "$OUT/attend" >&2
 end=$(date +%s.%N)
 "$BIN" --threads "$THREADS" translate eval --model "$OUT/attend" --split test --json > "$OUT/attend.json"
+"$BIN" --threads "$THREADS" translate eval --model "$OUT/attend" --split test --beam 5 --json > "$OUT/attend_beam5.json"
 python3 - "$OUT" "$start" "$end" <<'PYEOF'
 import json, sys
 out, start, end = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 tut = json.load(open(f"{out}/tutorial.json"))
 bat = json.load(open(f"{out}/batched.json"))
 att = json.load(open(f"{out}/attend.json"))
+beam = json.load(open(f"{out}/attend_beam5.json"))
 att_train = end - start  # whole command: data loading, vocab and per-epoch validation included
 rows = [("seq2seq_tutorial.py", tut["bleu"], tut["exact_match"], tut["train_seconds"]),
         ("seq2seq_batched.py", bat["bleu"], bat["exact_match"], bat["train_seconds"]),
-        ("attend", att["bleu"], att["exact_match"], att_train)]
+        ("attend (greedy)", att["bleu"], att["exact_match"], att_train),
+        ("attend (beam 5)", beam["bleu"], beam["exact_match"], att_train)]
 print(f"{'system':<22}{'BLEU':>8}{'exact':>8}{'train s':>10}")
 for name, bleu, em, secs in rows:
     print(f"{name:<22}{bleu:>8.2f}{em:>8.3f}{secs:>10.1f}")
-print(f"attend BLEU − tutorial BLEU: {att['bleu'] - tut['bleu']:+.2f}")
-print(f"attend BLEU − batched BLEU:  {att['bleu'] - bat['bleu']:+.2f}")
+print(f"attend BLEU − tutorial BLEU: {att['bleu'] - tut['bleu']:+.2f} greedy, {beam['bleu'] - tut['bleu']:+.2f} beam 5")
+print(f"attend BLEU − batched BLEU:  {att['bleu'] - bat['bleu']:+.2f} greedy, {beam['bleu'] - bat['bleu']:+.2f} beam 5")
 print(f"tutorial train time / attend train time: {tut['train_seconds'] / att_train:.1f}x")
 print(f"batched train time / attend train time:  {bat['train_seconds'] / att_train:.1f}x")
 print(f"attend signature: {att.get('signature', '')}")

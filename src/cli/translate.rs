@@ -107,6 +107,10 @@ pub struct TrainArgs {
     /// Bidirectional encoder.
     #[arg(long)]
     bidirectional: bool,
+    /// Luong input feeding for `--attention dot|general` (Luong et al. 2015
+    /// §3.3; slower to train: the decoder then runs step by step).
+    #[arg(long)]
+    input_feeding: bool,
     /// Training epochs.
     #[arg(long, value_name = "N")]
     epochs: Option<usize>,
@@ -269,6 +273,10 @@ fn apply_flags(cfg: &mut TranslateConfig, a: &TrainArgs, g: &Globals) {
         if m.decoder == DecoderKind::Tutorial && m.max_length.is_none() {
             m.max_length = Some(cfg.data.max_len.unwrap_or(10));
         }
+        // Input feeding is a Luong option; other decoders take the neutral value.
+        if !matches!(m.decoder, DecoderKind::Dot | DecoderKind::General) {
+            m.input_feeding = true;
+        }
     }
     if let Some(h) = a.hidden {
         m.hidden = h;
@@ -278,6 +286,7 @@ fn apply_flags(cfg: &mut TranslateConfig, a: &TrainArgs, g: &Globals) {
         m.layers = l;
     }
     m.bidirectional |= a.bidirectional;
+    m.input_feeding |= a.input_feeding;
     let t = &mut cfg.train;
     if let Some(e) = a.epochs {
         t.epochs = e;
