@@ -22,12 +22,12 @@ use super::task::{Example, TaskConfig, TranslationTask};
 use super::{
     DecodeConfig, DecoderKind, Normalization, Seq2Seq, Seq2SeqConfig, TextConfig, Translator,
 };
+use crate::data::BatchConfig;
 use crate::data::filter::{EnglishSide, LengthFilter};
 use crate::data::{Pair, Resolver, TutorialFilter, python_shuffled, read_pairs};
 use crate::metrics::bleu::{BleuConfig, BleuScore, Tokenize, corpus_bleu};
 use crate::nn::ParamStore;
 use crate::text::{Specials, Vocab, VocabConfig};
-use crate::data::BatchConfig;
 use crate::train::{
     AdamConfig, Goal, ModelDir, OptimizerConfig, ScheduleConfig, Start, Summary, TrainConfig,
     Trainer,
