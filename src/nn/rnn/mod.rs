@@ -96,6 +96,21 @@ struct LayerWeights {
     b_hh: Tensor,
 }
 
+impl LayerWeights {
+    /// `x W_ihᵀ + b_ih` of every step in one matrix product, time-major so
+    /// each step's slice is contiguous: xs [batch, seq, in] → [seq, batch, G*H].
+    fn input_projection(&self, xs: &Tensor) -> Result<Tensor> {
+        let (b, t, input) = xs.dims3()?;
+        Ok(xs
+            .reshape((b * t, input))?
+            .matmul(&self.ih_t)?
+            .broadcast_add(&self.b_ih)?
+            .reshape((b, t, ()))?
+            .transpose(0, 1)?
+            .contiguous()?)
+    }
+}
+
 /// A multi-layer, optionally bidirectional RNN/LSTM/GRU.
 #[derive(Clone, Debug)]
 pub struct Rnn {
@@ -298,17 +313,9 @@ impl Rnn {
         masks: &StepMasks,
         reverse: bool,
     ) -> Result<(Tensor, Carry)> {
-        let (b, t, input) = xs.dims3()?;
+        let t = xs.dim(1)?;
         let cell = self.cfg.cell.recurrent();
-        // The input projection of every step in one matrix product; time-major
-        // afterwards so each step's slice is contiguous.
-        let xw = xs
-            .reshape((b * t, input))?
-            .matmul(&w.ih_t)?
-            .broadcast_add(&w.b_ih)?
-            .reshape((b, t, ()))?
-            .transpose(0, 1)?
-            .contiguous()?;
+        let xw = w.input_projection(xs)?;
         let mut outs: Vec<Option<Tensor>> = vec![None; t];
         let order: Box<dyn Iterator<Item = usize>> = if reverse {
             Box::new((0..t).rev())
@@ -358,15 +365,8 @@ fn fused_gru(
     masks: &StepMasks,
     reverse: bool,
 ) -> Result<(Tensor, Carry)> {
-    let (b, t, input) = xs.dims3()?;
-    // Time-major input projection of every step, as in the reference path.
-    let xw = xs
-        .reshape((b * t, input))?
-        .matmul(&w.ih_t)?
-        .broadcast_add(&w.b_ih)?
-        .reshape((b, t, ()))?
-        .transpose(0, 1)?
-        .contiguous()?;
+    let (b, t, _) = xs.dims3()?;
+    let xw = w.input_projection(xs)?;
     let whb = Tensor::cat(&[&w.hh_t, &w.b_hh.unsqueeze(0)?], 0)?;
     // states: [seq, batch, hidden], the carried state after every step.
     let states = gru_sequence(&xw, h0, &whb, lengths, reverse)?;
