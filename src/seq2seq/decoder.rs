@@ -449,10 +449,15 @@ impl Decoder {
         Ok((out.squeeze(1)?, state))
     }
 
+    /// Output-layer logits (with the output dropout): hidden `[.., H]` → `[.., V]`.
+    pub fn logits(&self, hidden: &Tensor, mode: &mut Mode<'_>) -> Result<Tensor> {
+        let x = self.out_dropout.forward(hidden, mode)?;
+        Ok(self.out.forward(&x)?)
+    }
+
     /// Output-layer log-probabilities: hidden `[.., H]` → `[.., V]`.
     pub fn project(&self, hidden: &Tensor, mode: &mut Mode<'_>) -> Result<Tensor> {
-        let x = self.out_dropout.forward(hidden, mode)?;
-        let logits = self.out.forward(&x)?;
+        let logits = self.logits(hidden, mode)?;
         // `log_softmax`, which has a backward pass (DESIGN §5 traps).
         Ok(candle_nn::ops::log_softmax(&logits, D::Minus1)?)
     }

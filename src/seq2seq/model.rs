@@ -17,6 +17,8 @@ use super::{Bridge, BridgeConfig, Decoder, DecoderKind, DecoderState, Encoder, M
 use crate::data::PairBatch;
 use crate::decode::{Step, StepDecoder};
 use crate::nn::Mode;
+use crate::nn::kernels::cross_entropy::softmax_cross_entropy;
+use crate::nn::kernels::{Kernel, default_kernel};
 use crate::train::{CrossEntropy, Reduction};
 use crate::{Error, Result};
 
@@ -28,6 +30,7 @@ pub struct Seq2Seq {
     bridge: Bridge,
     decoder: Decoder,
     device: Device,
+    kernel: Kernel,
 }
 
 impl Seq2Seq {
@@ -48,7 +51,18 @@ impl Seq2Seq {
             bridge: Bridge::new(&bridge, vb.pp("bridge"))?,
             decoder: Decoder::new(cfg, vb.pp("decoder"))?,
             device: vb.device().clone(),
+            kernel: default_kernel(),
         })
+    }
+
+    /// The same model computing its training loss on `kernel`: with
+    /// [`Kernel::Fused`] (the default) a teacher-forced loss goes from the
+    /// logits through the fused softmax cross-entropy, else through
+    /// `log_softmax` and [`masked_loss`]. The recurrent layers keep the kernel
+    /// they were built with.
+    pub fn with_kernel(mut self, kernel: Kernel) -> Self {
+        self.kernel = kernel;
+        self
     }
 
     /// The architecture.
@@ -114,28 +128,12 @@ impl Seq2Seq {
                 Some(Tensor::from_vec(c, (t, b), &self.device)?)
             }
         };
+        if teacher_forcing >= 1.0 {
+            let hidden = self.forced_hidden(batch, mode)?;
+            return self.decoder.project(&hidden, mode);
+        }
         let memory = self.encode(&batch.src, &batch.src_lengths, mode)?;
         let mut state = self.decoder.start(&memory)?;
-        if teacher_forcing >= 1.0 {
-            // Gold inputs are known up front: embed them in one lookup and
-            // project all steps in one matrix product.
-            let emb = self.decoder.embed(&batch.tgt_in, mode)?;
-            if let Some(hidden) = self.decoder.advance_all(&emb, &memory, mode) {
-                return self.decoder.project(&hidden?, mode);
-            }
-            let mut hidden = Vec::with_capacity(t);
-            for i in 0..t {
-                let step = self.decoder.advance(
-                    &emb.narrow(1, i, 1)?.squeeze(1)?,
-                    &state,
-                    &memory,
-                    mode,
-                )?;
-                hidden.push(step.hidden);
-                state = step.state;
-            }
-            return self.decoder.project(&Tensor::stack(&hidden, 1)?, mode);
-        }
         let gold = batch.tgt_in.t()?.contiguous()?;
         let mut tokens = gold.get(0)?;
         let mut log_probs = Vec::with_capacity(t);
@@ -159,6 +157,30 @@ impl Seq2Seq {
         Ok(Tensor::stack(&log_probs, 1)?)
     }
 
+    /// The decoder's output vectors under full teacher forcing: every gold
+    /// input is known up front, so they are embedded in one lookup, and
+    /// decoders that allow it run all steps at once.
+    ///
+    /// batch: src `[B, S]`, tgt_in `[B, T]` → hidden `[B, T, H]`.
+    fn forced_hidden(&self, batch: &PairBatch, mode: &mut Mode<'_>) -> Result<Tensor> {
+        let t = batch.tgt_in.dim(1)?;
+        let memory = self.encode(&batch.src, &batch.src_lengths, mode)?;
+        let mut state = self.decoder.start(&memory)?;
+        let emb = self.decoder.embed(&batch.tgt_in, mode)?;
+        if let Some(hidden) = self.decoder.advance_all(&emb, &memory, mode) {
+            return hidden;
+        }
+        let mut hidden = Vec::with_capacity(t);
+        for i in 0..t {
+            let step =
+                self.decoder
+                    .advance(&emb.narrow(1, i, 1)?.squeeze(1)?, &state, &memory, mode)?;
+            hidden.push(step.hidden);
+            state = step.state;
+        }
+        Ok(Tensor::stack(&hidden, 1)?)
+    }
+
     /// The training loss: mean NLL (with label smoothing `ε`) over the real
     /// target tokens (`tgt_mask`), under [`Seq2Seq::forward_teacher`].
     pub fn loss(
@@ -168,6 +190,25 @@ impl Seq2Seq {
         label_smoothing: f64,
         mode: &mut Mode<'_>,
     ) -> Result<Tensor> {
+        if self.kernel == Kernel::Fused && self.device.is_cpu() && teacher_forcing >= 1.0 {
+            if !(0.0..=1.0).contains(&label_smoothing) {
+                return Err(Error::Config(format!(
+                    "label_smoothing must be in [0, 1], got {label_smoothing}"
+                )));
+            }
+            let hidden = self.forced_hidden(batch, mode)?;
+            let logits = self.decoder.logits(&hidden, mode)?;
+            if !matches!(logits.dtype(), DType::F32 | DType::F64) {
+                let log_probs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+                return masked_loss(&log_probs, &batch.tgt_out, &batch.tgt_mask, label_smoothing);
+            }
+            let (b, t, v) = logits.dims3()?;
+            let targets: Vec<u32> = batch.tgt_out.flatten_all()?.to_vec1()?;
+            let per =
+                softmax_cross_entropy(&logits.reshape((b * t, v))?, &targets, label_smoothing)?;
+            let mask = batch.tgt_mask.to_dtype(logits.dtype())?.flatten_all()?;
+            return Ok((per * &mask)?.sum_all()?.div(&mask.sum_all()?)?);
+        }
         let log_probs = self.forward_teacher(batch, teacher_forcing, mode)?;
         masked_loss(&log_probs, &batch.tgt_out, &batch.tgt_mask, label_smoothing)
     }

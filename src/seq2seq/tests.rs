@@ -261,3 +261,43 @@ fn masked_loss_ignores_padding() -> Result<()> {
     assert_eq!(one.to_scalar::<f32>()?, want.to_scalar::<f32>()?);
     Ok(())
 }
+
+/// The fused loss (logits → softmax cross-entropy kernel) equals
+/// `log_softmax` + `masked_loss`, values and every gradient, in training mode
+/// (same dropout masks: both draw them in the same order).
+#[test]
+fn fused_loss_equals_the_reference_loss() -> Result<()> {
+    use crate::nn::Kernel;
+    let b = batch(&src(), &tgt())?;
+    for c in [
+        cfg(DecoderKind::Additive, Cell::Gru, true, 2),
+        Seq2SeqConfig {
+            input_feeding: false,
+            ..cfg(DecoderKind::General, Cell::Lstm, false, 1)
+        },
+    ] {
+        let (model, store) = build(&c, DType::F64)?;
+        let run = |kernel: Kernel| -> Result<(f64, Vec<Tensor>)> {
+            let m = model.clone().with_kernel(kernel);
+            let mut rng = StdRng::seed_from_u64(4);
+            let loss = m.loss(&b, 1.0, 0.1, &mut Mode::Train(&mut rng))?;
+            let grads = loss.backward()?;
+            let g = store
+                .vars()
+                .into_iter()
+                .filter_map(|(_, v)| grads.get(v.as_tensor()).cloned())
+                .collect();
+            Ok((loss.to_scalar::<f64>()?, g))
+        };
+        let (lf, gf) = run(Kernel::Fused)?;
+        let (lr, gr) = run(Kernel::Reference)?;
+        assert!((lf - lr).abs() < 1e-12, "{c:?}: {lf} vs {lr}");
+        assert_eq!(gf.len(), gr.len());
+        assert_eq!(gf.len(), store.vars().len());
+        for (a, r) in gf.iter().zip(&gr) {
+            let d = (a - r)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f64>()?;
+            assert!(d < 1e-12, "{c:?}: gradient differs by {d}");
+        }
+    }
+    Ok(())
+}

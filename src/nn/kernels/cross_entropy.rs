@@ -1,0 +1,231 @@
+//! Softmax cross-entropy with label smoothing from logits, fused: one op in
+//! place of log-softmax, gather and the smoothing sum (PyTorch's
+//! `cross_entropy(logits, y, label_smoothing=ε, reduction='none')`).
+//!
+//! Per row `i` with `lse = log Σ_j e^{x_j}`:
+//! `loss_i = (1 − ε)(lse − x_y) + ε (lse − mean_j x_j)`, and
+//! `∂loss_i/∂x = softmax(x) − q` with `q = (1 − ε)·onehot(y) + ε/V`,
+//! recomputed from the logits in the backward pass (one `exp` per element),
+//! so nothing of size `[N, V]` is kept besides the logits themselves.
+
+use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
+
+use super::Real;
+
+/// The op: one target per row and the smoothing ε.
+#[derive(Clone, Debug)]
+pub struct SoftmaxCrossEntropy {
+    /// Class of each row, in `0..V`.
+    pub targets: Vec<u32>,
+    /// Label smoothing ε in `[0, 1]`.
+    pub label_smoothing: f64,
+}
+
+/// The float operations the op needs beyond [`Real`].
+trait Exp: Real {
+    fn exp(self) -> Self;
+    fn ln(self) -> Self;
+    fn of(x: f64) -> Self;
+}
+
+impl Exp for f32 {
+    fn exp(self) -> Self {
+        f32::exp(self)
+    }
+    fn ln(self) -> Self {
+        f32::ln(self)
+    }
+    fn of(x: f64) -> Self {
+        x as f32
+    }
+}
+
+impl Exp for f64 {
+    fn exp(self) -> Self {
+        f64::exp(self)
+    }
+    fn ln(self) -> Self {
+        f64::ln(self)
+    }
+    fn of(x: f64) -> Self {
+        x
+    }
+}
+
+/// `(max, log Σ e^{x − max})` of a row.
+fn log_sum_exp<T: Exp>(row: &[T]) -> (T, T) {
+    let m = row
+        .iter()
+        .copied()
+        .fold(row[0], |a, b| if b > a { b } else { a });
+    let mut s = T::ZERO;
+    for &x in row {
+        s += (x - m).exp();
+    }
+    (m, s.ln())
+}
+
+impl SoftmaxCrossEntropy {
+    fn check(&self, layout: &Layout) -> candle_core::Result<(usize, usize)> {
+        let (n, v) = layout.shape().dims2()?;
+        if self.targets.len() != n || v == 0 {
+            candle_core::bail!(
+                "cross-entropy kernel: {} targets for logits {:?}",
+                self.targets.len(),
+                layout.shape()
+            );
+        }
+        if let Some(&y) = self.targets.iter().find(|&&y| y as usize >= v) {
+            candle_core::bail!("cross-entropy kernel: target {y} outside 0..{v}");
+        }
+        Ok((n, v))
+    }
+
+    fn forward<T: Exp>(&self, x: &[T], v: usize) -> Vec<T> {
+        let eps = T::of(self.label_smoothing);
+        let inv_v = T::of(1.0 / v as f64);
+        x.chunks(v)
+            .zip(&self.targets)
+            .map(|(row, &y)| {
+                let (m, l) = log_sum_exp(row);
+                let lse = m + l;
+                let mut sum = T::ZERO;
+                for &xj in row {
+                    sum += xj;
+                }
+                (T::ONE - eps) * (lse - row[y as usize]) + eps * (lse - sum * inv_v)
+            })
+            .collect()
+    }
+
+    fn backward<T: Exp>(&self, x: &[T], grad: &[T], v: usize) -> Vec<T> {
+        let eps = T::of(self.label_smoothing);
+        let off = eps * T::of(1.0 / v as f64);
+        let mut out = vec![T::ZERO; x.len()];
+        for ((row, d), (&y, &g)) in x
+            .chunks(v)
+            .zip(out.chunks_mut(v))
+            .zip(self.targets.iter().zip(grad))
+        {
+            let (m, l) = log_sum_exp(row);
+            let lse = m + l;
+            for (dj, &xj) in d.iter_mut().zip(row) {
+                *dj = g * ((xj - lse).exp() - off);
+            }
+            d[y as usize] = d[y as usize] - g * (T::ONE - eps);
+        }
+        out
+    }
+}
+
+impl CustomOp1 for SoftmaxCrossEntropy {
+    fn name(&self) -> &'static str {
+        "softmax-cross-entropy"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (n, v) = self.check(l)?;
+        let Some((a, b)) = l.contiguous_offsets() else {
+            candle_core::bail!("cross-entropy kernel: logits must be contiguous");
+        };
+        let out = match s {
+            CpuStorage::F32(x) => CpuStorage::F32(self.forward(&x[a..b], v)),
+            CpuStorage::F64(x) => CpuStorage::F64(self.forward(&x[a..b], v)),
+            _ => candle_core::bail!("cross-entropy kernel: f32 or f64 logits only"),
+        };
+        Ok((out, Shape::from(n)))
+    }
+
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        let (_, v) = self.check(arg.layout())?;
+        macro_rules! run {
+            ($t:ty) => {{
+                let x = arg.flatten_all()?.to_vec1::<$t>()?;
+                let g = grad.flatten_all()?.to_vec1::<$t>()?;
+                Tensor::from_vec(self.backward(&x, &g, v), arg.shape(), arg.device())?
+            }};
+        }
+        let d = match arg.dtype() {
+            candle_core::DType::F32 => run!(f32),
+            candle_core::DType::F64 => run!(f64),
+            other => candle_core::bail!("cross-entropy kernel: no backward for {other:?}"),
+        };
+        Ok(Some(d))
+    }
+}
+
+/// Per-row label-smoothed cross-entropy of `logits [N, V]` against `targets`
+/// (`N` classes in `0..V`) → `[N]`, with a backward pass to the logits.
+pub fn softmax_cross_entropy(
+    logits: &Tensor,
+    targets: &[u32],
+    label_smoothing: f64,
+) -> candle_core::Result<Tensor> {
+    logits.contiguous()?.apply_op1(SoftmaxCrossEntropy {
+        targets: targets.to_vec(),
+        label_smoothing,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{D, DType, Device, Var};
+
+    use super::*;
+    use crate::train::{CrossEntropy, Reduction};
+
+    #[test]
+    fn matches_log_softmax_and_the_reference_loss_with_gradients() -> crate::Result<()> {
+        let (n, v) = (7, 11);
+        let data: Vec<f64> = (0..n * v).map(|i| (i as f64 * 0.731).sin() * 3.0).collect();
+        let targets: Vec<u32> = (0..n as u32).map(|i| (i * 5) % v as u32).collect();
+        for dtype in [DType::F64, DType::F32] {
+            let tol = if dtype == DType::F64 { 1e-12 } else { 1e-5 };
+            for eps in [0.0, 0.1, 1.0] {
+                let x = Var::from_tensor(
+                    &Tensor::from_vec(data.clone(), (n, v), &Device::Cpu)?.to_dtype(dtype)?,
+                )?;
+                let w = Tensor::arange(1.0, (n + 1) as f64, &Device::Cpu)?.to_dtype(dtype)?;
+                let fused = softmax_cross_entropy(x.as_tensor(), &targets, eps)?;
+                let reference = CrossEntropy {
+                    label_smoothing: eps,
+                    reduction: Reduction::None,
+                    ..CrossEntropy::default()
+                }
+                .forward_log_probs(
+                    &candle_nn::ops::log_softmax(x.as_tensor(), D::Minus1)?,
+                    &Tensor::new(targets.as_slice(), &Device::Cpu)?,
+                )?;
+                let gf = (&fused * &w)?.sum_all()?.backward()?;
+                let gr = (&reference * &w)?.sum_all()?.backward()?;
+                let diff = |a: &Tensor, b: &Tensor| -> crate::Result<f64> {
+                    Ok((a - b)?
+                        .abs()?
+                        .flatten_all()?
+                        .to_dtype(DType::F64)?
+                        .max(0)?
+                        .to_scalar()?)
+                };
+                assert!(diff(&fused, &reference)? < tol, "{dtype:?} ε={eps}: values");
+                let (Some(a), Some(b)) = (gf.get(x.as_tensor()), gr.get(x.as_tensor())) else {
+                    panic!("no gradient");
+                };
+                assert!(diff(a, b)? < tol, "{dtype:?} ε={eps}: gradients");
+            }
+        }
+        assert!(
+            softmax_cross_entropy(
+                &Tensor::zeros((2, 3), DType::F32, &Device::Cpu)?,
+                &[0, 3],
+                0.0
+            )
+            .is_err()
+        );
+        Ok(())
+    }
+}
