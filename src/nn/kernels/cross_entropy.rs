@@ -21,39 +21,8 @@ pub struct SoftmaxCrossEntropy {
     pub label_smoothing: f64,
 }
 
-/// The float operations the op needs beyond [`Real`].
-trait Exp: Real {
-    fn exp(self) -> Self;
-    fn ln(self) -> Self;
-    fn of(x: f64) -> Self;
-}
-
-impl Exp for f32 {
-    fn exp(self) -> Self {
-        f32::exp(self)
-    }
-    fn ln(self) -> Self {
-        f32::ln(self)
-    }
-    fn of(x: f64) -> Self {
-        x as f32
-    }
-}
-
-impl Exp for f64 {
-    fn exp(self) -> Self {
-        f64::exp(self)
-    }
-    fn ln(self) -> Self {
-        f64::ln(self)
-    }
-    fn of(x: f64) -> Self {
-        x
-    }
-}
-
 /// `(max, log Σ e^{x − max})` of a row.
-fn log_sum_exp<T: Exp>(row: &[T]) -> (T, T) {
+fn log_sum_exp<T: Real>(row: &[T]) -> (T, T) {
     let m = row
         .iter()
         .copied()
@@ -81,7 +50,7 @@ impl SoftmaxCrossEntropy {
         Ok((n, v))
     }
 
-    fn forward<T: Exp>(&self, x: &[T], v: usize) -> Vec<T> {
+    fn forward<T: Real>(&self, x: &[T], v: usize) -> Vec<T> {
         let eps = T::of(self.label_smoothing);
         let inv_v = T::of(1.0 / v as f64);
         x.chunks(v)
@@ -98,7 +67,7 @@ impl SoftmaxCrossEntropy {
             .collect()
     }
 
-    fn backward<T: Exp>(&self, x: &[T], grad: &[T], v: usize) -> Vec<T> {
+    fn backward<T: Real>(&self, x: &[T], grad: &[T], v: usize) -> Vec<T> {
         let eps = T::of(self.label_smoothing);
         let off = eps * T::of(1.0 / v as f64);
         let mut out = vec![T::ZERO; x.len()];

@@ -68,6 +68,12 @@ pub trait Real:
     fn tanh(self) -> Self;
     /// `1 / (1 + e^{−x})`.
     fn sigmoid(self) -> Self;
+    /// `e^x`.
+    fn exp(self) -> Self;
+    /// `ln x`.
+    fn ln(self) -> Self;
+    /// The nearest value to an `f64`.
+    fn of(x: f64) -> Self;
 }
 
 impl Real for f32 {
@@ -79,6 +85,15 @@ impl Real for f32 {
     fn sigmoid(self) -> Self {
         1.0 / (1.0 + (-self).exp())
     }
+    fn exp(self) -> Self {
+        f32::exp(self)
+    }
+    fn ln(self) -> Self {
+        f32::ln(self)
+    }
+    fn of(x: f64) -> Self {
+        x as f32
+    }
 }
 
 impl Real for f64 {
@@ -89,5 +104,14 @@ impl Real for f64 {
     }
     fn sigmoid(self) -> Self {
         1.0 / (1.0 + (-self).exp())
+    }
+    fn exp(self) -> Self {
+        f64::exp(self)
+    }
+    fn ln(self) -> Self {
+        f64::ln(self)
+    }
+    fn of(x: f64) -> Self {
+        x
     }
 }
