@@ -273,10 +273,6 @@ fn apply_flags(cfg: &mut TranslateConfig, a: &TrainArgs, g: &Globals) {
         if m.decoder == DecoderKind::Tutorial && m.max_length.is_none() {
             m.max_length = Some(cfg.data.max_len.unwrap_or(10));
         }
-        // Input feeding is a Luong option; other decoders take the neutral value.
-        if !matches!(m.decoder, DecoderKind::Dot | DecoderKind::General) {
-            m.input_feeding = true;
-        }
     }
     if let Some(h) = a.hidden {
         m.hidden = h;

@@ -73,7 +73,8 @@ pub struct Seq2SeqConfig {
     /// With `decoder = "none"`: concatenate the encoder's final top hidden state
     /// to every decoder input.
     pub feed_context: bool,
-    /// With `decoder = "dot" | "general"`: feed the previous attentional
+    /// With `decoder = "dot" | "general"` (other decoders ignore it, so a
+    /// config switches decoders without touching it): feed the previous attentional
     /// vector `h̃_{t−1}` back into the RNN input (Luong et al., 2015 §3.3).
     /// Without it every decoder input is known under teacher forcing, so
     /// training runs the decoder RNN and the attention over all target steps
@@ -139,12 +140,6 @@ impl Seq2SeqConfig {
         }
         if self.feed_context && self.decoder != DecoderKind::None {
             return bad("feed_context is only for decoder = \"none\"".into());
-        }
-        if !self.input_feeding && !matches!(self.decoder, DecoderKind::Dot | DecoderKind::General) {
-            return bad(format!(
-                "input_feeding = false is only for decoder = \"dot\" or \"general\", not {:?}",
-                self.decoder
-            ));
         }
         if self.tie_embeddings && self.embed != self.hidden {
             return bad(format!(
@@ -252,6 +247,12 @@ mod tests {
             ..cfg()
         };
         assert!(feed.validate().is_err());
+        // Switching to a non-Luong decoder keeps a recipe's input_feeding = false valid.
+        let additive = Seq2SeqConfig {
+            input_feeding: false,
+            ..cfg()
+        };
+        assert!(additive.validate().is_ok());
         let pad = Seq2SeqConfig {
             pad_id: Some(10),
             ..cfg()
