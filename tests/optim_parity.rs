@@ -290,6 +290,7 @@ fn cross_entropy_references() {
             label_smoothing,
             weight: weight.cloned(),
             reduction: Reduction::Mean,
+            ..Default::default()
         };
         let cases: Vec<(&str, Tensor)> = vec![
             ("ce_mean", cross_entropy(&logits, &target).unwrap()),

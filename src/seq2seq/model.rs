@@ -17,7 +17,6 @@ use super::{Bridge, BridgeConfig, Decoder, DecoderKind, DecoderState, Encoder, M
 use crate::data::PairBatch;
 use crate::decode::{Step, StepDecoder};
 use crate::nn::Mode;
-use crate::nn::kernels::cross_entropy::softmax_cross_entropy;
 use crate::nn::kernels::{Kernel, default_kernel};
 use crate::train::{CrossEntropy, Reduction};
 use crate::{Error, Result};
@@ -55,11 +54,9 @@ impl Seq2Seq {
         })
     }
 
-    /// The same model computing its training loss on `kernel`: with
-    /// [`Kernel::Fused`] (the default) a teacher-forced loss goes from the
-    /// logits through the fused softmax cross-entropy, else through
-    /// `log_softmax` and [`masked_loss`]. The recurrent layers keep the kernel
-    /// they were built with.
+    /// The same model computing its training loss on `kernel` (see
+    /// [`CrossEntropy::kernel`]); the recurrent layers keep the kernel they
+    /// were built with.
     pub fn with_kernel(mut self, kernel: Kernel) -> Self {
         self.kernel = kernel;
         self
@@ -190,27 +187,28 @@ impl Seq2Seq {
         label_smoothing: f64,
         mode: &mut Mode<'_>,
     ) -> Result<Tensor> {
-        if self.kernel == Kernel::Fused && self.device.is_cpu() && teacher_forcing >= 1.0 {
-            if !(0.0..=1.0).contains(&label_smoothing) {
-                return Err(Error::Config(format!(
-                    "label_smoothing must be in [0, 1], got {label_smoothing}"
-                )));
-            }
+        if teacher_forcing >= 1.0 {
+            // From the logits, so the loss can take the fused cross-entropy.
             let hidden = self.forced_hidden(batch, mode)?;
             let logits = self.decoder.logits(&hidden, mode)?;
-            if !matches!(logits.dtype(), DType::F32 | DType::F64) {
-                let log_probs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-                return masked_loss(&log_probs, &batch.tgt_out, &batch.tgt_mask, label_smoothing);
-            }
-            let (b, t, v) = logits.dims3()?;
-            let targets: Vec<u32> = batch.tgt_out.flatten_all()?.to_vec1()?;
-            let per =
-                softmax_cross_entropy(&logits.reshape((b * t, v))?, &targets, label_smoothing)?;
-            let mask = batch.tgt_mask.to_dtype(logits.dtype())?.flatten_all()?;
-            return Ok((per * &mask)?.sum_all()?.div(&mask.sum_all()?)?);
+            return masked_mean(&logits, &batch.tgt_out, &batch.tgt_mask, |x, y| {
+                self.cross_entropy(label_smoothing).forward(x, y)
+            });
         }
         let log_probs = self.forward_teacher(batch, teacher_forcing, mode)?;
-        masked_loss(&log_probs, &batch.tgt_out, &batch.tgt_mask, label_smoothing)
+        masked_mean(&log_probs, &batch.tgt_out, &batch.tgt_mask, |x, y| {
+            self.cross_entropy(label_smoothing).forward_log_probs(x, y)
+        })
+    }
+
+    /// The per-token loss with smoothing `ε` on this model's kernel.
+    fn cross_entropy(&self, label_smoothing: f64) -> CrossEntropy {
+        CrossEntropy {
+            label_smoothing,
+            reduction: Reduction::None,
+            kernel: self.kernel,
+            ..CrossEntropy::default()
+        }
     }
 }
 
@@ -224,21 +222,36 @@ pub fn masked_loss(
     mask: &Tensor,
     label_smoothing: f64,
 ) -> Result<Tensor> {
-    let (b, t, v) = log_probs.dims3()?;
+    masked_mean(log_probs, targets, mask, |x, y| {
+        CrossEntropy {
+            label_smoothing,
+            reduction: Reduction::None,
+            ..CrossEntropy::default()
+        }
+        .forward_log_probs(x, y)
+    })
+}
+
+/// `Σ per_bt · mask_bt / Σ mask_bt` for the per-token losses `per` computes
+/// from `[B·T, V]` inputs (log-probabilities or logits) and `[B·T]` targets.
+///
+/// inputs: `[B, T, V]`, targets: `[B, T]` (u32), mask: `[B, T]` → scalar.
+fn masked_mean(
+    inputs: &Tensor,
+    targets: &Tensor,
+    mask: &Tensor,
+    per: impl Fn(&Tensor, &Tensor) -> Result<Tensor>,
+) -> Result<Tensor> {
+    let (b, t, v) = inputs.dims3()?;
     if targets.dims() != [b, t] || mask.dims() != [b, t] {
         return Err(Error::Shape(format!(
-            "targets {:?} and mask {:?} must be [{b}, {t}] for log-probs [{b}, {t}, {v}]",
+            "targets {:?} and mask {:?} must be [{b}, {t}] for inputs [{b}, {t}, {v}]",
             targets.dims(),
             mask.dims()
         )));
     }
-    let per = CrossEntropy {
-        label_smoothing,
-        reduction: Reduction::None,
-        ..CrossEntropy::default()
-    }
-    .forward_log_probs(&log_probs.reshape((b * t, v))?, &targets.flatten_all()?)?;
-    let mask = mask.to_dtype(log_probs.dtype())?.flatten_all()?;
+    let per = per(&inputs.reshape((b * t, v))?, &targets.flatten_all()?)?;
+    let mask = mask.to_dtype(inputs.dtype())?.flatten_all()?;
     Ok((per * &mask)?.sum_all()?.div(&mask.sum_all()?)?)
 }
 

@@ -14,11 +14,15 @@
 //!
 //! and `mean` divides both sums by `Σ_i w[y_i] · m_i` (the weighted count of
 //! kept targets, not the batch size). All of it is composed from candle ops
-//! with a backward pass, so the loss trains.
+//! with a backward pass, so the loss trains. From logits without class
+//! weights or an ignored index, [`Kernel::Fused`] computes the same numbers
+//! in one op ([`crate::nn::kernels::cross_entropy`]).
 
 use candle_core::{D, DType, Tensor};
 use candle_nn::ops::log_softmax;
 
+use crate::nn::kernels::Kernel;
+use crate::nn::kernels::cross_entropy::softmax_cross_entropy;
 use crate::{Error, Result};
 
 /// How per-example losses are combined, as PyTorch's `reduction`.
@@ -44,30 +48,54 @@ pub struct CrossEntropy {
     pub weight: Option<Tensor>,
     /// How per-example losses are combined.
     pub reduction: Reduction,
+    /// [`CrossEntropy::forward`] on the fused softmax cross-entropy where it
+    /// applies (no class weights, no ignored index, f32/f64 on the CPU).
+    pub kernel: Kernel,
 }
 
 impl CrossEntropy {
     /// logits: [N, C], targets: [N] (u32) → a scalar, or `[N]` for `Reduction::None`.
     pub fn forward(&self, logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
-        self.forward_log_probs(&log_softmax(logits, D::Minus1)?, targets)
+        let fused = self.kernel == Kernel::Fused
+            && self.weight.is_none()
+            && self.ignore_index.is_none()
+            && logits.device().is_cpu()
+            && matches!(logits.dtype(), DType::F32 | DType::F64);
+        if !fused {
+            return self.forward_log_probs(&log_softmax(logits, D::Minus1)?, targets);
+        }
+        let (n, _) = self.check(logits, targets)?;
+        let ids: Vec<u32> = targets.to_dtype(DType::U32)?.to_vec1()?;
+        let per = softmax_cross_entropy(logits, &ids, self.label_smoothing)?;
+        Ok(match self.reduction {
+            Reduction::None => per,
+            Reduction::Sum => per.sum_all()?,
+            Reduction::Mean => (per.sum_all()? / n as f64)?,
+        })
     }
 
-    /// The same loss from log-probabilities `[N, C]`; with `label_smoothing = 0`
-    /// this is `torch.nn.functional.nll_loss`.
-    pub fn forward_log_probs(&self, log_probs: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    /// Checks ε and that `targets` is `[N]` for inputs `[N, C]` → `(N, C)`.
+    fn check(&self, inputs: &Tensor, targets: &Tensor) -> Result<(usize, usize)> {
         if !(0.0..=1.0).contains(&self.label_smoothing) {
             return Err(Error::Config(format!(
                 "label_smoothing must be in [0, 1], got {}",
                 self.label_smoothing
             )));
         }
-        let (n, c) = log_probs.dims2()?;
+        let (n, c) = inputs.dims2()?;
         if targets.dims() != [n] {
             return Err(Error::Shape(format!(
                 "targets have shape {:?}, expected [{n}] for inputs of shape [{n}, {c}]",
                 targets.dims()
             )));
         }
+        Ok((n, c))
+    }
+
+    /// The same loss from log-probabilities `[N, C]`; with `label_smoothing = 0`
+    /// this is `torch.nn.functional.nll_loss`.
+    pub fn forward_log_probs(&self, log_probs: &Tensor, targets: &Tensor) -> Result<Tensor> {
+        let (n, c) = self.check(log_probs, targets)?;
         let dtype = log_probs.dtype();
         let targets = targets.to_dtype(DType::U32)?;
         // Ignored targets may lie outside [0, C): point them at class 0 for the
