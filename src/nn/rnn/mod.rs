@@ -126,6 +126,9 @@ struct StepMasks {
     /// For step `t`: `None` when every sequence is still running, else
     /// `(m, 1 − m)` as `[batch, 1]` with `m = 1` where `t < length`.
     steps: Vec<Option<(Tensor, Tensor)>>,
+    /// All steps' `m` at once, `[seq, batch, 1]`, for the fused path; `None`
+    /// when no step is masked.
+    time_major: Option<Tensor>,
 }
 
 impl StepMasks {
@@ -144,8 +147,19 @@ impl StepMasks {
                 let not_m = m.affine(-1.0, 1.0)?;
                 Ok(Some((m, not_m)))
             })
-            .collect::<Result<_>>()?;
-        Ok(StepMasks { steps })
+            .collect::<Result<Vec<_>>>()?;
+        let time_major = match steps.iter().any(Option::is_some) {
+            false => None,
+            true => {
+                let ones = Tensor::ones((lengths.len(), 1), dtype, device)?;
+                let ms: Vec<&Tensor> = steps
+                    .iter()
+                    .map(|s| s.as_ref().map_or(&ones, |(m, _)| m))
+                    .collect();
+                Some(Tensor::stack(&ms, 0)?)
+            }
+        };
+        Ok(StepMasks { steps, time_major })
     }
 }
 
@@ -365,22 +379,16 @@ fn fused_gru(
     masks: &StepMasks,
     reverse: bool,
 ) -> Result<(Tensor, Carry)> {
-    let (b, t, _) = xs.dims3()?;
+    let t = xs.dim(1)?;
     let xw = w.input_projection(xs)?;
     let whb = Tensor::cat(&[&w.hh_t, &w.b_hh.unsqueeze(0)?], 0)?;
     // states: [seq, batch, hidden], the carried state after every step.
     let states = gru_sequence(&xw, h0, &whb, lengths, reverse)?;
     let last = states.get(if reverse { 0 } else { t - 1 })?;
-    let out = match masks.steps.iter().any(Option::is_some) {
-        false => states,
-        true => {
-            // Outputs past a sequence's length are zero (packed semantics).
-            let m: Vec<f32> = (0..t)
-                .flat_map(|s| lengths.iter().map(move |&l| if s < l { 1.0 } else { 0.0 }))
-                .collect();
-            let m = Tensor::from_vec(m, (t, b, 1), xs.device())?.to_dtype(xs.dtype())?;
-            states.broadcast_mul(&m)?
-        }
+    // Outputs past a sequence's length are zero (packed semantics).
+    let out = match &masks.time_major {
+        None => states,
+        Some(m) => states.broadcast_mul(m)?,
     };
     Ok((
         out.transpose(0, 1)?.contiguous()?,
