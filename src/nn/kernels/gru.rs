@@ -225,27 +225,26 @@ impl CustomOp3 for GruSequence {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let d = self.dims(l1, l2, l3)?;
         let shape = Shape::from((5, d.t, d.b, d.h));
-        match (s1, s2, s3) {
-            (CpuStorage::F32(x), CpuStorage::F32(h0), CpuStorage::F32(w)) => {
-                let out = self.forward(
-                    slice(x, l1, "xw")?,
-                    slice(h0, l2, "h0")?,
-                    slice(w, l3, "whb")?,
+        macro_rules! run {
+            ($x:expr, $h0:expr, $w:expr) => {
+                self.forward(
+                    slice($x, l1, "xw")?,
+                    slice($h0, l2, "h0")?,
+                    slice($w, l3, "whb")?,
                     d,
-                );
-                Ok((CpuStorage::F32(out), shape))
+                )
+            };
+        }
+        let out = match (s1, s2, s3) {
+            (CpuStorage::F32(x), CpuStorage::F32(h0), CpuStorage::F32(w)) => {
+                CpuStorage::F32(run!(x, h0, w))
             }
             (CpuStorage::F64(x), CpuStorage::F64(h0), CpuStorage::F64(w)) => {
-                let out = self.forward(
-                    slice(x, l1, "xw")?,
-                    slice(h0, l2, "h0")?,
-                    slice(w, l3, "whb")?,
-                    d,
-                );
-                Ok((CpuStorage::F64(out), shape))
+                CpuStorage::F64(run!(x, h0, w))
             }
             _ => candle_core::bail!("gru kernel: f32 or f64 inputs of one dtype only"),
-        }
+        };
+        Ok((out, shape))
     }
 
     fn bwd(

@@ -76,42 +76,31 @@ pub trait Real:
     fn of(x: f64) -> Self;
 }
 
-impl Real for f32 {
-    const ZERO: Self = 0.0;
-    const ONE: Self = 1.0;
-    fn tanh(self) -> Self {
-        f32::tanh(self)
-    }
-    fn sigmoid(self) -> Self {
-        1.0 / (1.0 + (-self).exp())
-    }
-    fn exp(self) -> Self {
-        f32::exp(self)
-    }
-    fn ln(self) -> Self {
-        f32::ln(self)
-    }
-    fn of(x: f64) -> Self {
-        x as f32
-    }
+/// `Real` for a primitive float: the std functions under the trait's names.
+macro_rules! impl_real {
+    ($t:ty) => {
+        impl Real for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            fn tanh(self) -> Self {
+                <$t>::tanh(self)
+            }
+            fn sigmoid(self) -> Self {
+                1.0 / (1.0 + (-self).exp())
+            }
+            fn exp(self) -> Self {
+                <$t>::exp(self)
+            }
+            fn ln(self) -> Self {
+                <$t>::ln(self)
+            }
+            #[allow(clippy::unnecessary_cast)]
+            fn of(x: f64) -> Self {
+                x as $t
+            }
+        }
+    };
 }
 
-impl Real for f64 {
-    const ZERO: Self = 0.0;
-    const ONE: Self = 1.0;
-    fn tanh(self) -> Self {
-        f64::tanh(self)
-    }
-    fn sigmoid(self) -> Self {
-        1.0 / (1.0 + (-self).exp())
-    }
-    fn exp(self) -> Self {
-        f64::exp(self)
-    }
-    fn ln(self) -> Self {
-        f64::ln(self)
-    }
-    fn of(x: f64) -> Self {
-        x
-    }
-}
+impl_real!(f32);
+impl_real!(f64);
