@@ -1,7 +1,8 @@
 //! Parity of `attend::nn::Rnn` with `torch.nn.RNN/LSTM/GRU` over packed
 //! variable-length batches: outputs, final states, the loss and the gradients
 //! of inputs, initial states and every parameter, for every case of
-//! `rnn_parity.json`, in f32 and in f64.
+//! `rnn_parity.json`, in f32 and in f64, on the reference graph and on the
+//! fused kernels alike.
 
 // tests/common's NaN-aware `!(excess <= 0.0)` trips this lint; the
 // negation is deliberate there, so allow it here rather than edit the shared helper.
@@ -9,7 +10,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use attend::nn::{Cell, Mode, Nonlinearity, ParamStore, Rnn, RnnConfig, State};
+use attend::nn::{Cell, Kernel, Mode, Nonlinearity, ParamStore, Rnn, RnnConfig, State};
 use candle_core::{DType, Device, Tensor, Var};
 use common::{assert_close, load_fixture, load_manifest};
 use serde_json::Value;
@@ -70,14 +71,14 @@ fn config(case: &Value) -> RnnConfig {
 
 /// Runs one case in `tol.dtype` and compares everything against the oracle;
 /// returns the largest share of the tolerance used.
-fn check_case(case: &Value, all: &HashMap<String, Tensor>, tol: &Tolerance) -> f64 {
+fn check_case(case: &Value, all: &HashMap<String, Tensor>, tol: &Tolerance, kernel: Kernel) -> f64 {
     let mut worst = 0.0f64;
     let mut check = |what: &str, actual: &Tensor, expected: &Tensor| {
         assert_close(what, actual, expected, tol.rtol, tol.atol);
         worst = worst.max(usage(actual, expected, tol));
     };
     let name = case["name"].as_str().expect("case name");
-    let what = |t: &str| format!("{name} [{:?}] {t}", tol.dtype);
+    let what = |t: &str| format!("{name} [{:?}, {kernel:?}] {t}", tol.dtype);
     let get = |k: &str| -> Tensor {
         all.get(&format!("{name}/{k}"))
             .unwrap_or_else(|| panic!("fixture lacks {name}/{k}"))
@@ -98,7 +99,9 @@ fn check_case(case: &Value, all: &HashMap<String, Tensor>, tol: &Tolerance) -> f
         .collect();
     let param_names: Vec<String> = params.keys().cloned().collect();
     let store = ParamStore::from_tensors(0, params).expect("store");
-    let rnn = Rnn::new(&cfg, store.var_builder(tol.dtype, &Device::Cpu)).expect("build rnn");
+    let rnn = Rnn::new(&cfg, store.var_builder(tol.dtype, &Device::Cpu))
+        .expect("build rnn")
+        .with_kernel(kernel);
     // Every fixture parameter must be one the stack asked for, and vice versa.
     assert_eq!(
         store.vars().len(),
@@ -191,15 +194,17 @@ fn run_all(tol: &Tolerance) {
     let all = load_fixture("rnn_parity.safetensors");
     let cases = manifest["cases"].as_array().expect("cases");
     assert!(!cases.is_empty(), "manifest lists no cases");
-    let mut worst = 0.0f64;
-    for case in cases {
-        worst = worst.max(check_case(case, &all, tol));
+    for kernel in [Kernel::Reference, Kernel::Fused] {
+        let mut worst = 0.0f64;
+        for case in cases {
+            worst = worst.max(check_case(case, &all, tol, kernel));
+        }
+        eprintln!(
+            "{} cases in {:?} on {kernel:?}: worst |a-e| is {worst:.3e} of atol + rtol*|e|",
+            cases.len(),
+            tol.dtype
+        );
     }
-    eprintln!(
-        "{} cases in {:?}: worst |a-e| is {worst:.3e} of atol + rtol*|e|",
-        cases.len(),
-        tol.dtype
-    );
 }
 
 #[test]

@@ -23,7 +23,7 @@ pub struct Cli {
     #[arg(long, global = true, default_value_t = 42)]
     pub seed: u64,
 
-    /// Recurrent layers on fused kernels (GRU today) or on the reference
+    /// Recurrent layers and the loss on fused kernels or on the reference
     /// candle graph; both give the same numbers up to rounding.
     #[arg(long, global = true, value_enum, default_value_t = KernelArg::Fused)]
     pub kernel: KernelArg,

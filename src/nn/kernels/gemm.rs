@@ -29,29 +29,65 @@ pub fn matmul<T: Real>(
     n: usize,
     accumulate: bool,
 ) {
-    assert!(
-        dst.len() >= m * n && a.len() >= m * k && b.len() >= k * n,
-        "matmul: buffers too small"
+    let a_ld = if a_op == Op::N { k } else { m };
+    let b_ld = if b_op == Op::N { n } else { k };
+    matmul_ld(
+        (dst, n),
+        (a, a_op, a_ld),
+        (b, b_op, b_ld),
+        m,
+        k,
+        n,
+        accumulate,
     );
+}
+
+/// [`matmul`] on sub-matrices: each operand comes with its leading dimension
+/// (the distance between the starts of consecutive rows of its buffer), so a
+/// product can read or write the first columns of a wider row-major buffer
+/// (an LSTM's `h` inside its `[h | c]` state rows) without a copy.
+pub fn matmul_ld<T: Real>(
+    (dst, dst_ld): (&mut [T], usize),
+    (a, a_op, a_ld): (&[T], Op, usize),
+    (b, b_op, b_ld): (&[T], Op, usize),
+    m: usize,
+    k: usize,
+    n: usize,
+    accumulate: bool,
+) {
     if m == 0 || n == 0 {
         return;
     }
+    // Rows and columns of each buffer as stored.
+    let stored = |op: Op, rows: usize, cols: usize| match op {
+        Op::N => (rows, cols),
+        Op::T => (cols, rows),
+    };
+    let fits = |len: usize, (rows, cols): (usize, usize), ld: usize| {
+        ld >= cols && (rows == 0 || cols == 0 || len >= (rows - 1) * ld + cols)
+    };
+    assert!(
+        fits(dst.len(), (m, n), dst_ld)
+            && fits(a.len(), stored(a_op, m, k), a_ld)
+            && fits(b.len(), stored(b_op, k, n), b_ld),
+        "matmul: buffers too small for their shapes and leading dimensions"
+    );
     if k == 0 {
         if !accumulate {
-            dst[..m * n].iter_mut().for_each(|x| *x = T::ZERO);
+            for row in dst.chunks_mut(dst_ld).take(m) {
+                row[..n].iter_mut().for_each(|x| *x = T::ZERO);
+            }
         }
         return;
     }
     // (col stride, row stride) of each operand as the product reads it.
-    let (a_cs, a_rs) = match a_op {
-        Op::N => (1, k as isize),
-        Op::T => (m as isize, 1),
+    let strides = |op: Op, ld: usize| match op {
+        Op::N => (1, ld as isize),
+        Op::T => (ld as isize, 1),
     };
-    let (b_cs, b_rs) = match b_op {
-        Op::N => (1, n as isize),
-        Op::T => (k as isize, 1),
-    };
-    // SAFETY: the asserts above keep every index the strides reach inside the
+    let (a_cs, a_rs) = strides(a_op, a_ld);
+    let (b_cs, b_rs) = strides(b_op, b_ld);
+    // SAFETY: the assert above keeps every index the strides reach inside the
     // buffers; `dst` does not alias `a` or `b` (distinct borrows).
     unsafe {
         gemm::gemm(
@@ -60,7 +96,7 @@ pub fn matmul<T: Real>(
             k,
             dst.as_mut_ptr(),
             1,
-            n as isize,
+            dst_ld as isize,
             accumulate,
             a.as_ptr(),
             a_cs,
@@ -122,6 +158,57 @@ mod tests {
                     assert!((d - w).abs() < 1e-12, "{ao:?}{bo:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn leading_dimensions_read_and_write_sub_matrices() {
+        let (m, k, n) = (4, 3, 5);
+        let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
+        let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.91).cos()).collect();
+        let want = naive(&a, &b, m, k, n);
+        // `a` as the first k columns of rows 7 wide, `dst` inside rows 9 wide.
+        let mut wide_a = vec![99.0; (m - 1) * 7 + k];
+        for i in 0..m {
+            wide_a[i * 7..i * 7 + k].copy_from_slice(&a[i * k..(i + 1) * k]);
+        }
+        let mut dst = vec![-5.0; (m - 1) * 9 + n + 2];
+        matmul_ld(
+            (&mut dst, 9),
+            (&wide_a, Op::N, 7),
+            (&b, Op::N, n),
+            m,
+            k,
+            n,
+            false,
+        );
+        for i in 0..m {
+            for j in 0..n {
+                assert!((dst[i * 9 + j] - want[i * n + j]).abs() < 1e-12);
+            }
+            // Columns past n are left alone.
+            if i + 1 < m {
+                assert_eq!(dst[i * 9 + n], -5.0);
+            }
+        }
+        // aᵀ stored as [k, m] inside rows 6 wide.
+        let at = transpose(&a, m, k);
+        let mut wide_at = vec![0.0; (k - 1) * 6 + m];
+        for p in 0..k {
+            wide_at[p * 6..p * 6 + m].copy_from_slice(&at[p * m..(p + 1) * m]);
+        }
+        let mut dst = vec![0.0; m * n];
+        matmul_ld(
+            (&mut dst, n),
+            (&wide_at, Op::T, 6),
+            (&b, Op::N, n),
+            m,
+            k,
+            n,
+            false,
+        );
+        for (d, w) in dst.iter().zip(&want) {
+            assert!((d - w).abs() < 1e-12);
         }
     }
 }

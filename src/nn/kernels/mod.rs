@@ -11,13 +11,13 @@
 
 pub mod cross_entropy;
 pub mod gemm;
-pub mod gru;
+pub mod recurrent;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-pub use gru::GruSequence;
+pub use recurrent::RecurrentSequence;
 
 /// Which implementation a layer runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,8 +25,8 @@ pub use gru::GruSequence;
 pub enum Kernel {
     /// The plain candle graph: the reference every kernel is tested against.
     Reference,
-    /// Fused kernels where one exists (GRU layers on the CPU, f32/f64);
-    /// the reference path elsewhere.
+    /// Fused kernels where one exists (recurrent layers and the softmax
+    /// cross-entropy on the CPU, f32/f64); the reference path elsewhere.
     #[default]
     Fused,
 }

@@ -11,8 +11,8 @@
 //!
 //! The cells' element-wise math is in [`cell`]; the state type in [`state`].
 //! That per-step candle graph is the reference path; with [`Kernel::Fused`]
-//! (the default) a GRU layer and direction runs as one fused op
-//! ([`crate::nn::kernels::gru`]) with the same values and gradients.
+//! (the default) each layer and direction of every cell runs as one fused op
+//! ([`crate::nn::kernels::recurrent`]) with the same values and gradients.
 
 pub mod cell;
 pub mod state;
@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use cell::{Carry, Cell, Nonlinearity, Recurrent};
 pub use state::State;
 
-use super::kernels::{Kernel, default_kernel, gru::gru_sequence};
+use super::kernels::{Kernel, default_kernel, recurrent::recurrent_sequence};
 use super::{Dropout, Mode};
 use crate::{Error, Result};
 
@@ -213,10 +213,9 @@ impl Rnn {
         self.kernel
     }
 
-    /// Whether a direction runs as the fused GRU op.
+    /// Whether a direction runs as the fused op.
     fn fused(&self, x: &Tensor) -> bool {
         self.kernel == Kernel::Fused
-            && self.cfg.cell == Cell::Gru
             && x.device().is_cpu()
             && matches!(x.dtype(), DType::F32 | DType::F64)
     }
@@ -266,7 +265,10 @@ impl Rnn {
                 };
                 let w = &self.weights[k];
                 let (out, last) = match self.fused(&layer_in) {
-                    true => fused_gru(&layer_in, w, &start.h, lengths, &masks, dir == 1)?,
+                    true => {
+                        let cell = self.cfg.cell;
+                        fused_direction(cell, &layer_in, w, &start, lengths, &masks, dir == 1)?
+                    }
                     false => self.run_direction(&layer_in, w, start, &masks, dir == 1)?,
                 };
                 outs.push(out);
@@ -369,29 +371,43 @@ impl Rnn {
     }
 }
 
-/// One GRU layer and direction through the fused op: the same outputs and
-/// final state as [`Rnn::run_direction`]. xs: [batch, seq, in], h0: [batch, hidden].
-fn fused_gru(
+/// One layer and direction through the fused op: the same outputs and final
+/// state as [`Rnn::run_direction`]. xs: [batch, seq, in].
+fn fused_direction(
+    cell: Cell,
     xs: &Tensor,
     w: &LayerWeights,
-    h0: &Tensor,
+    start: &Carry,
     lengths: &[usize],
     masks: &StepMasks,
     reverse: bool,
 ) -> Result<(Tensor, Carry)> {
     let t = xs.dim(1)?;
+    let hidden = start.h.dim(1)?;
     let xw = w.input_projection(xs)?;
     let whb = Tensor::cat(&[&w.hh_t, &w.b_hh.unsqueeze(0)?], 0)?;
-    // states: [seq, batch, hidden], the carried state after every step.
-    let states = gru_sequence(&xw, h0, &whb, lengths, reverse)?;
-    let last = states.get(if reverse { 0 } else { t - 1 })?;
+    let s0 = match &start.c {
+        Some(c) => Tensor::cat(&[&start.h, c], 1)?,
+        None => start.h.clone(),
+    };
+    // [seq, batch, (states + saved) * hidden]: the carried state after every
+    // step leads each row, h first.
+    let rows = recurrent_sequence(cell, &xw, &s0, &whb, lengths, reverse)?;
+    let last = rows.get(if reverse { 0 } else { t - 1 })?;
+    // Contiguous, as the reference path's states are: beam search reorders
+    // them with index_select.
+    let carry = Carry {
+        h: last.narrow(1, 0, hidden)?.contiguous()?,
+        c: match start.c {
+            Some(_) => Some(last.narrow(1, hidden, hidden)?.contiguous()?),
+            None => None,
+        },
+    };
+    let states = rows.narrow(2, 0, hidden)?;
     // Outputs past a sequence's length are zero (packed semantics).
     let out = match &masks.time_major {
         None => states,
         Some(m) => states.broadcast_mul(m)?,
     };
-    Ok((
-        out.transpose(0, 1)?.contiguous()?,
-        Carry { h: last, c: None },
-    ))
+    Ok((out.transpose(0, 1)?.contiguous()?, carry))
 }

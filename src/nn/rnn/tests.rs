@@ -296,11 +296,11 @@ fn state_select_reorders_batch_and_config_serializes() -> Result<()> {
     Ok(())
 }
 
-/// The fused GRU op and the reference graph: same outputs, final states and
-/// gradients (every parameter, the input, the initial state), over stacked,
-/// bidirectional, variable-length batches, in f64 and f32.
+/// The fused op and the reference graph, for every cell: same outputs, final
+/// states and gradients (every parameter, the input, the initial state), over
+/// stacked, bidirectional, variable-length batches, in f64 and f32.
 #[test]
-fn fused_gru_matches_the_reference_graph() -> Result<()> {
+fn fused_kernels_match_the_reference_graph() -> Result<()> {
     // (batch, seq, input, hidden, layers, bidirectional, lengths)
     type Case = (usize, usize, usize, usize, usize, bool, Vec<usize>);
     let cases: [Case; 4] = [
@@ -309,13 +309,16 @@ fn fused_gru_matches_the_reference_graph() -> Result<()> {
         (4, 6, 5, 16, 2, true, vec![6, 2, 5, 1]),
         (1, 9, 4, 33, 1, true, vec![9]),
     ];
-    for dtype in [DType::F64, DType::F32] {
+    for (cell, dtype) in CELLS
+        .iter()
+        .flat_map(|c| [(*c, DType::F64), (*c, DType::F32)])
+    {
         let tol = if dtype == DType::F64 { 1e-12 } else { 1e-5 };
         for (b, t, i, h, layers, bidi, lengths) in &cases {
             let cfg = RnnConfig {
                 layers: *layers,
                 bidirectional: *bidi,
-                ..RnnConfig::new(Cell::Gru, *i, *h)
+                ..RnnConfig::new(cell, *i, *h)
             };
             let store = ParamStore::new(11);
             let rnn = Rnn::new(&cfg, store.var_builder(dtype, &Device::Cpu))?;
@@ -323,13 +326,26 @@ fn fused_gru_matches_the_reference_graph() -> Result<()> {
             let h0 = Var::from_tensor(
                 &(input(layers * cfg.directions(), *b, *h, 4)?.to_dtype(dtype)? * 0.5)?,
             )?;
+            let c0 = Var::from_tensor(
+                &(input(layers * cfg.directions(), *b, *h, 5)?.to_dtype(dtype)? * 0.7)?,
+            )?;
+            let lstm = cell.has_cell_state();
             let run = |kernel: Kernel| -> Result<(Vec<Tensor>, Vec<Tensor>)> {
                 let rnn = rnn.clone().with_kernel(kernel);
-                let init = State::H(h0.as_tensor().clone());
+                let init = match lstm {
+                    true => State::HC {
+                        h: h0.as_tensor().clone(),
+                        c: c0.as_tensor().clone(),
+                    },
+                    false => State::H(h0.as_tensor().clone()),
+                };
                 let (out, state) = rnn.forward(&x, lengths, Some(&init), &mut Mode::Eval)?;
                 // Weights that differ per position, so every gradient path counts.
                 let wo = input(*b, *t, cfg.output_size(), 8)?.to_dtype(dtype)?;
-                let loss = ((out.clone() * wo)?.sum_all()? + state.h().sqr()?.sum_all()?)?;
+                let mut loss = ((out.clone() * wo)?.sum_all()? + state.h().sqr()?.sum_all()?)?;
+                if let Some(c) = state.c() {
+                    loss = (loss + (c * 0.3)?.sin()?.sum_all()?)?;
+                }
                 let grads = loss.backward()?;
                 let mut g: Vec<Tensor> = store
                     .vars()
@@ -340,7 +356,8 @@ fn fused_gru_matches_the_reference_graph() -> Result<()> {
                         })
                     })
                     .collect::<Result<_>>()?;
-                for v in [x.as_tensor(), h0.as_tensor()] {
+                let inputs = [x.as_tensor(), h0.as_tensor(), c0.as_tensor()];
+                for v in inputs.into_iter().take(if lstm { 3 } else { 2 }) {
                     g.push(
                         grads
                             .get(v)
@@ -348,7 +365,9 @@ fn fused_gru_matches_the_reference_graph() -> Result<()> {
                             .ok_or_else(|| Error::Config("no input gradient".into()))?,
                     );
                 }
-                Ok((vec![out, state.h().clone()], g))
+                let mut values = vec![out, state.h().clone()];
+                values.extend(state.c().cloned());
+                Ok((values, g))
             };
             let (ref_v, ref_g) = run(Kernel::Reference)?;
             let (fus_v, fus_g) = run(Kernel::Fused)?;
@@ -362,7 +381,8 @@ fn fused_gru_matches_the_reference_graph() -> Result<()> {
                 let diff = max_abs(&(a - f)?.to_dtype(DType::F64)?)?;
                 assert!(
                     diff <= tol * scale,
-                    "{dtype:?} b={b} t={t} h={h} layers={layers} bidi={bidi} tensor {k}: {diff}"
+                    "{cell:?} {dtype:?} b={b} t={t} h={h} layers={layers} bidi={bidi} \
+                     tensor {k}: {diff}"
                 );
             }
         }

@@ -1,0 +1,538 @@
+//! One recurrent layer in one direction over a whole padded batch, as one
+//! candle op with backpropagation through time, for every cell of
+//! [`crate::nn::rnn::cell`] (PyTorch's equations and gate order).
+//!
+//! `x W_ihᵀ + b_ih` comes precomputed for all steps (one matrix product
+//! outside the op). Each step is one product of the state with the recurrent
+//! weights of all gates and one fused pass over the gate math ([`CellMath`]:
+//! the only part that differs between cells). Rows past their length keep
+//! their state (packed-sequence semantics) and cost no gate math. The gates
+//! are saved in the output, so the backward pass recomputes nothing: per
+//! step one product with `W_hh` for the state gradient, and the weight
+//! gradient of all steps in one product at the end.
+//!
+//! Inputs: `xw [T, B, G·H]`, `s0 [B, S·H]` (the initial state: `h`, then an
+//! LSTM's `c`), `whb [H + 1, G·H]` (`W_hhᵀ` with `b_hh` as its last row, so
+//! the op has three inputs). Output `[T, B, (S + K)·H]`: for each step and
+//! row, the state after the step (`[h | c]`, the carried state on a padded
+//! step), then the `K` saved blocks of the cell (zero on padded steps). Only
+//! the state columns are meant to be read; theirs are the only gradients used.
+
+use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
+
+use super::Real;
+use super::gemm::{Op, matmul_ld};
+use crate::nn::rnn::{Cell, Nonlinearity};
+
+/// The op: the cell, lengths of the batch rows and the direction.
+#[derive(Clone, Debug)]
+pub struct RecurrentSequence {
+    /// Which cell's math runs.
+    pub cell: Cell,
+    /// `lengths[b]` in `1..=T`: row `b` runs steps `0..lengths[b]`.
+    pub lengths: Vec<usize>,
+    /// Run from the last valid step back to step 0.
+    pub reverse: bool,
+}
+
+/// Sizes of one call.
+#[derive(Clone, Copy, Debug)]
+struct Dims {
+    t: usize,
+    b: usize,
+    h: usize,
+}
+
+/// The element-wise math of one cell for one batch row, forward and backward.
+///
+/// Slices hold `H`-wide blocks: `x` and `hw` the `G` gate pre-activations
+/// (`x W_ihᵀ + b_ih` and `h W_hhᵀ + b_hh`), states `S` blocks (`h`, then `c`),
+/// `saved` the `K` blocks the backward pass reads.
+trait CellMath: Copy {
+    /// Gate blocks `G` in the weights.
+    const GATES: usize;
+    /// State blocks `S`: 1 (`h`) or 2 (`h`, `c`).
+    const STATES: usize;
+    /// Saved blocks `K`.
+    const SAVED: usize;
+
+    /// One step: `state` goes from the state before the step to the one after.
+    fn forward<T: Real>(h: usize, x: &[T], hw: &[T], state: &mut [T], saved: &mut [T]);
+
+    /// The step's backward pass. `new` and `prev` are the states after and
+    /// before the step, `d_new` the gradient on `new`. Writes the gradients
+    /// of `x` and `hw`, and the part of `prev`'s gradient that does not go
+    /// through `hw` (the caller adds `d_hw · W_hh` to its `h` block).
+    #[allow(clippy::too_many_arguments)]
+    fn backward<T: Real>(
+        h: usize,
+        saved: &[T],
+        new: &[T],
+        prev: &[T],
+        d_new: &[T],
+        d_x: &mut [T],
+        d_hw: &mut [T],
+        d_prev: &mut [T],
+    );
+}
+
+/// Elman RNN, `h' = act(x + hw)`; `RELU` picks relu over tanh. Nothing is
+/// saved: the derivative comes from `h'` itself.
+#[derive(Clone, Copy)]
+struct Elman<const RELU: bool>;
+
+impl<const RELU: bool> CellMath for Elman<RELU> {
+    const GATES: usize = 1;
+    const STATES: usize = 1;
+    const SAVED: usize = 0;
+
+    fn forward<T: Real>(h: usize, x: &[T], hw: &[T], state: &mut [T], _: &mut [T]) {
+        for j in 0..h {
+            let pre = x[j] + hw[j];
+            state[j] = match RELU {
+                true if pre > T::ZERO => pre,
+                true => T::ZERO,
+                false => pre.tanh(),
+            };
+        }
+    }
+
+    fn backward<T: Real>(
+        h: usize,
+        _: &[T],
+        new: &[T],
+        _: &[T],
+        d_new: &[T],
+        d_x: &mut [T],
+        d_hw: &mut [T],
+        d_prev: &mut [T],
+    ) {
+        for j in 0..h {
+            let y = new[j];
+            // relu'(0) = 0, as PyTorch; relu(pre) > 0 exactly when pre > 0.
+            let slope = match RELU {
+                true if y > T::ZERO => T::ONE,
+                true => T::ZERO,
+                false => T::ONE - y * y,
+            };
+            let d = d_new[j] * slope;
+            d_x[j] = d;
+            d_hw[j] = d;
+            d_prev[j] = T::ZERO;
+        }
+    }
+}
+
+/// LSTM, gates i, f, g, o; state `[h | c]`; saved i, f, g, o and `tanh(c')`.
+#[derive(Clone, Copy)]
+struct Lstm;
+
+impl CellMath for Lstm {
+    const GATES: usize = 4;
+    const STATES: usize = 2;
+    const SAVED: usize = 5;
+
+    fn forward<T: Real>(h: usize, x: &[T], hw: &[T], state: &mut [T], saved: &mut [T]) {
+        let (hs, cs) = state.split_at_mut(h);
+        for j in 0..h {
+            let i = (x[j] + hw[j]).sigmoid();
+            let f = (x[h + j] + hw[h + j]).sigmoid();
+            let g = (x[2 * h + j] + hw[2 * h + j]).tanh();
+            let o = (x[3 * h + j] + hw[3 * h + j]).sigmoid();
+            let c = f * cs[j] + i * g;
+            let tc = c.tanh();
+            cs[j] = c;
+            hs[j] = o * tc;
+            saved[j] = i;
+            saved[h + j] = f;
+            saved[2 * h + j] = g;
+            saved[3 * h + j] = o;
+            saved[4 * h + j] = tc;
+        }
+    }
+
+    fn backward<T: Real>(
+        h: usize,
+        saved: &[T],
+        _: &[T],
+        prev: &[T],
+        d_new: &[T],
+        d_x: &mut [T],
+        d_hw: &mut [T],
+        d_prev: &mut [T],
+    ) {
+        let c_prev = &prev[h..2 * h];
+        let (dh, dc) = d_new.split_at(h);
+        let (dh_prev, dc_prev) = d_prev.split_at_mut(h);
+        for j in 0..h {
+            let (i, f, g) = (saved[j], saved[h + j], saved[2 * h + j]);
+            let (o, tc) = (saved[3 * h + j], saved[4 * h + j]);
+            let d_o = dh[j] * tc;
+            let d_c = dc[j] + dh[j] * o * (T::ONE - tc * tc);
+            let pre = [
+                d_c * g * i * (T::ONE - i),
+                d_c * c_prev[j] * f * (T::ONE - f),
+                d_c * i * (T::ONE - g * g),
+                d_o * o * (T::ONE - o),
+            ];
+            for (k, p) in pre.into_iter().enumerate() {
+                d_x[k * h + j] = p;
+                d_hw[k * h + j] = p;
+            }
+            dh_prev[j] = T::ZERO;
+            dc_prev[j] = d_c * f;
+        }
+    }
+}
+
+/// GRU, gates r, z, n, with PyTorch's `r ⊙ (W_hn h + b_hn)`; saved r, z, n
+/// and `W_hn h + b_hn`.
+#[derive(Clone, Copy)]
+struct Gru;
+
+impl CellMath for Gru {
+    const GATES: usize = 3;
+    const STATES: usize = 1;
+    const SAVED: usize = 4;
+
+    fn forward<T: Real>(h: usize, x: &[T], hw: &[T], state: &mut [T], saved: &mut [T]) {
+        for j in 0..h {
+            let r = (x[j] + hw[j]).sigmoid();
+            let z = (x[h + j] + hw[h + j]).sigmoid();
+            let hn = hw[2 * h + j];
+            let n = (x[2 * h + j] + r * hn).tanh();
+            state[j] = n + z * (state[j] - n);
+            saved[j] = r;
+            saved[h + j] = z;
+            saved[2 * h + j] = n;
+            saved[3 * h + j] = hn;
+        }
+    }
+
+    fn backward<T: Real>(
+        h: usize,
+        saved: &[T],
+        _: &[T],
+        prev: &[T],
+        d_new: &[T],
+        d_x: &mut [T],
+        d_hw: &mut [T],
+        d_prev: &mut [T],
+    ) {
+        for j in 0..h {
+            let (r, z) = (saved[j], saved[h + j]);
+            let (n, hn) = (saved[2 * h + j], saved[3 * h + j]);
+            let dh = d_new[j];
+            let dn_pre = dh * (T::ONE - z) * (T::ONE - n * n);
+            let dr_pre = dn_pre * hn * r * (T::ONE - r);
+            let dz_pre = dh * (prev[j] - n) * z * (T::ONE - z);
+            d_x[j] = dr_pre;
+            d_x[h + j] = dz_pre;
+            d_x[2 * h + j] = dn_pre;
+            d_hw[j] = dr_pre;
+            d_hw[h + j] = dz_pre;
+            d_hw[2 * h + j] = dn_pre * r;
+            d_prev[j] = dh * z;
+        }
+    }
+}
+
+/// Gates, state and saved blocks of a cell, for shape checks.
+fn blocks(cell: Cell) -> (usize, usize, usize) {
+    fn of<C: CellMath>() -> (usize, usize, usize) {
+        (C::GATES, C::STATES, C::SAVED)
+    }
+    match cell {
+        Cell::Rnn(Nonlinearity::Tanh) => of::<Elman<false>>(),
+        Cell::Rnn(Nonlinearity::Relu) => of::<Elman<true>>(),
+        Cell::Lstm => of::<Lstm>(),
+        Cell::Gru => of::<Gru>(),
+    }
+}
+
+/// Calls `$f::<CellType, $t>($args…)` for the op's cell.
+macro_rules! with_cell {
+    ($cell:expr, $f:ident::<$t:ty>($($arg:expr),*)) => {
+        match $cell {
+            Cell::Rnn(Nonlinearity::Tanh) => $f::<Elman<false>, $t>($($arg),*),
+            Cell::Rnn(Nonlinearity::Relu) => $f::<Elman<true>, $t>($($arg),*),
+            Cell::Lstm => $f::<Lstm, $t>($($arg),*),
+            Cell::Gru => $f::<Gru, $t>($($arg),*),
+        }
+    };
+}
+
+impl RecurrentSequence {
+    /// Steps in processing order.
+    fn order(&self, t: usize) -> Vec<usize> {
+        match self.reverse {
+            true => (0..t).rev().collect(),
+            false => (0..t).collect(),
+        }
+    }
+
+    fn dims(&self, xw: &Layout, s0: &Layout, whb: &Layout) -> candle_core::Result<Dims> {
+        let (gates, states, _) = blocks(self.cell);
+        let (t, b, g) = xw.shape().dims3()?;
+        let (sb, sw) = s0.shape().dims2()?;
+        let (wr, wc) = whb.shape().dims2()?;
+        let h = wc / gates;
+        if wc != gates * h
+            || g != wc
+            || sb != b
+            || sw != states * h
+            || wr != h + 1
+            || self.lengths.len() != b
+        {
+            candle_core::bail!(
+                "recurrent kernel ({:?}): xw {:?}, s0 {:?}, whb {:?} and {} lengths do not fit",
+                self.cell,
+                xw.shape(),
+                s0.shape(),
+                whb.shape(),
+                self.lengths.len()
+            );
+        }
+        if self.lengths.iter().any(|&l| l == 0 || l > t) {
+            candle_core::bail!("recurrent kernel: lengths must be in 1..={t}");
+        }
+        Ok(Dims { t, b, h })
+    }
+
+    /// Width of one output row: state and saved blocks.
+    fn row_width(&self, h: usize) -> usize {
+        let (_, states, saved) = blocks(self.cell);
+        (states + saved) * h
+    }
+}
+
+fn forward<C: CellMath, T: Real>(
+    op: &RecurrentSequence,
+    xw: &[T],
+    s0: &[T],
+    whb: &[T],
+    d: Dims,
+) -> Vec<T> {
+    let Dims { t, b, h } = d;
+    let (g, sw) = (C::GATES * h, C::STATES * h);
+    let width = (C::STATES + C::SAVED) * h;
+    let mut out = vec![T::ZERO; t * b * width];
+    let (w, bias) = whb.split_at(h * g);
+    let mut hw = vec![T::ZERO; b * g];
+    let mut state = s0.to_vec();
+    for s in op.order(t) {
+        for row in hw.chunks_mut(g) {
+            row.copy_from_slice(bias);
+        }
+        // hw += h W_hhᵀ, reading the h block of each [h | c] state row.
+        matmul_ld(
+            (&mut hw, g),
+            (&state, Op::N, sw),
+            (w, Op::N, g),
+            b,
+            h,
+            g,
+            true,
+        );
+        let rows = out[s * b * width..(s + 1) * b * width].chunks_mut(width);
+        for (r, row) in rows.enumerate() {
+            let st = &mut state[r * sw..(r + 1) * sw];
+            let (row_state, saved) = row.split_at_mut(sw);
+            if s < op.lengths[r] {
+                let x = &xw[(s * b + r) * g..(s * b + r + 1) * g];
+                C::forward(h, x, &hw[r * g..(r + 1) * g], st, saved);
+            }
+            row_state.copy_from_slice(st);
+        }
+    }
+    out
+}
+
+/// Gradients of `xw`, `s0` and `whb` from the gradient of the output.
+fn backward<C: CellMath, T: Real>(
+    op: &RecurrentSequence,
+    s0: &[T],
+    whb: &[T],
+    out: &[T],
+    grad: &[T],
+    d: Dims,
+) -> (Vec<T>, Vec<T>, Vec<T>) {
+    let Dims { t, b, h } = d;
+    let (g, sw) = (C::GATES * h, C::STATES * h);
+    let width = (C::STATES + C::SAVED) * h;
+    let w = &whb[..h * g];
+    let order = op.order(t);
+    // The state each step started from, `[T·B, S·H]` in step order: s0 for
+    // the first step processed, else the state after the step before it.
+    let mut prev = vec![T::ZERO; t * b * sw];
+    for (i, &s) in order.iter().enumerate() {
+        let dst = prev[s * b * sw..(s + 1) * b * sw].chunks_mut(sw);
+        match i {
+            0 => dst
+                .zip(s0.chunks(sw))
+                .for_each(|(d, x)| d.copy_from_slice(x)),
+            _ => {
+                let from = &out[order[i - 1] * b * width..(order[i - 1] + 1) * b * width];
+                dst.zip(from.chunks(width))
+                    .for_each(|(d, row)| d.copy_from_slice(&row[..sw]));
+            }
+        }
+    }
+    let mut d_xw = vec![T::ZERO; t * b * g];
+    let mut d_hw = vec![T::ZERO; t * b * g];
+    let mut d_state = vec![T::ZERO; b * sw];
+    let mut d_next = vec![T::ZERO; b * sw];
+    for &s in order.iter().rev() {
+        for r in 0..b {
+            let o = (s * b + r) * width;
+            let ds = &mut d_state[r * sw..(r + 1) * sw];
+            for (x, gr) in ds.iter_mut().zip(&grad[o..o + sw]) {
+                *x += *gr;
+            }
+            let next = &mut d_next[r * sw..(r + 1) * sw];
+            if s >= op.lengths[r] {
+                // A padded step passes the state, and so its gradient, through.
+                next.copy_from_slice(ds);
+                continue;
+            }
+            let gi = (s * b + r) * g;
+            C::backward(
+                h,
+                &out[o + sw..o + width],
+                &out[o..o + sw],
+                &prev[(s * b + r) * sw..(s * b + r + 1) * sw],
+                ds,
+                &mut d_xw[gi..gi + g],
+                &mut d_hw[gi..gi + g],
+                next,
+            );
+        }
+        // dh_prev += d_hw W_hh; padded rows have zero d_hw, so they get nothing.
+        matmul_ld(
+            (&mut d_next, sw),
+            (&d_hw[s * b * g..(s + 1) * b * g], Op::N, g),
+            (w, Op::T, g),
+            b,
+            g,
+            h,
+            true,
+        );
+        std::mem::swap(&mut d_state, &mut d_next);
+    }
+    // dW = Σ_s h_prevᵀ d_hw over all steps at once; db = Σ rows of d_hw.
+    let mut d_whb = vec![T::ZERO; (h + 1) * g];
+    let (dw, db) = d_whb.split_at_mut(h * g);
+    matmul_ld(
+        (dw, g),
+        (&prev, Op::T, sw),
+        (&d_hw, Op::N, g),
+        h,
+        t * b,
+        g,
+        false,
+    );
+    for row in d_hw.chunks(g) {
+        for (acc, v) in db.iter_mut().zip(row) {
+            *acc += *v;
+        }
+    }
+    (d_xw, d_state, d_whb)
+}
+
+fn slice<'a, T>(v: &'a [T], l: &Layout, what: &str) -> candle_core::Result<&'a [T]> {
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&v[a..b]),
+        None => candle_core::bail!("recurrent kernel: {what} must be contiguous"),
+    }
+}
+
+impl CustomOp3 for RecurrentSequence {
+    fn name(&self) -> &'static str {
+        "recurrent-sequence"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let d = self.dims(l1, l2, l3)?;
+        let shape = Shape::from((d.t, d.b, self.row_width(d.h)));
+        macro_rules! run {
+            ($t:ty, $x:expr, $s0:expr, $w:expr) => {{
+                let (x, s0, w) = (
+                    slice($x, l1, "xw")?,
+                    slice($s0, l2, "s0")?,
+                    slice($w, l3, "whb")?,
+                );
+                with_cell!(self.cell, forward::<$t>(self, x, s0, w, d))
+            }};
+        }
+        let out = match (s1, s2, s3) {
+            (CpuStorage::F32(x), CpuStorage::F32(s0), CpuStorage::F32(w)) => {
+                CpuStorage::F32(run!(f32, x, s0, w))
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(s0), CpuStorage::F64(w)) => {
+                CpuStorage::F64(run!(f64, x, s0, w))
+            }
+            _ => candle_core::bail!("recurrent kernel: f32 or f64 inputs of one dtype only"),
+        };
+        Ok((out, shape))
+    }
+
+    fn bwd(
+        &self,
+        xw: &Tensor,
+        s0: &Tensor,
+        whb: &Tensor,
+        res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let d = self.dims(xw.layout(), s0.layout(), whb.layout())?;
+        let dev = xw.device();
+        macro_rules! run {
+            ($t:ty) => {{
+                let flat = |x: &Tensor| x.flatten_all()?.to_vec1::<$t>();
+                let (s0v, wv, out, grad) = (flat(s0)?, flat(whb)?, flat(res)?, flat(grad_res)?);
+                let (dx, ds0, dw) =
+                    with_cell!(self.cell, backward::<$t>(self, &s0v, &wv, &out, &grad, d));
+                (
+                    Tensor::from_vec(dx, xw.shape(), dev)?,
+                    Tensor::from_vec(ds0, s0.shape(), dev)?,
+                    Tensor::from_vec(dw, whb.shape(), dev)?,
+                )
+            }};
+        }
+        let (dx, ds0, dw) = match xw.dtype() {
+            candle_core::DType::F32 => run!(f32),
+            candle_core::DType::F64 => run!(f64),
+            other => candle_core::bail!("recurrent kernel: no backward for {other:?}"),
+        };
+        Ok((Some(dx), Some(ds0), Some(dw)))
+    }
+}
+
+/// Runs the op (see the module docs): `[T, B, (S + K)·H]`, the state after
+/// every step in the first `S·H` columns.
+///
+/// xw: `[T, B, G·H]`, s0: `[B, S·H]`, whb: `[H + 1, G·H]`.
+pub fn recurrent_sequence(
+    cell: Cell,
+    xw: &Tensor,
+    s0: &Tensor,
+    whb: &Tensor,
+    lengths: &[usize],
+    reverse: bool,
+) -> candle_core::Result<Tensor> {
+    let op = RecurrentSequence {
+        cell,
+        lengths: lengths.to_vec(),
+        reverse,
+    };
+    xw.contiguous()?
+        .apply_op3(&s0.contiguous()?, &whb.contiguous()?, op)
+}
