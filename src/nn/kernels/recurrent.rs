@@ -133,21 +133,26 @@ impl CellMath for Lstm {
     const SAVED: usize = 5;
 
     fn forward<T: Real>(h: usize, x: &[T], hw: &[T], state: &mut [T], saved: &mut [T]) {
-        let (hs, cs) = state.split_at_mut(h);
+        // Every block re-sliced to exactly H, so the indexed loop carries no
+        // bounds checks and vectorises.
+        let [xi, xf, xg, xo] = blocks_of::<T, 4>(x, h);
+        let [hi, hf, hg, ho] = blocks_of::<T, 4>(hw, h);
+        let [hs, cs] = blocks_mut::<T, 2>(state, h);
+        let [si, sf, sg, so, stc] = blocks_mut::<T, 5>(saved, h);
         for j in 0..h {
-            let i = (x[j] + hw[j]).sigmoid();
-            let f = (x[h + j] + hw[h + j]).sigmoid();
-            let g = (x[2 * h + j] + hw[2 * h + j]).tanh();
-            let o = (x[3 * h + j] + hw[3 * h + j]).sigmoid();
+            let i = (xi[j] + hi[j]).sigmoid();
+            let f = (xf[j] + hf[j]).sigmoid();
+            let g = (xg[j] + hg[j]).tanh();
+            let o = (xo[j] + ho[j]).sigmoid();
             let c = f * cs[j] + i * g;
             let tc = c.tanh();
             cs[j] = c;
             hs[j] = o * tc;
-            saved[j] = i;
-            saved[h + j] = f;
-            saved[2 * h + j] = g;
-            saved[3 * h + j] = o;
-            saved[4 * h + j] = tc;
+            si[j] = i;
+            sf[j] = f;
+            sg[j] = g;
+            so[j] = o;
+            stc[j] = tc;
         }
     }
 
@@ -196,16 +201,19 @@ impl CellMath for Gru {
     const SAVED: usize = 4;
 
     fn forward<T: Real>(h: usize, x: &[T], hw: &[T], state: &mut [T], saved: &mut [T]) {
+        let [xr, xz, xn] = blocks_of::<T, 3>(x, h);
+        let [hr, hz, hn] = blocks_of::<T, 3>(hw, h);
+        let [sr, sz, sn, shn] = blocks_mut::<T, 4>(saved, h);
+        let state = &mut state[..h];
         for j in 0..h {
-            let r = (x[j] + hw[j]).sigmoid();
-            let z = (x[h + j] + hw[h + j]).sigmoid();
-            let hn = hw[2 * h + j];
-            let n = (x[2 * h + j] + r * hn).tanh();
+            let r = (xr[j] + hr[j]).sigmoid();
+            let z = (xz[j] + hz[j]).sigmoid();
+            let n = (xn[j] + r * hn[j]).tanh();
             state[j] = n + z * (state[j] - n);
-            saved[j] = r;
-            saved[h + j] = z;
-            saved[2 * h + j] = n;
-            saved[3 * h + j] = hn;
+            sr[j] = r;
+            sz[j] = z;
+            sn[j] = n;
+            shn[j] = hn[j];
         }
     }
 
@@ -235,6 +243,21 @@ impl CellMath for Gru {
             d_prev[j] = dh * z;
         }
     }
+}
+
+/// The first `N` blocks of width `h` of `x`, each exactly `h` long.
+fn blocks_of<T, const N: usize>(x: &[T], h: usize) -> [&[T]; N] {
+    std::array::from_fn(|k| &x[k * h..(k + 1) * h])
+}
+
+/// The first `N` blocks of width `h` of `x`, mutable, each exactly `h` long.
+fn blocks_mut<T, const N: usize>(x: &mut [T], h: usize) -> [&mut [T]; N] {
+    let mut rest = &mut x[..N * h];
+    std::array::from_fn(|_| {
+        let (block, tail) = std::mem::take(&mut rest).split_at_mut(h);
+        rest = tail;
+        block
+    })
 }
 
 /// Gates, state and saved blocks of a cell, for shape checks.
