@@ -183,6 +183,8 @@ fn name(cell: Cell) -> &'static str {
 
 fn main() -> candle_core::Result<()> {
     let a = args();
+    // The binary's allocator settings, so the layer runs as it does in training.
+    attend::tune_allocator();
     // The harness is also run by `cargo bench` with its own flags (--bench).
     rayon::ThreadPoolBuilder::new()
         .num_threads(a.threads)
