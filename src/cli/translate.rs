@@ -171,6 +171,10 @@ pub struct SearchArgs {
     /// Sample among the most probable tokens holding probability P.
     #[arg(long, value_name = "P", requires = "sample")]
     top_p: Option<f64>,
+    /// Sentences decoded together (1: one at a time, for latency). Results
+    /// do not depend on it.
+    #[arg(long, value_name = "N", default_value_t = DecodeConfig::default().batch_size)]
+    batch_size: usize,
 }
 
 /// `attend translate run` flags.
@@ -332,6 +336,7 @@ fn decode_config(s: &SearchArgs, n_best: Option<usize>, g: &Globals) -> DecodeCo
     };
     DecodeConfig {
         search,
+        batch_size: s.batch_size,
         ..DecodeConfig::default()
     }
 }
