@@ -59,21 +59,29 @@ trait CellMath: Copy {
     /// One step: `state` goes from the state before the step to the one after.
     fn forward<T: Real>(h: usize, x: &[T], hw: &[T], state: &mut [T], saved: &mut [T]);
 
-    /// The step's backward pass. `new` and `prev` are the states after and
-    /// before the step, `d_new` the gradient on `new`. Writes the gradients
-    /// of `x` and `hw`, and the part of `prev`'s gradient that does not go
-    /// through `hw` (the caller adds `d_hw · W_hh` to its `h` block).
-    #[allow(clippy::too_many_arguments)]
-    fn backward<T: Real>(
-        h: usize,
-        saved: &[T],
-        new: &[T],
-        prev: &[T],
-        d_new: &[T],
-        d_x: &mut [T],
-        d_hw: &mut [T],
-        d_prev: &mut [T],
-    );
+    /// The step's backward pass: reads [`StepIn`], writes [`StepGrads`].
+    fn backward<T: Real>(h: usize, step: StepIn<'_, T>, grads: StepGrads<'_, T>);
+}
+
+/// What one row's backward step reads.
+struct StepIn<'a, T> {
+    /// The cell's saved blocks.
+    saved: &'a [T],
+    /// The state after the step.
+    new: &'a [T],
+    /// The state before the step.
+    prev: &'a [T],
+    /// The gradient on `new`.
+    d_new: &'a [T],
+}
+
+/// What one row's backward step writes: the gradients of `x` and `hw`, and
+/// the part of `prev`'s gradient that does not go through `hw` (the caller
+/// adds `d_hw · W_hh` to its `h` block).
+struct StepGrads<'a, T> {
+    d_x: &'a mut [T],
+    d_hw: &'a mut [T],
+    d_prev: &'a mut [T],
 }
 
 /// Elman RNN, `h' = act(x + hw)`; `RELU` picks relu over tanh. Nothing is
@@ -97,16 +105,9 @@ impl<const RELU: bool> CellMath for Elman<RELU> {
         }
     }
 
-    fn backward<T: Real>(
-        h: usize,
-        _: &[T],
-        new: &[T],
-        _: &[T],
-        d_new: &[T],
-        d_x: &mut [T],
-        d_hw: &mut [T],
-        d_prev: &mut [T],
-    ) {
+    fn backward<T: Real>(h: usize, step: StepIn<'_, T>, grads: StepGrads<'_, T>) {
+        let StepIn { new, d_new, .. } = step;
+        let StepGrads { d_x, d_hw, d_prev } = grads;
         for j in 0..h {
             let y = new[j];
             // relu'(0) = 0, as PyTorch; relu(pre) > 0 exactly when pre > 0.
@@ -156,16 +157,11 @@ impl CellMath for Lstm {
         }
     }
 
-    fn backward<T: Real>(
-        h: usize,
-        saved: &[T],
-        _: &[T],
-        prev: &[T],
-        d_new: &[T],
-        d_x: &mut [T],
-        d_hw: &mut [T],
-        d_prev: &mut [T],
-    ) {
+    fn backward<T: Real>(h: usize, step: StepIn<'_, T>, grads: StepGrads<'_, T>) {
+        let StepIn {
+            saved, prev, d_new, ..
+        } = step;
+        let StepGrads { d_x, d_hw, d_prev } = grads;
         let c_prev = &prev[h..2 * h];
         let (dh, dc) = d_new.split_at(h);
         let (dh_prev, dc_prev) = d_prev.split_at_mut(h);
@@ -217,16 +213,11 @@ impl CellMath for Gru {
         }
     }
 
-    fn backward<T: Real>(
-        h: usize,
-        saved: &[T],
-        _: &[T],
-        prev: &[T],
-        d_new: &[T],
-        d_x: &mut [T],
-        d_hw: &mut [T],
-        d_prev: &mut [T],
-    ) {
+    fn backward<T: Real>(h: usize, step: StepIn<'_, T>, grads: StepGrads<'_, T>) {
+        let StepIn {
+            saved, prev, d_new, ..
+        } = step;
+        let StepGrads { d_x, d_hw, d_prev } = grads;
         for j in 0..h {
             let (r, z) = (saved[j], saved[h + j]);
             let (n, hn) = (saved[2 * h + j], saved[3 * h + j]);
@@ -419,16 +410,18 @@ fn backward<C: CellMath, T: Real>(
                 continue;
             }
             let gi = (s * b + r) * g;
-            C::backward(
-                h,
-                &out[o + sw..o + width],
-                &out[o..o + sw],
-                &prev[(s * b + r) * sw..(s * b + r + 1) * sw],
-                ds,
-                &mut d_xw[gi..gi + g],
-                &mut d_hw[gi..gi + g],
-                next,
-            );
+            let step = StepIn {
+                saved: &out[o + sw..o + width],
+                new: &out[o..o + sw],
+                prev: &prev[(s * b + r) * sw..(s * b + r + 1) * sw],
+                d_new: ds,
+            };
+            let grads = StepGrads {
+                d_x: &mut d_xw[gi..gi + g],
+                d_hw: &mut d_hw[gi..gi + g],
+                d_prev: next,
+            };
+            C::backward(h, step, grads);
         }
         // dh_prev += d_hw W_hh; padded rows have zero d_hw, so they get nothing.
         matmul_ld(
