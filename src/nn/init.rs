@@ -23,6 +23,8 @@ use crate::{Error, Result};
 pub struct ParamStore {
     seed: u64,
     vars: Arc<Mutex<HashMap<String, Var>>>,
+    /// Hand layers detached tensors (see [`ParamStore::for_inference`]).
+    inference: bool,
 }
 
 impl ParamStore {
@@ -31,7 +33,18 @@ impl ParamStore {
         ParamStore {
             seed,
             vars: Arc::new(Mutex::new(HashMap::new())),
+            inference: false,
         }
+    }
+
+    /// The same store, but layers built from its [`var_builder`](Self::var_builder)
+    /// get the parameters detached from their variables: the same storage,
+    /// without gradient tracking, so a model built for decoding records no
+    /// autograd graph (PyTorch's `torch.no_grad()`). Such a model cannot be
+    /// trained; the store's variables (for saving) are unchanged.
+    pub fn for_inference(mut self) -> Self {
+        self.inference = true;
+        self
     }
 
     /// A store pre-filled with `tensors` (PyTorch names), e.g. from a checkpoint
@@ -162,7 +175,10 @@ impl SimpleBackend for ParamStore {
                     s.dims()
                 );
             }
-            return v.as_tensor().to_dtype(dtype);
+            return match self.inference {
+                true => v.as_tensor().detach().to_dtype(dtype),
+                false => v.as_tensor().to_dtype(dtype),
+            };
         }
         let t = draw(h, &s, &mut self.rng_for(name), dtype, dev)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
@@ -237,6 +253,27 @@ mod tests {
             vb.get_with_hints((3, 2), "w", candle_nn::init::ZERO)
                 .is_err()
         );
+        Ok(())
+    }
+
+    #[test]
+    fn inference_stores_hand_out_the_values_without_gradients() -> Result<()> {
+        let t = Tensor::new(&[1.0f32, 2.0, 3.0], &Device::Cpu)?;
+        for inference in [false, true] {
+            let mut store = ParamStore::from_tensors(0, HashMap::from([("w".into(), t.clone())]))?;
+            if inference {
+                store = store.for_inference();
+            }
+            let w = store.var_builder(DType::F32, &Device::Cpu).get_with_hints(
+                3,
+                "w",
+                Init::Const(0.0),
+            )?;
+            assert_eq!(w.to_vec1::<f32>()?, vec![1.0, 2.0, 3.0]);
+            let grads = (w.sqr()?.sum_all()?).backward()?;
+            let var = store.get("w").ok_or_else(|| Error::Config("no w".into()))?;
+            assert_eq!(grads.get(var.as_tensor()).is_some(), !inference);
+        }
         Ok(())
     }
 }

@@ -17,7 +17,9 @@ use crate::{Error, Result};
 /// Builds the model `cfg` describes on `device` with the weights `tensors`
 /// (our parameter names), after checking that they are exactly the model's
 /// parameters with the model's shapes. `file` and `display` (our name → the
-/// name to report, e.g. the file's own) only shape error messages.
+/// name to report, e.g. the file's own) only shape error messages. The model
+/// is built for decoding ([`ParamStore::for_inference`]): it records no
+/// gradients.
 pub fn load_model(
     cfg: &Seq2SeqConfig,
     tensors: HashMap<String, Tensor>,
@@ -72,7 +74,9 @@ pub fn load_model(
         .into_iter()
         .map(|(n, t)| Ok((n, t.to_dtype(DType::F32)?.to_device(device)?)))
         .collect::<Result<HashMap<_, _>>>()?;
-    let store = ParamStore::from_tensors(0, tensors)?;
+    // Loaded models decode; building them without gradient tracking saves
+    // each decoding step the autograd bookkeeping.
+    let store = ParamStore::from_tensors(0, tensors)?.for_inference();
     let model = Seq2Seq::new(cfg, store.var_builder(DType::F32, device))?;
     Ok((model, store))
 }
