@@ -1,0 +1,156 @@
+//! One training step of the PyTorch tutorial's seq2seq model (issue 7):
+//! GRU 256 encoder, the tutorial's attention decoder (`max_length` 10),
+//! vocabularies of 4,345 and 2,803 words, source and target 8 tokens, teacher
+//! forcing, dropout 0.1; one step = forward + backward + SGD (lr 0.01).
+//! `bench/seq2seq_step.sh` runs `bench/seq2seq_step_torch.py` beside it.
+//!
+//! `cargo bench --bench seq2seq_step [-- --threads N --json]`. With 2 threads
+//! a batch is split into one shard per thread as attend's trainer does (each
+//! shard's forward and backward on its own core, gradients summed); batch 1
+//! runs on one.
+
+use std::time::Instant;
+
+use attend::data::{PairBatch, PairSpecials};
+use attend::nn::{Cell, Mode, ParamStore};
+use attend::seq2seq::{DecoderKind, Seq2Seq, Seq2SeqConfig};
+use attend::train::{Optimizer, Sgd, SgdConfig};
+use candle_core::backprop::GradStore;
+use candle_core::{DType, Device};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+const LEN: usize = 8;
+const SP: PairSpecials = PairSpecials {
+    pad: 2,
+    sos: 0,
+    eos: 1,
+};
+
+fn config() -> Seq2SeqConfig {
+    Seq2SeqConfig {
+        src_vocab: 4345,
+        tgt_vocab: 2803,
+        embed: 256,
+        hidden: 256,
+        cell: Cell::Gru,
+        layers: 1,
+        bidirectional: false,
+        dropout: 0.1,
+        out_dropout: 0.0,
+        decoder: DecoderKind::Tutorial,
+        feed_context: false,
+        input_feeding: true,
+        max_length: Some(10),
+        tie_embeddings: false,
+        pad_id: None,
+    }
+}
+
+/// Random pairs of exactly `LEN` tokens each side (source ends in `<eos>`;
+/// the target's `<eos>` is appended by the batch, so it holds `LEN − 1` words).
+fn batch(b: usize, rng: &mut StdRng) -> attend::Result<PairBatch> {
+    let words = |n: usize, v: u32, rng: &mut StdRng| -> Vec<u32> {
+        (0..n).map(|_| rng.random_range(3..v)).collect()
+    };
+    let src: Vec<Vec<u32>> = (0..b)
+        .map(|_| {
+            let mut s = words(LEN - 1, 4345, rng);
+            s.push(SP.eos);
+            s
+        })
+        .collect();
+    let tgt: Vec<Vec<u32>> = (0..b).map(|_| words(LEN - 1, 2803, rng)).collect();
+    PairBatch::new(&src, &tgt, &SP, &Device::Cpu)
+}
+
+fn main() -> attend::Result<()> {
+    attend::tune_allocator();
+    let argv: Vec<String> = std::env::args().collect();
+    let threads = argv
+        .iter()
+        .position(|a| a == "--threads")
+        .and_then(|i| argv.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2usize);
+    let json = argv.iter().any(|a| a == "--json");
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .map_err(|e| attend::Error::Config(e.to_string()))?;
+    let cfg = config();
+    for b in [1usize, 64] {
+        let store = ParamStore::new(1);
+        let model = Seq2Seq::new(&cfg, store.var_builder(DType::F32, &Device::Cpu))?;
+        let vars = store.vars();
+        let mut sgd = Sgd::new(
+            &SgdConfig {
+                lr: 0.01,
+                ..SgdConfig::default()
+            },
+            vars.clone(),
+        )?;
+        let mut rng = StdRng::seed_from_u64(3);
+        let n = threads.min(b);
+        let shards: Vec<PairBatch> = (0..n)
+            .map(|i| batch(b / n + usize::from(i < b % n), &mut rng))
+            .collect::<attend::Result<_>>()?;
+        let mut step = || -> attend::Result<()> {
+            let grads: Vec<attend::Result<GradStore>> = std::thread::scope(|s| {
+                let handles: Vec<_> = shards
+                    .iter()
+                    .enumerate()
+                    .map(|(i, shard)| {
+                        let model = &model;
+                        s.spawn(move || -> attend::Result<GradStore> {
+                            let mut r = StdRng::seed_from_u64(i as u64);
+                            let loss = model.loss(shard, 1.0, 0.0, &mut Mode::Train(&mut r))?;
+                            // Shards' mean losses weighted by their share of the batch.
+                            let w = shard.src.dim(0)? as f64 / b as f64;
+                            Ok((loss * w)?.backward()?)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| Err(attend::Error::Config("shard panicked".into())))
+                    })
+                    .collect()
+            });
+            let mut grads = grads.into_iter().collect::<attend::Result<Vec<_>>>()?;
+            let mut total = grads
+                .pop()
+                .ok_or_else(|| attend::Error::Config("no shard".into()))?;
+            for other in grads {
+                for (_, v) in &vars {
+                    if let Some(g) = other.get(v.as_tensor()) {
+                        let sum = match total.get(v.as_tensor()) {
+                            Some(t) => (t + g)?,
+                            None => g.clone(),
+                        };
+                        total.insert(v.as_tensor(), sum);
+                    }
+                }
+            }
+            sgd.step(&total)
+        };
+        for _ in 0..3 {
+            step()?;
+        }
+        let steps = if b == 1 { 300 } else { 40 };
+        let start = Instant::now();
+        for _ in 0..steps {
+            step()?;
+        }
+        let per_s = steps as f64 / start.elapsed().as_secs_f64();
+        if json {
+            println!(
+                "{{\"impl\":\"attend\",\"batch\":{b},\"threads\":{threads},\"steps_per_second\":{per_s:.3}}}"
+            );
+        } else {
+            println!("batch {b:>2}, {threads} threads: {per_s:.1} steps/s");
+        }
+    }
+    Ok(())
+}
