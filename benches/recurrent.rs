@@ -186,10 +186,8 @@ fn main() -> candle_core::Result<()> {
     // The binary's allocator settings, so the layer runs as it does in training.
     attend::tune_allocator();
     // The harness is also run by `cargo bench` with its own flags (--bench).
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(a.threads)
-        .build_global()
-        .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+    // The binary's thread set-up: candle's intra-op pool pinned to one thread.
+    attend::set_threads(a.threads).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
     let cells = [Cell::Rnn(Nonlinearity::Tanh), Cell::Lstm, Cell::Gru];
     let (hiddens, batches): (&[usize], &[usize]) = match a.quick {
         true => (&[256], &[1, 64]),

@@ -18,6 +18,7 @@ use attend::train::{Optimizer, Sgd, SgdConfig};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device};
 use rand::{Rng, SeedableRng, rngs::StdRng};
+use rayon::prelude::*;
 
 const LEN: usize = 8;
 const SP: PairSpecials = PairSpecials {
@@ -73,10 +74,8 @@ fn main() -> attend::Result<()> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(2usize);
     let json = argv.iter().any(|a| a == "--json");
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build_global()
-        .map_err(|e| attend::Error::Config(e.to_string()))?;
+    // The binary's thread set-up: candle's intra-op pool pinned to one thread.
+    attend::set_threads(threads)?;
     let cfg = config();
     for b in [1usize, 64] {
         let store = ParamStore::new(1);
@@ -95,29 +94,19 @@ fn main() -> attend::Result<()> {
             .map(|i| batch(b / n + usize::from(i < b % n), &mut rng))
             .collect::<attend::Result<_>>()?;
         let mut step = || -> attend::Result<()> {
-            let grads: Vec<attend::Result<GradStore>> = std::thread::scope(|s| {
-                let handles: Vec<_> = shards
-                    .iter()
-                    .enumerate()
-                    .map(|(i, shard)| {
-                        let model = &model;
-                        s.spawn(move || -> attend::Result<GradStore> {
-                            let mut r = StdRng::seed_from_u64(i as u64);
-                            let loss = model.loss(shard, 1.0, 0.0, &mut Mode::Train(&mut r))?;
-                            // Shards' mean losses weighted by their share of the batch.
-                            let w = shard.src.dim(0)? as f64 / b as f64;
-                            Ok((loss * w)?.backward()?)
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join()
-                            .unwrap_or_else(|_| Err(attend::Error::Config("shard panicked".into())))
-                    })
-                    .collect()
-            });
+            // Rayon tasks, as the trainer: candle's element-wise kernels run on
+            // the global pool, and from plain threads the shards serialise.
+            let grads: Vec<attend::Result<GradStore>> = shards
+                .par_iter()
+                .enumerate()
+                .map(|(i, shard)| {
+                    let mut r = StdRng::seed_from_u64(i as u64);
+                    let loss = model.loss(shard, 1.0, 0.0, &mut Mode::Train(&mut r))?;
+                    // Shards' mean losses weighted by their share of the batch.
+                    let w = shard.src.dim(0)? as f64 / b as f64;
+                    Ok((loss * w)?.backward()?)
+                })
+                .collect();
             let mut grads = grads.into_iter().collect::<attend::Result<Vec<_>>>()?;
             let mut total = grads
                 .pop()

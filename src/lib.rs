@@ -26,6 +26,30 @@ pub use error::{Error, Result};
 
 /// Keeps freed tensor memory in the heap instead of returning it to the OS.
 ///
+/// Sizes attend's own thread pool (data work, data-parallel training) and
+/// pins candle's intra-op parallelism to one thread.
+///
+/// Measured on the 2-core reference machine (`examples/`-style timing of one
+/// seq2seq training step, hidden 256, batch 64): candle's barrier-synchronised
+/// pool spin-waits between the many small ops of a recurrent step, so two
+/// intra-op threads made a step 2.2× *slower* than one (456 ms → 141 ms for
+/// the backward pass). Cores are put to work one level up instead. candle
+/// reads `CANDLE_NUM_THREADS` / `RAYON_NUM_THREADS` when it first computes, so
+/// they must be set before any tensor work: call this first thing in `main`
+/// (the binary and the benchmarks do).
+pub fn set_threads(n: usize) -> Result<()> {
+    // SAFETY: called once at start-up, before any other thread exists.
+    unsafe {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global()
+        .map_err(|e| Error::Config(format!("cannot set up {n} threads: {e}")))?;
+    Ok(())
+}
+
 /// Sets glibc's allocator up for training loops; call it first thing in
 /// `main`, before any thread starts (the binary and the benchmarks do).
 ///

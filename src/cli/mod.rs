@@ -106,25 +106,7 @@ fn pending(group: &str) -> Result<ExitCode> {
     anyhow::bail!("`attend {group}` is not available in this version yet")
 }
 
-/// Sizes attend's own thread pool (data work, data-parallel training) and
-/// pins candle's intra-op parallelism to one thread.
-///
-/// Measured on the 2-core reference machine (`examples/`-style timing of one
-/// seq2seq training step, hidden 256, batch 64): candle's barrier-synchronised
-/// pool spin-waits between the many small ops of a recurrent step, so two
-/// intra-op threads made a step 2.2× *slower* than one (456 ms → 141 ms for
-/// the backward pass). Cores are put to work one level up instead. candle
-/// reads `CANDLE_NUM_THREADS` / `RAYON_NUM_THREADS` when it first computes, so
-/// they must be set before any tensor work.
+/// See [`attend::set_threads`].
 fn set_threads(n: usize) -> Result<()> {
-    // SAFETY: called once at start-up, before any other thread exists.
-    unsafe {
-        std::env::set_var("CANDLE_NUM_THREADS", "1");
-        std::env::set_var("RAYON_NUM_THREADS", "1");
-    }
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build_global()
-        .context("setting up the thread pool")?;
-    Ok(())
+    attend::set_threads(n).context("setting up the thread pool")
 }
