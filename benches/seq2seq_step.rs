@@ -12,8 +12,8 @@
 use std::time::Instant;
 
 use attend::data::{PairBatch, PairSpecials};
-use attend::nn::{Cell, Mode, ParamStore};
-use attend::seq2seq::{DecoderKind, Seq2Seq, Seq2SeqConfig};
+use attend::nn::{Mode, ParamStore};
+use attend::seq2seq::{Seq2Seq, Seq2SeqConfig};
 use attend::train::{Optimizer, Sgd, SgdConfig};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device};
@@ -28,23 +28,7 @@ const SP: PairSpecials = PairSpecials {
 };
 
 fn config() -> Seq2SeqConfig {
-    Seq2SeqConfig {
-        src_vocab: 4345,
-        tgt_vocab: 2803,
-        embed: 256,
-        hidden: 256,
-        cell: Cell::Gru,
-        layers: 1,
-        bidirectional: false,
-        dropout: 0.1,
-        out_dropout: 0.0,
-        decoder: DecoderKind::Tutorial,
-        feed_context: false,
-        input_feeding: true,
-        max_length: Some(10),
-        tie_embeddings: false,
-        pad_id: None,
-    }
+    Seq2SeqConfig::tutorial(4345, 2803, 256, 10)
 }
 
 /// Random pairs of exactly `LEN` tokens each side (source ends in `<eos>`;

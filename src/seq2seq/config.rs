@@ -116,6 +116,30 @@ impl Default for Seq2SeqConfig {
 }
 
 impl Seq2SeqConfig {
+    /// The PyTorch tutorial's model: `EncoderRNN` (embedding + GRU, `hidden`
+    /// wide) and `AttnDecoderRNN` (attention over `max_length` positions,
+    /// dropout 0.1 on the decoder's embeddings), no padding id.
+    pub fn tutorial(src_vocab: usize, tgt_vocab: usize, hidden: usize, max_length: usize) -> Self {
+        Seq2SeqConfig {
+            src_vocab,
+            tgt_vocab,
+            embed: hidden,
+            hidden,
+            cell: Cell::Gru,
+            layers: 1,
+            bidirectional: false,
+            // The tutorial's `dropout_p`, on the decoder's embeddings when training.
+            dropout: 0.1,
+            out_dropout: 0.0,
+            decoder: DecoderKind::Tutorial,
+            feed_context: false,
+            input_feeding: true,
+            max_length: Some(max_length),
+            tie_embeddings: false,
+            pad_id: None,
+        }
+    }
+
     /// Checks sizes and the rules between fields.
     pub fn validate(&self) -> Result<()> {
         let bad = |msg: String| Err(Error::Config(format!("seq2seq model: {msg}")));

@@ -22,8 +22,7 @@ use candle_core::Device;
 use serde::Deserialize;
 
 use super::weights::load_model;
-use super::{DecoderKind, Seq2SeqConfig, TextConfig, Translator};
-use crate::nn::Cell;
+use super::{Seq2SeqConfig, TextConfig, Translator};
 use crate::text::{Specials, Vocab};
 use crate::train::model_dir::{read_json, read_tensors};
 use crate::{Error, Result};
@@ -83,24 +82,12 @@ pub fn import_tutorial(weights: &Path, vocab: &Path) -> Result<Translator> {
     }
     let src_vocab = lang_vocab(&v.input_lang, "input_lang", vocab)?;
     let tgt_vocab = lang_vocab(&v.output_lang, "output_lang", vocab)?;
-    let cfg = Seq2SeqConfig {
-        src_vocab: src_vocab.len(),
-        tgt_vocab: tgt_vocab.len(),
-        embed: v.hidden_size,
-        hidden: v.hidden_size,
-        cell: Cell::Gru,
-        layers: 1,
-        bidirectional: false,
-        // The tutorial's `dropout_p`, on the decoder's embeddings when training.
-        dropout: 0.1,
-        out_dropout: 0.0,
-        decoder: DecoderKind::Tutorial,
-        feed_context: false,
-        input_feeding: true,
-        max_length: Some(v.max_length),
-        tie_embeddings: false,
-        pad_id: None,
-    };
+    let cfg = Seq2SeqConfig::tutorial(
+        src_vocab.len(),
+        tgt_vocab.len(),
+        v.hidden_size,
+        v.max_length,
+    );
     cfg.validate()
         .map_err(|e| Error::format(vocab, None, e.to_string()))?;
     let device = Device::Cpu;
