@@ -14,7 +14,7 @@ use std::time::Instant;
 use attend::data::{PairBatch, PairSpecials};
 use attend::nn::{Mode, ParamStore};
 use attend::seq2seq::{Seq2Seq, Seq2SeqConfig};
-use attend::train::{Optimizer, Sgd, SgdConfig};
+use attend::train::{Optimizer, Sgd, SgdConfig, sum_gradients};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device};
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -91,21 +91,8 @@ fn main() -> attend::Result<()> {
                     Ok((loss * w)?.backward()?)
                 })
                 .collect();
-            let mut grads = grads.into_iter().collect::<attend::Result<Vec<_>>>()?;
-            let mut total = grads
-                .pop()
-                .ok_or_else(|| attend::Error::Config("no shard".into()))?;
-            for other in grads {
-                for (_, v) in &vars {
-                    if let Some(g) = other.get(v.as_tensor()) {
-                        let sum = match total.get(v.as_tensor()) {
-                            Some(t) => (t + g)?,
-                            None => g.clone(),
-                        };
-                        total.insert(v.as_tensor(), sum);
-                    }
-                }
-            }
+            let grads = grads.into_iter().collect::<attend::Result<Vec<_>>>()?;
+            let total = sum_gradients(grads, &vars)?;
             sgd.step(&total)
         };
         for _ in 0..3 {

@@ -24,8 +24,6 @@ pub mod viz;
 
 pub use error::{Error, Result};
 
-/// Keeps freed tensor memory in the heap instead of returning it to the OS.
-///
 /// Sizes attend's own thread pool (data work, data-parallel training) and
 /// pins candle's intra-op parallelism to one thread.
 ///
@@ -50,8 +48,9 @@ pub fn set_threads(n: usize) -> Result<()> {
     Ok(())
 }
 
-/// Sets glibc's allocator up for training loops; call it first thing in
-/// `main`, before any thread starts (the binary and the benchmarks do).
+/// Keeps freed tensor memory in the heap instead of returning it to the OS;
+/// call it first thing in `main`, before any thread starts (the binary and
+/// the benchmarks do).
 ///
 /// glibc serves blocks over 128 KiB with `mmap` and unmaps them on free, so
 /// every training step page-faults its activations in again, and page faults

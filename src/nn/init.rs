@@ -112,6 +112,15 @@ impl ParamStore {
         Ok(())
     }
 
+    /// What layers get for a parameter: the variable's tensor, detached in
+    /// an inference store.
+    fn hand_out(&self, var: &Var) -> Tensor {
+        match self.inference {
+            true => var.as_tensor().detach(),
+            false => var.as_tensor().clone(),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Var>> {
         // A poisoned lock only means another thread panicked mid-insert; the
         // map itself is still consistent, so carry on with it.
@@ -175,15 +184,12 @@ impl SimpleBackend for ParamStore {
                     s.dims()
                 );
             }
-            return match self.inference {
-                true => v.as_tensor().detach().to_dtype(dtype),
-                false => v.as_tensor().to_dtype(dtype),
-            };
+            return self.hand_out(v).to_dtype(dtype);
         }
         let t = draw(h, &s, &mut self.rng_for(name), dtype, dev)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         let var = Var::from_tensor(&t)?;
-        let t = var.as_tensor().clone();
+        let t = self.hand_out(&var);
         vars.insert(name.to_string(), var);
         Ok(t)
     }
@@ -195,7 +201,7 @@ impl SimpleBackend for ParamStore {
         _dev: &Device,
     ) -> candle_core::Result<Tensor> {
         match self.lock().get(name) {
-            Some(v) => v.as_tensor().to_dtype(dtype),
+            Some(v) => self.hand_out(v).to_dtype(dtype),
             None => candle_core::bail!("no parameter `{name}`"),
         }
     }

@@ -26,6 +26,30 @@ use super::optim::{OptimizerConfig, build as build_optimizer};
 use super::schedule::{ScheduleConfig, ScheduleState, Scheduler};
 use super::{EpochRecord, History, Metrics, ModelDir, Progress, Task};
 
+/// The sum of the shards' gradients of `vars` (each shard's already weighted
+/// by its share of the batch): the whole batch's gradient up to summation order.
+pub fn sum_gradients(
+    shards: Vec<GradStore>,
+    vars: &[(String, candle_core::Var)],
+) -> Result<GradStore> {
+    let mut shards = shards.into_iter();
+    let mut acc = shards
+        .next()
+        .ok_or_else(|| Error::Config("a batch split into no shards".into()))?;
+    for grads in shards {
+        for (_, var) in vars {
+            if let Some(g) = grads.get(var.as_tensor()) {
+                let sum = match acc.get(var.as_tensor()) {
+                    Some(a) => (a + g)?,
+                    None => g.clone(),
+                };
+                acc.insert(var.as_tensor(), sum);
+            }
+        }
+    }
+    Ok(acc)
+}
+
 fn improves(goal: Goal, new: f64, old: f64) -> bool {
     match goal {
         Goal::Min => new < old,
@@ -418,28 +442,13 @@ impl Trainer {
             })
             .collect();
         let mut total = 0.0;
-        let mut merged: Option<GradStore> = None;
+        let mut all = Vec::with_capacity(results.len());
         for r in results {
             let (value, grads) = r?;
             total += value;
-            merged = Some(match merged {
-                None => grads,
-                Some(mut acc) => {
-                    for (_, var) in vars {
-                        if let Some(g) = grads.get(var.as_tensor()) {
-                            let sum = match acc.get(var.as_tensor()) {
-                                Some(a) => (a + g)?,
-                                None => g.clone(),
-                            };
-                            acc.insert(var.as_tensor(), sum);
-                        }
-                    }
-                    acc
-                }
-            });
+            all.push(grads);
         }
-        let grads = merged.ok_or_else(|| Error::Config("a batch split into no shards".into()))?;
-        Ok((total, grads))
+        Ok((total, sum_gradients(all, vars)?))
     }
 
     fn checkpoint(
