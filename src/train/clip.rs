@@ -6,7 +6,9 @@
 //! clamped to 1, so small gradients are left alone (Pascanu et al. 2013).
 
 use candle_core::backprop::GradStore;
-use candle_core::{DType, Tensor, Var};
+use candle_core::{DType, Device, Tensor, Var};
+
+use crate::nn::kernels::inplace;
 
 use crate::{Error, Result};
 
@@ -29,9 +31,18 @@ pub fn clip_grad_norm(vars: &[(String, Var)], grads: &mut GradStore, max_norm: f
     let mut squares = Vec::with_capacity(vars.len());
     for (_, var) in vars {
         if let Some(g) = grads.get(var.as_tensor()) {
-            // Σ g² per tensor in its own dtype, then f64 for the total, so one
+            // On the CPU: Σ g² in f64 straight from the buffer. Elsewhere Σ g²
+            // per tensor in its own dtype, then f64 for the total, so one
             // device sync serves every parameter.
-            squares.push(g.detach().sqr()?.sum_all()?.to_dtype(DType::F64)?);
+            squares.push(match inplace::sum_squares(g) {
+                Some(s) => Tensor::new(s, &Device::Cpu)?,
+                None => g
+                    .detach()
+                    .sqr()?
+                    .sum_all()?
+                    .to_dtype(DType::F64)?
+                    .to_device(&Device::Cpu)?,
+            });
         }
     }
     if squares.is_empty() {
@@ -49,6 +60,9 @@ pub fn clip_grad_norm(vars: &[(String, Var)], grads: &mut GradStore, max_norm: f
     if coef < 1.0 {
         for (_, var) in vars {
             if let Some(g) = grads.get(var.as_tensor()) {
+                if inplace::update0(g, &inplace::Scale(coef))? {
+                    continue;
+                }
                 let scaled = g.detach().affine(coef, 0.0)?;
                 grads.insert(var.as_tensor(), scaled);
             }

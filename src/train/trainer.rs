@@ -25,6 +25,7 @@ use super::metric::Goal;
 use super::optim::{OptimizerConfig, build as build_optimizer};
 use super::schedule::{ScheduleConfig, ScheduleState, Scheduler};
 use super::{EpochRecord, History, Metrics, ModelDir, Progress, Task};
+use crate::nn::kernels::inplace;
 
 /// The sum of the shards' gradients of `vars` (each shard's already weighted
 /// by its share of the batch): the whole batch's gradient up to summation order.
@@ -40,6 +41,9 @@ pub fn sum_gradients(
         for (_, var) in vars {
             if let Some(g) = grads.get(var.as_tensor()) {
                 let sum = match acc.get(var.as_tensor()) {
+                    // A stored gradient is a buffer the backward pass made for
+                    // it alone: adding into it in place changes nothing else.
+                    Some(a) if inplace::update1(a, g, &inplace::AddAssign)? => continue,
                     Some(a) => (a + g)?,
                     None => g.clone(),
                 };

@@ -11,6 +11,7 @@
 
 pub mod cross_entropy;
 pub mod gemm;
+pub mod inplace;
 pub mod recurrent;
 
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -72,6 +73,8 @@ pub trait Real:
     fn exp(self) -> Self;
     /// `ln x`.
     fn ln(self) -> Self;
+    /// `√x`.
+    fn sqrt(self) -> Self;
     /// The nearest value to an `f64`.
     fn of(x: f64) -> Self;
 }
@@ -96,6 +99,10 @@ macro_rules! impl_real {
             }
             fn ln(self) -> Self {
                 <$t>::ln(self)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
             }
             #[allow(clippy::unnecessary_cast)]
             fn of(x: f64) -> Self {

@@ -25,6 +25,8 @@ use super::{
     lr_tensor, saved_lr,
 };
 use crate::Result;
+use crate::nn::kernels::inplace::{self, Elementwise};
+use crate::nn::kernels::{Kernel, Real, default_kernel};
 
 /// Settings of [`Adam`]; defaults are PyTorch's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -125,6 +127,8 @@ struct Core {
     weight_decay: f64,
     decoupled: bool,
     params: Vec<Param>,
+    /// In-place kernels where they can run, or tensor ops throughout.
+    kernel: Kernel,
 }
 
 const STEP: &str = "step";
@@ -140,6 +144,76 @@ fn lerp(a: &Tensor, b: &Tensor, w: f64) -> Result<Tensor> {
     } else {
         (b - d.affine(1.0 - w, 0.0)?)?
     })
+}
+
+/// `exp_avg ← lerp(exp_avg, g', 1 − β1)` in place, `g' = g + l2 · p`.
+struct FirstMoment {
+    weight: f64,
+    l2: f64,
+}
+
+impl Elementwise<2> for FirstMoment {
+    const NAME: &'static str = "adam-exp-avg";
+    fn apply<T: Real>(&self, m: &mut [T], [g, p]: [&[T]; 2]) {
+        let (l2, w, w1) = (T::of(self.l2), T::of(self.weight), T::of(1.0 - self.weight));
+        let with_l2 = self.l2 != 0.0;
+        let low = self.weight.abs() < 0.5;
+        for ((m, &g), &p) in m.iter_mut().zip(g).zip(p) {
+            let g = if with_l2 { g + (p * l2 + T::ZERO) } else { g };
+            let d = g - *m;
+            *m = if low {
+                *m + (d * w + T::ZERO)
+            } else {
+                g - (d * w1 + T::ZERO)
+            };
+        }
+    }
+}
+
+/// `exp_avg_sq ← β2 · exp_avg_sq + (1 − β2) · g'²` in place.
+struct SecondMoment {
+    beta2: f64,
+    l2: f64,
+}
+
+impl Elementwise<2> for SecondMoment {
+    const NAME: &'static str = "adam-exp-avg-sq";
+    fn apply<T: Real>(&self, v: &mut [T], [g, p]: [&[T]; 2]) {
+        let (l2, b2, b2c) = (T::of(self.l2), T::of(self.beta2), T::of(1.0 - self.beta2));
+        let with_l2 = self.l2 != 0.0;
+        for ((v, &g), &p) in v.iter_mut().zip(g).zip(p) {
+            let g = if with_l2 { g + (p * l2 + T::ZERO) } else { g };
+            *v = (*v * b2 + T::ZERO) + (g * g * b2c + T::ZERO);
+        }
+    }
+}
+
+/// `p ← decay · p − step_size · m / (√v / √bias_c2 + eps)` in place.
+struct Apply {
+    decay: Option<f64>,
+    inv_sqrt_bias_c2: f64,
+    eps: f64,
+    step_size: f64,
+}
+
+impl Elementwise<2> for Apply {
+    const NAME: &'static str = "adam-apply";
+    fn apply<T: Real>(&self, p: &mut [T], [m, v]: [&[T]; 2]) {
+        let (k, eps, ss) = (
+            T::of(self.inv_sqrt_bias_c2),
+            T::of(self.eps),
+            T::of(self.step_size),
+        );
+        let decay = self.decay.map(T::of);
+        for ((p, &m), &v) in p.iter_mut().zip(m).zip(v) {
+            let w = match decay {
+                Some(d) => *p * d + T::ZERO,
+                None => *p,
+            };
+            let denom = v.sqrt() * k + eps;
+            *p = w - ((m / denom) * ss + T::ZERO);
+        }
+    }
 }
 
 impl Core {
@@ -168,17 +242,23 @@ impl Core {
             weight_decay: wd,
             decoupled,
             params,
+            kernel: default_kernel(),
         })
     }
 
     fn step(&mut self, grads: &GradStore) -> Result<()> {
         let (b1, b2) = self.betas;
-        for p in &mut self.params {
-            let Some(mut g) = grad_of(grads, &p.var) else {
+        let fused = self.kernel == Kernel::Fused;
+        for i in 0..self.params.len() {
+            let Some(mut g) = grad_of(grads, &self.params[i].var) else {
                 continue;
             };
-            let mut w = p.var.as_detached_tensor();
-            p.step += 1;
+            let mut w = self.params[i].var.as_detached_tensor();
+            self.params[i].step += 1;
+            if fused && self.fused_step(i, &g, &w)? {
+                continue;
+            }
+            let p = &mut self.params[i];
             if self.weight_decay != 0.0 {
                 if self.decoupled {
                     w = w.affine(1.0 - self.lr * self.weight_decay, 0.0)?;
@@ -203,6 +283,49 @@ impl Core {
             p.moments = Some((m, v));
         }
         Ok(())
+    }
+
+    /// The step of one parameter as three in-place passes (the same
+    /// arithmetic as the tensor ops of [`Core::step`], so the same bits);
+    /// `false`, with nothing changed, where the kernels cannot run.
+    fn fused_step(&mut self, i: usize, g: &Tensor, w: &Tensor) -> Result<bool> {
+        let g = g.contiguous()?;
+        let p = &self.params[i];
+        let (m, v) = match &p.moments {
+            Some((m, v)) => (m.clone(), v.clone()),
+            None => (g.zeros_like()?, g.zeros_like()?),
+        };
+        if !inplace::eligible(w, &[&g, &m, &v]) {
+            return Ok(false);
+        }
+        let (b1, b2) = self.betas;
+        let l2 = if self.decoupled {
+            0.0
+        } else {
+            self.weight_decay
+        };
+        let t = p.step as f64;
+        let bias_c2 = 1.0 - b2.powf(t);
+        inplace::update2(
+            &m,
+            &g,
+            w,
+            &FirstMoment {
+                weight: 1.0 - b1,
+                l2,
+            },
+        )?;
+        inplace::update2(&v, &g, w, &SecondMoment { beta2: b2, l2 })?;
+        let apply = Apply {
+            decay: (self.decoupled && self.weight_decay != 0.0)
+                .then(|| 1.0 - self.lr * self.weight_decay),
+            inv_sqrt_bias_c2: 1.0 / bias_c2.sqrt(),
+            eps: self.eps,
+            step_size: self.lr / (1.0 - b1.powf(t)),
+        };
+        inplace::update2(w, &m, &v, &apply)?;
+        self.params[i].moments = Some((m, v));
+        Ok(true)
     }
 
     fn state(&self) -> Result<HashMap<String, Tensor>> {
@@ -263,6 +386,12 @@ impl Adam {
         cfg.validate()?;
         Core::new(vars, cfg.lr, cfg.betas, cfg.eps, cfg.weight_decay, false).map(Adam)
     }
+
+    /// The same optimizer stepping with `kernel` (the process default otherwise).
+    pub fn with_kernel(mut self, kernel: Kernel) -> Self {
+        self.0.kernel = kernel;
+        self
+    }
 }
 
 /// `torch.optim.AdamW` (one parameter group, `amsgrad=False`, `maximize=False`).
@@ -273,6 +402,12 @@ impl AdamW {
     pub fn new(cfg: &AdamWConfig, vars: Vec<(String, Var)>) -> Result<Self> {
         cfg.validate()?;
         Core::new(vars, cfg.lr, cfg.betas, cfg.eps, cfg.weight_decay, true).map(AdamW)
+    }
+
+    /// The same optimizer stepping with `kernel` (the process default otherwise).
+    pub fn with_kernel(mut self, kernel: Kernel) -> Self {
+        self.0.kernel = kernel;
+        self
     }
 }
 
@@ -301,3 +436,112 @@ macro_rules! delegate_optimizer {
 
 delegate_optimizer!(Adam);
 delegate_optimizer!(AdamW);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+
+    /// A gradient store to fill by hand (candle's constructor is private).
+    fn empty_grads() -> GradStore {
+        let v = Var::zeros(1, DType::F32, &Device::Cpu).unwrap();
+        v.as_tensor().sum_all().unwrap().backward().unwrap()
+    }
+
+    /// Steps a fused and a reference optimizer with the same gradients and
+    /// compares every parameter bit for bit (same operations, same order).
+    fn fused_matches_reference(decoupled: bool, weight_decay: f64, dtype: DType) {
+        let shapes = [(70_001usize, 1usize), (33, 7)];
+        let make = || -> Vec<(String, Var)> {
+            shapes
+                .iter()
+                .enumerate()
+                .map(|(i, &s)| {
+                    let t = Tensor::randn(0f32, 1.0, s, &Device::Cpu)
+                        .and_then(|t| t.to_dtype(dtype))
+                        .unwrap();
+                    (format!("p{i}"), Var::from_tensor(&t).unwrap())
+                })
+                .collect()
+        };
+        let a = make();
+        let b: Vec<(String, Var)> = a
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.clone(),
+                    Var::from_tensor(&v.as_tensor().copy().unwrap()).unwrap(),
+                )
+            })
+            .collect();
+        let core = |vars, kernel| {
+            let mut c = Core::new(vars, 3e-3, (0.9, 0.999), 1e-8, weight_decay, decoupled).unwrap();
+            c.kernel = kernel;
+            c
+        };
+        let mut fused = core(a.clone(), Kernel::Fused);
+        let mut reference = core(b.clone(), Kernel::Reference);
+        for step in 0..4 {
+            let mut ga = empty_grads();
+            let mut gb = empty_grads();
+            for ((_, va), (_, vb)) in a.iter().zip(&b) {
+                let g = Tensor::randn(0f32, 1.0, va.shape(), &Device::Cpu)
+                    .and_then(|t| t.to_dtype(dtype))
+                    .unwrap();
+                // A transposed (strided) gradient on one step takes the copy path.
+                let g = if step == 2 && va.dims()[1] > 1 {
+                    g.t().unwrap().contiguous().unwrap().t().unwrap()
+                } else {
+                    g
+                };
+                ga.insert(va.as_tensor(), g.clone());
+                gb.insert(vb.as_tensor(), g);
+            }
+            fused.step(&ga).unwrap();
+            reference.step(&gb).unwrap();
+        }
+        for ((n, va), (_, vb)) in a.iter().zip(&b) {
+            let x: Vec<f64> = va
+                .flatten_all()
+                .unwrap()
+                .to_dtype(DType::F64)
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            let y: Vec<f64> = vb
+                .flatten_all()
+                .unwrap()
+                .to_dtype(DType::F64)
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            assert!(
+                x.iter().zip(&y).all(|(p, q)| p.to_bits() == q.to_bits()),
+                "{n} {dtype:?}"
+            );
+        }
+        let (sa, sb) = (fused.state().unwrap(), reference.state().unwrap());
+        for (k, t) in &sa {
+            let d = (t.to_dtype(DType::F64).unwrap() - sb[k].to_dtype(DType::F64).unwrap())
+                .unwrap()
+                .abs()
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .max(0)
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap();
+            assert_eq!(d, 0.0, "state {k}");
+        }
+    }
+
+    #[test]
+    fn fused_adam_is_the_reference_bit_for_bit() {
+        for dtype in [DType::F32, DType::F64] {
+            fused_matches_reference(false, 0.0, dtype);
+            fused_matches_reference(false, 0.01, dtype);
+            fused_matches_reference(true, 0.01, dtype);
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! Element-wise updates of one tensor in place, in parallel chunks: the
+//! optimizer steps, gradient sums and clipping of the training loop.
+//!
+//! Through candle's tensor ops an Adam step over a few million parameters is a
+//! dozen passes, each allocating a parameter-sized tensor, all on one thread
+//! while the other core waits for the next batch. Here each pass reads its
+//! operands once and writes the destination where it lies, split over the
+//! rayon pool. Callers keep their tensor-op code as the reference path and use
+//! these kernels only where [`update_in_place`] says it can run (CPU, f32/f64,
+//! contiguous, equal shapes and dtypes): there the arithmetic is the same
+//! operations in the same order, so both paths give identical bits.
+
+use candle_core::{CpuStorage, InplaceOp1, InplaceOp2, InplaceOp3, Layout, Storage, Tensor};
+use rayon::prelude::*;
+
+use super::Real;
+
+/// Elements per parallel task: large enough that scheduling is noise, small
+/// enough that a parameter of a few hundred thousand values splits across cores.
+const CHUNK: usize = 1 << 15;
+
+/// The per-element rule of an in-place update of `dst` from `N` operands.
+pub trait Elementwise<const N: usize>: Sync {
+    /// The op's name in candle's error messages.
+    const NAME: &'static str;
+    /// Updates `dst[i]` from `srcs[k][i]`, for a chunk (all slices one length).
+    fn apply<T: Real>(&self, dst: &mut [T], srcs: [&[T]; N]);
+}
+
+struct InPlace<'a, E>(&'a E);
+
+fn slice<'s, T: candle_core::WithDType>(
+    s: &'s CpuStorage,
+    l: &Layout,
+) -> candle_core::Result<&'s [T]> {
+    let (lo, hi) = l
+        .contiguous_offsets()
+        .ok_or_else(|| candle_core::Error::Msg("in-place kernel: operand not contiguous".into()))?;
+    Ok(&s.as_slice::<T>()?[lo..hi])
+}
+
+fn run<T: Real + candle_core::WithDType, E: Elementwise<N>, const N: usize>(
+    op: &E,
+    dst: &mut [T],
+    srcs: [&[T]; N],
+) {
+    if dst.len() <= CHUNK {
+        op.apply(dst, srcs);
+        return;
+    }
+    dst.par_chunks_mut(CHUNK).enumerate().for_each(|(i, d)| {
+        let lo = i * CHUNK;
+        op.apply(d, srcs.map(|s| &s[lo..lo + d.len()]));
+    });
+}
+
+impl<E> InPlace<'_, E> {
+    fn fwd<const N: usize>(
+        &self,
+        dst: &mut CpuStorage,
+        dst_l: &Layout,
+        srcs: [(&CpuStorage, &Layout); N],
+    ) -> candle_core::Result<()>
+    where
+        E: Elementwise<N>,
+    {
+        let (lo, hi) = dst_l
+            .contiguous_offsets()
+            .ok_or_else(|| candle_core::Error::Msg(format!("{}: dst not contiguous", E::NAME)))?;
+        match dst {
+            CpuStorage::F32(d) => {
+                let mut s: [&[f32]; N] = [&[]; N];
+                for (k, (st, l)) in srcs.iter().enumerate() {
+                    s[k] = slice::<f32>(st, l)?;
+                }
+                run(self.0, &mut d[lo..hi], s);
+            }
+            CpuStorage::F64(d) => {
+                let mut s: [&[f64]; N] = [&[]; N];
+                for (k, (st, l)) in srcs.iter().enumerate() {
+                    s[k] = slice::<f64>(st, l)?;
+                }
+                run(self.0, &mut d[lo..hi], s);
+            }
+            _ => candle_core::bail!("{}: f32 or f64 only", E::NAME),
+        }
+        Ok(())
+    }
+}
+
+// candle names its in-place traits by arity; each forwards to `fwd`.
+impl<E: Elementwise<0>> InplaceOp1 for InPlace<'_, E> {
+    fn name(&self) -> &'static str {
+        E::NAME
+    }
+    fn cpu_fwd(&self, s: &mut CpuStorage, l: &Layout) -> candle_core::Result<()> {
+        self.fwd(s, l, [])
+    }
+}
+
+impl<E: Elementwise<1>> InplaceOp2 for InPlace<'_, E> {
+    fn name(&self) -> &'static str {
+        E::NAME
+    }
+    fn cpu_fwd(
+        &self,
+        s: &mut CpuStorage,
+        l: &Layout,
+        a: &CpuStorage,
+        la: &Layout,
+    ) -> candle_core::Result<()> {
+        self.fwd(s, l, [(a, la)])
+    }
+}
+
+impl<E: Elementwise<2>> InplaceOp3 for InPlace<'_, E> {
+    fn name(&self) -> &'static str {
+        E::NAME
+    }
+    fn cpu_fwd(
+        &self,
+        s: &mut CpuStorage,
+        l: &Layout,
+        a: &CpuStorage,
+        la: &Layout,
+        b: &CpuStorage,
+        lb: &Layout,
+    ) -> candle_core::Result<()> {
+        self.fwd(s, l, [(a, la), (b, lb)])
+    }
+}
+
+/// Whether the kernels can update `dst` from `srcs`: all on the CPU, f32 or
+/// f64, contiguous, of one shape and dtype, and no operand sharing `dst`'s
+/// storage (checked by candle when the op runs).
+pub fn eligible(dst: &Tensor, srcs: &[&Tensor]) -> bool {
+    let ok = |t: &Tensor| {
+        t.device().is_cpu()
+            && t.is_contiguous()
+            && t.dtype() == dst.dtype()
+            && t.shape() == dst.shape()
+    };
+    matches!(
+        dst.dtype(),
+        candle_core::DType::F32 | candle_core::DType::F64
+    ) && ok(dst)
+        && srcs.iter().all(|t| ok(t))
+}
+
+/// Applies `op` to `dst` in place, returning `false` (and doing nothing)
+/// where the kernels cannot run, so the caller takes its reference path.
+pub fn update0<E: Elementwise<0>>(dst: &Tensor, op: &E) -> candle_core::Result<bool> {
+    if !eligible(dst, &[]) {
+        return Ok(false);
+    }
+    dst.inplace_op1(&InPlace(op))?;
+    Ok(true)
+}
+
+/// [`update0`] with one operand.
+pub fn update1<E: Elementwise<1>>(dst: &Tensor, a: &Tensor, op: &E) -> candle_core::Result<bool> {
+    if !eligible(dst, &[a]) {
+        return Ok(false);
+    }
+    dst.inplace_op2(a, &InPlace(op))?;
+    Ok(true)
+}
+
+/// [`update0`] with two operands.
+pub fn update2<E: Elementwise<2>>(
+    dst: &Tensor,
+    a: &Tensor,
+    b: &Tensor,
+    op: &E,
+) -> candle_core::Result<bool> {
+    if !eligible(dst, &[a, b]) {
+        return Ok(false);
+    }
+    dst.inplace_op3(a, b, &InPlace(op))?;
+    Ok(true)
+}
+
+/// `Σ x²` of a tensor the kernels can read (CPU, f32/f64, contiguous),
+/// accumulated in f64 over parallel chunks (the same bits on every run);
+/// `None` elsewhere.
+pub fn sum_squares(t: &Tensor) -> Option<f64> {
+    if !eligible(t, &[]) {
+        return None;
+    }
+    let (storage, layout) = t.storage_and_layout();
+    let Storage::Cpu(cpu) = &*storage else {
+        return None;
+    };
+    fn go<T: Copy + Into<f64> + Sync + candle_core::WithDType>(
+        s: &CpuStorage,
+        l: &Layout,
+    ) -> Option<f64> {
+        let x = slice::<T>(s, l).ok()?;
+        // Chunk sums collected in order and added in order: rayon's own
+        // `sum` groups by how work was stolen, which would make the bits
+        // (and a resumed run) depend on timing.
+        let parts: Vec<f64> = x
+            .par_chunks(CHUNK)
+            .map(|c| c.iter().map(|&v| v.into() * v.into()).sum::<f64>())
+            .collect();
+        Some(parts.iter().sum())
+    }
+    match cpu {
+        CpuStorage::F32(_) => go::<f32>(cpu, layout),
+        CpuStorage::F64(_) => go::<f64>(cpu, layout),
+        _ => None,
+    }
+}
+
+/// `dst += src`.
+pub struct AddAssign;
+
+impl Elementwise<1> for AddAssign {
+    const NAME: &'static str = "add-assign";
+    fn apply<T: Real>(&self, dst: &mut [T], [src]: [&[T]; 1]) {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = *d + s;
+        }
+    }
+}
+
+/// `dst = dst · k + 0` (candle's `affine(k, 0)`).
+pub struct Scale(pub f64);
+
+impl Elementwise<0> for Scale {
+    const NAME: &'static str = "scale";
+    fn apply<T: Real>(&self, dst: &mut [T], _: [&[T]; 0]) {
+        let k = T::of(self.0);
+        for d in dst {
+            *d = *d * k + T::ZERO;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+
+    #[test]
+    fn add_assign_and_scale_match_tensor_ops_bit_for_bit() {
+        for dtype in [DType::F32, DType::F64] {
+            let n = 3 * CHUNK + 17;
+            let a = Tensor::randn(0f32, 1.0, n, &Device::Cpu)
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap();
+            let b = Tensor::randn(0f32, 1.0, n, &Device::Cpu)
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap();
+            let want = (&a + &b).unwrap().affine(0.37, 0.0).unwrap();
+            let dst = a.copy().unwrap();
+            assert!(update1(&dst, &b, &AddAssign).unwrap());
+            assert!(update0(&dst, &Scale(0.37)).unwrap());
+            let diff = (dst - want).unwrap().abs().unwrap().max_all().unwrap();
+            assert_eq!(
+                diff.to_dtype(DType::F64)
+                    .unwrap()
+                    .to_scalar::<f64>()
+                    .unwrap(),
+                0.0
+            );
+        }
+    }
+
+    #[test]
+    fn sum_squares_is_the_squared_norm() {
+        let x = Tensor::arange(0f32, 100_000.0, &Device::Cpu).unwrap();
+        let want: f64 = (0..100_000u64).map(|i| (i * i) as f64).sum();
+        assert_eq!(sum_squares(&x), Some(want));
+    }
+
+    #[test]
+    fn ineligible_operands_are_left_to_the_caller() {
+        let a = Tensor::zeros((4, 3), DType::F32, &Device::Cpu).unwrap();
+        let t = Tensor::ones((3, 4), DType::F32, &Device::Cpu)
+            .unwrap()
+            .t()
+            .unwrap();
+        assert!(!update1(&a, &t, &AddAssign).unwrap());
+        let i = Tensor::zeros((4, 3), DType::U32, &Device::Cpu).unwrap();
+        assert!(!update0(&i, &Scale(2.0)).unwrap());
+        assert_eq!(sum_squares(&t), None);
+        assert_eq!(a.sum_all().unwrap().to_scalar::<f32>().unwrap(), 0.0);
+    }
+}
