@@ -219,7 +219,7 @@ impl Elementwise<1> for AddAssign {
     const NAME: &'static str = "add-assign";
     fn apply<T: Real>(&self, dst: &mut [T], [src]: [&[T]; 1]) {
         for (d, &s) in dst.iter_mut().zip(src) {
-            *d = *d + s;
+            *d += s;
         }
     }
 }

@@ -318,7 +318,7 @@ impl Core {
         inplace::update2(&v, &g, w, &SecondMoment { beta2: b2, l2 })?;
         let apply = Apply {
             decay: (self.decoupled && self.weight_decay != 0.0)
-                .then(|| 1.0 - self.lr * self.weight_decay),
+                .then_some(1.0 - self.lr * self.weight_decay),
             inv_sqrt_bias_c2: 1.0 / bias_c2.sqrt(),
             eps: self.eps,
             step_size: self.lr / (1.0 - b1.powf(t)),
