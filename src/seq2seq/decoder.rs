@@ -39,6 +39,7 @@ use crate::nn::{
     AttentionConfig, AttentionKind, AttentionLayer, Dropout, Embedding, EmbeddingConfig, Linear,
     LinearConfig, Mode, Rnn, RnnConfig, State, TutorialAttention,
 };
+use crate::train::CrossEntropy;
 use crate::{Error, Result};
 
 /// What forms the RNN input and the output vector, per decoder kind.
@@ -453,6 +454,20 @@ impl Decoder {
     pub fn logits(&self, hidden: &Tensor, mode: &mut Mode<'_>) -> Result<Tensor> {
         let x = self.out_dropout.forward(hidden, mode)?;
         Ok(self.out.forward(&x)?)
+    }
+
+    /// Per-token losses of the output layer (dropout, then `loss` of its
+    /// logits, fused with the layer where `loss` allows): hidden `[N, H]`,
+    /// targets `[N]` → `[N]`.
+    pub fn output_losses(
+        &self,
+        hidden: &Tensor,
+        targets: &Tensor,
+        loss: &CrossEntropy,
+        mode: &mut Mode<'_>,
+    ) -> Result<Tensor> {
+        let x = self.out_dropout.forward(hidden, mode)?;
+        loss.forward_linear(&x, self.out.weight(), self.out.bias(), targets)
     }
 
     /// Output-layer log-probabilities: hidden `[.., H]` → `[.., V]`.

@@ -188,12 +188,17 @@ impl Seq2Seq {
         mode: &mut Mode<'_>,
     ) -> Result<Tensor> {
         if teacher_forcing >= 1.0 {
-            // From the logits, so the loss can take the fused cross-entropy.
+            // From the hidden states, so the output layer and the loss can
+            // run as one fused op.
             let hidden = self.forced_hidden(batch, mode)?;
-            let logits = self.decoder.logits(&hidden, mode)?;
-            return masked_mean(&logits, &batch.tgt_out, &batch.tgt_mask, |x, y| {
-                self.cross_entropy(label_smoothing).forward(x, y)
-            });
+            let (b, t, h) = hidden.dims3()?;
+            let per = self.decoder.output_losses(
+                &hidden.reshape((b * t, h))?,
+                &batch.tgt_out.flatten_all()?,
+                &self.cross_entropy(label_smoothing),
+                mode,
+            )?;
+            return masked_mean_of(&per, &batch.tgt_mask);
         }
         let log_probs = self.forward_teacher(batch, teacher_forcing, mode)?;
         masked_mean(&log_probs, &batch.tgt_out, &batch.tgt_mask, |x, y| {
@@ -251,7 +256,12 @@ fn masked_mean(
         )));
     }
     let per = per(&inputs.reshape((b * t, v))?, &targets.flatten_all()?)?;
-    let mask = mask.to_dtype(inputs.dtype())?.flatten_all()?;
+    masked_mean_of(&per, mask)
+}
+
+/// `Σ per_i · mask_i / Σ mask_i`: per-token losses `[B·T]`, mask `[B, T]` → scalar.
+fn masked_mean_of(per: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    let mask = mask.to_dtype(per.dtype())?.flatten_all()?;
     Ok((per * &mask)?.sum_all()?.div(&mask.sum_all()?)?)
 }
 

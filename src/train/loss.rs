@@ -23,6 +23,7 @@ use candle_nn::ops::log_softmax;
 
 use crate::nn::kernels::Kernel;
 use crate::nn::kernels::cross_entropy::softmax_cross_entropy;
+use crate::nn::kernels::linear_cross_entropy::linear_cross_entropy;
 use crate::{Error, Result};
 
 /// How per-example losses are combined, as PyTorch's `reduction`.
@@ -67,6 +68,64 @@ impl CrossEntropy {
         let (n, _) = self.check(logits, targets)?;
         let ids: Vec<u32> = targets.to_dtype(DType::U32)?.to_vec1()?;
         let per = softmax_cross_entropy(logits, &ids, self.label_smoothing)?;
+        Ok(match self.reduction {
+            Reduction::None => per,
+            Reduction::Sum => per.sum_all()?,
+            Reduction::Mean => (per.sum_all()? / n as f64)?,
+        })
+    }
+
+    /// The loss of an output layer's logits `x · wᵀ + b` (x `[N, K]`, w
+    /// `[C, K]`, b `[C]`) against targets `[N]`: [`CrossEntropy::forward`] of
+    /// the logits, with the layer and the loss fused into one op under
+    /// [`Kernel::Fused`] (same conditions), so the `[N, C]` logits are never
+    /// a graph node.
+    pub fn forward_linear(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: Option<&Tensor>,
+        targets: &Tensor,
+    ) -> Result<Tensor> {
+        let fused = self.kernel == Kernel::Fused
+            && self.weight.is_none()
+            && self.ignore_index.is_none()
+            && x.device().is_cpu()
+            && matches!(x.dtype(), DType::F32 | DType::F64)
+            && w.dtype() == x.dtype();
+        if !fused {
+            let logits = x.matmul(&w.t()?)?;
+            let logits = match b {
+                Some(b) => logits.broadcast_add(b)?,
+                None => logits,
+            };
+            return self.forward(&logits, targets);
+        }
+        let (n, _) = x.dims2()?;
+        let (c, _) = w.dims2()?;
+        if targets.dims() != [n] {
+            return Err(Error::Shape(format!(
+                "targets have shape {:?}, expected [{n}] for inputs of shape {:?}",
+                targets.dims(),
+                x.dims()
+            )));
+        }
+        if !(0.0..=1.0).contains(&self.label_smoothing) {
+            return Err(Error::Config(format!(
+                "label_smoothing must be in [0, 1], got {}",
+                self.label_smoothing
+            )));
+        }
+        let zeros;
+        let b = match b {
+            Some(b) => b,
+            None => {
+                zeros = Tensor::zeros(c, x.dtype(), x.device())?;
+                &zeros
+            }
+        };
+        let ids: Vec<u32> = targets.to_dtype(DType::U32)?.to_vec1()?;
+        let per = linear_cross_entropy(x, w, b, &ids, self.label_smoothing)?;
         Ok(match self.reduction {
             Reduction::None => per,
             Reduction::Sum => per.sum_all()?,

@@ -12,6 +12,7 @@
 pub mod cross_entropy;
 pub mod gemm;
 pub mod inplace;
+pub mod linear_cross_entropy;
 pub mod recurrent;
 
 use std::sync::atomic::{AtomicU8, Ordering};
