@@ -100,7 +100,7 @@ impl LinearCrossEntropy {
                 let mut m = row[0] + b[0];
                 let mut sum = T::ZERO;
                 for (zj, &bj) in row.iter_mut().zip(b) {
-                    *zj = *zj + bj;
+                    *zj += bj;
                     sum += *zj;
                     if *zj > m {
                         m = *zj;
