@@ -2,11 +2,13 @@
 //!
 //! Weights are `weight [out, in]` and `bias [out]` like `torch.nn.Linear`, drawn
 //! from U(−1/√in, 1/√in) (what PyTorch's `kaiming_uniform_(a=√5)` amounts to),
-//! so a PyTorch state dict loads as it is.
+//! so a PyTorch state dict loads as it is. On the CPU it runs as one fused op
+//! ([`crate::nn::kernels::linear`]) with the candle graph as reference.
 
 use candle_core::{Module, Tensor};
 use candle_nn::{Init, VarBuilder};
 
+use super::kernels::{self, Kernel, default_kernel};
 use crate::Result;
 
 /// Sizes of a [`Linear`] layer.
@@ -24,6 +26,7 @@ pub struct LinearConfig {
 #[derive(Clone, Debug)]
 pub struct Linear {
     inner: candle_nn::Linear,
+    kernel: Kernel,
 }
 
 impl Linear {
@@ -40,13 +43,34 @@ impl Linear {
         } else {
             None
         };
-        Ok(Linear {
-            inner: candle_nn::Linear::new(weight, bias),
-        })
+        Ok(Linear::from_parts(weight, bias))
     }
 
-    /// xs: [.., input] → [.., output]
+    /// The layer over given parameters (`weight [output, input]`, `bias
+    /// [output]`), on the process's default kernel.
+    pub fn from_parts(weight: Tensor, bias: Option<Tensor>) -> Self {
+        Linear {
+            inner: candle_nn::Linear::new(weight, bias),
+            kernel: default_kernel(),
+        }
+    }
+
+    /// The same layer running on `kernel`.
+    pub fn with_kernel(mut self, kernel: Kernel) -> Self {
+        self.kernel = kernel;
+        self
+    }
+
+    /// xs: [.., input] → [.., output]; the fused kernel where it applies
+    /// ([`Kernel::Fused`], CPU, f32/f64), else the candle graph.
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        if self.kernel == Kernel::Fused && kernels::linear::applies(xs, self.inner.weight()) {
+            return Ok(kernels::linear::linear(
+                xs,
+                self.inner.weight(),
+                self.inner.bias(),
+            )?);
+        }
         Ok(self.inner.forward(xs)?)
     }
 

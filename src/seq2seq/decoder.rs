@@ -30,7 +30,7 @@
 //! `attn_combine.*`, and `out.weight`/`out.bias` (`out.weight` absent when
 //! tied to `embedding.weight`).
 
-use candle_core::{D, Module, Tensor};
+use candle_core::{D, Tensor};
 use candle_nn::{Init, VarBuilder};
 
 use super::{DecoderKind, DecoderState, Memory, Seq2SeqConfig};
@@ -84,7 +84,7 @@ pub struct Decoder {
     rnn: Rnn,
     context: Context,
     out_dropout: Dropout,
-    out: candle_nn::Linear,
+    out: crate::nn::Linear,
 }
 
 fn no_bias(input: usize, output: usize) -> LinearConfig {
@@ -200,7 +200,7 @@ impl Decoder {
             rnn,
             context,
             out_dropout: Dropout::new(cfg.out_dropout)?,
-            out: candle_nn::Linear::new(weight, Some(bias)),
+            out: crate::nn::Linear::from_parts(weight, Some(bias)),
         })
     }
 

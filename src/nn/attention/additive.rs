@@ -6,7 +6,7 @@
 //! Parameters are `W_q [A, Hq]`, `W_k [A, Hk]`, `w_v [A]` with no biases, the
 //! names the attention fixtures use.
 
-use candle_core::{Module, Tensor};
+use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
 use super::{Attention, check_keys, check_step, linear_init};
@@ -26,8 +26,8 @@ pub struct AdditiveConfig {
 /// `score_j = w_v · tanh(W_q q + W_k k_j)`.
 #[derive(Clone, Debug)]
 pub struct Additive {
-    w_q: candle_nn::Linear,
-    w_k: candle_nn::Linear,
+    w_q: crate::nn::Linear,
+    w_k: crate::nn::Linear,
     /// `[A, 1]`: `w_v` as a column, so the score is one matrix product.
     w_v: Tensor,
     cfg: AdditiveConfig,
@@ -46,8 +46,8 @@ impl Additive {
         let w_k = vb.get_with_hints((cfg.hidden, cfg.key), "W_k", linear_init(cfg.key))?;
         let w_v = vb.get_with_hints(cfg.hidden, "w_v", linear_init(cfg.hidden))?;
         Ok(Additive {
-            w_q: candle_nn::Linear::new(w_q, None),
-            w_k: candle_nn::Linear::new(w_k, None),
+            w_q: crate::nn::Linear::from_parts(w_q, None),
+            w_k: crate::nn::Linear::from_parts(w_k, None),
             w_v: w_v.reshape((cfg.hidden, 1))?,
             cfg: *cfg,
         })

@@ -5,7 +5,7 @@
 //! [`Attention::prepare`], so each step is the same batched dot product as
 //! `dot`. `W` is `[Hq, Hk]`, named `W` as in the attention fixtures.
 
-use candle_core::{Module, Tensor};
+use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
 use super::{Attention, check_keys, check_step, dims2, dims3, linear_init};
@@ -55,7 +55,7 @@ pub struct GeneralConfig {
 /// `score_j = q · (W k_j)`, `W: [Hq, Hk]`.
 #[derive(Clone, Debug)]
 pub struct General {
-    w: candle_nn::Linear,
+    w: crate::nn::Linear,
     cfg: GeneralConfig,
 }
 
@@ -70,7 +70,7 @@ impl General {
         }
         let w = vb.get_with_hints((cfg.query, cfg.key), "W", linear_init(cfg.key))?;
         Ok(General {
-            w: candle_nn::Linear::new(w, None),
+            w: crate::nn::Linear::from_parts(w, None),
             cfg: *cfg,
         })
     }

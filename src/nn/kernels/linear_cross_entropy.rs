@@ -17,10 +17,10 @@
 
 use std::sync::Mutex;
 
-use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Storage, Tensor};
+use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 
-use super::Real;
 use super::gemm::{Op, matmul};
+use super::{Real, read_cpu, slice_of};
 
 /// The op: one class per row and the smoothing ε; the forward pass leaves
 /// its probabilities here for the backward pass.
@@ -29,31 +29,6 @@ pub struct LinearCrossEntropy {
     targets: Vec<u32>,
     label_smoothing: f64,
     probs: Mutex<Option<CpuStorage>>,
-}
-
-/// A contiguous CPU operand as a slice (read under the tensor's lock).
-fn read<T: candle_core::WithDType, R>(
-    t: &Tensor,
-    f: impl FnOnce(&[T]) -> candle_core::Result<R>,
-) -> candle_core::Result<R> {
-    let (storage, layout) = t.storage_and_layout();
-    let Storage::Cpu(cpu) = &*storage else {
-        candle_core::bail!("linear cross-entropy: CPU tensors only");
-    };
-    let Some((a, b)) = layout.contiguous_offsets() else {
-        candle_core::bail!("linear cross-entropy: operands must be contiguous");
-    };
-    f(&cpu.as_slice::<T>()?[a..b])
-}
-
-fn slice<'a, T: candle_core::WithDType>(
-    s: &'a CpuStorage,
-    l: &Layout,
-) -> candle_core::Result<&'a [T]> {
-    let Some((a, b)) = l.contiguous_offsets() else {
-        candle_core::bail!("linear cross-entropy: operands must be contiguous");
-    };
-    Ok(&s.as_slice::<T>()?[a..b])
 }
 
 impl LinearCrossEntropy {
@@ -171,13 +146,21 @@ impl CustomOp3 for LinearCrossEntropy {
         let dims = self.dims(lx, lw, lb)?;
         let (losses, probs) = match sx {
             CpuStorage::F32(_) => {
-                let (l, p) =
-                    self.forward(slice::<f32>(sx, lx)?, slice(sw, lw)?, slice(sb, lb)?, dims);
+                let (l, p) = self.forward(
+                    slice_of::<f32>(sx, lx)?,
+                    slice_of(sw, lw)?,
+                    slice_of(sb, lb)?,
+                    dims,
+                );
                 (CpuStorage::F32(l), CpuStorage::F32(p))
             }
             CpuStorage::F64(_) => {
-                let (l, p) =
-                    self.forward(slice::<f64>(sx, lx)?, slice(sw, lw)?, slice(sb, lb)?, dims);
+                let (l, p) = self.forward(
+                    slice_of::<f64>(sx, lx)?,
+                    slice_of(sw, lw)?,
+                    slice_of(sb, lb)?,
+                    dims,
+                );
                 (CpuStorage::F64(l), CpuStorage::F64(p))
             }
             _ => candle_core::bail!("linear cross-entropy: f32 or f64 only"),
@@ -208,15 +191,15 @@ impl CustomOp3 for LinearCrossEntropy {
                 // A second backward through the same graph recomputes them.
                 let mut p = match cached {
                     Some(CpuStorage::$variant(p)) => p,
-                    _ => read::<$t, _>(x, |xs| {
-                        read::<$t, _>(w, |ws| {
-                            read::<$t, _>(b, |bs| Ok(self.forward(xs, ws, bs, dims).1))
+                    _ => read_cpu::<$t, _>(x, |xs| {
+                        read_cpu::<$t, _>(w, |ws| {
+                            read_cpu::<$t, _>(b, |bs| Ok(self.forward(xs, ws, bs, dims).1))
                         })
                     })?,
                 };
-                let (dx, dw, db) = read::<$t, _>(&grad, |g| {
-                    read::<$t, _>(x, |xs| {
-                        read::<$t, _>(w, |ws| Ok(self.backward(&mut p, g, xs, ws, dims)))
+                let (dx, dw, db) = read_cpu::<$t, _>(&grad, |g| {
+                    read_cpu::<$t, _>(x, |xs| {
+                        read_cpu::<$t, _>(w, |ws| Ok(self.backward(&mut p, g, xs, ws, dims)))
                     })
                 })?;
                 (

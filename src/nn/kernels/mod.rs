@@ -12,6 +12,7 @@
 pub mod cross_entropy;
 pub mod gemm;
 pub mod inplace;
+pub mod linear;
 pub mod linear_cross_entropy;
 pub mod recurrent;
 
@@ -201,4 +202,29 @@ pub mod fast {
             assert!(w < 6e-7, "sigmoid relative error {w:e}");
         }
     }
+}
+
+/// A contiguous CPU tensor's elements as a slice, read under its lock (the
+/// backward passes of the kernels read their saved operands this way, with
+/// no copy).
+pub(crate) fn read_cpu<T: candle_core::WithDType, R>(
+    t: &candle_core::Tensor,
+    f: impl FnOnce(&[T]) -> candle_core::Result<R>,
+) -> candle_core::Result<R> {
+    let (storage, layout) = t.storage_and_layout();
+    let candle_core::Storage::Cpu(cpu) = &*storage else {
+        candle_core::bail!("kernel: CPU tensors only");
+    };
+    f(slice_of(cpu, layout)?)
+}
+
+/// A contiguous operand of a custom op as a slice.
+pub(crate) fn slice_of<'a, T: candle_core::WithDType>(
+    s: &'a candle_core::CpuStorage,
+    l: &candle_core::Layout,
+) -> candle_core::Result<&'a [T]> {
+    let Some((a, b)) = l.contiguous_offsets() else {
+        candle_core::bail!("kernel: operands must be contiguous");
+    };
+    Ok(&s.as_slice::<T>()?[a..b])
 }

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use cell::{Carry, Cell, Nonlinearity, Recurrent};
 pub use state::State;
 
-use super::kernels::{Kernel, default_kernel, recurrent::recurrent_sequence};
+use super::kernels::{Kernel, default_kernel, linear::linear, recurrent::recurrent_sequence};
 use super::{Dropout, Mode};
 use crate::{Error, Result};
 
@@ -108,6 +108,13 @@ impl LayerWeights {
             .reshape((b, t, ()))?
             .transpose(0, 1)?
             .contiguous()?)
+    }
+
+    /// [`LayerWeights::input_projection`] through the fused linear kernel,
+    /// transposing the (narrower) input instead of the output.
+    fn fused_input_projection(&self, xs: &Tensor) -> Result<Tensor> {
+        let time_major = xs.transpose(0, 1)?.contiguous()?;
+        Ok(linear(&time_major, &self.ih_t.t()?, Some(&self.b_ih))?)
     }
 }
 
@@ -384,7 +391,7 @@ fn fused_direction(
 ) -> Result<(Tensor, Carry)> {
     let t = xs.dim(1)?;
     let hidden = start.h.dim(1)?;
-    let xw = w.input_projection(xs)?;
+    let xw = w.fused_input_projection(xs)?;
     let whb = Tensor::cat(&[&w.hh_t, &w.b_hh.unsqueeze(0)?], 0)?;
     let s0 = match &start.c {
         Some(c) => Tensor::cat(&[&start.h, c], 1)?,

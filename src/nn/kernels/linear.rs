@@ -1,0 +1,228 @@
+//! `y = x · Wᵀ + b` as one op with its backward pass: the layers' input
+//! projections, attention projections and combine layers.
+//!
+//! Through the graph a linear layer is a product with a transposed view, a
+//! broadcast add and, in backward, a product whose result is a transposed
+//! view added into a zero-filled buffer plus a strided column sum for the
+//! bias. Here the forward pass is one product writing the bias-initialised
+//! output, and the backward pass two products (`dx = dy · W`,
+//! `dW = dyᵀ · x`) and one contiguous row sum (`db`).
+
+use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor};
+
+use super::gemm::{Op, matmul};
+use super::{Real, read_cpu, slice_of};
+
+/// The op (x `[N, K]`, w `[M, K]`, b `[M]` → `[N, M]`).
+#[derive(Clone, Copy, Debug)]
+struct LinearOp;
+
+fn dims(x: &Layout, w: &Layout, b: &Layout) -> candle_core::Result<(usize, usize, usize)> {
+    let (n, k) = x.shape().dims2()?;
+    let (m, k2) = w.shape().dims2()?;
+    if k2 != k || b.shape().dims() != [m] {
+        candle_core::bail!(
+            "linear kernel: x {:?}, weight {:?}, bias {:?}",
+            x.shape(),
+            w.shape(),
+            b.shape()
+        );
+    }
+    Ok((n, k, m))
+}
+
+fn forward<T: Real>(x: &[T], w: &[T], b: &[T], (n, k, m): (usize, usize, usize)) -> Vec<T> {
+    let mut y = Vec::with_capacity(n * m);
+    for _ in 0..n {
+        y.extend_from_slice(b);
+    }
+    matmul(&mut y, x, Op::N, w, Op::T, n, k, m, true);
+    y
+}
+
+#[allow(clippy::type_complexity)]
+fn backward<T: Real>(
+    dy: &[T],
+    x: &[T],
+    w: &[T],
+    (n, k, m): (usize, usize, usize),
+) -> (Vec<T>, Vec<T>, Vec<T>) {
+    let mut dx = vec![T::ZERO; n * k];
+    matmul(&mut dx, dy, Op::N, w, Op::N, n, m, k, false);
+    let mut dw = vec![T::ZERO; m * k];
+    matmul(&mut dw, dy, Op::T, x, Op::N, m, n, k, false);
+    let mut db = vec![T::ZERO; m];
+    for row in dy.chunks(m) {
+        for (d, &g) in db.iter_mut().zip(row) {
+            *d += g;
+        }
+    }
+    (dx, dw, db)
+}
+
+impl CustomOp3 for LinearOp {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        sx: &CpuStorage,
+        lx: &Layout,
+        sw: &CpuStorage,
+        lw: &Layout,
+        sb: &CpuStorage,
+        lb: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let d = dims(lx, lw, lb)?;
+        let y = match sx {
+            CpuStorage::F32(_) => CpuStorage::F32(forward(
+                slice_of::<f32>(sx, lx)?,
+                slice_of(sw, lw)?,
+                slice_of(sb, lb)?,
+                d,
+            )),
+            CpuStorage::F64(_) => CpuStorage::F64(forward(
+                slice_of::<f64>(sx, lx)?,
+                slice_of(sw, lw)?,
+                slice_of(sb, lb)?,
+                d,
+            )),
+            _ => candle_core::bail!("linear kernel: f32 or f64 only"),
+        };
+        Ok((y, Shape::from((d.0, d.2))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let d = dims(x.layout(), w.layout(), b.layout())?;
+        let grad = grad.contiguous()?;
+        macro_rules! run {
+            ($t:ty) => {
+                read_cpu::<$t, _>(&grad, |g| {
+                    read_cpu::<$t, _>(x, |xs| {
+                        read_cpu::<$t, _>(w, |ws| Ok(backward(g, xs, ws, d)))
+                    })
+                })?
+            };
+        }
+        let (dx, dw, db) = match x.dtype() {
+            DType::F32 => {
+                let (a, b, c) = run!(f32);
+                (
+                    Tensor::from_vec(a, x.shape(), x.device())?,
+                    Tensor::from_vec(b, w.shape(), w.device())?,
+                    Tensor::from_vec(c, d.2, x.device())?,
+                )
+            }
+            DType::F64 => {
+                let (a, b, c) = run!(f64);
+                (
+                    Tensor::from_vec(a, x.shape(), x.device())?,
+                    Tensor::from_vec(b, w.shape(), w.device())?,
+                    Tensor::from_vec(c, d.2, x.device())?,
+                )
+            }
+            other => candle_core::bail!("linear kernel: no backward for {other:?}"),
+        };
+        Ok((Some(dx), Some(dw), Some(db)))
+    }
+}
+
+/// Whether [`linear`] runs for these operands (CPU, f32/f64, one dtype).
+pub fn applies(x: &Tensor, w: &Tensor) -> bool {
+    x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64) && w.dtype() == x.dtype()
+}
+
+/// `x · wᵀ + b` over the last dimension of any-rank `x` (`[.., K]`, w
+/// `[M, K]`, b `[M]`) → `[.., M]`, with gradients for all three. Without a
+/// bias, a zero one stands in (its gradient is dropped with it).
+pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> candle_core::Result<Tensor> {
+    let dims = x.dims();
+    let Some((&k, lead)) = dims.split_last() else {
+        candle_core::bail!("linear kernel: input must have at least one dimension");
+    };
+    let (m, _) = w.dims2()?;
+    let zeros;
+    let b = match b {
+        Some(b) => b,
+        None => {
+            zeros = Tensor::zeros(m, x.dtype(), x.device())?;
+            &zeros
+        }
+    };
+    let n: usize = lead.iter().product();
+    let y =
+        x.contiguous()?
+            .reshape((n, k))?
+            .apply_op3(&w.contiguous()?, &b.contiguous()?, LinearOp)?;
+    let mut shape = lead.to_vec();
+    shape.push(m);
+    y.reshape(shape)
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Var};
+
+    use super::*;
+
+    #[test]
+    fn matches_the_graph_on_values_and_all_gradients() -> crate::Result<()> {
+        let dev = Device::Cpu;
+        let wave =
+            |len: usize, f: f64| -> Vec<f64> { (0..len).map(|i| (i as f64 * f).sin()).collect() };
+        for dtype in [DType::F64, DType::F32] {
+            let tol = if dtype == DType::F64 { 1e-12 } else { 1e-5 };
+            for bias in [true, false] {
+                let var = |d: Vec<f64>, s: &[usize]| -> crate::Result<Var> {
+                    Ok(Var::from_tensor(
+                        &Tensor::from_vec(d, s, &dev)?.to_dtype(dtype)?,
+                    )?)
+                };
+                let x = var(wave(2 * 5 * 7, 0.37), &[2, 5, 7])?;
+                let w = var(wave(4 * 7, 0.91), &[4, 7])?;
+                let b = var(wave(4, 1.7), &[4])?;
+                let bias_t = bias.then(|| b.as_tensor());
+                let fused = linear(x.as_tensor(), w.as_tensor(), bias_t)?;
+                let reference = candle_nn::Linear::new(w.as_tensor().clone(), bias_t.cloned());
+                let reference = candle_core::Module::forward(&reference, x.as_tensor())?;
+                let rw =
+                    Tensor::from_vec(wave(2 * 5 * 4, 2.3), (2, 5, 4), &dev)?.to_dtype(dtype)?;
+                let gf = (&fused * &rw)?.sum_all()?.backward()?;
+                let gr = (&reference * &rw)?.sum_all()?.backward()?;
+                let diff = |a: &Tensor, b: &Tensor| -> crate::Result<f64> {
+                    Ok((a - b)?
+                        .abs()?
+                        .flatten_all()?
+                        .to_dtype(DType::F64)?
+                        .max(0)?
+                        .to_scalar::<f64>()?)
+                };
+                assert_eq!(fused.dims(), [2, 5, 4]);
+                assert!(
+                    diff(&fused, &reference)? < tol,
+                    "{dtype:?} bias={bias}: values"
+                );
+                for (name, p) in [("x", &x), ("w", &w), ("b", &b)] {
+                    match (gf.get(p.as_tensor()), gr.get(p.as_tensor())) {
+                        (Some(a), Some(r)) => {
+                            assert!(diff(a, r)? < tol, "{dtype:?} bias={bias}: d{name}")
+                        }
+                        (None, None) => assert!(!bias && name == "b"),
+                        _ => panic!("{dtype:?} bias={bias}: gradient of {name} on one path only"),
+                    }
+                }
+            }
+        }
+        let z = |s: &[usize]| Tensor::zeros(s, DType::F32, &dev);
+        assert!(linear(&z(&[2, 3])?, &z(&[4, 2])?, None).is_err());
+        Ok(())
+    }
+}
