@@ -453,7 +453,7 @@ impl Decoder {
     /// Output-layer logits (with the output dropout): hidden `[.., H]` → `[.., V]`.
     pub fn logits(&self, hidden: &Tensor, mode: &mut Mode<'_>) -> Result<Tensor> {
         let x = self.out_dropout.forward(hidden, mode)?;
-        Ok(self.out.forward(&x)?)
+        self.out.forward(&x)
     }
 
     /// Per-token losses of the output layer (dropout, then `loss` of its

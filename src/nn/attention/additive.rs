@@ -63,7 +63,7 @@ impl Attention for Additive {
     /// keys: `[batch, src_len, Hk]` → `W_k k_j`: `[batch, src_len, A]`
     fn prepare(&self, keys: &Tensor) -> Result<Tensor> {
         check_keys(keys, self.cfg.key)?;
-        Ok(self.w_k.forward(keys)?)
+        self.w_k.forward(keys)
     }
 
     /// query: `[batch, Hq]`, prepared: `[batch, src_len, A]` → `[batch, src_len]`

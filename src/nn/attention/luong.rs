@@ -85,7 +85,7 @@ impl Attention for General {
     /// keys: `[batch, src_len, Hk]` → `W k_j`: `[batch, src_len, Hq]`
     fn prepare(&self, keys: &Tensor) -> Result<Tensor> {
         check_keys(keys, self.cfg.key)?;
-        Ok(self.w.forward(keys)?)
+        self.w.forward(keys)
     }
 
     /// query: `[batch, Hq]`, prepared: `[batch, src_len, Hq]` → `[batch, src_len]`
