@@ -40,7 +40,7 @@ rm -rf "$OUT/attend"
 start=$(date +%s.%N)
 "$BIN" --threads "$THREADS" translate train --data eng-fra --tutorial-filter --reverse "${ATTEND_ARGS[@]}" --out "$OUT/attend" >&2
 end=$(date +%s.%N)
-"$BIN" --threads "$THREADS" translate eval --model "$OUT/attend" --split test --json > "$OUT/attend.json"
+"$BIN" --threads "$THREADS" translate eval --model "$OUT/attend" --split test --greedy --json > "$OUT/attend.json"
 "$BIN" --threads "$THREADS" translate eval --model "$OUT/attend" --split test --beam 5 --json > "$OUT/attend_beam5.json"
 python3 - "$OUT" "$start" "$end" <<'PYEOF'
 import json, sys

@@ -96,7 +96,13 @@ fn imported_tutorial_model_translates_like_pytorch() {
         }
     }
     let run = attend_stdin(
-        &["translate", "run", "--model", &model.display().to_string()],
+        &[
+            "translate",
+            "run",
+            "--model",
+            &model.display().to_string(),
+            "--greedy",
+        ],
         input.as_bytes(),
     );
     ok(&run);
@@ -186,6 +192,32 @@ fn train_eval_and_run_a_small_model() {
     assert_eq!(report["sentences"], n);
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), n);
     assert!(report["signature"].as_str().unwrap().contains("tok:none"));
+    // The default search is beam 5; --greedy cannot be combined with a beam.
+    let out5 = tmp.path().join("hyps5.txt");
+    let m5 = [
+        "translate",
+        "eval",
+        "--model",
+        &m,
+        "--beam",
+        "5",
+        "--output",
+    ];
+    ok(&attend(&[&m5[..], &[out5.to_str().unwrap()]].concat()));
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        std::fs::read_to_string(&out5).unwrap()
+    );
+    let both = attend(&[
+        "translate",
+        "eval",
+        "--model",
+        &m,
+        "--greedy",
+        "--beam",
+        "3",
+    ]);
+    assert_ne!(both.code, Some(0), "{}", both.stderr);
 
     // Beam search with n-best lists: K lines per sentence, ranked.
     let run = attend(&[

@@ -153,9 +153,13 @@ pub struct EvalArgs {
 /// How to search, shared by `eval` and `run`.
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// Beam search with this many beams (default: greedy).
+    /// Beam search with this many beams; without --beam, --greedy or
+    /// --sample: beam 5, the default of OpenNMT and JoeyNMT.
     #[arg(long, value_name = "N")]
     beam: Option<usize>,
+    /// Greedy search: the most probable token at every step (fastest).
+    #[arg(long, conflicts_with_all = ["beam", "sample"])]
+    greedy: bool,
     /// Beam search length penalty α (GNMT).
     #[arg(long, value_name = "A", default_value_t = 0.6)]
     alpha: f64,
@@ -187,8 +191,8 @@ pub struct RunArgs {
     sentences: Vec<String>,
     #[command(flatten)]
     search: SearchArgs,
-    /// Print the K best translations of each sentence (with --beam).
-    #[arg(long, value_name = "K", requires = "beam")]
+    /// Print the K best translations of each sentence (beam search only).
+    #[arg(long, value_name = "K", conflicts_with_all = ["greedy", "sample"])]
     n_best: Option<usize>,
     /// Draw the attention of each translation to FILE.png or FILE.svg
     /// (several sentences: FILE-1.png, FILE-2.png, …).
@@ -315,13 +319,12 @@ fn apply_flags(cfg: &mut TranslateConfig, a: &TrainArgs, g: &Globals) {
     }
 }
 
+/// Beams of the default search (see [`SearchArgs::beam`]).
+const DEFAULT_BEAM: usize = 5;
+
 fn decode_config(s: &SearchArgs, n_best: Option<usize>, g: &Globals) -> DecodeConfig {
-    let search = if let Some(size) = s.beam {
-        Search::Beam(BeamOptions {
-            size,
-            alpha: s.alpha,
-            n_best: n_best.unwrap_or(1),
-        })
+    let search = if s.greedy {
+        Search::Greedy
     } else if s.sample {
         Search::Sample {
             options: SampleOptions {
@@ -332,7 +335,11 @@ fn decode_config(s: &SearchArgs, n_best: Option<usize>, g: &Globals) -> DecodeCo
             seed: g.seed,
         }
     } else {
-        Search::Greedy
+        Search::Beam(BeamOptions {
+            size: s.beam.unwrap_or(DEFAULT_BEAM),
+            alpha: s.alpha,
+            n_best: n_best.unwrap_or(1),
+        })
     };
     DecodeConfig {
         search,

@@ -5,8 +5,11 @@
 //!   Reporting BLEU Scores", asks: the number to report.
 //! - [`teaching_bleu`](teaching_bleu::teaching_bleu): the d2l.ai/Neuromatch
 //!   lesson formula, for reproducing the lessons' printed values only.
+//! - [`classification`]: accuracy, per-class precision/recall/F1, macro and
+//!   weighted averages, confusion matrices (scikit-learn's definitions).
 
 pub mod bleu;
+pub mod classification;
 pub mod teaching_bleu;
 
 pub use bleu::{BleuConfig, BleuScore, BleuStats, Smooth, Tokenize, corpus_bleu, sentence_bleu};

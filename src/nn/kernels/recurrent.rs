@@ -20,8 +20,8 @@
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 
-use super::Real;
 use super::gemm::{Op, matmul_ld};
+use super::{Real, read_cpu};
 use crate::nn::rnn::{Cell, Nonlinearity};
 
 /// The op: the cell, lengths of the batch rows and the direction.
@@ -512,10 +512,21 @@ impl CustomOp3 for RecurrentSequence {
         let dev = xw.device();
         macro_rules! run {
             ($t:ty) => {{
-                let flat = |x: &Tensor| x.flatten_all()?.to_vec1::<$t>();
-                let (s0v, wv, out, grad) = (flat(s0)?, flat(whb)?, flat(res)?, flat(grad_res)?);
-                let (dx, ds0, dw) =
-                    with_cell!(self.cell, backward::<$t>(self, &s0v, &wv, &out, &grad, d));
+                // Read in place (no copies); only the incoming gradient may
+                // need making contiguous.
+                let grad = grad_res.contiguous()?;
+                let (dx, ds0, dw) = read_cpu::<$t, _>(s0, |s0v| {
+                    read_cpu::<$t, _>(whb, |wv| {
+                        read_cpu::<$t, _>(res, |out| {
+                            read_cpu::<$t, _>(&grad, |g| {
+                                Ok(with_cell!(
+                                    self.cell,
+                                    backward::<$t>(self, s0v, wv, out, g, d)
+                                ))
+                            })
+                        })
+                    })
+                })?;
                 (
                     Tensor::from_vec(dx, xw.shape(), dev)?,
                     Tensor::from_vec(ds0, s0.shape(), dev)?,

@@ -1,0 +1,13 @@
+//! Text classification: many-to-one RNN classifiers (characters or words)
+//! with last-state, mean, max or attention pooling, trained with the generic
+//! [`Trainer`](crate::train::Trainer), scored with accuracy, per-class
+//! precision/recall/F1 and a confusion matrix, and explained by their
+//! attention weights.
+
+mod model;
+pub mod recipe;
+pub mod task;
+
+pub use model::{Classified, Classifier, ClassifierConfig, Pooling};
+pub use recipe::{ClassifyConfig, Level, Prediction, Predictor, TextConfig};
+pub use task::{ClassifyTask, Example, LabelBatch};

@@ -1,0 +1,298 @@
+//! The many-to-one classifier of the lessons: Embedding → `Rnn` → pooling →
+//! MLP head (Linear, ReLU, dropout, Linear) → class logits.
+//!
+//! Pooling turns the RNN's outputs `[B, T, D]` (`D` = directions × hidden)
+//! into one vector per sequence:
+//! - `last`: the final state of the top layer, all directions concatenated
+//!   (each sequence's state at its own last step: the lessons' `h_n`);
+//! - `mean` / `max`: over the real (unpadded) steps;
+//! - `attention`: `Linear(D, 1)` scores, a masked softmax, the weighted sum
+//!   (the Made-With-ML lesson); its weights explain a prediction.
+//!
+//! Parameter paths are PyTorch-like: `embedding.weight`, `rnn.weight_ih_l0`…,
+//! `pool.w`/`pool.b`, `head.0.*`, `head.1.*`.
+
+use candle_core::{D, DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use serde::{Deserialize, Serialize};
+
+use crate::nn::{
+    AttentionPooling, Cell, Dropout, Embedding, EmbeddingConfig, Linear, LinearConfig, Mode, Rnn,
+    RnnConfig,
+};
+use crate::{Error, Result};
+
+/// How the RNN's outputs become one vector per sequence.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    /// The final state of the top layer, all directions (the lessons).
+    Last,
+    /// The mean over real steps.
+    Mean,
+    /// The element-wise max over real steps.
+    Max,
+    /// Learned attention weights over the steps (explains predictions).
+    #[default]
+    Attention,
+}
+
+/// The classifier's architecture.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClassifierConfig {
+    /// Vocabulary size (filled in from the data).
+    pub vocab: usize,
+    /// Number of classes (filled in from the data).
+    pub classes: usize,
+    /// The `<pad>` id: its embedding row stays zero.
+    pub pad_id: Option<u32>,
+    /// Embedding width.
+    pub embed: usize,
+    /// Recurrent cell.
+    pub cell: Cell,
+    /// Hidden units per direction.
+    pub hidden: usize,
+    /// Stacked recurrent layers.
+    pub layers: usize,
+    /// Whether the RNN also reads right to left.
+    pub bidirectional: bool,
+    /// Dropout on the embeddings, between RNN layers and in the head.
+    pub dropout: f32,
+    /// Pooling over the steps.
+    pub pooling: Pooling,
+    /// Width of the head's hidden layer.
+    pub head_hidden: usize,
+}
+
+impl Default for ClassifierConfig {
+    fn default() -> Self {
+        ClassifierConfig {
+            vocab: 0,
+            classes: 0,
+            pad_id: Some(0),
+            embed: 64,
+            cell: Cell::Gru,
+            hidden: 128,
+            layers: 1,
+            bidirectional: true,
+            dropout: 0.2,
+            pooling: Pooling::Attention,
+            head_hidden: 128,
+        }
+    }
+}
+
+impl ClassifierConfig {
+    /// Checks sizes.
+    pub fn validate(&self) -> Result<()> {
+        if self.vocab == 0 || self.classes < 2 {
+            return Err(Error::Config(format!(
+                "a classifier needs a vocabulary and at least 2 classes (got {} tokens, {} classes)",
+                self.vocab, self.classes
+            )));
+        }
+        if self.embed == 0 || self.hidden == 0 || self.layers == 0 || self.head_hidden == 0 {
+            return Err(Error::Config(
+                "embed, hidden, layers and head_hidden must be at least 1".into(),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(Error::Config(format!(
+                "dropout must be in [0, 1), got {}",
+                self.dropout
+            )));
+        }
+        Ok(())
+    }
+
+    fn rnn(&self) -> RnnConfig {
+        RnnConfig {
+            cell: self.cell,
+            input: self.embed,
+            hidden: self.hidden,
+            layers: self.layers,
+            bidirectional: self.bidirectional,
+            dropout: if self.layers > 1 { self.dropout } else { 0.0 },
+        }
+    }
+}
+
+/// What a forward pass returns.
+#[derive(Clone, Debug)]
+pub struct Classified {
+    /// `[B, classes]`.
+    pub logits: Tensor,
+    /// `[B, T]` attention weights (attention pooling only): each row sums
+    /// to 1 over the sequence's real steps.
+    pub attention: Option<Tensor>,
+}
+
+/// An RNN sequence classifier.
+#[derive(Clone, Debug)]
+pub struct Classifier {
+    cfg: ClassifierConfig,
+    embedding: Embedding,
+    rnn: Rnn,
+    pool: Option<AttentionPooling>,
+    dropout: Dropout,
+    hidden: Linear,
+    out: Linear,
+    device: Device,
+}
+
+impl Classifier {
+    /// Builds the model under `vb`.
+    pub fn new(cfg: &ClassifierConfig, vb: VarBuilder) -> Result<Self> {
+        cfg.validate()?;
+        let rnn_cfg = cfg.rnn();
+        let width = rnn_cfg.output_size();
+        let embedding = Embedding::new(
+            &EmbeddingConfig {
+                padding_idx: cfg.pad_id.map(|p| p as usize),
+                ..EmbeddingConfig::new(cfg.vocab, cfg.embed)
+            },
+            vb.pp("embedding"),
+        )?;
+        let pool = match cfg.pooling {
+            Pooling::Attention => Some(AttentionPooling::new(width, vb.pp("pool"))?),
+            _ => None,
+        };
+        let lin = |i: usize, o: usize| LinearConfig {
+            input: i,
+            output: o,
+            bias: true,
+        };
+        Ok(Classifier {
+            cfg: cfg.clone(),
+            embedding,
+            rnn: Rnn::new(&rnn_cfg, vb.pp("rnn"))?,
+            pool,
+            dropout: Dropout::new(cfg.dropout)?,
+            hidden: Linear::new(&lin(width, cfg.head_hidden), vb.pp("head").pp("0"))?,
+            out: Linear::new(&lin(cfg.head_hidden, cfg.classes), vb.pp("head").pp("1"))?,
+            device: vb.device().clone(),
+        })
+    }
+
+    /// The architecture.
+    pub fn config(&self) -> &ClassifierConfig {
+        &self.cfg
+    }
+
+    /// The device the parameters live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Class logits of a padded batch: ids `[B, T]` (u32), `lengths[b]` in
+    /// `1..=T`.
+    pub fn forward(
+        &self,
+        ids: &Tensor,
+        lengths: &[usize],
+        mode: &mut Mode<'_>,
+    ) -> Result<Classified> {
+        let (b, t) = ids.dims2()?;
+        let emb = self.dropout.forward(&self.embedding.forward(ids)?, mode)?;
+        let (outputs, last) = self.rnn.forward(&emb, lengths, None, mode)?;
+        let mask: Vec<f32> = lengths
+            .iter()
+            .flat_map(|&l| (0..t).map(move |j| if j < l { 1.0 } else { 0.0 }))
+            .collect();
+        let mask = Tensor::from_vec(mask, (b, t), &self.device)?.to_dtype(outputs.dtype())?;
+        let (pooled, attention) = match self.cfg.pooling {
+            Pooling::Last => {
+                let dirs = self.cfg.rnn().directions();
+                let h = last.h();
+                let top = h.narrow(0, h.dim(0)? - dirs, dirs)?;
+                // [dirs, B, H] → [B, dirs·H], forward direction first.
+                (top.transpose(0, 1)?.contiguous()?.reshape((b, ()))?, None)
+            }
+            Pooling::Mean => {
+                // Outputs are zero past each length, so the sum is over real steps.
+                let len: Vec<f32> = lengths.iter().map(|&l| l as f32).collect();
+                let len = Tensor::from_vec(len, (b, 1), &self.device)?.to_dtype(outputs.dtype())?;
+                (outputs.sum(1)?.broadcast_div(&len)?, None)
+            }
+            Pooling::Max => {
+                let fill = ((mask.ones_like()? - &mask)? * -1e30)?;
+                (outputs.broadcast_add(&fill.unsqueeze(2)?)?.max(1)?, None)
+            }
+            Pooling::Attention => {
+                let pool = self
+                    .pool
+                    .as_ref()
+                    .ok_or_else(|| Error::Config("attention pooling without its layer".into()))?;
+                let att = pool.forward(&outputs, &mask)?;
+                (att.context, Some(att.weights))
+            }
+        };
+        let x = self.dropout.forward(&pooled, mode)?;
+        let x = self.hidden.forward(&x)?.relu()?;
+        let x = self.dropout.forward(&x, mode)?;
+        Ok(Classified {
+            logits: self.out.forward(&x)?,
+            attention,
+        })
+    }
+
+    /// Class probabilities `[B, classes]` (softmax of the logits).
+    pub fn probabilities(&self, logits: &Tensor) -> Result<Tensor> {
+        Ok(candle_nn::ops::softmax(
+            &logits.to_dtype(DType::F32)?,
+            D::Minus1,
+        )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::ParamStore;
+
+    #[test]
+    fn every_pooling_gives_logits_and_attention_sums_to_one() -> Result<()> {
+        for pooling in [
+            Pooling::Last,
+            Pooling::Mean,
+            Pooling::Max,
+            Pooling::Attention,
+        ] {
+            let cfg = ClassifierConfig {
+                vocab: 11,
+                classes: 3,
+                embed: 8,
+                hidden: 6,
+                layers: 2,
+                head_hidden: 5,
+                pooling,
+                ..ClassifierConfig::default()
+            };
+            let store = ParamStore::new(1);
+            let m = Classifier::new(&cfg, store.var_builder(DType::F32, &Device::Cpu))?;
+            let ids = Tensor::new(&[[4u32, 5, 6, 7], [8, 9, 0, 0]], &Device::Cpu)?;
+            let out = m.forward(&ids, &[4, 2], &mut Mode::Eval)?;
+            assert_eq!(out.logits.dims(), [2, 3], "{pooling:?}");
+            // Padding must not change a sequence's logits.
+            let short = Tensor::new(&[[8u32, 9]], &Device::Cpu)?;
+            let alone = m.forward(&short, &[2], &mut Mode::Eval)?;
+            let a: Vec<f32> = out.logits.get(1)?.to_vec1()?;
+            let b: Vec<f32> = alone.logits.get(0)?.to_vec1()?;
+            for (x, y) in a.iter().zip(&b) {
+                assert!((x - y).abs() < 1e-5, "{pooling:?}: {a:?} vs {b:?}");
+            }
+            match (pooling, out.attention) {
+                (Pooling::Attention, Some(w)) => {
+                    let w: Vec<Vec<f32>> = w.to_vec2()?;
+                    assert!((w[0].iter().sum::<f32>() - 1.0).abs() < 1e-6);
+                    assert!((w[1][0] + w[1][1] - 1.0).abs() < 1e-6);
+                    assert_eq!((w[1][2], w[1][3]), (0.0, 0.0));
+                }
+                (Pooling::Attention, None) => panic!("no attention weights"),
+                (_, w) => assert!(w.is_none()),
+            }
+        }
+        Ok(())
+    }
+}

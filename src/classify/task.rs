@@ -1,0 +1,259 @@
+//! Training a [`Classifier`] with the generic [`Trainer`](crate::train::Trainer):
+//! length-bucketed batches reshuffled per epoch from the seed, mean
+//! cross-entropy (optionally class-weighted), batch shards across the cores,
+//! validation by loss, accuracy and macro F1.
+
+use candle_core::{DType, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::Classifier;
+use crate::data::{BatchConfig, Batcher, SeqBatch};
+use crate::metrics::classification::Confusion;
+use crate::nn::{Mode, ParamStore};
+use crate::train::{CrossEntropy, Metrics, Reduction, Task};
+use crate::{Error, Result};
+
+/// One encoded example.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Example {
+    /// Token ids (never empty: an empty text is one `<unk>`).
+    pub ids: Vec<u32>,
+    /// Class index.
+    pub label: u32,
+}
+
+/// A padded batch of examples.
+#[derive(Clone, Debug)]
+pub struct LabelBatch {
+    /// Ids `[B, T]`, lengths and mask.
+    pub seqs: SeqBatch,
+    /// Class indices `[B]` (u32).
+    pub labels: Tensor,
+    /// The same, on the host.
+    pub label_ids: Vec<u32>,
+}
+
+/// How a [`ClassifyTask`] trains and validates.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TaskConfig {
+    /// Training batches.
+    pub batch: BatchConfig,
+    /// Examples per validation batch.
+    pub eval_batch_size: usize,
+}
+
+impl Default for TaskConfig {
+    fn default() -> Self {
+        TaskConfig {
+            batch: BatchConfig {
+                batch_size: 64,
+                ..BatchConfig::default()
+            },
+            eval_batch_size: 512,
+        }
+    }
+}
+
+/// A classifier with its training and validation examples.
+pub struct ClassifyTask {
+    model: Classifier,
+    params: ParamStore,
+    classes: Vec<String>,
+    train: Vec<Example>,
+    valid: Vec<Example>,
+    batcher: Batcher,
+    pad: u32,
+    class_weights: Option<Tensor>,
+    cfg: TaskConfig,
+}
+
+impl ClassifyTask {
+    /// A task over encoded examples; `seed` drives the batch order;
+    /// `class_weights` (one per class) weight the loss as PyTorch's `weight=`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        model: Classifier,
+        params: ParamStore,
+        classes: Vec<String>,
+        train: Vec<Example>,
+        valid: Vec<Example>,
+        class_weights: Option<Vec<f32>>,
+        cfg: &TaskConfig,
+        seed: u64,
+    ) -> Result<Self> {
+        if cfg.eval_batch_size == 0 {
+            return Err(Error::Config("eval_batch_size must be at least 1".into()));
+        }
+        for (set, examples) in [("training", &train), ("validation", &valid)] {
+            if let Some(i) = examples.iter().position(|e| e.ids.is_empty()) {
+                return Err(Error::Config(format!("{set} example {i} has no tokens")));
+            }
+            if let Some(e) = examples.iter().find(|e| e.label as usize >= classes.len()) {
+                return Err(Error::Config(format!(
+                    "{set} label {} outside the {} classes",
+                    e.label,
+                    classes.len()
+                )));
+            }
+        }
+        let device = model.device().clone();
+        let class_weights = match class_weights {
+            Some(w) if w.len() != classes.len() => {
+                return Err(Error::Config(format!(
+                    "{} class weights for {} classes",
+                    w.len(),
+                    classes.len()
+                )));
+            }
+            Some(w) => Some(Tensor::from_vec(w, classes.len(), &device)?),
+            None => None,
+        };
+        let lengths = train.iter().map(|e| e.ids.len()).collect();
+        let batcher = Batcher::new(lengths, &cfg.batch, seed)?;
+        let pad = model.config().pad_id.unwrap_or(0);
+        Ok(ClassifyTask {
+            model,
+            params,
+            classes,
+            train,
+            valid,
+            batcher,
+            pad,
+            class_weights,
+            cfg: cfg.clone(),
+        })
+    }
+
+    /// Pads `rows` into a batch.
+    pub fn batch(&self, rows: &[&Example]) -> Result<LabelBatch> {
+        let ids: Vec<&[u32]> = rows.iter().map(|e| e.ids.as_slice()).collect();
+        let label_ids: Vec<u32> = rows.iter().map(|e| e.label).collect();
+        Ok(LabelBatch {
+            seqs: SeqBatch::new(&ids, self.pad, self.model.device())?,
+            labels: Tensor::new(label_ids.as_slice(), self.model.device())?,
+            label_ids,
+        })
+    }
+
+    fn loss_fn(&self, reduction: Reduction) -> CrossEntropy {
+        CrossEntropy {
+            weight: self.class_weights.clone(),
+            reduction,
+            ..CrossEntropy::default()
+        }
+    }
+
+    /// The weight a batch's mean loss divides by: its examples, or the sum of
+    /// their class weights.
+    fn batch_weight(&self, labels: &[u32]) -> Result<f64> {
+        Ok(match &self.class_weights {
+            None => labels.len() as f64,
+            Some(w) => {
+                let w: Vec<f32> = w.to_vec1()?;
+                labels.iter().map(|&y| f64::from(w[y as usize])).sum()
+            }
+        })
+    }
+
+    /// Predicted classes and the (class-weighted) mean loss over `examples`.
+    pub fn predict(&self, examples: &[Example]) -> Result<(Vec<u32>, f64)> {
+        let mut order: Vec<usize> = (0..examples.len()).collect();
+        order.sort_by_key(|&i| examples[i].ids.len());
+        let mut predicted = vec![0u32; examples.len()];
+        let (mut loss, mut weight) = (0.0, 0.0);
+        for chunk in order.chunks(self.cfg.eval_batch_size) {
+            let rows: Vec<&Example> = chunk.iter().map(|&i| &examples[i]).collect();
+            let batch = self.batch(&rows)?;
+            let out = self
+                .model
+                .forward(&batch.seqs.ids, &batch.seqs.lengths, &mut Mode::Eval)?;
+            let sum = self
+                .loss_fn(Reduction::Sum)
+                .forward(&out.logits, &batch.labels)?;
+            loss += f64::from(sum.to_dtype(DType::F32)?.to_scalar::<f32>()?);
+            weight += self.batch_weight(&batch.label_ids)?;
+            let best: Vec<u32> = out.logits.argmax(1)?.to_vec1()?;
+            for (&i, p) in chunk.iter().zip(best) {
+                predicted[i] = p;
+            }
+        }
+        Ok((predicted, loss / weight.max(f64::MIN_POSITIVE)))
+    }
+}
+
+impl Task for ClassifyTask {
+    type Batch = LabelBatch;
+
+    fn params(&self) -> &ParamStore {
+        &self.params
+    }
+
+    fn train_batches(&self, epoch: usize) -> Result<Vec<LabelBatch>> {
+        self.batcher
+            .epoch(epoch as u64)
+            .iter()
+            .map(|idx| self.batch(&idx.iter().map(|&i| &self.train[i]).collect::<Vec<_>>()))
+            .collect()
+    }
+
+    fn loss(&self, batch: &LabelBatch, mode: &mut Mode<'_>) -> Result<Tensor> {
+        let out = self
+            .model
+            .forward(&batch.seqs.ids, &batch.seqs.lengths, mode)?;
+        self.loss_fn(Reduction::Mean)
+            .forward(&out.logits, &batch.labels)
+    }
+
+    fn batch_tokens(&self, batch: &LabelBatch) -> usize {
+        batch.seqs.lengths.iter().sum()
+    }
+
+    /// Row shards weighted by their share of the loss's denominator (examples,
+    /// or class weights), so the weighted shard losses sum to the batch's mean.
+    fn split(&self, batch: &LabelBatch, parts: usize) -> Result<Vec<(LabelBatch, f64)>> {
+        let rows = batch.label_ids.len();
+        let parts = parts.min(rows);
+        if parts < 2 {
+            return Ok(Vec::new());
+        }
+        let total = self.batch_weight(&batch.label_ids)?;
+        let mut shards = Vec::with_capacity(parts);
+        let mut start = 0;
+        for k in 0..parts {
+            let len = rows / parts + usize::from(k < rows % parts);
+            let idx: Vec<u32> = (start as u32..(start + len) as u32).collect();
+            let idx_t = Tensor::new(idx.as_slice(), self.model.device())?;
+            let lengths = batch.seqs.lengths[start..start + len].to_vec();
+            let t = lengths.iter().copied().max().unwrap_or(1);
+            let ids = batch.seqs.ids.index_select(&idx_t, 0)?.narrow(1, 0, t)?;
+            let mask = batch.seqs.mask.index_select(&idx_t, 0)?.narrow(1, 0, t)?;
+            let label_ids = batch.label_ids[start..start + len].to_vec();
+            let shard = LabelBatch {
+                seqs: SeqBatch {
+                    ids: ids.contiguous()?,
+                    lengths,
+                    mask: mask.contiguous()?,
+                },
+                labels: Tensor::new(label_ids.as_slice(), self.model.device())?,
+                label_ids,
+            };
+            let w = self.batch_weight(&shard.label_ids)? / total;
+            shards.push((shard, w));
+            start += len;
+        }
+        Ok(shards)
+    }
+
+    /// `loss`, `accuracy` and `macro_f1` on the validation examples.
+    fn evaluate(&self) -> Result<Metrics> {
+        let (predicted, loss) = self.predict(&self.valid)?;
+        let gold: Vec<u32> = self.valid.iter().map(|e| e.label).collect();
+        let report = Confusion::new(&self.classes, &gold, &predicted)?.report();
+        Ok(Metrics::from([
+            ("loss".to_string(), loss),
+            ("accuracy".to_string(), report.accuracy),
+            ("macro_f1".to_string(), report.macro_avg.f1),
+        ]))
+    }
+}
