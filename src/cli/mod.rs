@@ -1,6 +1,7 @@
 //! The command line: one file per command group, a clap-derive `Command` enum,
 //! and `run`, which sets the global options and dispatches.
 
+mod classify;
 mod config;
 mod data;
 mod translate;
@@ -42,7 +43,8 @@ pub enum Command {
     #[command(subcommand)]
     Translate(translate::TranslateCommand),
     /// RNN text classifiers with attention (train, eval, predict).
-    Classify(Pending),
+    #[command(subcommand)]
+    Classify(classify::ClassifyCommand),
     /// word2vec embeddings (train, similar, analogy, eval, convert).
     Embed(Pending),
     /// RNN language models (train, generate, eval).
@@ -95,7 +97,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Data(cmd) => data::run(cmd, &globals),
         Command::Translate(cmd) => translate::run(cmd, &globals),
-        Command::Classify(_) => pending("classify"),
+        Command::Classify(cmd) => classify::run(cmd, &globals),
         Command::Embed(_) => pending("embed"),
         Command::Lm(_) => pending("lm"),
         Command::Serve(_) => pending("serve"),

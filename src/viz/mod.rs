@@ -1,11 +1,13 @@
 //! Pictures of training and models: loss curves and attention heatmaps (PNG
-//! and SVG), and attention matrices as text for a terminal.
+//! and SVG), attention matrices as text for a terminal, and tokens
+//! highlighted by their attention weight as HTML.
 
 pub mod attention;
 pub mod colormap;
 pub mod curves;
 mod font;
 pub mod heatmap;
+pub mod highlight;
 mod output;
 pub mod terminal;
 
@@ -13,4 +15,5 @@ pub use attention::AttentionMap;
 pub use colormap::ColorMap;
 pub use curves::{Chart, Series, plot_lines};
 pub use heatmap::{ColorRange, HeatmapStyle, plot_attention};
+pub use highlight::{Highlighted, highlight_html};
 pub use terminal::{TextCells, TextStyle, render_attention_text, render_attention_text_with};

@@ -1,0 +1,392 @@
+//! `attend classify …`: train, evaluate and use text classifiers. The work is
+//! `attend::classify`; this file turns flags into configs and results into text.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use attend::classify::recipe::{self, Labelled, held_out};
+use attend::classify::{ClassifyConfig, Level, Pooling, Prediction, Predictor};
+use attend::data::TextLines;
+use attend::nn::{Cell, Nonlinearity};
+use attend::text::NormalizeConfig;
+use attend::train::{AdamConfig, OptimizerConfig, SgdConfig, Start};
+use attend::viz::{Highlighted, highlight_html};
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::Globals;
+use super::translate::{CellArg, OptimizerArg};
+
+/// Classification commands.
+#[derive(Debug, Subcommand)]
+pub enum ClassifyCommand {
+    /// Train a classifier (or resume one with --resume).
+    Train(Box<TrainArgs>),
+    /// Score a classifier: accuracy, per-class precision/recall/F1, confusion matrix.
+    Eval(EvalArgs),
+    /// Classify texts given as arguments, or lines of standard input.
+    Predict(PredictArgs),
+}
+
+/// Pooling over the RNN's steps.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum PoolingArg {
+    /// The final state of the top layer (the lessons).
+    Last,
+    /// Mean over the real steps.
+    Mean,
+    /// Max over the real steps.
+    Max,
+    /// Learned attention weights (explainable).
+    Attention,
+}
+
+/// Token level.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LevelArg {
+    /// Characters.
+    Char,
+    /// Words.
+    Word,
+}
+
+/// Class weighting of the loss.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ClassWeightsArg {
+    /// Every class weighs 1.
+    None,
+    /// n / (classes · n_class), scikit-learn's "balanced".
+    Inverse,
+}
+
+/// `attend classify train` flags; each overrides the config file.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Model directory to write (or resume, with --resume).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// A TOML file with [data], [text], [model], [train], [task] sections.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// Dataset name (names, ag-news-titles, imdb) or path of a CSV/TSV with a header.
+    #[arg(long, value_name = "NAME|PATH")]
+    data: Option<String>,
+    /// Text column of a file given by path.
+    #[arg(long, value_name = "C", requires = "label_col")]
+    text_col: Option<String>,
+    /// Label column of a file given by path.
+    #[arg(long, value_name = "C", requires = "text_col")]
+    label_col: Option<String>,
+    /// Tokens are characters or (lowercased, punctuation split) words.
+    #[arg(long, value_enum)]
+    level: Option<LevelArg>,
+    /// Keep at most N tokens of each text.
+    #[arg(long, value_name = "N")]
+    max_len: Option<usize>,
+    /// Recurrent cell.
+    #[arg(long, value_enum)]
+    cell: Option<CellArg>,
+    /// Pooling over the steps.
+    #[arg(long, value_enum)]
+    pooling: Option<PoolingArg>,
+    /// Hidden units per direction.
+    #[arg(long, value_name = "N")]
+    hidden: Option<usize>,
+    /// Embedding width.
+    #[arg(long, value_name = "N")]
+    embed: Option<usize>,
+    /// Recurrent layers.
+    #[arg(long, value_name = "N")]
+    layers: Option<usize>,
+    /// Read left to right only (the default reads both ways).
+    #[arg(long)]
+    unidirectional: bool,
+    /// Dropout.
+    #[arg(long, value_name = "P")]
+    dropout: Option<f32>,
+    /// Class weighting of the loss.
+    #[arg(long, value_enum)]
+    class_weights: Option<ClassWeightsArg>,
+    /// Training epochs.
+    #[arg(long, value_name = "N")]
+    epochs: Option<usize>,
+    /// Examples per batch.
+    #[arg(long, value_name = "N")]
+    batch_size: Option<usize>,
+    /// Optimizer.
+    #[arg(long, value_enum)]
+    optimizer: Option<OptimizerArg>,
+    /// Learning rate.
+    #[arg(long, value_name = "X")]
+    lr: Option<f64>,
+}
+
+/// `attend classify eval` flags.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Model directory.
+    #[arg(long, value_name = "DIR")]
+    model: PathBuf,
+    /// Which held-out split of the model directory to score.
+    #[arg(long, default_value = "test", value_parser = ["test", "valid"])]
+    split: String,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `attend classify predict` flags.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// Model directory.
+    #[arg(long, value_name = "DIR")]
+    model: PathBuf,
+    /// Texts to classify (default: each line of standard input, one JSON object each).
+    texts: Vec<String>,
+    /// Classes shown per text.
+    #[arg(long, value_name = "K", default_value_t = 3)]
+    top: usize,
+    /// Show each token's attention weight (attention pooling).
+    #[arg(long)]
+    explain: bool,
+    /// Also write the texts to FILE.html, each token's background its weight.
+    #[arg(long, value_name = "FILE", requires = "explain")]
+    html: Option<PathBuf>,
+}
+
+/// Runs a `classify` command.
+pub fn run(cmd: ClassifyCommand, globals: &Globals) -> Result<ExitCode> {
+    match cmd {
+        ClassifyCommand::Train(args) => train(&args, globals),
+        ClassifyCommand::Eval(args) => eval(&args),
+        ClassifyCommand::Predict(args) => predict(&args),
+    }
+}
+
+fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
+    let mut cfg: ClassifyConfig = super::config::load(args.config.as_deref())?;
+    apply_flags(&mut cfg, args, globals);
+    let start = if args.resume {
+        Start::Resume
+    } else {
+        Start::Fresh
+    };
+    let report = recipe::train(&cfg, &args.out, start, globals.threads, false)?;
+    let (train, valid, test) = report.sizes;
+    eprintln!(
+        "train {train}, valid {valid}, test {test}; {} tokens, {} classes",
+        report.vocab,
+        report.classes.len()
+    );
+    if let Some(best) = report.summary.state.best {
+        eprintln!(
+            "best validation {} {best:.4}; model in {}",
+            cfg.train.select_metric,
+            args.out.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) {
+    let d = &mut cfg.data;
+    if let Some(v) = &a.data {
+        d.dataset = v.clone();
+    }
+    if a.text_col.is_some() {
+        d.text_col = a.text_col.clone();
+        d.label_col = a.label_col.clone();
+    }
+    if let Some(l) = a.level {
+        cfg.text.level = match l {
+            LevelArg::Char => Level::Char,
+            LevelArg::Word => Level::Word,
+        };
+        cfg.text.normalize = match l {
+            LevelArg::Char => NormalizeConfig {
+                lowercase: false,
+                split_punctuation: false,
+            },
+            LevelArg::Word => NormalizeConfig::default(),
+        };
+    }
+    if a.max_len.is_some() {
+        cfg.text.max_len = a.max_len;
+    }
+    let m = &mut cfg.model;
+    if let Some(c) = a.cell {
+        m.cell = match c {
+            CellArg::Gru => Cell::Gru,
+            CellArg::Lstm => Cell::Lstm,
+            CellArg::Rnn => Cell::Rnn(Nonlinearity::Tanh),
+        };
+    }
+    if let Some(p) = a.pooling {
+        m.pooling = match p {
+            PoolingArg::Last => Pooling::Last,
+            PoolingArg::Mean => Pooling::Mean,
+            PoolingArg::Max => Pooling::Max,
+            PoolingArg::Attention => Pooling::Attention,
+        };
+    }
+    if let Some(h) = a.hidden {
+        m.hidden = h;
+        m.head_hidden = h;
+    }
+    if let Some(e) = a.embed {
+        m.embed = e;
+    }
+    if let Some(l) = a.layers {
+        m.layers = l;
+    }
+    if a.unidirectional {
+        m.bidirectional = false;
+    }
+    if let Some(p) = a.dropout {
+        m.dropout = p;
+    }
+    if let Some(w) = a.class_weights {
+        cfg.inverse_class_weights = matches!(w, ClassWeightsArg::Inverse);
+    }
+    let t = &mut cfg.train;
+    if let Some(e) = a.epochs {
+        t.epochs = e;
+    }
+    t.seed = g.seed;
+    if let Some(o) = a.optimizer {
+        let lr = a.lr.unwrap_or(t.optimizer.lr());
+        t.optimizer = match o {
+            OptimizerArg::Sgd => OptimizerConfig::Sgd(SgdConfig {
+                lr,
+                ..SgdConfig::default()
+            }),
+            OptimizerArg::Adam => OptimizerConfig::Adam(AdamConfig {
+                lr,
+                ..AdamConfig::default()
+            }),
+        };
+    } else if let Some(lr) = a.lr {
+        t.optimizer.set_lr(lr);
+    }
+    if let Some(b) = a.batch_size {
+        cfg.task.batch.batch_size = b;
+    }
+}
+
+fn eval(args: &EvalArgs) -> Result<ExitCode> {
+    let predictor = Predictor::load(&args.model)?;
+    let rows: Vec<Labelled> = held_out(&args.model, &args.split)?;
+    let (report, confusion) = predictor.evaluate(&rows)?;
+    if args.json {
+        let value = serde_json::json!({
+            "accuracy": report.accuracy,
+            "macro": report.macro_avg,
+            "weighted": report.weighted,
+            "per_class": report.per_class,
+            "confusion": confusion.counts,
+            "classes": confusion.classes,
+            "examples": report.examples,
+        });
+        println!("{value}");
+    } else {
+        print!("{}", report.text());
+        println!("\nconfusion matrix (rows: gold, columns: predicted)");
+        print!("{}", confusion.table());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn predict(args: &PredictArgs) -> Result<ExitCode> {
+    let predictor = Predictor::load(&args.model)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut explained: Vec<Highlighted> = Vec::new();
+    let mut keep = |p: &Prediction| {
+        if let (Some(w), Some((label, prob))) = (&p.attention, p.classes.first()) {
+            explained.push(Highlighted {
+                caption: format!("{label} {prob:.4}"),
+                tokens: p.tokens.iter().cloned().zip(w.iter().copied()).collect(),
+            });
+        }
+    };
+    if !args.texts.is_empty() {
+        let texts: Vec<&str> = args.texts.iter().map(String::as_str).collect();
+        let colour = std::io::stdout().is_terminal();
+        for (text, p) in texts.iter().zip(predictor.predict(&texts)?) {
+            keep(&p);
+            writeln!(out, "{text}")?;
+            for (class, prob) in p.classes.iter().take(args.top.max(1)) {
+                writeln!(out, "  {prob:.4}  {class}")?;
+            }
+            if args.explain {
+                writeln!(out, "  {}", explain_line(&p, colour))?;
+            }
+        }
+        return write_html(args, &explained);
+    }
+    // Standard input: one JSON object per line, in input order.
+    let stdin = std::io::stdin();
+    for line in TextLines::new(stdin.lock(), "<stdin>") {
+        let (_, line) = line.context("reading standard input")?;
+        let p = predictor
+            .predict(&[line.as_str()])?
+            .pop()
+            .context("no prediction")?;
+        keep(&p);
+        let mut value = serde_json::json!({
+            "text": line,
+            "label": p.classes[0].0,
+            "classes": p.classes.iter().take(args.top.max(1)).map(|(c, pr)| serde_json::json!({"class": c, "probability": pr})).collect::<Vec<_>>(),
+        });
+        if args.explain {
+            value["tokens"] = serde_json::json!(p.tokens);
+            value["attention"] = serde_json::json!(p.attention);
+        }
+        writeln!(out, "{value}")?;
+    }
+    write_html(args, &explained)
+}
+
+fn write_html(args: &PredictArgs, explained: &[Highlighted]) -> Result<ExitCode> {
+    if let Some(path) = &args.html {
+        if explained.is_empty() {
+            anyhow::bail!(
+                "{}: the model pools without attention, so there is nothing to highlight",
+                args.model.display()
+            );
+        }
+        std::fs::write(path, highlight_html(explained))
+            .with_context(|| format!("{}: cannot write the HTML file", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Tokens with their weights; on a terminal the background shade is the weight.
+fn explain_line(p: &Prediction, colour: bool) -> String {
+    let Some(weights) = &p.attention else {
+        return "(no attention: the model pools without it)".into();
+    };
+    let max = weights
+        .iter()
+        .copied()
+        .fold(0.0, f64::max)
+        .max(f64::MIN_POSITIVE);
+    p.tokens
+        .iter()
+        .zip(weights)
+        .map(|(t, &w)| {
+            if colour {
+                // 24-bit background from white to red by weight / max.
+                let shade = (255.0 * (1.0 - w / max)).round() as u8;
+                format!("\x1b[48;2;255;{shade};{shade}m\x1b[30m{t}\x1b[0m")
+            } else {
+                format!("{t}({w:.3})")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
