@@ -3,7 +3,7 @@
 //!
 //! Data flow (DESIGN §2): read labelled rows → normalise → tokenise (chars or
 //! words) → seeded stratified split (80/10/10 unless the dataset brings its
-//! own test set) → vocabulary and classes from the training split only →
+//! own test set; the reference script's split, see [`prepare`]) → vocabulary and classes from the training split only →
 //! encode (unknown → `<unk>`) → train with [`Trainer`] → the model directory
 //! holds `config.json` (model and text pipeline), `vocab.json`,
 //! `classes.json`, the weights, `train_config.json` and the held-out
@@ -20,7 +20,7 @@ use super::{Classifier, ClassifierConfig};
 use crate::data::Resolver;
 use crate::data::labelled::{Column, Delimiter, LabelledFormat, read_labelled};
 use crate::data::registry::DataFormat;
-use crate::data::split::{SplitConfig, stratified_split};
+use crate::data::split::{SplitConfig, python_stratified_split};
 use crate::metrics::classification::{Confusion, Report};
 use crate::nn::weights::load_checked;
 use crate::nn::{Mode, ParamStore};
@@ -114,7 +114,8 @@ pub struct LabelDataConfig {
     pub label_col: Option<String>,
     /// Train/validation/test fractions of the stratified split.
     pub split: SplitConfig,
-    /// Seed of the split.
+    /// Seed of the split (Python's `random.Random(seed)` per class, as the
+    /// reference script; its default 0 there and here).
     pub split_seed: u64,
     /// Tokens seen fewer times in training become `<unk>`.
     pub min_freq: u64,
@@ -127,7 +128,7 @@ impl Default for LabelDataConfig {
             text_col: None,
             label_col: None,
             split: SplitConfig::default(),
-            split_seed: 42,
+            split_seed: 0,
             min_freq: 1,
         }
     }
@@ -238,14 +239,15 @@ pub struct Prepared {
     pub test: Vec<Labelled>,
 }
 
-/// Reads and splits (stratified by label, seeded).
+/// Reads and splits: stratified by label and seeded exactly as
+/// `shared/bench/classify_torch.py` does, so both score the same test set.
 pub fn prepare(data: &LabelDataConfig) -> Result<Prepared> {
     let rows = read_dataset(data)?;
     if rows.is_empty() {
         return Err(Error::Config(format!("{}: no examples", data.dataset)));
     }
     let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
-    let split = stratified_split(&labels, &data.split, data.split_seed)?;
+    let split = python_stratified_split(&labels, &data.split, data.split_seed)?;
     let pick = |idx: &[usize]| idx.iter().map(|&i| rows[i].clone()).collect::<Vec<_>>();
     Ok(Prepared {
         train: pick(&split.train),

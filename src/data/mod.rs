@@ -27,5 +27,5 @@ pub use pyrandom::{PyRandom, python_shuffled};
 pub use registry::{DATASETS, DataFormat, DatasetInfo};
 pub use resolve::{Resolved, Resolver};
 pub use source::{TextLines, open};
-pub use split::{Split, SplitConfig, split, stratified_split};
+pub use split::{Split, SplitConfig, python_stratified_split, split, stratified_split};
 pub use stats::{Histogram, SideStats, Stats, StatsConfig, stats, stats_path};

@@ -115,6 +115,36 @@ pub fn stratified_split<L: Eq + Hash>(labels: &[L], cfg: &SplitConfig, seed: u64
     Ok(out)
 }
 
+/// The stratified split of the PyTorch reference scripts
+/// (`shared/bench/classify_torch.py`): for each label in sorted order, its
+/// examples (in file order) shuffled by a fresh `random.Random(seed)` and cut
+/// at `round(n · cumulative fraction)` (Python's round half to even); the
+/// parts hold the labels one after another. With the script's seed, both
+/// train and score on exactly the same examples.
+pub fn python_stratified_split(labels: &[&str], cfg: &SplitConfig, seed: u64) -> Result<Split> {
+    cfg.validate()?;
+    let mut classes: Vec<&str> = labels.to_vec();
+    classes.sort_unstable();
+    classes.dedup();
+    let mut out = Split::default();
+    for class in classes {
+        let idx: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
+        let order: Vec<usize> = super::python_shuffled(idx.len(), seed)
+            .into_iter()
+            .map(|j| idx[j])
+            .collect();
+        let n = order.len() as f64;
+        // Python sums the fractions left to right: sum(fractions[:k + 1]).
+        let cut = |f: f64| ((n * f).round_ties_even() as usize).min(order.len());
+        let a = cut(cfg.train);
+        let b = cut(cfg.train + cfg.valid).max(a);
+        out.train.extend_from_slice(&order[..a]);
+        out.valid.extend_from_slice(&order[a..b]);
+        out.test.extend_from_slice(&order[b..]);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,5 +229,23 @@ mod tests {
                 .iter()
                 .any(|&i| labels[i] != labels[s.train[0]])
         );
+    }
+
+    /// Checked against the reference script's `stratified_split` in CPython
+    /// 3.11: labels `b a b a a b b a` with (0.5, 0.25, 0.25), seed 0.
+    #[test]
+    fn python_stratified_matches_the_reference_script() {
+        let labels = ["b", "a", "b", "a", "a", "b", "b", "a"];
+        let cfg = SplitConfig {
+            train: 0.5,
+            valid: 0.25,
+            test: 0.25,
+        };
+        let s = python_stratified_split(&labels, &cfg, 0).unwrap();
+        assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (4, 2, 2));
+        assert_eq!(sorted(&s), (0..8).collect::<Vec<_>>());
+        assert_eq!(s.train, [4, 1, 5, 0]);
+        assert_eq!(s.valid, [3, 2]);
+        assert_eq!(s.test, [7, 6]);
     }
 }
