@@ -74,7 +74,13 @@ impl Default for TextConfig {
 impl TextConfig {
     /// The tokens of a raw text.
     pub fn tokens(&self, text: &str) -> Vec<String> {
-        let t = Normalizer::new(&self.normalize).normalize(text);
+        let t = match self.level {
+            // HTML line breaks (IMDB's reviews are full of them) are layout,
+            // not words.
+            Level::Word => Normalizer::new(&self.normalize)
+                .normalize(&text.replace("<br />", " ").replace("<br/>", " ")),
+            Level::Char => Normalizer::new(&self.normalize).normalize(text),
+        };
         let mut toks = match self.level {
             Level::Char => chars(&t),
             Level::Word => t
@@ -119,6 +125,8 @@ pub struct LabelDataConfig {
     pub split_seed: u64,
     /// Tokens seen fewer times in training become `<unk>`.
     pub min_freq: u64,
+    /// Keep at most this many of the most frequent tokens.
+    pub max_vocab: Option<usize>,
 }
 
 impl Default for LabelDataConfig {
@@ -130,6 +138,7 @@ impl Default for LabelDataConfig {
             split: SplitConfig::default(),
             split_seed: 0,
             min_freq: 1,
+            max_vocab: None,
         }
     }
 }
@@ -241,19 +250,111 @@ pub struct Prepared {
 
 /// Reads and splits: stratified by label and seeded exactly as
 /// `shared/bench/classify_torch.py` does, so both score the same test set.
+///
+/// Two datasets bring their own test set, as the lessons use them: `imdb`
+/// (its `test` rows; the validation set is a stratified tenth of its `train`
+/// rows) and `ag-news-titles` (the 10,000 titles train with a stratified
+/// tenth for validation; the test set is the titles of the original AG News
+/// test file, its class ids 1–4 named World, Sports, Business, Sci/Tech).
+/// For them `data.split`'s test fraction is ignored.
 pub fn prepare(data: &LabelDataConfig) -> Result<Prepared> {
     let rows = read_dataset(data)?;
     if rows.is_empty() {
         return Err(Error::Config(format!("{}: no examples", data.dataset)));
     }
+    let own_test = match data.dataset.as_str() {
+        "imdb" => Some(imdb_test_rows(data, &rows)?),
+        "ag-news-titles" => Some(ag_news_test_titles()?),
+        _ => None,
+    };
+    let (rows, test, fractions) = match own_test {
+        Some((train_idx, test)) => {
+            let train: Vec<Labelled> = match train_idx {
+                Some(idx) => idx.iter().map(|&i| rows[i].clone()).collect(),
+                None => rows,
+            };
+            // The validation fraction is of the training rows (a tenth by
+            // default, as the reference script holds out).
+            let fractions = SplitConfig {
+                train: 1.0 - data.split.valid,
+                valid: data.split.valid,
+                test: 0.0,
+            };
+            (train, Some(test), fractions)
+        }
+        None => (rows, None, data.split),
+    };
     let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
-    let split = python_stratified_split(&labels, &data.split, data.split_seed)?;
+    let split = python_stratified_split(&labels, &fractions, data.split_seed)?;
     let pick = |idx: &[usize]| idx.iter().map(|&i| rows[i].clone()).collect::<Vec<_>>();
     Ok(Prepared {
         train: pick(&split.train),
         valid: pick(&split.valid),
-        test: pick(&split.test),
+        test: test.unwrap_or_else(|| pick(&split.test)),
     })
+}
+
+/// IMDB's own split: the indices of its `train` rows and its `test` rows.
+fn imdb_test_rows(
+    data: &LabelDataConfig,
+    rows: &[Labelled],
+) -> Result<(Option<Vec<usize>>, Vec<Labelled>)> {
+    let resolved = Resolver::from_env().resolve(&data.dataset)?;
+    let fmt = LabelledFormat {
+        delimiter: Delimiter::Tsv,
+        header: true,
+        text: vec![Column::Name("id".into())],
+        label: Column::Name("split".into()),
+    };
+    let parts = read_labelled(&resolved.path, &fmt)?;
+    if parts.len() != rows.len() {
+        return Err(Error::Config(format!(
+            "{}: {} rows with a split but {} with a text",
+            resolved.path.display(),
+            parts.len(),
+            rows.len()
+        )));
+    }
+    let train = (0..rows.len())
+        .filter(|&i| parts[i].label == "train")
+        .collect();
+    let test = (0..rows.len())
+        .filter(|&i| parts[i].label == "test")
+        .map(|i| rows[i].clone())
+        .collect();
+    Ok((Some(train), test))
+}
+
+/// The titles of the original AG News test set, labelled by class name.
+fn ag_news_test_titles() -> Result<(Option<Vec<usize>>, Vec<Labelled>)> {
+    let resolved = Resolver::from_env().resolve("ag-news-test")?;
+    let fmt = LabelledFormat {
+        delimiter: Delimiter::Csv,
+        header: false,
+        text: vec![Column::Index(1)],
+        label: Column::Index(0),
+    };
+    let names = ["World", "Sports", "Business", "Sci/Tech"];
+    let test = read_labelled(&resolved.path, &fmt)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let id: usize = e.label.trim().parse().unwrap_or(0);
+            match names.get(id.wrapping_sub(1)) {
+                Some(name) => Ok(Labelled {
+                    text: e.text,
+                    label: name.to_string(),
+                }),
+                None => Err(Error::Config(format!(
+                    "{}: row {}: class id `{}`, expected 1 to 4",
+                    resolved.path.display(),
+                    i + 1,
+                    e.label
+                ))),
+            }
+        })
+        .collect::<Result<_>>()?;
+    Ok((None, test))
 }
 
 /// Classes in sorted order (the order of `classes.json` and the logits).
@@ -488,7 +589,7 @@ pub fn train(
         Start::Fresh => {
             let vcfg = VocabConfig {
                 min_freq: cfg.data.min_freq,
-                max_size: None,
+                max_size: cfg.data.max_vocab,
                 specials: Specials::of(&["<pad>", "<unk>"]),
             };
             let vocab = Vocab::build(

@@ -201,7 +201,14 @@ fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) {
         d.text_col = a.text_col.clone();
         d.label_col = a.label_col.clone();
     }
-    if let Some(l) = a.level {
+    // The news and review datasets are word-level lessons: words (lowercased,
+    // punctuation split), seen at least twice, unless told otherwise.
+    let wordy = matches!(cfg.data.dataset.as_str(), "ag-news-titles" | "imdb")
+        && cfg.text.level == Level::Char;
+    if let Some(l) = a.level.or(wordy.then_some(LevelArg::Word)) {
+        if matches!(l, LevelArg::Word) && a.level.is_none() && cfg.data.min_freq < 2 {
+            cfg.data.min_freq = 2;
+        }
         cfg.text.level = match l {
             LevelArg::Char => Level::Char,
             LevelArg::Word => Level::Word,
