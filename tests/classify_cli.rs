@@ -4,17 +4,7 @@
 
 mod common;
 
-use common::cli::{Run, attend, attend_stdin};
-
-fn ok(run: &Run) {
-    assert_eq!(
-        run.code,
-        Some(0),
-        "stdout: {}\nstderr: {}",
-        run.stdout,
-        run.stderr
-    );
-}
+use common::cli::{attend, attend_stdin, ok};
 
 #[test]
 fn names_model_trains_scores_and_explains() {

@@ -6,17 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::cli::{Run, attend, attend_stdin};
-
-fn ok(run: &Run) {
-    assert_eq!(
-        run.code,
-        Some(0),
-        "stdout: {}\nstderr: {}",
-        run.stdout,
-        run.stderr
-    );
-}
+use common::cli::{Run, attend, attend_stdin, ok};
 
 fn one_line_error(run: &Run, wanted: &[&str]) {
     assert_eq!(

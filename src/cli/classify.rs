@@ -9,14 +9,13 @@ use anyhow::{Context, Result};
 use attend::classify::recipe::{self, Labelled, held_out};
 use attend::classify::{ClassifyConfig, Level, Pooling, Prediction, Predictor};
 use attend::data::TextLines;
-use attend::nn::{Cell, Nonlinearity};
 use attend::text::NormalizeConfig;
-use attend::train::{AdamConfig, OptimizerConfig, SgdConfig, Start};
+use attend::train::Start;
 use attend::viz::{Highlighted, highlight_html};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::Globals;
-use super::translate::{CellArg, OptimizerArg};
+use super::common::{CellArg, OptimizerArg, apply_train_flags};
 
 /// Classification commands.
 #[derive(Debug, Subcommand)]
@@ -226,11 +225,7 @@ fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) {
     }
     let m = &mut cfg.model;
     if let Some(c) = a.cell {
-        m.cell = match c {
-            CellArg::Gru => Cell::Gru,
-            CellArg::Lstm => Cell::Lstm,
-            CellArg::Rnn => Cell::Rnn(Nonlinearity::Tanh),
-        };
+        m.cell = c.into();
     }
     if let Some(p) = a.pooling {
         m.pooling = match p {
@@ -259,26 +254,7 @@ fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) {
     if let Some(w) = a.class_weights {
         cfg.inverse_class_weights = matches!(w, ClassWeightsArg::Inverse);
     }
-    let t = &mut cfg.train;
-    if let Some(e) = a.epochs {
-        t.epochs = e;
-    }
-    t.seed = g.seed;
-    if let Some(o) = a.optimizer {
-        let lr = a.lr.unwrap_or(t.optimizer.lr());
-        t.optimizer = match o {
-            OptimizerArg::Sgd => OptimizerConfig::Sgd(SgdConfig {
-                lr,
-                ..SgdConfig::default()
-            }),
-            OptimizerArg::Adam => OptimizerConfig::Adam(AdamConfig {
-                lr,
-                ..AdamConfig::default()
-            }),
-        };
-    } else if let Some(lr) = a.lr {
-        t.optimizer.set_lr(lr);
-    }
+    apply_train_flags(&mut cfg.train, a.epochs, a.optimizer, a.lr, g.seed);
     if let Some(b) = a.batch_size {
         cfg.task.batch.batch_size = b;
     }

@@ -2,6 +2,7 @@
 //! and `run`, which sets the global options and dispatches.
 
 mod classify;
+mod common;
 mod config;
 mod data;
 mod translate;

@@ -9,16 +9,16 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use attend::data::TextLines;
 use attend::decode::{BeamOptions, SampleOptions};
-use attend::nn::{Cell, Nonlinearity};
 use attend::seq2seq::recipe::{self, held_out};
 use attend::seq2seq::{
     DecodeConfig, DecoderKind, Search, TranslateConfig, Translation, Translator, import_tutorial,
 };
-use attend::train::{AdamConfig, ModelDir, OptimizerConfig, SgdConfig, Start};
+use attend::train::{ModelDir, Start};
 use attend::viz::{AttentionMap, HeatmapStyle, plot_attention, render_attention_text};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::Globals;
+use super::common::{CellArg, OptimizerArg, apply_train_flags};
 
 /// Translation commands.
 #[derive(Debug, Subcommand)]
@@ -31,17 +31,6 @@ pub enum TranslateCommand {
     Run(RunArgs),
     /// Turn the PyTorch tutorial's state dict + vocabulary into a model directory.
     ImportPytorch(ImportArgs),
-}
-
-/// Recurrent cells.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum CellArg {
-    /// Gated recurrent unit.
-    Gru,
-    /// Long short-term memory.
-    Lstm,
-    /// Elman RNN with tanh.
-    Rnn,
 }
 
 /// Decoder attention.
@@ -57,15 +46,6 @@ pub enum AttentionArg {
     Tutorial,
     /// No attention: the final encoder state is the context.
     None,
-}
-
-/// Optimizers.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum OptimizerArg {
-    /// Stochastic gradient descent.
-    Sgd,
-    /// Adam.
-    Adam,
 }
 
 /// `attend translate train` flags; each overrides the config file.
@@ -264,11 +244,7 @@ fn apply_flags(cfg: &mut TranslateConfig, a: &TrainArgs, g: &Globals) {
     }
     let m = &mut cfg.model;
     if let Some(c) = a.cell {
-        m.cell = match c {
-            CellArg::Gru => Cell::Gru,
-            CellArg::Lstm => Cell::Lstm,
-            CellArg::Rnn => Cell::Rnn(Nonlinearity::Tanh),
-        };
+        m.cell = c.into();
     }
     if let Some(k) = a.attention {
         m.decoder = match k {
@@ -291,26 +267,7 @@ fn apply_flags(cfg: &mut TranslateConfig, a: &TrainArgs, g: &Globals) {
     }
     m.bidirectional |= a.bidirectional;
     m.input_feeding |= a.input_feeding;
-    let t = &mut cfg.train;
-    if let Some(e) = a.epochs {
-        t.epochs = e;
-    }
-    t.seed = g.seed;
-    if let Some(o) = a.optimizer {
-        let lr = a.lr.unwrap_or(t.optimizer.lr());
-        t.optimizer = match o {
-            OptimizerArg::Sgd => OptimizerConfig::Sgd(SgdConfig {
-                lr,
-                ..SgdConfig::default()
-            }),
-            OptimizerArg::Adam => OptimizerConfig::Adam(AdamConfig {
-                lr,
-                ..AdamConfig::default()
-            }),
-        };
-    } else if let Some(lr) = a.lr {
-        t.optimizer.set_lr(lr);
-    }
+    apply_train_flags(&mut cfg.train, a.epochs, a.optimizer, a.lr, g.seed);
     if let Some(b) = a.batch_size {
         cfg.task.batch.batch_size = b;
     }

@@ -57,3 +57,14 @@ pub fn attend_stdin(args: &[&str], stdin: &[u8]) -> Run {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
+
+/// Asserts that the run exited with code 0, showing its output otherwise.
+pub fn ok(run: &Run) {
+    assert_eq!(
+        run.code,
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        run.stdout,
+        run.stderr
+    );
+}
