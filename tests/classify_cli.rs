@@ -141,3 +141,48 @@ fn bad_input_is_one_clear_error() {
     assert_ne!(run.code, Some(0));
     assert!(run.stderr.contains("--text-col"), "{}", run.stderr);
 }
+
+#[test]
+fn compare_prints_one_row_per_cell_and_size() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cmp");
+    let run = attend(&[
+        "--threads",
+        "2",
+        "classify",
+        "compare",
+        "--data",
+        "names",
+        "--cells",
+        "gru,rnn",
+        "--hidden",
+        "16,24",
+        "--epochs",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    ok(&run);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "{}", run.stdout);
+    assert!(lines[0].contains("accuracy") && lines[0].contains("parameters"));
+    for (line, name) in lines[1..]
+        .iter()
+        .zip(["gru-16", "gru-24", "rnn-16", "rnn-24"])
+    {
+        assert!(line.starts_with(name), "{line}");
+        let acc: f64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        assert!((0.0..=1.0).contains(&acc));
+    }
+    let two = attend(&[
+        "classify",
+        "train",
+        "--data",
+        "names",
+        "--hidden",
+        "8,16",
+        "--out",
+        tmp.path().join("x").to_str().unwrap(),
+    ]);
+    assert_ne!(two.code, Some(0));
+}

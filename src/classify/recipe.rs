@@ -394,6 +394,7 @@ pub struct SavedClassifier {
 /// A trained classifier with its vocabulary, classes and text pipeline.
 pub struct Predictor {
     model: Classifier,
+    params: ParamStore,
     vocab: Vocab,
     classes: Vec<String>,
     text: TextConfig,
@@ -429,7 +430,7 @@ impl Predictor {
         }
         let device = candle_core::Device::Cpu;
         let tensors = d.read_tensors(WEIGHTS, &device)?;
-        let (model, _) = load_checked(
+        let (model, params) = load_checked(
             |vb| Classifier::new(&saved.model, vb),
             tensors,
             &device,
@@ -438,10 +439,16 @@ impl Predictor {
         )?;
         Ok(Predictor {
             model,
+            params,
             vocab,
             classes,
             text: saved.text,
         })
+    }
+
+    /// Number of parameters (scalars).
+    pub fn parameters(&self) -> usize {
+        self.params.tensors().values().map(|t| t.elem_count()).sum()
     }
 
     /// The class names.

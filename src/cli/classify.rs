@@ -26,6 +26,23 @@ pub enum ClassifyCommand {
     Eval(EvalArgs),
     /// Classify texts given as arguments, or lines of standard input.
     Predict(PredictArgs),
+    /// Train one model per cell × hidden size on the same split; one table.
+    Compare(Box<CompareArgs>),
+}
+
+/// `attend classify compare` flags (the other training flags as for `train`).
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Cells to compare.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "rnn,lstm,gru"
+    )]
+    cells: Vec<CellArg>,
+    #[command(flatten)]
+    train: TrainArgs,
 }
 
 /// Pooling over the RNN's steps.
@@ -62,7 +79,8 @@ pub enum ClassWeightsArg {
 /// `attend classify train` flags; each overrides the config file.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Model directory to write (or resume, with --resume).
+    /// Model directory to write (or resume, with --resume); with compare, the
+    /// folder of the models.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// A TOML file with [data], [text], [model], [train], [task] sections.
@@ -92,9 +110,10 @@ pub struct TrainArgs {
     /// Pooling over the steps.
     #[arg(long, value_enum)]
     pooling: Option<PoolingArg>,
-    /// Hidden units per direction.
-    #[arg(long, value_name = "N")]
-    hidden: Option<usize>,
+    /// Hidden units per direction (compare: a comma-separated list, default
+    /// 32,64,128).
+    #[arg(long, value_name = "N", value_delimiter = ',')]
+    hidden: Vec<usize>,
     /// Embedding width.
     #[arg(long, value_name = "N")]
     embed: Option<usize>,
@@ -163,10 +182,14 @@ pub fn run(cmd: ClassifyCommand, globals: &Globals) -> Result<ExitCode> {
         ClassifyCommand::Train(args) => train(&args, globals),
         ClassifyCommand::Eval(args) => eval(&args),
         ClassifyCommand::Predict(args) => predict(&args),
+        ClassifyCommand::Compare(args) => compare(&args, globals),
     }
 }
 
 fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
+    if args.hidden.len() > 1 {
+        anyhow::bail!("--hidden takes one size for train (several are for `classify compare`)");
+    }
     let mut cfg: ClassifyConfig = super::config::load(args.config.as_deref())?;
     apply_flags(&mut cfg, args, globals);
     let start = if args.resume {
@@ -187,6 +210,50 @@ fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
             cfg.train.select_metric,
             args.out.display()
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The lecture's homework: every cell × hidden size trained on the same
+/// split (models in `--out`/`<cell>-<hidden>`), scored on the same test set.
+fn compare(args: &CompareArgs, globals: &Globals) -> Result<ExitCode> {
+    let mut base: ClassifyConfig = super::config::load(args.train.config.as_deref())?;
+    apply_flags(&mut base, &args.train, globals);
+    let mut rows = Vec::new();
+    let sizes = match args.train.hidden.as_slice() {
+        [] => vec![32, 64, 128],
+        some => some.to_vec(),
+    };
+    for &cell in &args.cells {
+        for &hidden in &sizes {
+            let mut cfg = base.clone();
+            cfg.model.cell = cell.into();
+            cfg.model.hidden = hidden;
+            cfg.model.head_hidden = hidden;
+            let name = format!("{}-{hidden}", format!("{cell:?}").to_lowercase());
+            let dir = args.train.out.join(&name);
+            eprintln!("training {name}");
+            let report = recipe::train(&cfg, &dir, Start::Fresh, globals.threads, true)?;
+            let epochs = &report.summary.state.history.epochs;
+            let secs = epochs.iter().map(|e| e.seconds).sum::<f64>() / epochs.len().max(1) as f64;
+            let predictor = Predictor::load(&dir)?;
+            let (r, _) = predictor.evaluate(&held_out(&dir, "test")?)?;
+            rows.push((
+                name,
+                r.accuracy,
+                r.weighted.f1,
+                r.macro_avg.f1,
+                secs,
+                predictor.parameters(),
+            ));
+        }
+    }
+    println!(
+        "{:<12} {:>9} {:>12} {:>9} {:>10} {:>11}",
+        "model", "accuracy", "weighted F1", "macro F1", "s/epoch", "parameters"
+    );
+    for (name, acc, wf1, mf1, secs, params) in rows {
+        println!("{name:<12} {acc:>9.4} {wf1:>12.4} {mf1:>9.4} {secs:>10.2} {params:>11}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -235,7 +302,7 @@ fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) {
             PoolingArg::Attention => Pooling::Attention,
         };
     }
-    if let Some(h) = a.hidden {
+    if let Some(&h) = a.hidden.first() {
         m.hidden = h;
         m.head_hidden = h;
     }
