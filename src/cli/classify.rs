@@ -10,7 +10,7 @@ use attend::classify::recipe::{self, Labelled, held_out};
 use attend::classify::{ClassifyConfig, Level, Pooling, Prediction, Predictor};
 use attend::data::TextLines;
 use attend::text::NormalizeConfig;
-use attend::train::Start;
+use attend::train::{EarlyStoppingConfig, PlateauConfig, ScheduleConfig, Start};
 use attend::viz::{Highlighted, highlight_html};
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -129,9 +129,16 @@ pub struct TrainArgs {
     /// Class weighting of the loss.
     #[arg(long, value_enum)]
     class_weights: Option<ClassWeightsArg>,
-    /// Training epochs.
+    /// Training epochs (at most, with --patience).
     #[arg(long, value_name = "N")]
     epochs: Option<usize>,
+    /// Stop when validation accuracy has not improved for N epochs.
+    #[arg(long, value_name = "N")]
+    patience: Option<u64>,
+    /// Halve the learning rate when validation accuracy has not improved for
+    /// N epochs (ReduceLROnPlateau, factor 0.5).
+    #[arg(long, value_name = "N")]
+    plateau: Option<u64>,
     /// Examples per batch.
     #[arg(long, value_name = "N")]
     batch_size: Option<usize>,
@@ -322,6 +329,23 @@ fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) {
         cfg.inverse_class_weights = matches!(w, ClassWeightsArg::Inverse);
     }
     apply_train_flags(&mut cfg.train, a.epochs, a.optimizer, a.lr, g.seed);
+    let t = &mut cfg.train;
+    if let Some(p) = a.patience {
+        t.early_stopping = Some(EarlyStoppingConfig {
+            metric: t.select_metric.clone(),
+            mode: t.select_goal,
+            patience: p,
+            ..EarlyStoppingConfig::default()
+        });
+    }
+    if let Some(p) = a.plateau {
+        t.schedule = ScheduleConfig::Plateau(PlateauConfig {
+            mode: t.select_goal,
+            factor: 0.5,
+            patience: p,
+            ..PlateauConfig::default()
+        });
+    }
     if let Some(b) = a.batch_size {
         cfg.task.batch.batch_size = b;
     }
