@@ -62,6 +62,16 @@ fn names_model_trains_scores_and_explains() {
         .count()
         - 1;
     assert_eq!(total as usize, test_rows);
+    let png = tmp.path().join("confusion.png");
+    ok(&attend(&[
+        "classify",
+        "eval",
+        "--model",
+        &m,
+        "--heatmap",
+        png.to_str().unwrap(),
+    ]));
+    assert_eq!(&std::fs::read(&png).unwrap()[1..4], b"PNG");
     let text = attend(&["classify", "eval", "--model", &m]);
     ok(&text);
     assert!(text.stdout.contains("weighted avg") && text.stdout.contains("confusion matrix"));

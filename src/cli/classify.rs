@@ -11,7 +11,7 @@ use attend::classify::{ClassifyConfig, Level, Pooling, Prediction, Predictor};
 use attend::data::TextLines;
 use attend::text::NormalizeConfig;
 use attend::train::{EarlyStoppingConfig, PlateauConfig, ScheduleConfig, Start};
-use attend::viz::{Highlighted, highlight_html};
+use attend::viz::{AttentionMap, HeatmapStyle, Highlighted, highlight_html, plot_attention};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::Globals;
@@ -162,6 +162,10 @@ pub struct EvalArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Draw the confusion matrix, each row normalised to its class's
+    /// examples (recall on the diagonal), to FILE.png or FILE.svg.
+    #[arg(long, value_name = "FILE")]
+    heatmap: Option<PathBuf>,
 }
 
 /// `attend classify predict` flags.
@@ -355,6 +359,27 @@ fn eval(args: &EvalArgs) -> Result<ExitCode> {
     let predictor = Predictor::load(&args.model)?;
     let rows: Vec<Labelled> = held_out(&args.model, &args.split)?;
     let (report, confusion) = predictor.evaluate(&rows)?;
+    if let Some(path) = &args.heatmap {
+        let rows: Vec<Vec<f32>> = confusion
+            .counts
+            .iter()
+            .map(|row| {
+                let n = row.iter().sum::<usize>().max(1) as f32;
+                row.iter().map(|&c| c as f32 / n).collect()
+            })
+            .collect();
+        let map = AttentionMap::new(confusion.classes.clone(), confusion.classes.clone(), rows)?;
+        let style = HeatmapStyle {
+            title: Some(format!(
+                "confusion (rows: gold, columns: predicted), accuracy {:.4}",
+                report.accuracy
+            )),
+            ..HeatmapStyle::default()
+        };
+        plot_attention(path, &map, &style)?;
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
     if args.json {
         let value = serde_json::json!({
             "accuracy": report.accuracy,
@@ -365,11 +390,11 @@ fn eval(args: &EvalArgs) -> Result<ExitCode> {
             "classes": confusion.classes,
             "examples": report.examples,
         });
-        println!("{value}");
+        writeln!(out, "{value}")?;
     } else {
-        print!("{}", report.text());
-        println!("\nconfusion matrix (rows: gold, columns: predicted)");
-        print!("{}", confusion.table());
+        write!(out, "{}", report.text())?;
+        writeln!(out, "\nconfusion matrix (rows: gold, columns: predicted)")?;
+        write!(out, "{}", confusion.table())?;
     }
     Ok(ExitCode::SUCCESS)
 }
