@@ -464,14 +464,20 @@ impl Predictor {
             .map(|i| i as u32)
     }
 
-    /// Predicts each text (batched, in input order).
+    /// Predicts each text, in input order. Texts are batched by length (a
+    /// batch pads to its longest text, and reviews run from a few words to
+    /// thousands); results do not depend on the batching.
     pub fn predict(&self, texts: &[&str]) -> Result<Vec<Prediction>> {
-        let mut out = Vec::with_capacity(texts.len());
-        for chunk in texts.chunks(256) {
-            let ids: Vec<Vec<u32>> = chunk
-                .iter()
-                .map(|t| self.text.encode(t, &self.vocab))
-                .collect::<Result<_>>()?;
+        let encoded: Vec<Vec<u32>> = texts
+            .iter()
+            .map(|t| self.text.encode(t, &self.vocab))
+            .collect::<Result<_>>()?;
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| encoded[i].len());
+        let mut slots: Vec<Option<Prediction>> = vec![None; texts.len()];
+        for idx in order.chunks(256) {
+            let chunk: Vec<&str> = idx.iter().map(|&i| texts[i]).collect();
+            let ids: Vec<&[u32]> = idx.iter().map(|&i| encoded[i].as_slice()).collect();
             let pad = self.model.config().pad_id.unwrap_or(0);
             let batch = crate::data::SeqBatch::new(&ids, pad, self.model.device())?;
             let res = self
@@ -495,7 +501,7 @@ impl Predictor {
                 if tokens.is_empty() {
                     tokens.push("<unk>".into());
                 }
-                out.push(Prediction {
+                slots[idx[row]] = Some(Prediction {
                     classes,
                     tokens,
                     attention: att
@@ -504,7 +510,10 @@ impl Predictor {
                 });
             }
         }
-        Ok(out)
+        slots
+            .into_iter()
+            .map(|p| p.ok_or_else(|| Error::Config("a text was not predicted".into())))
+            .collect()
     }
 
     /// Scores labelled rows: the full report and its confusion matrix.

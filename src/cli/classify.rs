@@ -332,6 +332,19 @@ fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) {
     if let Some(w) = a.class_weights {
         cfg.inverse_class_weights = matches!(w, ClassWeightsArg::Inverse);
     }
+    // IMDB's reviews are long (230 words on average) and plentiful: three
+    // epochs with 100-wide word vectors reach 90 % (BENCHMARKS.md) where the
+    // surname recipe's fifteen would take forty minutes. Only where neither
+    // flags nor the config file chose otherwise.
+    let defaults = ClassifyConfig::default();
+    if cfg.data.dataset == "imdb" {
+        if cfg.train.epochs == defaults.train.epochs {
+            cfg.train.epochs = 3;
+        }
+        if cfg.model.embed == defaults.model.embed && a.embed.is_none() {
+            cfg.model.embed = 100;
+        }
+    }
     apply_train_flags(&mut cfg.train, a.epochs, a.optimizer, a.lr, g.seed);
     let t = &mut cfg.train;
     if let Some(p) = a.patience {
