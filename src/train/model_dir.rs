@@ -6,6 +6,7 @@
 //!   config.json, vocab/labels JSON   written by the task
 //!   model.safetensors                 the weights to use (best by validation, else last)
 //!   history.csv, loss.png, loss.svg   the run so far
+//!   <metric>.png, <metric>.svg        each other validation metric (bleu, accuracy, …)
 //!   checkpoints/
 //!     LATEST                          names the newest complete checkpoint
 //!     step-00001234/                  model.safetensors, optimizer.safetensors, trainer.json

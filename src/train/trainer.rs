@@ -497,7 +497,29 @@ impl Trainer {
             x_label: "epoch".into(),
             y_label: "loss".into(),
         };
-        plot_lines(&self.dir.file("loss"), &chart, &series)
+        plot_lines(&self.dir.file("loss"), &chart, &series)?;
+        // Every other validation metric (BLEU, accuracy, F1, …) on its own
+        // axes, since their scales differ: `<metric>.png` and `.svg`.
+        for name in history.valid_names() {
+            if name == "loss" || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                continue;
+            }
+            let points: Vec<(f64, f64)> = epochs
+                .iter()
+                .filter_map(|r| r.valid.get(&name).map(|v| (r.epoch as f64, *v)))
+                .collect();
+            let chart = Chart {
+                title: format!("validation {name}"),
+                x_label: "epoch".into(),
+                y_label: name.clone(),
+            };
+            let series = [Series {
+                name: format!("valid {name}"),
+                points,
+            }];
+            plot_lines(&self.dir.file(&name), &chart, &series)?;
+        }
+        Ok(())
     }
 
     fn log_epoch(&self, state: &TrainerState) {
