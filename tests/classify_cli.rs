@@ -31,6 +31,9 @@ fn names_model_trains_scores_and_explains() {
         "classes.json",
         "model.safetensors",
         "test.tsv",
+        "loss.png",
+        "accuracy.png",
+        "accuracy.svg",
     ] {
         assert!(model.join(f).is_file(), "{f} missing");
     }
