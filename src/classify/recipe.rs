@@ -47,6 +47,10 @@ pub enum Level {
 
 /// The text pipeline: normalisation and tokenisation, saved with the model
 /// so prediction reads text exactly as training did.
+///
+/// Characters keep their accents (NFKC only, case kept): `é` in `Bélanger`
+/// is evidence for French, where the PyTorch lesson (and
+/// `classify_torch.py`) fold names to ASCII first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TextConfig {
