@@ -6,7 +6,7 @@
 //! clamped to 1, so small gradients are left alone (Pascanu et al. 2013).
 
 use candle_core::backprop::GradStore;
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{DType, Tensor, Var};
 
 use crate::nn::kernels::inplace;
 
@@ -28,30 +28,26 @@ pub fn clip_grad_norm(vars: &[(String, Var)], grads: &mut GradStore, max_norm: f
             "max_norm must be >= 0, got {max_norm}"
         )));
     }
-    let mut squares = Vec::with_capacity(vars.len());
+    // On the CPU: Σ g² in f64 straight from each buffer, added on the host.
+    // Elsewhere Σ g² per tensor in its own dtype, then f64 for the total, so
+    // one device sync serves every parameter.
+    let (mut host, mut device, mut any) = (0.0, Vec::new(), false);
     for (_, var) in vars {
         if let Some(g) = grads.get(var.as_tensor()) {
-            // On the CPU: Σ g² in f64 straight from the buffer. Elsewhere Σ g²
-            // per tensor in its own dtype, then f64 for the total, so one
-            // device sync serves every parameter.
-            squares.push(match inplace::sum_squares(g) {
-                Some(s) => Tensor::new(s, &Device::Cpu)?,
-                None => g
-                    .detach()
-                    .sqr()?
-                    .sum_all()?
-                    .to_dtype(DType::F64)?
-                    .to_device(&Device::Cpu)?,
-            });
+            any = true;
+            match inplace::sum_squares(g) {
+                Some(s) => host += s,
+                None => device.push(g.detach().sqr()?.sum_all()?.to_dtype(DType::F64)?),
+            }
         }
     }
-    if squares.is_empty() {
+    if !any {
         return Ok(0.0);
     }
-    let total = Tensor::stack(&squares, 0)?
-        .sum_all()?
-        .to_scalar::<f64>()?
-        .sqrt();
+    if !device.is_empty() {
+        host += Tensor::stack(&device, 0)?.sum_all()?.to_scalar::<f64>()?;
+    }
+    let total = host.sqrt();
     if !total.is_finite() {
         return Ok(total);
     }

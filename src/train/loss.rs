@@ -57,22 +57,15 @@ pub struct CrossEntropy {
 impl CrossEntropy {
     /// logits: [N, C], targets: [N] (u32) → a scalar, or `[N]` for `Reduction::None`.
     pub fn forward(&self, logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
-        let fused = self.kernel == Kernel::Fused
-            && self.weight.is_none()
-            && self.ignore_index.is_none()
-            && logits.device().is_cpu()
-            && matches!(logits.dtype(), DType::F32 | DType::F64);
-        if !fused {
+        if !self.fuses(logits) {
             return self.forward_log_probs(&log_softmax(logits, D::Minus1)?, targets);
         }
         let (n, _) = self.check(logits, targets)?;
         let ids: Vec<u32> = targets.to_dtype(DType::U32)?.to_vec1()?;
-        let per = softmax_cross_entropy(logits, &ids, self.label_smoothing)?;
-        Ok(match self.reduction {
-            Reduction::None => per,
-            Reduction::Sum => per.sum_all()?,
-            Reduction::Mean => (per.sum_all()? / n as f64)?,
-        })
+        self.reduce_unweighted(
+            softmax_cross_entropy(logits, &ids, self.label_smoothing)?,
+            n,
+        )
     }
 
     /// The loss of an output layer's logits `x · wᵀ + b` (x `[N, K]`, w
@@ -87,13 +80,7 @@ impl CrossEntropy {
         b: Option<&Tensor>,
         targets: &Tensor,
     ) -> Result<Tensor> {
-        let fused = self.kernel == Kernel::Fused
-            && self.weight.is_none()
-            && self.ignore_index.is_none()
-            && x.device().is_cpu()
-            && matches!(x.dtype(), DType::F32 | DType::F64)
-            && w.dtype() == x.dtype();
-        if !fused {
+        if !self.fuses(x) || w.dtype() != x.dtype() {
             let logits = x.matmul(&w.t()?)?;
             let logits = match b {
                 Some(b) => logits.broadcast_add(b)?,
@@ -103,29 +90,25 @@ impl CrossEntropy {
         }
         let (n, _) = x.dims2()?;
         let (c, _) = w.dims2()?;
-        if targets.dims() != [n] {
-            return Err(Error::Shape(format!(
-                "targets have shape {:?}, expected [{n}] for inputs of shape {:?}",
-                targets.dims(),
-                x.dims()
-            )));
-        }
-        if !(0.0..=1.0).contains(&self.label_smoothing) {
-            return Err(Error::Config(format!(
-                "label_smoothing must be in [0, 1], got {}",
-                self.label_smoothing
-            )));
-        }
-        let zeros;
-        let b = match b {
-            Some(b) => b,
-            None => {
-                zeros = Tensor::zeros(c, x.dtype(), x.device())?;
-                &zeros
-            }
-        };
+        self.check_sizes(n, c, targets)?;
         let ids: Vec<u32> = targets.to_dtype(DType::U32)?.to_vec1()?;
         let per = linear_cross_entropy(x, w, b, &ids, self.label_smoothing)?;
+        self.reduce_unweighted(per, n)
+    }
+
+    /// Whether the fused kernels compute this loss for `inputs`: no class
+    /// weights, no ignored index, f32/f64 on the CPU, [`Kernel::Fused`].
+    fn fuses(&self, inputs: &Tensor) -> bool {
+        self.kernel == Kernel::Fused
+            && self.weight.is_none()
+            && self.ignore_index.is_none()
+            && inputs.device().is_cpu()
+            && matches!(inputs.dtype(), DType::F32 | DType::F64)
+    }
+
+    /// Per-example losses `[N]` reduced as `self.reduction` says, every
+    /// example weighing 1 (the fused paths).
+    fn reduce_unweighted(&self, per: Tensor, n: usize) -> Result<Tensor> {
         Ok(match self.reduction {
             Reduction::None => per,
             Reduction::Sum => per.sum_all()?,
@@ -135,20 +118,26 @@ impl CrossEntropy {
 
     /// Checks ε and that `targets` is `[N]` for inputs `[N, C]` → `(N, C)`.
     fn check(&self, inputs: &Tensor, targets: &Tensor) -> Result<(usize, usize)> {
+        let (n, c) = inputs.dims2()?;
+        self.check_sizes(n, c, targets)?;
+        Ok((n, c))
+    }
+
+    /// Checks ε and that `targets` is `[n]` for `n` examples of `c` classes.
+    fn check_sizes(&self, n: usize, c: usize, targets: &Tensor) -> Result<()> {
         if !(0.0..=1.0).contains(&self.label_smoothing) {
             return Err(Error::Config(format!(
                 "label_smoothing must be in [0, 1], got {}",
                 self.label_smoothing
             )));
         }
-        let (n, c) = inputs.dims2()?;
         if targets.dims() != [n] {
             return Err(Error::Shape(format!(
                 "targets have shape {:?}, expected [{n}] for inputs of shape [{n}, {c}]",
                 targets.dims()
             )));
         }
-        Ok((n, c))
+        Ok(())
     }
 
     /// The same loss from log-probabilities `[N, C]`; with `label_smoothing = 0`

@@ -6,14 +6,16 @@
 //! while the other core waits for the next batch. Here each pass reads its
 //! operands once and writes the destination where it lies, split over the
 //! rayon pool. Callers keep their tensor-op code as the reference path and use
-//! these kernels only where [`update_in_place`] says it can run (CPU, f32/f64,
+//! these kernels only where [`eligible`] says they can run (CPU, f32/f64,
 //! contiguous, equal shapes and dtypes): there the arithmetic is the same
 //! operations in the same order, so both paths give identical bits.
 
-use candle_core::{CpuStorage, InplaceOp1, InplaceOp2, InplaceOp3, Layout, Storage, Tensor};
+use candle_core::{
+    CpuStorage, DType, InplaceOp1, InplaceOp2, InplaceOp3, Layout, Tensor, WithDType,
+};
 use rayon::prelude::*;
 
-use super::Real;
+use super::{Real, read_cpu, slice_of};
 
 /// Elements per parallel task: large enough that scheduling is noise, small
 /// enough that a parameter of a few hundred thousand values splits across cores.
@@ -29,21 +31,7 @@ pub trait Elementwise<const N: usize>: Sync {
 
 struct InPlace<'a, E>(&'a E);
 
-fn slice<'s, T: candle_core::WithDType>(
-    s: &'s CpuStorage,
-    l: &Layout,
-) -> candle_core::Result<&'s [T]> {
-    let (lo, hi) = l
-        .contiguous_offsets()
-        .ok_or_else(|| candle_core::Error::Msg("in-place kernel: operand not contiguous".into()))?;
-    Ok(&s.as_slice::<T>()?[lo..hi])
-}
-
-fn run<T: Real + candle_core::WithDType, E: Elementwise<N>, const N: usize>(
-    op: &E,
-    dst: &mut [T],
-    srcs: [&[T]; N],
-) {
+fn run<T: Real, E: Elementwise<N>, const N: usize>(op: &E, dst: &mut [T], srcs: [&[T]; N]) {
     if dst.len() <= CHUNK {
         op.apply(dst, srcs);
         return;
@@ -68,24 +56,23 @@ impl<E> InPlace<'_, E> {
             .contiguous_offsets()
             .ok_or_else(|| candle_core::Error::Msg(format!("{}: dst not contiguous", E::NAME)))?;
         match dst {
-            CpuStorage::F32(d) => {
-                let mut s: [&[f32]; N] = [&[]; N];
-                for (k, (st, l)) in srcs.iter().enumerate() {
-                    s[k] = slice::<f32>(st, l)?;
-                }
-                run(self.0, &mut d[lo..hi], s);
-            }
-            CpuStorage::F64(d) => {
-                let mut s: [&[f64]; N] = [&[]; N];
-                for (k, (st, l)) in srcs.iter().enumerate() {
-                    s[k] = slice::<f64>(st, l)?;
-                }
-                run(self.0, &mut d[lo..hi], s);
-            }
+            CpuStorage::F32(d) => run(self.0, &mut d[lo..hi], slices(srcs)?),
+            CpuStorage::F64(d) => run(self.0, &mut d[lo..hi], slices(srcs)?),
             _ => candle_core::bail!("{}: f32 or f64 only", E::NAME),
         }
         Ok(())
     }
+}
+
+/// The operands as slices of one element type.
+fn slices<'a, T: WithDType, const N: usize>(
+    srcs: [(&'a CpuStorage, &Layout); N],
+) -> candle_core::Result<[&'a [T]; N]> {
+    let mut out: [&[T]; N] = [&[]; N];
+    for (o, (st, l)) in out.iter_mut().zip(srcs) {
+        *o = slice_of(st, l)?;
+    }
+    Ok(out)
 }
 
 // candle names its in-place traits by arity; each forwards to `fwd`.
@@ -140,11 +127,7 @@ pub fn eligible(dst: &Tensor, srcs: &[&Tensor]) -> bool {
             && t.dtype() == dst.dtype()
             && t.shape() == dst.shape()
     };
-    matches!(
-        dst.dtype(),
-        candle_core::DType::F32 | candle_core::DType::F64
-    ) && ok(dst)
-        && srcs.iter().all(|t| ok(t))
+    matches!(dst.dtype(), DType::F32 | DType::F64) && ok(dst) && srcs.iter().all(|t| ok(t))
 }
 
 /// Applies `op` to `dst` in place, returning `false` (and doing nothing)
@@ -187,27 +170,21 @@ pub fn sum_squares(t: &Tensor) -> Option<f64> {
     if !eligible(t, &[]) {
         return None;
     }
-    let (storage, layout) = t.storage_and_layout();
-    let Storage::Cpu(cpu) = &*storage else {
-        return None;
-    };
-    fn go<T: Copy + Into<f64> + Sync + candle_core::WithDType>(
-        s: &CpuStorage,
-        l: &Layout,
-    ) -> Option<f64> {
-        let x = slice::<T>(s, l).ok()?;
+    fn go<T: Copy + Into<f64> + Sync + WithDType>(t: &Tensor) -> Option<f64> {
         // Chunk sums collected in order and added in order: rayon's own
         // `sum` groups by how work was stolen, which would make the bits
         // (and a resumed run) depend on timing.
-        let parts: Vec<f64> = x
-            .par_chunks(CHUNK)
-            .map(|c| c.iter().map(|&v| v.into() * v.into()).sum::<f64>())
-            .collect();
+        let parts: Vec<f64> = read_cpu::<T, _>(t, |x| {
+            Ok(x.par_chunks(CHUNK)
+                .map(|c| c.iter().map(|&v| v.into() * v.into()).sum::<f64>())
+                .collect())
+        })
+        .ok()?;
         Some(parts.iter().sum())
     }
-    match cpu {
-        CpuStorage::F32(_) => go::<f32>(cpu, layout),
-        CpuStorage::F64(_) => go::<f64>(cpu, layout),
+    match t.dtype() {
+        DType::F32 => go::<f32>(t),
+        DType::F64 => go::<f64>(t),
         _ => None,
     }
 }

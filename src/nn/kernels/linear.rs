@@ -8,7 +8,7 @@
 //! output, and the backward pass two products (`dx = dy · W`,
 //! `dW = dyᵀ · x`) and one contiguous row sum (`db`).
 
-use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor, WithDType};
 
 use super::gemm::{Op, matmul};
 use super::{Real, read_cpu, slice_of};
@@ -31,7 +31,14 @@ fn dims(x: &Layout, w: &Layout, b: &Layout) -> candle_core::Result<(usize, usize
     Ok((n, k, m))
 }
 
-fn forward<T: Real>(x: &[T], w: &[T], b: &[T], (n, k, m): (usize, usize, usize)) -> Vec<T> {
+/// `x · wᵀ + b` as a row-major `[n, m]` buffer (the bias written first, the
+/// product added onto it). Shared with the fused output layer + loss.
+pub(super) fn forward<T: Real>(
+    x: &[T],
+    w: &[T],
+    b: &[T],
+    (n, k, m): (usize, usize, usize),
+) -> Vec<T> {
     let mut y = Vec::with_capacity(n * m);
     for _ in 0..n {
         y.extend_from_slice(b);
@@ -40,24 +47,48 @@ fn forward<T: Real>(x: &[T], w: &[T], b: &[T], (n, k, m): (usize, usize, usize))
     y
 }
 
-#[allow(clippy::type_complexity)]
-fn backward<T: Real>(
+/// The gradients of `x · wᵀ + b` for the output gradient `dy` (`[n, m]`):
+/// `dx = dy · w`, `dw = dyᵀ · x`, `db` = the column sums of `dy`, as tensors
+/// shaped like `x`, `w` and `[m]`. Shared with the fused output layer + loss.
+pub(super) fn gradients<T: Real + WithDType>(
     dy: &[T],
-    x: &[T],
-    w: &[T],
+    x: &Tensor,
+    w: &Tensor,
     (n, k, m): (usize, usize, usize),
-) -> (Vec<T>, Vec<T>, Vec<T>) {
-    let mut dx = vec![T::ZERO; n * k];
-    matmul(&mut dx, dy, Op::N, w, Op::N, n, m, k, false);
-    let mut dw = vec![T::ZERO; m * k];
-    matmul(&mut dw, dy, Op::T, x, Op::N, m, n, k, false);
+) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    let (dx, dw) = read_cpu::<T, _>(x, |xs| {
+        read_cpu::<T, _>(w, |ws| {
+            let mut dx = vec![T::ZERO; n * k];
+            matmul(&mut dx, dy, Op::N, ws, Op::N, n, m, k, false);
+            let mut dw = vec![T::ZERO; m * k];
+            matmul(&mut dw, dy, Op::T, xs, Op::N, m, n, k, false);
+            Ok((dx, dw))
+        })
+    })?;
     let mut db = vec![T::ZERO; m];
     for row in dy.chunks(m) {
         for (d, &g) in db.iter_mut().zip(row) {
             *d += g;
         }
     }
-    (dx, dw, db)
+    Ok((
+        Some(Tensor::from_vec(dx, x.shape(), x.device())?),
+        Some(Tensor::from_vec(dw, w.shape(), w.device())?),
+        Some(Tensor::from_vec(db, m, x.device())?),
+    ))
+}
+
+/// The bias, or a zero one standing in for a layer without (its gradient is
+/// dropped with it).
+pub(super) fn bias_or_zeros(
+    b: Option<&Tensor>,
+    m: usize,
+    x: &Tensor,
+) -> candle_core::Result<Tensor> {
+    match b {
+        Some(b) => b.contiguous(),
+        None => Tensor::zeros(m, x.dtype(), x.device()),
+    }
 }
 
 impl CustomOp3 for LinearOp {
@@ -103,35 +134,11 @@ impl CustomOp3 for LinearOp {
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let d = dims(x.layout(), w.layout(), b.layout())?;
         let grad = grad.contiguous()?;
-        macro_rules! run {
-            ($t:ty) => {
-                read_cpu::<$t, _>(&grad, |g| {
-                    read_cpu::<$t, _>(x, |xs| {
-                        read_cpu::<$t, _>(w, |ws| Ok(backward(g, xs, ws, d)))
-                    })
-                })?
-            };
-        }
-        let (dx, dw, db) = match x.dtype() {
-            DType::F32 => {
-                let (a, b, c) = run!(f32);
-                (
-                    Tensor::from_vec(a, x.shape(), x.device())?,
-                    Tensor::from_vec(b, w.shape(), w.device())?,
-                    Tensor::from_vec(c, d.2, x.device())?,
-                )
-            }
-            DType::F64 => {
-                let (a, b, c) = run!(f64);
-                (
-                    Tensor::from_vec(a, x.shape(), x.device())?,
-                    Tensor::from_vec(b, w.shape(), w.device())?,
-                    Tensor::from_vec(c, d.2, x.device())?,
-                )
-            }
+        match x.dtype() {
+            DType::F32 => read_cpu::<f32, _>(&grad, |g| gradients(g, x, w, d)),
+            DType::F64 => read_cpu::<f64, _>(&grad, |g| gradients(g, x, w, d)),
             other => candle_core::bail!("linear kernel: no backward for {other:?}"),
-        };
-        Ok((Some(dx), Some(dw), Some(db)))
+        }
     }
 }
 
@@ -149,19 +156,12 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> candle_core::Result
         candle_core::bail!("linear kernel: input must have at least one dimension");
     };
     let (m, _) = w.dims2()?;
-    let zeros;
-    let b = match b {
-        Some(b) => b,
-        None => {
-            zeros = Tensor::zeros(m, x.dtype(), x.device())?;
-            &zeros
-        }
-    };
+    let b = bias_or_zeros(b, m, x)?;
     let n: usize = lead.iter().product();
-    let y =
-        x.contiguous()?
-            .reshape((n, k))?
-            .apply_op3(&w.contiguous()?, &b.contiguous()?, LinearOp)?;
+    let y = x
+        .contiguous()?
+        .reshape((n, k))?
+        .apply_op3(&w.contiguous()?, &b, LinearOp)?;
     let mut shape = lead.to_vec();
     shape.push(m);
     y.reshape(shape)

@@ -19,8 +19,7 @@ use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 
-use super::gemm::{Op, matmul};
-use super::{Real, read_cpu, slice_of};
+use super::{Real, linear, read_cpu, slice_of};
 
 /// The op: one class per row and the smoothing ε; the forward pass leaves
 /// its probabilities here for the backward pass.
@@ -62,23 +61,22 @@ impl LinearCrossEntropy {
         x: &[T],
         w: &[T],
         b: &[T],
-        (n, k, v): (usize, usize, usize),
+        dims: (usize, usize, usize),
     ) -> (Vec<T>, Vec<T>) {
-        let mut z = vec![T::ZERO; n * v];
-        matmul(&mut z, x, Op::N, w, Op::T, n, k, v, false);
+        let v = dims.2;
+        let mut z = linear::forward(x, w, b, dims);
         let eps = T::of(self.label_smoothing);
         let inv_v = T::of(1.0 / v as f64);
         let losses = z
             .chunks_mut(v)
             .zip(&self.targets)
             .map(|(row, &y)| {
-                let mut m = row[0] + b[0];
+                let mut m = row[0];
                 let mut sum = T::ZERO;
-                for (zj, &bj) in row.iter_mut().zip(b) {
-                    *zj += bj;
-                    sum += *zj;
-                    if *zj > m {
-                        m = *zj;
+                for &zj in row.iter() {
+                    sum += zj;
+                    if zj > m {
+                        m = zj;
                     }
                 }
                 let zy = row[y as usize];
@@ -98,34 +96,18 @@ impl LinearCrossEntropy {
         (losses, z)
     }
 
-    /// `(dx, dw, db)` from the probabilities `p` (overwritten) and `∂L/∂loss`.
-    #[allow(clippy::type_complexity)]
-    fn backward<T: Real>(
-        &self,
-        p: &mut [T],
-        grad: &[T],
-        x: &[T],
-        w: &[T],
-        (n, k, v): (usize, usize, usize),
-    ) -> (Vec<T>, Vec<T>, Vec<T>) {
+    /// Turns the probabilities `p` into `∂L/∂logits` in place, from `∂L/∂loss`.
+    fn logit_gradients<T: Real>(&self, p: &mut [T], grad: &[T], v: usize) {
         let eps = T::of(self.label_smoothing);
         let off = eps * T::of(1.0 / v as f64);
         let hit = T::ONE - eps;
-        let mut db = vec![T::ZERO; v];
         for ((row, &y), &g) in p.chunks_mut(v).zip(&self.targets).zip(grad) {
-            for (dj, dbj) in row.iter_mut().zip(db.iter_mut()) {
+            for dj in row.iter_mut() {
                 *dj = g * (*dj - off);
-                *dbj += *dj;
             }
             let y = y as usize;
             row[y] = row[y] - g * hit;
-            db[y] = db[y] - g * hit;
         }
-        let mut dx = vec![T::ZERO; n * k];
-        matmul(&mut dx, p, Op::N, w, Op::N, n, v, k, false);
-        let mut dw = vec![T::ZERO; v * k];
-        matmul(&mut dw, p, Op::T, x, Op::N, v, n, k, false);
-        (dx, dw, db)
     }
 }
 
@@ -197,34 +179,28 @@ impl CustomOp3 for LinearCrossEntropy {
                         })
                     })?,
                 };
-                let (dx, dw, db) = read_cpu::<$t, _>(&grad, |g| {
-                    read_cpu::<$t, _>(x, |xs| {
-                        read_cpu::<$t, _>(w, |ws| Ok(self.backward(&mut p, g, xs, ws, dims)))
-                    })
+                read_cpu::<$t, _>(&grad, |g| {
+                    self.logit_gradients(&mut p, g, dims.2);
+                    Ok(())
                 })?;
-                (
-                    Tensor::from_vec(dx, x.shape(), x.device())?,
-                    Tensor::from_vec(dw, w.shape(), w.device())?,
-                    Tensor::from_vec(db, b.shape(), b.device())?,
-                )
+                linear::gradients(&p, x, w, dims)
             }};
         }
-        let (dx, dw, db) = match x.dtype() {
+        match x.dtype() {
             candle_core::DType::F32 => run!(f32, F32),
             candle_core::DType::F64 => run!(f64, F64),
             other => candle_core::bail!("linear cross-entropy: no backward for {other:?}"),
-        };
-        Ok((Some(dx), Some(dw), Some(db)))
+        }
     }
 }
 
 /// Per-row label-smoothed cross-entropy of `x · wᵀ + b` (`x [N, K]`,
-/// `w [V, K]`, `b [V]`) against `targets` (`N` classes in `0..V`) → `[N]`,
-/// with a backward pass to `x`, `w` and `b`.
+/// `w [V, K]`, `b [V]` or none) against `targets` (`N` classes in `0..V`) →
+/// `[N]`, with a backward pass to `x`, `w` and `b`.
 pub fn linear_cross_entropy(
     x: &Tensor,
     w: &Tensor,
-    b: &Tensor,
+    b: Option<&Tensor>,
     targets: &[u32],
     label_smoothing: f64,
 ) -> candle_core::Result<Tensor> {
@@ -233,8 +209,8 @@ pub fn linear_cross_entropy(
         label_smoothing,
         probs: Mutex::new(None),
     };
-    x.contiguous()?
-        .apply_op3(&w.contiguous()?, &b.contiguous()?, op)
+    let b = linear::bias_or_zeros(b, w.dim(0)?, x)?;
+    x.contiguous()?.apply_op3(&w.contiguous()?, &b, op)
 }
 
 #[cfg(test)]
@@ -274,7 +250,7 @@ mod tests {
                 let fused = linear_cross_entropy(
                     x.as_tensor(),
                     w.as_tensor(),
-                    b.as_tensor(),
+                    Some(b.as_tensor()),
                     &targets,
                     eps,
                 )?;
@@ -311,8 +287,14 @@ mod tests {
             }
         }
         let z = |s: &[usize]| Tensor::zeros(s, DType::F32, &dev);
-        assert!(linear_cross_entropy(&z(&[2, 3])?, &z(&[4, 3])?, &z(&[4])?, &[0, 4], 0.0).is_err());
-        assert!(linear_cross_entropy(&z(&[2, 3])?, &z(&[4, 2])?, &z(&[4])?, &[0, 1], 0.0).is_err());
+        assert!(
+            linear_cross_entropy(&z(&[2, 3])?, &z(&[4, 3])?, Some(&z(&[4])?), &[0, 4], 0.0)
+                .is_err()
+        );
+        assert!(
+            linear_cross_entropy(&z(&[2, 3])?, &z(&[4, 2])?, Some(&z(&[4])?), &[0, 1], 0.0)
+                .is_err()
+        );
         Ok(())
     }
 }
