@@ -146,6 +146,16 @@ fn lerp(a: &Tensor, b: &Tensor, w: f64) -> Result<Tensor> {
     })
 }
 
+/// Adam's gradient with L2 decay, `g' = g + l2 · p` (as `g + p.affine(l2, 0)`),
+/// or `g` itself when there is none.
+#[inline(always)]
+fn decayed<T: Real>(g: T, p: T, l2: Option<T>) -> T {
+    match l2 {
+        Some(l2) => g + (p * l2 + T::ZERO),
+        None => g,
+    }
+}
+
 /// `exp_avg ← lerp(exp_avg, g', 1 − β1)` in place, `g' = g + l2 · p`.
 struct FirstMoment {
     weight: f64,
@@ -155,11 +165,11 @@ struct FirstMoment {
 impl Elementwise<2> for FirstMoment {
     const NAME: &'static str = "adam-exp-avg";
     fn apply<T: Real>(&self, m: &mut [T], [g, p]: [&[T]; 2]) {
-        let (l2, w, w1) = (T::of(self.l2), T::of(self.weight), T::of(1.0 - self.weight));
-        let with_l2 = self.l2 != 0.0;
+        let (w, w1) = (T::of(self.weight), T::of(1.0 - self.weight));
+        let l2 = (self.l2 != 0.0).then(|| T::of(self.l2));
         let low = self.weight.abs() < 0.5;
         for ((m, &g), &p) in m.iter_mut().zip(g).zip(p) {
-            let g = if with_l2 { g + (p * l2 + T::ZERO) } else { g };
+            let g = decayed(g, p, l2);
             let d = g - *m;
             *m = if low {
                 *m + (d * w + T::ZERO)
@@ -179,10 +189,10 @@ struct SecondMoment {
 impl Elementwise<2> for SecondMoment {
     const NAME: &'static str = "adam-exp-avg-sq";
     fn apply<T: Real>(&self, v: &mut [T], [g, p]: [&[T]; 2]) {
-        let (l2, b2, b2c) = (T::of(self.l2), T::of(self.beta2), T::of(1.0 - self.beta2));
-        let with_l2 = self.l2 != 0.0;
+        let (b2, b2c) = (T::of(self.beta2), T::of(1.0 - self.beta2));
+        let l2 = (self.l2 != 0.0).then(|| T::of(self.l2));
         for ((v, &g), &p) in v.iter_mut().zip(g).zip(p) {
-            let g = if with_l2 { g + (p * l2 + T::ZERO) } else { g };
+            let g = decayed(g, p, l2);
             *v = (*v * b2 + T::ZERO) + (g * g * b2c + T::ZERO);
         }
     }
