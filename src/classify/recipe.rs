@@ -24,7 +24,7 @@ use crate::data::split::{SplitConfig, python_stratified_split};
 use crate::metrics::classification::{Confusion, Report};
 use crate::nn::weights::load_checked;
 use crate::nn::{Mode, ParamStore};
-use crate::text::tokenize::chars;
+use crate::text::tokenize::{chars, whitespace};
 use crate::text::{NormalizeConfig, Normalizer, Specials, Vocab, VocabConfig};
 use crate::train::{
     AdamConfig, Goal, ModelDir, OptimizerConfig, Start, Summary, TrainConfig, Trainer,
@@ -78,20 +78,14 @@ impl Default for TextConfig {
 impl TextConfig {
     /// The tokens of a raw text.
     pub fn tokens(&self, text: &str) -> Vec<String> {
-        let t = match self.level {
+        let normalizer = Normalizer::new(&self.normalize);
+        let mut toks = match self.level {
+            Level::Char => chars(&normalizer.normalize(text)),
             // HTML line breaks (IMDB's reviews are full of them) are layout,
             // not words.
-            Level::Word => Normalizer::new(&self.normalize)
-                .normalize(&text.replace("<br />", " ").replace("<br/>", " ")),
-            Level::Char => Normalizer::new(&self.normalize).normalize(text),
-        };
-        let mut toks = match self.level {
-            Level::Char => chars(&t),
-            Level::Word => t
-                .split(' ')
-                .filter(|w| !w.is_empty())
-                .map(str::to_string)
-                .collect(),
+            Level::Word => whitespace(
+                &normalizer.normalize(&text.replace("<br />", " ").replace("<br/>", " ")),
+            ),
         };
         if let Some(m) = self.max_len {
             toks.truncate(m);
@@ -101,14 +95,19 @@ impl TextConfig {
 
     /// Ids of a raw text; an empty text is one `<unk>`, so every text classifies.
     pub fn encode(&self, text: &str, vocab: &Vocab) -> Result<Vec<u32>> {
-        let ids = vocab.encode(&self.tokens(text));
-        if !ids.is_empty() {
-            return Ok(ids);
+        Ok(self.encode_tokens(&self.tokens(text), vocab)?.0)
+    }
+
+    /// Ids of tokens (one `<unk>` for none) and the tokens those ids stand
+    /// for, `<unk>` included where it was added.
+    fn encode_tokens(&self, tokens: &[String], vocab: &Vocab) -> Result<(Vec<u32>, Vec<String>)> {
+        if !tokens.is_empty() {
+            return Ok((vocab.encode(tokens), tokens.to_vec()));
         }
         let unk = vocab
             .unk_id()
             .ok_or_else(|| Error::Vocab("the vocabulary has no <unk>".into()))?;
-        Ok(vec![unk])
+        Ok((vec![unk], vec!["<unk>".into()]))
     }
 }
 
@@ -193,27 +192,20 @@ impl Default for ClassifyConfig {
     }
 }
 
-/// One labelled text, as read.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Labelled {
-    /// The text.
-    pub text: String,
-    /// The label.
-    pub label: String,
-}
+/// One labelled text, as the data readers give it.
+pub type Labelled = crate::data::labelled::Example;
 
 /// Reads a labelled dataset by name or path.
 pub fn read_dataset(data: &LabelDataConfig) -> Result<Vec<Labelled>> {
     let resolved = Resolver::from_env().resolve(&data.dataset)?;
     let format = resolved.dataset.map(|d| (d.format)());
     let fmt = match (&format, &data.text_col, &data.label_col) {
+        // Any string is a column (digits an index, else a header name).
         (_, Some(t), Some(l)) => LabelledFormat {
             delimiter: delimiter_of(&resolved.path),
             header: true,
             text: vec![t.parse().unwrap_or_else(|e| match e {})],
-            label: l
-                .parse()
-                .unwrap_or_else(|e: std::convert::Infallible| match e {}),
+            label: l.parse().unwrap_or_else(|e| match e {}),
         },
         (Some(DataFormat::Labelled(f)), None, None) => f.clone(),
         _ => {
@@ -223,13 +215,7 @@ pub fn read_dataset(data: &LabelDataConfig) -> Result<Vec<Labelled>> {
             )));
         }
     };
-    Ok(read_labelled(&resolved.path, &fmt)?
-        .into_iter()
-        .map(|e| Labelled {
-            text: e.text,
-            label: e.label,
-        })
-        .collect())
+    read_labelled(&resolved.path, &fmt)
 }
 
 fn delimiter_of(path: &Path) -> Delimiter {
@@ -472,16 +458,15 @@ impl Predictor {
     /// batch pads to its longest text, and reviews run from a few words to
     /// thousands); results do not depend on the batching.
     pub fn predict(&self, texts: &[&str]) -> Result<Vec<Prediction>> {
-        let encoded: Vec<Vec<u32>> = texts
+        let mut encoded: Vec<(Vec<u32>, Vec<String>)> = texts
             .iter()
-            .map(|t| self.text.encode(t, &self.vocab))
+            .map(|t| self.text.encode_tokens(&self.text.tokens(t), &self.vocab))
             .collect::<Result<_>>()?;
         let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| encoded[i].len());
+        order.sort_by_key(|&i| encoded[i].0.len());
         let mut slots: Vec<Option<Prediction>> = vec![None; texts.len()];
         for idx in order.chunks(256) {
-            let chunk: Vec<&str> = idx.iter().map(|&i| texts[i]).collect();
-            let ids: Vec<&[u32]> = idx.iter().map(|&i| encoded[i].as_slice()).collect();
+            let ids: Vec<&[u32]> = idx.iter().map(|&i| encoded[i].0.as_slice()).collect();
             let pad = self.model.config().pad_id.unwrap_or(0);
             let batch = crate::data::SeqBatch::new(&ids, pad, self.model.device())?;
             let res = self
@@ -492,7 +477,7 @@ impl Predictor {
                 Some(a) => Some(a.to_dtype(candle_core::DType::F32)?.to_vec2()?),
                 None => None,
             };
-            for (row, (text, p)) in chunk.iter().zip(probs).enumerate() {
+            for (row, p) in probs.into_iter().enumerate() {
                 let mut classes: Vec<(String, f64)> = self
                     .classes
                     .iter()
@@ -501,10 +486,7 @@ impl Predictor {
                     .collect();
                 classes.sort_by(|a, b| b.1.total_cmp(&a.1));
                 let len = batch.lengths[row];
-                let mut tokens = self.text.tokens(text);
-                if tokens.is_empty() {
-                    tokens.push("<unk>".into());
-                }
+                let tokens = std::mem::take(&mut encoded[idx[row]].1);
                 slots[idx[row]] = Some(Prediction {
                     classes,
                     tokens,
@@ -569,13 +551,7 @@ pub fn held_out(dir: &Path, split: &str) -> Result<Vec<Labelled>> {
         text: vec![Column::Name("text".into())],
         label: Column::Name("label".into()),
     };
-    Ok(read_labelled(&dir.join(format!("{split}.tsv")), &fmt)?
-        .into_iter()
-        .map(|e| Labelled {
-            text: e.text,
-            label: e.label,
-        })
-        .collect())
+    read_labelled(&dir.join(format!("{split}.tsv")), &fmt)
 }
 
 /// What [`train`] did.
