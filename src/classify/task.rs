@@ -7,7 +7,7 @@ use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::Classifier;
-use crate::data::{BatchConfig, Batcher, SeqBatch};
+use crate::data::{BatchConfig, Batcher, SeqBatch, shard_ranges};
 use crate::metrics::classification::Confusion;
 use crate::nn::{Mode, ParamStore};
 use crate::train::{CrossEntropy, Metrics, Reduction, Task};
@@ -65,6 +65,8 @@ pub struct ClassifyTask {
     batcher: Batcher,
     pad: u32,
     class_weights: Option<Tensor>,
+    /// The same weights on the host, for the loss's denominators.
+    host_weights: Option<Vec<f32>>,
     cfg: TaskConfig,
 }
 
@@ -98,6 +100,7 @@ impl ClassifyTask {
             }
         }
         let device = model.device().clone();
+        let host_weights = class_weights.clone();
         let class_weights = match class_weights {
             Some(w) if w.len() != classes.len() => {
                 return Err(Error::Config(format!(
@@ -121,6 +124,7 @@ impl ClassifyTask {
             batcher,
             pad,
             class_weights,
+            host_weights,
             cfg: cfg.clone(),
         })
     }
@@ -146,14 +150,11 @@ impl ClassifyTask {
 
     /// The weight a batch's mean loss divides by: its examples, or the sum of
     /// their class weights.
-    fn batch_weight(&self, labels: &[u32]) -> Result<f64> {
-        Ok(match &self.class_weights {
+    fn batch_weight(&self, labels: &[u32]) -> f64 {
+        match &self.host_weights {
             None => labels.len() as f64,
-            Some(w) => {
-                let w: Vec<f32> = w.to_vec1()?;
-                labels.iter().map(|&y| f64::from(w[y as usize])).sum()
-            }
-        })
+            Some(w) => labels.iter().map(|&y| f64::from(w[y as usize])).sum(),
+        }
     }
 
     /// Predicted classes and the (class-weighted) mean loss over `examples`.
@@ -172,7 +173,7 @@ impl ClassifyTask {
                 .loss_fn(Reduction::Sum)
                 .forward(&out.logits, &batch.labels)?;
             loss += f64::from(sum.to_dtype(DType::F32)?.to_scalar::<f32>()?);
-            weight += self.batch_weight(&batch.label_ids)?;
+            weight += self.batch_weight(&batch.label_ids);
             let best: Vec<u32> = out.logits.argmax(1)?.to_vec1()?;
             for (&i, p) in chunk.iter().zip(best) {
                 predicted[i] = p;
@@ -217,32 +218,20 @@ impl Task for ClassifyTask {
         if parts < 2 {
             return Ok(Vec::new());
         }
-        let total = self.batch_weight(&batch.label_ids)?;
-        let mut shards = Vec::with_capacity(parts);
-        let mut start = 0;
-        for k in 0..parts {
-            let len = rows / parts + usize::from(k < rows % parts);
-            let idx: Vec<u32> = (start as u32..(start + len) as u32).collect();
-            let idx_t = Tensor::new(idx.as_slice(), self.model.device())?;
-            let lengths = batch.seqs.lengths[start..start + len].to_vec();
-            let t = lengths.iter().copied().max().unwrap_or(1);
-            let ids = batch.seqs.ids.index_select(&idx_t, 0)?.narrow(1, 0, t)?;
-            let mask = batch.seqs.mask.index_select(&idx_t, 0)?.narrow(1, 0, t)?;
-            let label_ids = batch.label_ids[start..start + len].to_vec();
-            let shard = LabelBatch {
-                seqs: SeqBatch {
-                    ids: ids.contiguous()?,
-                    lengths,
-                    mask: mask.contiguous()?,
-                },
-                labels: Tensor::new(label_ids.as_slice(), self.model.device())?,
-                label_ids,
-            };
-            let w = self.batch_weight(&shard.label_ids)? / total;
-            shards.push((shard, w));
-            start += len;
-        }
-        Ok(shards)
+        let total = self.batch_weight(&batch.label_ids);
+        shard_ranges(rows, parts)
+            .into_iter()
+            .map(|r| {
+                let label_ids = batch.label_ids[r.clone()].to_vec();
+                let shard = LabelBatch {
+                    seqs: batch.seqs.rows(r.start, r.len())?,
+                    labels: batch.labels.narrow(0, r.start, r.len())?,
+                    label_ids,
+                };
+                let w = self.batch_weight(&shard.label_ids) / total;
+                Ok((shard, w))
+            })
+            .collect()
     }
 
     /// `loss`, `accuracy` and `macro_f1` on the validation examples.

@@ -156,6 +156,38 @@ impl SeqBatch {
         let (ids, lengths, mask) = pad(seqs, pad_id, device)?;
         Ok(SeqBatch { ids, lengths, mask })
     }
+
+    /// Rows `start..start + len` as a batch of their own, padded only to
+    /// their own longest sequence, for splitting a batch across threads.
+    pub fn rows(&self, start: usize, len: usize) -> Result<Self> {
+        let lengths = self.lengths[start..start + len].to_vec();
+        let width = lengths.iter().copied().max().unwrap_or(0);
+        let r = |t: &Tensor| -> Result<Tensor> {
+            Ok(t.narrow(0, start, len)?.narrow(1, 0, width)?.contiguous()?)
+        };
+        Ok(SeqBatch {
+            ids: r(&self.ids)?,
+            lengths,
+            mask: r(&self.mask)?,
+        })
+    }
+}
+
+/// `rows` split into at most `parts` consecutive ranges of near-equal size
+/// (the first ones one longer), none empty: how a batch is sharded across
+/// threads.
+pub fn shard_ranges(rows: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
+    let parts = parts.min(rows).max(1);
+    let mut out = Vec::with_capacity(parts);
+    let mut start = 0;
+    for k in 0..parts {
+        let len = rows / parts + usize::from(k < rows % parts);
+        if len > 0 {
+            out.push(start..start + len);
+        }
+        start += len;
+    }
+    out
 }
 
 /// The special ids a [`PairBatch`] needs.
@@ -404,5 +436,18 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn shards_cover_the_rows_and_trim_their_padding() {
+        assert_eq!(shard_ranges(7, 3), vec![0..3, 3..5, 5..7]);
+        assert_eq!(shard_ranges(2, 4), vec![0..1, 1..2]);
+        assert_eq!(shard_ranges(5, 1), vec![0..5]);
+        let b =
+            SeqBatch::new(&[vec![1u32, 2, 3, 4], vec![5, 6], vec![7]], 0, &Device::Cpu).unwrap();
+        let tail = b.rows(1, 2).unwrap();
+        assert_eq!(tail.lengths, [2, 1]);
+        assert_eq!(tail.ids.to_vec2::<u32>().unwrap(), [[5, 6], [7, 0]]);
+        assert_eq!(tail.mask.dims(), [2, 2]);
     }
 }

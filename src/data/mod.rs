@@ -18,7 +18,7 @@ pub mod source;
 pub mod split;
 pub mod stats;
 
-pub use batch::{BatchConfig, Batcher, PairBatch, PairSpecials, SeqBatch};
+pub use batch::{BatchConfig, Batcher, PairBatch, PairSpecials, SeqBatch, shard_ranges};
 pub use corpus::CorpusReader;
 pub use filter::{ENG_PREFIXES, EnglishSide, LengthFilter, TUTORIAL_MAX_LENGTH, TutorialFilter};
 pub use labelled::{Column, Delimiter, Example, LabelledFormat, LabelledReader, read_labelled};

@@ -12,7 +12,7 @@ use candle_core::{DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::{Seq2Seq, TextConfig, masked_loss};
-use crate::data::{BatchConfig, Batcher, Pair, PairBatch, PairSpecials};
+use crate::data::{BatchConfig, Batcher, Pair, PairBatch, PairSpecials, shard_ranges};
 use crate::decode::{GreedyConfig, LengthLimit, Specials, StepDecoder, greedy};
 use crate::metrics::bleu::{BleuConfig, Tokenize, corpus_bleu};
 use crate::nn::{Mode, ParamStore};
@@ -249,16 +249,14 @@ impl Task for TranslationTask {
             return Ok(Vec::new());
         }
         let total = self.batch_tokens(batch) as f64;
-        let mut shards = Vec::with_capacity(parts);
-        let mut start = 0;
-        for k in 0..parts {
-            let len = rows / parts + usize::from(k < rows % parts);
-            let shard = batch.rows(start, len)?;
-            let weight = self.batch_tokens(&shard) as f64 / total;
-            shards.push((shard, weight));
-            start += len;
-        }
-        Ok(shards)
+        shard_ranges(rows, parts)
+            .into_iter()
+            .map(|r| {
+                let shard = batch.rows(r.start, r.len())?;
+                let weight = self.batch_tokens(&shard) as f64 / total;
+                Ok((shard, weight))
+            })
+            .collect()
     }
 
     /// `loss` (token-weighted NLL, teacher forcing, eval mode) and
