@@ -15,7 +15,7 @@ use attend::viz::{AttentionMap, HeatmapStyle, Highlighted, highlight_html, plot_
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::Globals;
-use super::common::{CellArg, OptimizerArg, apply_train_flags};
+use super::common::{CellArg, OptimizerArg, TrainRun, apply_train_flags};
 
 /// Classification commands.
 #[derive(Debug, Subcommand)]
@@ -30,7 +30,8 @@ pub enum ClassifyCommand {
     Compare(Box<CompareArgs>),
 }
 
-/// `attend classify compare` flags (the other training flags as for `train`).
+/// `attend classify compare` flags (the other training flags as for `train`;
+/// `--out` is the folder of the models, one directory each).
 #[derive(Debug, Args)]
 pub struct CompareArgs {
     /// Cells to compare.
@@ -79,16 +80,8 @@ pub enum ClassWeightsArg {
 /// `attend classify train` flags; each overrides the config file.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Model directory to write (or resume, with --resume); with compare, the
-    /// folder of the models.
-    #[arg(long, value_name = "DIR")]
-    out: PathBuf,
-    /// A TOML file with [data], [text], [model], [train], [task] sections.
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Continue the run in --out from its last checkpoint.
-    #[arg(long)]
-    resume: bool,
+    #[command(flatten)]
+    run: TrainRun,
     /// Dataset name (names, ag-news-titles, imdb) or path of a CSV/TSV with a header.
     #[arg(long, value_name = "NAME|PATH")]
     data: Option<String>,
@@ -201,34 +194,30 @@ fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
     if args.hidden.len() > 1 {
         anyhow::bail!("--hidden takes one size for train (several are for `classify compare`)");
     }
-    let mut cfg: ClassifyConfig = super::config::load(args.config.as_deref())?;
+    let mut cfg: ClassifyConfig = args.run.load()?;
     apply_flags(&mut cfg, args, globals);
-    let start = if args.resume {
-        Start::Resume
-    } else {
-        Start::Fresh
-    };
-    let report = recipe::train(&cfg, &args.out, start, globals.threads, false)?;
+    let report = recipe::train(
+        &cfg,
+        &args.run.out,
+        args.run.start(),
+        globals.threads,
+        false,
+    )?;
     let (train, valid, test) = report.sizes;
     eprintln!(
         "train {train}, valid {valid}, test {test}; {} tokens, {} classes",
         report.vocab,
         report.classes.len()
     );
-    if let Some(best) = report.summary.state.best {
-        eprintln!(
-            "best validation {} {best:.4}; model in {}",
-            cfg.train.select_metric,
-            args.out.display()
-        );
-    }
+    args.run
+        .report_best(&report.summary, &cfg.train.select_metric);
     Ok(ExitCode::SUCCESS)
 }
 
 /// The lecture's homework: every cell × hidden size trained on the same
 /// split (models in `--out`/`<cell>-<hidden>`), scored on the same test set.
 fn compare(args: &CompareArgs, globals: &Globals) -> Result<ExitCode> {
-    let mut base: ClassifyConfig = super::config::load(args.train.config.as_deref())?;
+    let mut base: ClassifyConfig = args.train.run.load()?;
     apply_flags(&mut base, &args.train, globals);
     let mut rows = Vec::new();
     let sizes = match args.train.hidden.as_slice() {
@@ -242,7 +231,7 @@ fn compare(args: &CompareArgs, globals: &Globals) -> Result<ExitCode> {
             cfg.model.hidden = hidden;
             cfg.model.head_hidden = hidden;
             let name = format!("{}-{hidden}", format!("{cell:?}").to_lowercase());
-            let dir = args.train.out.join(&name);
+            let dir = args.train.run.out.join(&name);
             eprintln!("training {name}");
             let report = recipe::train(&cfg, &dir, Start::Fresh, globals.threads, true)?;
             let epochs = &report.summary.state.history.epochs;

@@ -1,9 +1,54 @@
-//! Flags every `train` command shares: the recurrent cell, the optimizer,
-//! the learning rate, epochs and seed.
+//! Flags every `train` command shares: the model directory, config file and
+//! resume switch; the recurrent cell, the optimizer, the learning rate,
+//! epochs and seed.
 
+use std::path::PathBuf;
+
+use anyhow::Result;
 use attend::nn::{Cell, Nonlinearity};
-use attend::train::{AdamConfig, OptimizerConfig, SgdConfig, TrainConfig};
-use clap::ValueEnum;
+use attend::train::{AdamConfig, OptimizerConfig, SgdConfig, Start, Summary, TrainConfig};
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Where a training run goes and what it starts from.
+#[derive(Debug, Args)]
+pub struct TrainRun {
+    /// Model directory to write (or resume, with --resume).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// A TOML file with the command's config sections (flags win over it).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+impl TrainRun {
+    /// The config: defaults overlaid with the --config file.
+    pub fn load<T: Serialize + DeserializeOwned + Default>(&self) -> Result<T> {
+        super::config::load(self.config.as_deref())
+    }
+
+    /// Fresh, or resumed with --resume.
+    pub fn start(&self) -> Start {
+        match self.resume {
+            true => Start::Resume,
+            false => Start::Fresh,
+        }
+    }
+
+    /// The closing line of a training run.
+    pub fn report_best(&self, summary: &Summary, metric: &str) {
+        if let Some(best) = summary.state.best {
+            eprintln!(
+                "best validation {metric} {best:.4}; model in {}",
+                self.out.display()
+            );
+        }
+    }
+}
 
 /// Recurrent cells.
 #[derive(Clone, Copy, Debug, ValueEnum)]

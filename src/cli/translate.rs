@@ -13,12 +13,12 @@ use attend::seq2seq::recipe::{self, held_out};
 use attend::seq2seq::{
     DecodeConfig, DecoderKind, Search, TranslateConfig, Translation, Translator, import_tutorial,
 };
-use attend::train::{ModelDir, Start};
+use attend::train::ModelDir;
 use attend::viz::{AttentionMap, HeatmapStyle, plot_attention, render_attention_text};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::Globals;
-use super::common::{CellArg, OptimizerArg, apply_train_flags};
+use super::common::{CellArg, OptimizerArg, TrainRun, apply_train_flags};
 
 /// Translation commands.
 #[derive(Debug, Subcommand)]
@@ -51,15 +51,8 @@ pub enum AttentionArg {
 /// `attend translate train` flags; each overrides the config file.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Model directory to write (or resume, with --resume).
-    #[arg(long, value_name = "DIR")]
-    out: PathBuf,
-    /// A TOML file with [data], [model], [train], [task], [decode] sections.
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Continue the run in --out from its last checkpoint.
-    #[arg(long)]
-    resume: bool,
+    #[command(flatten)]
+    run: TrainRun,
     /// Dataset name or path of a TSV of sentence pairs.
     #[arg(long, value_name = "NAME|PATH")]
     data: Option<String>,
@@ -208,27 +201,22 @@ pub fn run(cmd: TranslateCommand, globals: &Globals) -> Result<ExitCode> {
 }
 
 fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
-    let mut cfg: TranslateConfig = super::config::load(args.config.as_deref())?;
+    let mut cfg: TranslateConfig = args.run.load()?;
     apply_flags(&mut cfg, args, globals);
-    let start = if args.resume {
-        Start::Resume
-    } else {
-        Start::Fresh
-    };
-    let quiet = false;
-    let report = recipe::train(&cfg, &args.out, start, globals.threads, quiet)?;
+    let report = recipe::train(
+        &cfg,
+        &args.run.out,
+        args.run.start(),
+        globals.threads,
+        false,
+    )?;
     let (read, train, valid, test) = report.sizes;
     eprintln!(
         "{read} pairs read; train {train}, valid {valid}, test {test}; vocabularies {} / {}",
         report.vocab.0, report.vocab.1
     );
-    if let Some(best) = report.summary.state.best {
-        eprintln!(
-            "best validation {} {best:.4}; model in {}",
-            cfg.train.select_metric,
-            args.out.display()
-        );
-    }
+    args.run
+        .report_best(&report.summary, &cfg.train.select_metric);
     Ok(ExitCode::SUCCESS)
 }
 
