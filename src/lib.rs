@@ -15,6 +15,7 @@
 pub mod classify;
 pub mod data;
 pub mod decode;
+pub mod embed;
 pub mod error;
 pub mod metrics;
 pub mod nn;
@@ -98,6 +99,7 @@ pub fn tune_allocator() {
 
 /// The main types, for `use attend::prelude::*`.
 pub mod prelude {
+    pub use crate::embed::Embeddings;
     pub use crate::error::{Error, Result};
     pub use crate::seq2seq::{Seq2Seq, Translator};
     pub use crate::text::Vocab;

@@ -5,6 +5,7 @@ mod classify;
 mod common;
 mod config;
 mod data;
+mod embed;
 mod translate;
 
 use std::process::ExitCode;
@@ -47,7 +48,8 @@ pub enum Command {
     #[command(subcommand)]
     Classify(classify::ClassifyCommand),
     /// word2vec embeddings (train, similar, analogy, eval, convert).
-    Embed(Pending),
+    #[command(subcommand)]
+    Embed(embed::EmbedCommand),
     /// RNN language models (train, generate, eval).
     Lm(Pending),
     /// HTTP API and demo page for trained models.
@@ -99,7 +101,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Data(cmd) => data::run(cmd, &globals),
         Command::Translate(cmd) => translate::run(cmd, &globals),
         Command::Classify(cmd) => classify::run(cmd, &globals),
-        Command::Embed(_) => pending("embed"),
+        Command::Embed(cmd) => embed::run(cmd, &globals),
         Command::Lm(_) => pending("lm"),
         Command::Serve(_) => pending("serve"),
     }

@@ -38,6 +38,11 @@ impl<R: BufRead> CorpusReader<R> {
         self.line
     }
 
+    /// The 1-based line the last word returned started on.
+    pub fn word_line(&self) -> usize {
+        self.word_line
+    }
+
     /// The next word, or `None` at the end. An empty stream, a NUL byte or a
     /// word that is not UTF-8 is an [`Error::Format`].
     pub fn next_word(&mut self) -> Result<Option<&str>> {

@@ -7,9 +7,11 @@
 //!   lesson formula, for reproducing the lessons' printed values only.
 //! - [`classification`]: accuracy, per-class precision/recall/F1, macro and
 //!   weighted averages, confusion matrices (scikit-learn's definitions).
+//! - [`correlation`]: Pearson's r and Spearman's ρ (word-similarity sets).
 
 pub mod bleu;
 pub mod classification;
+pub mod correlation;
 pub mod teaching_bleu;
 
 pub use bleu::{BleuConfig, BleuScore, BleuStats, Smooth, Tokenize, corpus_bleu, sentence_bleu};

@@ -1,0 +1,28 @@
+//! word2vec (Mikolov et al., 2013): skip-gram and CBOW with negative
+//! sampling and/or hierarchical softmax, trained the way the C tool trains —
+//! hand-written SGD on flat `f32` buffers, Hogwild threads — plus vector
+//! files (word2vec text/binary, GloVe), queries and the standard
+//! evaluations.
+//!
+//! - [`corpus`]: one streaming pass → vocabulary + the text as ids.
+//! - [`sampling`], [`huffman`]: subsampling, noise table, windows, sigmoid
+//!   table; the hierarchical-softmax tree.
+//! - [`simd`]: the row operations, per instruction set.
+//! - [`train`](mod@train): the trainer.
+//! - [`vectors`], [`format`], [`eval`]: using the result.
+
+pub mod config;
+pub mod corpus;
+pub mod eval;
+pub mod format;
+pub mod huffman;
+pub mod sampling;
+pub mod simd;
+pub mod train;
+pub mod vectors;
+
+pub use config::{Architecture, TrainConfig};
+pub use corpus::{Corpus, CorpusConfig, Vocabulary};
+pub use format::{VectorFormat, load, save};
+pub use train::{TrainReport, train};
+pub use vectors::{AnalogyMethod, Embeddings, Neighbour};
