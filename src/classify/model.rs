@@ -63,6 +63,9 @@ pub struct ClassifierConfig {
     pub pooling: Pooling,
     /// Width of the head's hidden layer.
     pub head_hidden: usize,
+    /// Keep the embedding table fixed (pretrained vectors, PyTorch's
+    /// `from_pretrained(freeze=True)`).
+    pub freeze_embeddings: bool,
 }
 
 impl Default for ClassifierConfig {
@@ -79,6 +82,7 @@ impl Default for ClassifierConfig {
             dropout: 0.2,
             pooling: Pooling::Attention,
             head_hidden: 128,
+            freeze_embeddings: false,
         }
     }
 }
@@ -150,6 +154,7 @@ impl Classifier {
         let embedding = Embedding::new(
             &EmbeddingConfig {
                 padding_idx: cfg.pad_id.map(|p| p as usize),
+                freeze: cfg.freeze_embeddings,
                 ..EmbeddingConfig::new(cfg.vocab, cfg.embed)
             },
             vb.pp("embedding"),

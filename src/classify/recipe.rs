@@ -11,8 +11,9 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::task::{ClassifyTask, Example, TaskConfig};
@@ -162,6 +163,11 @@ pub struct ClassifyConfig {
     pub task: TaskConfig,
     /// Weight the loss by inverse class frequency (`--class-weights inverse`).
     pub inverse_class_weights: bool,
+    /// Initialise the embedding table from a vector file (word2vec text or
+    /// binary, GloVe; `--embeddings`): the model's embedding width becomes
+    /// the file's, tokens found in it (exactly, else lowercased) take its
+    /// vectors, the others keep their random initial ones, `<pad>` stays 0.
+    pub embeddings: Option<PathBuf>,
 }
 
 impl Default for ClassifyConfig {
@@ -188,6 +194,7 @@ impl Default for ClassifyConfig {
             },
             task: TaskConfig::default(),
             inverse_class_weights: false,
+            embeddings: None,
         }
     }
 }
@@ -565,6 +572,8 @@ pub struct TrainReport {
     pub vocab: usize,
     /// The classes.
     pub classes: Vec<String>,
+    /// Vocabulary coverage of `--embeddings`, when given.
+    pub coverage: Option<Coverage>,
 }
 
 /// Trains a classifier into `out`, or resumes the run there.
@@ -599,10 +608,15 @@ pub fn train(
             dir.read_json("classes.json")?,
         ),
     };
+    let pretrained = match (&cfg.embeddings, start) {
+        (Some(path), Start::Fresh) => Some(crate::embed::load(path, None)?),
+        _ => None,
+    };
     let model_cfg = ClassifierConfig {
         vocab: vocab.len(),
         classes: classes.len(),
         pad_id: vocab.pad_id(),
+        embed: pretrained.as_ref().map_or(cfg.model.embed, |v| v.dim()),
         ..cfg.model.clone()
     };
     model_cfg.validate()?;
@@ -611,6 +625,29 @@ pub fn train(
         &model_cfg,
         params.var_builder(candle_core::DType::F32, &candle_core::Device::Cpu),
     )?;
+    let coverage = match &pretrained {
+        Some(vectors) => {
+            let c = load_pretrained(&params, &vocab, vectors)?;
+            if !quiet {
+                eprintln!(
+                    "embeddings: {} of {} vocabulary tokens found in {} ({:.1} %){}",
+                    c.found,
+                    c.tokens,
+                    cfg.embeddings
+                        .as_ref()
+                        .map_or(String::new(), |p| p.display().to_string()),
+                    100.0 * c.found as f64 / c.tokens.max(1) as f64,
+                    if model_cfg.freeze_embeddings {
+                        ", frozen"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            Some(c)
+        }
+        None => None,
+    };
     if start == Start::Fresh {
         dir.write_json(
             "config.json",
@@ -660,5 +697,47 @@ pub fn train(
         sizes: (data.train.len(), data.valid.len(), data.test.len()),
         vocab: vocab.len(),
         classes,
+        coverage,
+    })
+}
+
+/// How many vocabulary tokens a vector file covered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Coverage {
+    /// Tokens other than the specials.
+    pub tokens: usize,
+    /// Of those, tokens the file has a vector for.
+    pub found: usize,
+}
+
+/// Copies the vectors of `vectors` into the embedding table of `params`
+/// for every token of `vocab` they hold (exactly, else lowercased).
+fn load_pretrained(
+    params: &ParamStore,
+    vocab: &Vocab,
+    vectors: &crate::embed::Embeddings,
+) -> Result<Coverage> {
+    let var = params
+        .get("embedding.weight")
+        .ok_or_else(|| Error::Config("the classifier has no embedding table".into()))?;
+    let mut table: Vec<Vec<f32>> = var.as_tensor().to_dtype(DType::F32)?.to_vec2()?;
+    let specials = vocab.specials().0.len();
+    let mut found = 0;
+    for (id, row) in table.iter_mut().enumerate().skip(specials) {
+        let token = vocab.token(id as u32).unwrap_or_default();
+        let hit = vectors
+            .get(token)
+            .or_else(|| vectors.get(&token.to_lowercase()));
+        if let Some(v) = hit {
+            row.copy_from_slice(v);
+            found += 1;
+        }
+    }
+    let flat: Vec<f32> = table.into_iter().flatten().collect();
+    let t = Tensor::from_vec(flat, var.dims(), var.device())?.to_dtype(var.dtype())?;
+    var.set(&t)?;
+    Ok(Coverage {
+        tokens: vocab.len() - specials,
+        found,
     })
 }

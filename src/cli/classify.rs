@@ -108,8 +108,16 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N", value_delimiter = ',')]
     hidden: Vec<usize>,
     /// Embedding width.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "embeddings")]
     embed: Option<usize>,
+    /// Start the embedding table from a vector file (word2vec text or
+    /// binary, GloVe; e.g. from `attend embed train`); its width becomes the
+    /// model's, and the share of the vocabulary it covers is reported.
+    #[arg(long, value_name = "FILE")]
+    embeddings: Option<PathBuf>,
+    /// Keep the embedding table fixed during training.
+    #[arg(long)]
+    freeze_embeddings: bool,
     /// Recurrent layers.
     #[arg(long, value_name = "N")]
     layers: Option<usize>,
@@ -308,6 +316,12 @@ fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) {
     }
     if let Some(e) = a.embed {
         m.embed = e;
+    }
+    if a.freeze_embeddings {
+        m.freeze_embeddings = true;
+    }
+    if let Some(path) = &a.embeddings {
+        cfg.embeddings = Some(path.clone());
     }
     if let Some(l) = a.layers {
         m.layers = l;

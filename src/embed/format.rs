@@ -26,8 +26,8 @@ pub enum VectorFormat {
 
 impl VectorFormat {
     /// Guesses the format from the first bytes of a file: a `<count> <dims>`
-    /// header makes it word2vec, binary when the bytes after the first word
-    /// are not all characters a decimal number is written with.
+    /// header makes it word2vec, binary when the bytes of the first vector
+    /// are not a line of printable ASCII.
     pub fn detect(head: &[u8]) -> VectorFormat {
         let first_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
         let header = std::str::from_utf8(first_line)
@@ -41,9 +41,17 @@ impl VectorFormat {
             Some(sp) => &rest[sp + 1..],
             None => return VectorFormat::Text,
         };
+        // The first vector's bytes (or its line, for text): decimal text is
+        // printable ASCII; binary floats all but never are.
+        // A text line holds at least `dim` numbers and `dim − 1` spaces.
         let sample = &rest[..rest.len().min(4 * dim)];
-        let numeric = |b: &u8| b.is_ascii_digit() || b" \t\r\n+-.eEnaifNAIF".contains(b);
-        if sample.iter().all(numeric) {
+        let line = sample.split(|&b| b == b'\n').next().unwrap_or_default();
+        let short = line.len() < sample.len() && line.len() + 1 < 2 * dim;
+        if !short
+            && line
+                .iter()
+                .all(|&b| (0x20..0x7f).contains(&b) || b == b'\t' || b == b'\r')
+        {
             VectorFormat::Text
         } else {
             VectorFormat::Binary
@@ -330,6 +338,11 @@ mod tests {
                 .all(|(a, b)| a.to_bits() == b.to_bits());
             assert!(same, "{f:?}: {:?}", back.data());
         }
+        // Malformed text is still text (so its error names the line).
+        assert_eq!(
+            VectorFormat::detect(b"1 2\nthe 0.1 abc\n"),
+            VectorFormat::Text
+        );
         // gensim's binary rows have no newline between vectors.
         let mut gensim = b"2 1\n".to_vec();
         for (w, x) in [("a", 1.5f32), ("b", -2.0)] {

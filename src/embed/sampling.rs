@@ -165,9 +165,11 @@ impl ThreadRng {
         window - self.0.random_range(0..window)
     }
 
-    /// A uniform float in `[−0.5, 0.5) / dim`, the C tool's initial input vectors.
+    /// A uniform float in `[−1, 1) / dim`: the initial input vectors of
+    /// gensim 4 and fastText (the C tool's range is half as wide; with it,
+    /// CBOW on text8 scored about half a point lower, BENCHMARKS.md).
     pub fn init(&mut self, dim: usize) -> f32 {
-        (self.0.random::<f32>() - 0.5) / dim as f32
+        (self.0.random::<f32>() * 2.0 - 1.0) / dim as f32
     }
 }
 
@@ -228,17 +230,26 @@ impl SigmoidTable {
         }
     }
 
-    /// The negative-sampling gradient factor `(label − σ(f))` with the C
-    /// tool's clipping (σ taken as 1 above `MAX_EXP` and 0 below `−MAX_EXP`).
+    /// The gradient factor `label − σ(f)` and the loss `−ln P(label)`, or
+    /// `None` when `f` is outside the table's range: no update then, as in
+    /// gensim (for both of its output layers) and the C tool's hierarchical
+    /// softmax. (The C tool's negative sampling instead saturates σ to 0
+    /// or 1 there, pushing a noise word with a huge logit by the full
+    /// learning rate; in CBOW on text8 that scored about half a point
+    /// lower, BENCHMARKS.md.)
     #[inline(always)]
-    pub fn ns_error(&self, label: f32, f: f32) -> f32 {
-        if f > MAX_EXP {
-            label - 1.0
-        } else if f < -MAX_EXP {
-            label
-        } else {
-            label - self.sigmoid(f)
+    pub fn gradient(&self, label: f32, f: f32) -> Option<(f32, f32)> {
+        if f <= -MAX_EXP || f >= MAX_EXP {
+            return None;
         }
+        let i = Self::index(f);
+        let loss = if label > 0.5 {
+            -self.log_sigmoid[i]
+        } else {
+            // ln(1 − σ(f)) = ln σ(−f) = ln σ(f) − f.
+            f - self.log_sigmoid[i]
+        };
+        Some((label - self.sigmoid[i], loss))
     }
 }
 
@@ -320,9 +331,14 @@ mod tests {
         // f = 1.0 → index (7 · 1000/12) = 583 → σ((583/500 − 1)·6) = σ(0.996).
         let want = 1.0 / (1.0 + (-0.996f32).exp());
         assert!((t.sigmoid(1.0) - want).abs() < 1e-6);
-        assert_eq!(t.ns_error(1.0, 7.0), 0.0);
-        assert_eq!(t.ns_error(0.0, -7.0), 0.0);
-        assert_eq!(t.ns_error(1.0, -7.0), 1.0);
+        assert!(t.gradient(1.0, 6.0).is_none() && t.gradient(0.0, -7.0).is_none());
+        let (g, l) = t.gradient(1.0, 1.0).unwrap();
+        assert!((g - (1.0 - want)).abs() < 1e-6 && (l + want.ln()).abs() < 1e-6);
+        let (g, l) = t.gradient(0.0, 1.0).unwrap();
+        assert!(
+            (g + want).abs() < 1e-6 && (l + (1.0 - want).ln()).abs() < 1e-5,
+            "{l}"
+        );
         assert!((t.log_sigmoid(-20.0) + 20.0).abs() < 1e-6);
         assert!((t.log_sigmoid(0.0) - 0.5f32.ln()).abs() < 1e-6);
     }

@@ -3,13 +3,14 @@
 //! algorithm of word2vec.c (Mikolov et al., 2013): per centre word a random
 //! window reach; skip-gram trains each context word's input vector against
 //! the centre word (negative sampling and/or hierarchical softmax), CBOW the
-//! mean of the context's; gradients with the C tool's clipped sigmoid
-//! table; the learning rate decays linearly with the words processed by all
+//! mean of the context's; gradients from the C tool's sigmoid table
+//! (updates skipped outside its range, as gensim does); the learning rate decays linearly with the words processed by all
 //! threads together.
 //!
-//! Work is handed out as jobs of about 10,000 words (whole sentences),
-//! epoch after epoch, from one atomic counter, so threads never wait for
-//! each other and the learning rate follows global progress.
+//! The corpus is cut into jobs of about 10,000 words (whole sentences) and
+//! the jobs into one contiguous stretch per thread, which that thread trains
+//! epoch after epoch without waiting for the others; the learning rate
+//! follows the words done by all threads together.
 
 use std::io::IsTerminal;
 use std::sync::Mutex;
@@ -98,7 +99,6 @@ pub fn train_with(
         syn1neg: Rows(syn1neg.as_mut_ptr()),
         syn1: Rows(syn1.as_mut_ptr()),
         jobs: jobs(corpus),
-        next_task: AtomicUsize::new(0),
         words_done: AtomicU64::new(0),
         effective: AtomicU64::new(0),
         epoch_loss: Mutex::new(vec![(0.0, 0); cfg.epochs]),
@@ -181,7 +181,6 @@ struct Shared<'a> {
     syn1: Rows,
     /// `(first sentence, end sentence)` of every job.
     jobs: Vec<(usize, usize)>,
-    next_task: AtomicUsize,
     words_done: AtomicU64,
     effective: AtomicU64,
     /// Per epoch: loss sum and examples.
@@ -295,7 +294,6 @@ fn work_avx2(shared: &Shared<'_>, thread: usize) {
 #[inline(always)]
 fn work<L: Lanes>(shared: &Shared<'_>, thread: usize) {
     let cfg = shared.cfg;
-    let tasks = shared.jobs.len() * cfg.epochs;
     let total = (shared.corpus.ids.len() * cfg.epochs).max(1) as f64;
     let mut t = Thread {
         rng: ThreadRng::new(cfg.seed, thread),
@@ -305,12 +303,16 @@ fn work<L: Lanes>(shared: &Shared<'_>, thread: usize) {
         loss: 0.0,
         examples: 0,
     };
-    loop {
-        let task = shared.next_task.fetch_add(1, Ordering::Relaxed);
-        if task >= tasks {
-            break;
-        }
-        let (epoch, job) = (task / shared.jobs.len(), task % shared.jobs.len());
+    // Each thread trains its own stretch of the corpus, every epoch, as the
+    // C tool's threads each read their own part of the file: threads at
+    // distant places in the text update different rows far more often than
+    // threads on neighbouring jobs, and fewer Hogwild collisions on the
+    // same frequent rows lose fewer updates. (With neighbouring jobs, CBOW
+    // on text8 with two threads scored lower than with one; see
+    // BENCHMARKS.md.)
+    let n_jobs = shared.jobs.len();
+    let mine = thread * n_jobs / cfg.threads..(thread + 1) * n_jobs / cfg.threads;
+    for (epoch, job) in (0..cfg.epochs).flat_map(|e| mine.clone().map(move |j| (e, j))) {
         let (first, end) = shared.jobs[job];
         let alpha = alpha_at(
             cfg,
@@ -427,12 +429,12 @@ impl Thread {
                 let row = sh.syn1.row(p, d);
                 // SAFETY: rows and buffers hold `dim` floats.
                 let f = unsafe { L::dot(l1, row, d) };
-                // The C tool skips nodes outside the sigmoid table's range.
-                if f <= -super::sampling::MAX_EXP || f >= super::sampling::MAX_EXP {
+                // word2vec's codes: branch 0 is the positive class.
+                let Some((err, loss)) = sh.sigmoid.gradient(1.0 - c as f32, f) else {
                     continue;
-                }
-                let g = (1.0 - c as f32 - sh.sigmoid.sigmoid(f)) * alpha;
-                self.loss -= sh.sigmoid.log_sigmoid(if c == 0 { f } else { -f }) as f64;
+                };
+                let g = err * alpha;
+                self.loss += loss as f64;
                 // SAFETY: as above.
                 unsafe { L::update(g, l1, row, e, d) };
             }
@@ -451,8 +453,11 @@ impl Thread {
                 let row = sh.syn1neg.row(target, d);
                 // SAFETY: rows and buffers hold `dim` floats.
                 let f = unsafe { L::dot(l1, row, d) };
-                let g = sh.sigmoid.ns_error(label, f) * alpha;
-                self.loss -= sh.sigmoid.log_sigmoid(if k == 0 { f } else { -f }) as f64;
+                let Some((err, loss)) = sh.sigmoid.gradient(label, f) else {
+                    continue;
+                };
+                let g = err * alpha;
+                self.loss += loss as f64;
                 // SAFETY: as above.
                 unsafe { L::update(g, l1, row, e, d) };
             }
