@@ -183,6 +183,8 @@ const TABLE_SIZE: usize = 1000;
 pub struct SigmoidTable {
     sigmoid: [f32; TABLE_SIZE],
     log_sigmoid: [f32; TABLE_SIZE],
+    /// `ln(1 − σ)` at the same points.
+    log_complement: [f32; TABLE_SIZE],
 }
 
 impl Default for SigmoidTable {
@@ -196,14 +198,17 @@ impl SigmoidTable {
     pub fn new() -> Self {
         let mut sigmoid = [0f32; TABLE_SIZE];
         let mut log_sigmoid = [0f32; TABLE_SIZE];
+        let mut log_complement = [0f32; TABLE_SIZE];
         for i in 0..TABLE_SIZE {
             let e = ((i as f32 / TABLE_SIZE as f32 * 2.0 - 1.0) * MAX_EXP).exp();
             sigmoid[i] = e / (e + 1.0);
             log_sigmoid[i] = sigmoid[i].ln();
+            log_complement[i] = (1.0 / (e + 1.0)).ln();
         }
         SigmoidTable {
             sigmoid,
             log_sigmoid,
+            log_complement,
         }
     }
 
@@ -246,8 +251,7 @@ impl SigmoidTable {
         let loss = if label > 0.5 {
             -self.log_sigmoid[i]
         } else {
-            // ln(1 − σ(f)) = ln σ(−f) = ln σ(f) − f.
-            f - self.log_sigmoid[i]
+            -self.log_complement[i]
         };
         Some((label - self.sigmoid[i], loss))
     }
