@@ -7,7 +7,11 @@
 //!   (each sequence's state at its own last step: the lessons' `h_n`);
 //! - `mean` / `max`: over the real (unpadded) steps;
 //! - `attention`: `Linear(D, 1)` scores, a masked softmax, the weighted sum
-//!   (the Made-With-ML lesson); its weights explain a prediction.
+//!   (the Made-With-ML lesson); its weights explain a prediction;
+//! - `dot`: dot-product attention of the final state over the steps (Luong
+//!   et al., 2015, with the sequence's own summary as the query), the
+//!   context concatenated with the final state (`[B, 2D]`, the Neuromatch
+//!   bonus); its weights explain a prediction too.
 //!
 //! Parameter paths are PyTorch-like: `embedding.weight`, `rnn.weight_ih_l0`…,
 //! `pool.w`/`pool.b`, `head.0.*`, `head.1.*`.
@@ -16,6 +20,7 @@ use candle_core::{D, DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
+use crate::nn::attention::masked_softmax;
 use crate::nn::{
     AttentionPooling, Cell, Dropout, Embedding, EmbeddingConfig, Linear, LinearConfig, Mode, Rnn,
     RnnConfig,
@@ -35,6 +40,8 @@ pub enum Pooling {
     /// Learned attention weights over the steps (explains predictions).
     #[default]
     Attention,
+    /// Dot attention with the final state as query, concatenated with it.
+    Dot,
 }
 
 /// The classifier's architecture.
@@ -151,6 +158,10 @@ impl Classifier {
         cfg.validate()?;
         let rnn_cfg = cfg.rnn();
         let width = rnn_cfg.output_size();
+        let pooled = match cfg.pooling {
+            Pooling::Dot => 2 * width,
+            _ => width,
+        };
         let embedding = Embedding::new(
             &EmbeddingConfig {
                 padding_idx: cfg.pad_id.map(|p| p as usize),
@@ -174,7 +185,7 @@ impl Classifier {
             rnn: Rnn::new(&rnn_cfg, vb.pp("rnn"))?,
             pool,
             dropout: Dropout::new(cfg.dropout)?,
-            hidden: Linear::new(&lin(width, cfg.head_hidden), vb.pp("head").pp("0"))?,
+            hidden: Linear::new(&lin(pooled, cfg.head_hidden), vb.pp("head").pp("0"))?,
             out: Linear::new(&lin(cfg.head_hidden, cfg.classes), vb.pp("head").pp("1"))?,
             device: vb.device().clone(),
         })
@@ -206,13 +217,22 @@ impl Classifier {
             .flat_map(|&l| (0..t).map(move |j| if j < l { 1.0 } else { 0.0 }))
             .collect();
         let mask = Tensor::from_vec(mask, (b, t), &self.device)?.to_dtype(outputs.dtype())?;
+        let final_state = || -> Result<Tensor> {
+            let dirs = self.cfg.rnn().directions();
+            let h = last.h();
+            let top = h.narrow(0, h.dim(0)? - dirs, dirs)?;
+            // [dirs, B, H] → [B, dirs·H], forward direction first.
+            Ok(top.transpose(0, 1)?.contiguous()?.reshape((b, ()))?)
+        };
         let (pooled, attention) = match self.cfg.pooling {
-            Pooling::Last => {
-                let dirs = self.cfg.rnn().directions();
-                let h = last.h();
-                let top = h.narrow(0, h.dim(0)? - dirs, dirs)?;
-                // [dirs, B, H] → [B, dirs·H], forward direction first.
-                (top.transpose(0, 1)?.contiguous()?.reshape((b, ()))?, None)
+            Pooling::Last => (final_state()?, None),
+            Pooling::Dot => {
+                let q = final_state()?;
+                // scores[b, t] = outputs[b, t, :] · q[b, :]
+                let scores = outputs.matmul(&q.unsqueeze(2)?)?.squeeze(2)?;
+                let weights = masked_softmax(&scores, &mask)?;
+                let context = weights.unsqueeze(1)?.matmul(&outputs)?.squeeze(1)?;
+                (Tensor::cat(&[&context, &q], 1)?, Some(weights))
             }
             Pooling::Mean => {
                 // Outputs are zero past each length, so the sum is over real steps.
@@ -263,6 +283,7 @@ mod tests {
             Pooling::Mean,
             Pooling::Max,
             Pooling::Attention,
+            Pooling::Dot,
         ] {
             let cfg = ClassifierConfig {
                 vocab: 11,
@@ -288,13 +309,13 @@ mod tests {
                 assert!((x - y).abs() < 1e-5, "{pooling:?}: {a:?} vs {b:?}");
             }
             match (pooling, out.attention) {
-                (Pooling::Attention, Some(w)) => {
+                (Pooling::Attention | Pooling::Dot, Some(w)) => {
                     let w: Vec<Vec<f32>> = w.to_vec2()?;
                     assert!((w[0].iter().sum::<f32>() - 1.0).abs() < 1e-6);
                     assert!((w[1][0] + w[1][1] - 1.0).abs() < 1e-6);
                     assert_eq!((w[1][2], w[1][3]), (0.0, 0.0));
                 }
-                (Pooling::Attention, None) => panic!("no attention weights"),
+                (Pooling::Attention | Pooling::Dot, None) => panic!("no attention weights"),
                 (_, w) => assert!(w.is_none()),
             }
         }

@@ -57,6 +57,8 @@ pub enum PoolingArg {
     Max,
     /// Learned attention weights (explainable).
     Attention,
+    /// Dot attention with the final state, concatenated with it (explainable).
+    Dot,
 }
 
 /// Token level.
@@ -116,7 +118,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     embeddings: Option<PathBuf>,
     /// Keep the embedding table fixed during training.
-    #[arg(long)]
+    #[arg(long, alias = "freeze", requires = "embeddings")]
     freeze_embeddings: bool,
     /// Recurrent layers.
     #[arg(long, value_name = "N")]
@@ -308,6 +310,7 @@ fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) {
             PoolingArg::Mean => Pooling::Mean,
             PoolingArg::Max => Pooling::Max,
             PoolingArg::Attention => Pooling::Attention,
+            PoolingArg::Dot => Pooling::Dot,
         };
     }
     if let Some(&h) = a.hidden.first() {
