@@ -153,6 +153,42 @@ fn bad_input_is_one_clear_error() {
     ]);
     assert_ne!(run.code, Some(0));
     assert!(run.stderr.contains("--text-col"), "{}", run.stderr);
+
+    // Texts over --max-len are cut with a warning, not an error.
+    let mut rows = String::from("text,label\n");
+    for i in 0..20 {
+        rows.push_str(&format!(
+            "{}word{i},{}\n",
+            if i % 2 == 0 { "ab" } else { "cd" },
+            i % 2
+        ));
+    }
+    std::fs::write(&csv, rows).unwrap();
+    let run = attend(&[
+        "classify",
+        "train",
+        "--data",
+        csv.to_str().unwrap(),
+        "--text-col",
+        "text",
+        "--label-col",
+        "label",
+        "--max-len",
+        "3",
+        "--epochs",
+        "1",
+        "--hidden",
+        "8",
+        "--out",
+        tmp.path().join("cut").to_str().unwrap(),
+    ]);
+    ok(&run);
+    assert!(
+        run.stderr
+            .contains("20 texts have more than max_len = 3 tokens and are truncated"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

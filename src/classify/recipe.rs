@@ -608,6 +608,14 @@ pub fn train(
             dir.read_json("classes.json")?,
         ),
     };
+    if let (Some(max), false) = (cfg.text.max_len, quiet) {
+        let cut = truncated(&cfg.text, max, [&data.train, &data.valid, &data.test]);
+        if cut > 0 {
+            eprintln!(
+                "warning: {cut} texts have more than max_len = {max} tokens and are truncated"
+            );
+        }
+    }
     let pretrained = match (&cfg.embeddings, start) {
         (Some(path), Start::Fresh) => Some(crate::embed::load(path, None)?),
         _ => None,
@@ -699,6 +707,19 @@ pub fn train(
         classes,
         coverage,
     })
+}
+
+/// How many of `splits`' texts have more than `max` tokens.
+fn truncated(text: &TextConfig, max: usize, splits: [&[Labelled]; 3]) -> usize {
+    let full = TextConfig {
+        max_len: None,
+        ..text.clone()
+    };
+    splits
+        .iter()
+        .flat_map(|rows| rows.iter())
+        .filter(|r| full.tokens(&r.text).len() > max)
+        .count()
 }
 
 /// How many vocabulary tokens a vector file covered.
