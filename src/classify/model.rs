@@ -11,7 +11,14 @@
 //! - `dot`: dot-product attention of the final state over the steps (Luong
 //!   et al., 2015, with the sequence's own summary as the query), the
 //!   context concatenated with the final state (`[B, 2D]`, the Neuromatch
-//!   bonus); its weights explain a prediction too.
+//!   bonus); its weights explain a prediction too;
+//! - `mask`: the lecture's attender/predictor (`AttentionClassifier`): an
+//!   attender RNN reads the embeddings and gives each token a gate
+//!   `σ(Linear(D, 1))` in (0, 1); the predictor (the main RNN) reads the
+//!   gated embeddings and its final state is classified; training adds
+//!   `mask_sparsity ×` the mean gate over real tokens to the loss, so the
+//!   model learns to keep few tokens. The gates explain a prediction (they
+//!   do not sum to 1).
 //!
 //! Parameter paths are PyTorch-like: `embedding.weight`, `rnn.weight_ih_l0`…,
 //! `pool.w`/`pool.b`, `head.0.*`, `head.1.*`.
@@ -42,6 +49,8 @@ pub enum Pooling {
     Attention,
     /// Dot attention with the final state as query, concatenated with it.
     Dot,
+    /// A sigmoid gate per token from an attender RNN; a sparsity penalty.
+    Mask,
 }
 
 /// The classifier's architecture.
@@ -73,6 +82,8 @@ pub struct ClassifierConfig {
     /// Keep the embedding table fixed (pretrained vectors, PyTorch's
     /// `from_pretrained(freeze=True)`).
     pub freeze_embeddings: bool,
+    /// Weight λ of the gates' mean in the loss (`mask` pooling only).
+    pub mask_sparsity: f32,
 }
 
 impl Default for ClassifierConfig {
@@ -90,6 +101,7 @@ impl Default for ClassifierConfig {
             pooling: Pooling::Attention,
             head_hidden: 128,
             freeze_embeddings: false,
+            mask_sparsity: 0.05,
         }
     }
 }
@@ -107,6 +119,12 @@ impl ClassifierConfig {
             return Err(Error::Config(
                 "embed, hidden, layers and head_hidden must be at least 1".into(),
             ));
+        }
+        if !(self.mask_sparsity >= 0.0 && self.mask_sparsity.is_finite()) {
+            return Err(Error::Config(format!(
+                "mask_sparsity must be ≥ 0, got {}",
+                self.mask_sparsity
+            )));
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(Error::Config(format!(
@@ -134,9 +152,12 @@ impl ClassifierConfig {
 pub struct Classified {
     /// `[B, classes]`.
     pub logits: Tensor,
-    /// `[B, T]` attention weights (attention pooling only): each row sums
-    /// to 1 over the sequence's real steps.
+    /// `[B, T]` attention weights (attention and dot pooling: each row sums
+    /// to 1 over the sequence's real steps; mask pooling: the gates, each in
+    /// (0, 1), 0 on padding).
     pub attention: Option<Tensor>,
+    /// A scalar to add to the training loss (mask pooling's sparsity term).
+    pub penalty: Option<Tensor>,
 }
 
 /// An RNN sequence classifier.
@@ -146,6 +167,8 @@ pub struct Classifier {
     embedding: Embedding,
     rnn: Rnn,
     pool: Option<AttentionPooling>,
+    /// Mask pooling's attender: its RNN and gate scores.
+    attender: Option<(Rnn, Linear)>,
     dropout: Dropout,
     hidden: Linear,
     out: Linear,
@@ -179,11 +202,19 @@ impl Classifier {
             output: o,
             bias: true,
         };
+        let attender = match cfg.pooling {
+            Pooling::Mask => Some((
+                Rnn::new(&rnn_cfg, vb.pp("attender").pp("rnn"))?,
+                Linear::new(&lin(width, 1), vb.pp("attender").pp("score"))?,
+            )),
+            _ => None,
+        };
         Ok(Classifier {
             cfg: cfg.clone(),
             embedding,
             rnn: Rnn::new(&rnn_cfg, vb.pp("rnn"))?,
             pool,
+            attender,
             dropout: Dropout::new(cfg.dropout)?,
             hidden: Linear::new(&lin(pooled, cfg.head_hidden), vb.pp("head").pp("0"))?,
             out: Linear::new(&lin(cfg.head_hidden, cfg.classes), vb.pp("head").pp("1"))?,
@@ -211,12 +242,22 @@ impl Classifier {
     ) -> Result<Classified> {
         let (b, t) = ids.dims2()?;
         let emb = self.dropout.forward(&self.embedding.forward(ids)?, mode)?;
-        let (outputs, last) = self.rnn.forward(&emb, lengths, None, mode)?;
         let mask: Vec<f32> = lengths
             .iter()
             .flat_map(|&l| (0..t).map(move |j| if j < l { 1.0 } else { 0.0 }))
             .collect();
-        let mask = Tensor::from_vec(mask, (b, t), &self.device)?.to_dtype(outputs.dtype())?;
+        let mask = Tensor::from_vec(mask, (b, t), &self.device)?.to_dtype(emb.dtype())?;
+        let (emb, gates) = match &self.attender {
+            Some((rnn, score)) => {
+                let (h, _) = rnn.forward(&emb, lengths, None, mode)?;
+                let z = score.forward(&h)?.squeeze(2)?;
+                // σ(z) from differentiable ops (1 / (1 + e^{−z})), zero on padding.
+                let g = ((z.neg()?.exp()? + 1.0)?.recip()? * &mask)?;
+                (emb.broadcast_mul(&g.unsqueeze(2)?)?, Some(g))
+            }
+            None => (emb, None),
+        };
+        let (outputs, last) = self.rnn.forward(&emb, lengths, None, mode)?;
         let final_state = || -> Result<Tensor> {
             let dirs = self.cfg.rnn().directions();
             let h = last.h();
@@ -226,6 +267,7 @@ impl Classifier {
         };
         let (pooled, attention) = match self.cfg.pooling {
             Pooling::Last => (final_state()?, None),
+            Pooling::Mask => (final_state()?, gates.clone()),
             Pooling::Dot => {
                 let q = final_state()?;
                 // scores[b, t] = outputs[b, t, :] · q[b, :]
@@ -256,9 +298,17 @@ impl Classifier {
         let x = self.dropout.forward(&pooled, mode)?;
         let x = self.hidden.forward(&x)?.relu()?;
         let x = self.dropout.forward(&x, mode)?;
+        let penalty = match &gates {
+            Some(g) if self.cfg.mask_sparsity > 0.0 => {
+                let real = lengths.iter().sum::<usize>().max(1) as f64;
+                Some((g.sum_all()? * (f64::from(self.cfg.mask_sparsity) / real))?)
+            }
+            _ => None,
+        };
         Ok(Classified {
             logits: self.out.forward(&x)?,
             attention,
+            penalty,
         })
     }
 
@@ -284,6 +334,7 @@ mod tests {
             Pooling::Max,
             Pooling::Attention,
             Pooling::Dot,
+            Pooling::Mask,
         ] {
             let cfg = ClassifierConfig {
                 vocab: 11,
@@ -315,7 +366,18 @@ mod tests {
                     assert!((w[1][0] + w[1][1] - 1.0).abs() < 1e-6);
                     assert_eq!((w[1][2], w[1][3]), (0.0, 0.0));
                 }
-                (Pooling::Attention | Pooling::Dot, None) => panic!("no attention weights"),
+                (Pooling::Mask, Some(g)) => {
+                    let g: Vec<Vec<f32>> = g.to_vec2()?;
+                    assert!(g[0].iter().all(|&x| x > 0.0 && x < 1.0), "{g:?}");
+                    assert_eq!((g[1][2], g[1][3]), (0.0, 0.0));
+                    let p = out.penalty.expect("mask pooling adds a penalty");
+                    let p = p.to_scalar::<f32>()?;
+                    // λ × mean gate: within (0, λ).
+                    assert!(p > 0.0 && p < cfg.mask_sparsity, "{p}");
+                }
+                (Pooling::Attention | Pooling::Dot | Pooling::Mask, None) => {
+                    panic!("no attention weights")
+                }
                 (_, w) => assert!(w.is_none()),
             }
         }

@@ -202,8 +202,15 @@ impl Task for ClassifyTask {
         let out = self
             .model
             .forward(&batch.seqs.ids, &batch.seqs.lengths, mode)?;
-        self.loss_fn(Reduction::Mean)
-            .forward(&out.logits, &batch.labels)
+        let loss = self
+            .loss_fn(Reduction::Mean)
+            .forward(&out.logits, &batch.labels)?;
+        // Mask pooling's sparsity term trains only; validation reports the
+        // cross-entropy alone.
+        match out.penalty {
+            Some(p) => Ok((loss + p.to_dtype(DType::F32)?)?),
+            None => Ok(loss),
+        }
     }
 
     fn batch_tokens(&self, batch: &LabelBatch) -> usize {

@@ -59,6 +59,8 @@ pub enum PoolingArg {
     Attention,
     /// Dot attention with the final state, concatenated with it (explainable).
     Dot,
+    /// Attender/predictor: sigmoid gates per token, a sparsity penalty (explainable).
+    Mask,
 }
 
 /// Token level.
@@ -311,6 +313,7 @@ fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) {
             PoolingArg::Max => Pooling::Max,
             PoolingArg::Attention => Pooling::Attention,
             PoolingArg::Dot => Pooling::Dot,
+            PoolingArg::Mask => Pooling::Mask,
         };
     }
     if let Some(&h) = a.hidden.first() {
