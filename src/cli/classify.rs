@@ -119,6 +119,9 @@ pub struct TrainArgs {
     /// model's, and the share of the vocabulary it covers is reported.
     #[arg(long, value_name = "FILE")]
     embeddings: Option<PathBuf>,
+    /// Weight of the gates' mean in the loss (`--pooling mask`; default 0.05).
+    #[arg(long, value_name = "L")]
+    mask_sparsity: Option<f32>,
     /// Keep the embedding table fixed during training.
     #[arg(long, alias = "freeze", requires = "embeddings")]
     freeze_embeddings: bool,
@@ -325,6 +328,9 @@ fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) {
     }
     if a.freeze_embeddings {
         m.freeze_embeddings = true;
+    }
+    if let Some(l) = a.mask_sparsity {
+        m.mask_sparsity = l;
     }
     if let Some(path) = &a.embeddings {
         cfg.embeddings = Some(path.clone());
