@@ -741,10 +741,15 @@ fn load_pretrained(
     let var = params
         .get("embedding.weight")
         .ok_or_else(|| Error::Config("the classifier has no embedding table".into()))?;
-    let mut table: Vec<Vec<f32>> = var.as_tensor().to_dtype(DType::F32)?.to_vec2()?;
+    let dim = vectors.dim();
+    let mut table: Vec<f32> = var
+        .as_tensor()
+        .to_dtype(DType::F32)?
+        .flatten_all()?
+        .to_vec1()?;
     let specials = vocab.specials().0.len();
     let mut found = 0;
-    for (id, row) in table.iter_mut().enumerate().skip(specials) {
+    for (id, row) in table.chunks_exact_mut(dim).enumerate().skip(specials) {
         let token = vocab.token(id as u32).unwrap_or_default();
         let hit = vectors
             .get(token)
@@ -754,8 +759,7 @@ fn load_pretrained(
             found += 1;
         }
     }
-    let flat: Vec<f32> = table.into_iter().flatten().collect();
-    let t = Tensor::from_vec(flat, var.dims(), var.device())?.to_dtype(var.dtype())?;
+    let t = Tensor::from_vec(table, var.dims(), var.device())?.to_dtype(var.dtype())?;
     var.set(&t)?;
     Ok(Coverage {
         tokens: vocab.len() - specials,

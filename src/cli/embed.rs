@@ -7,12 +7,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use attend::data::{Resolver, open};
+use attend::data::Resolver;
 use attend::embed::eval::{self, ANALOGY_RESTRICT, SIMILARITY_RESTRICT};
 use attend::embed::{
     AnalogyMethod, Architecture, Corpus, CorpusConfig, Embeddings, TrainConfig, VectorFormat,
 };
-use attend::error::Source;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
@@ -220,9 +219,8 @@ fn train(args: TrainArgs, globals: &Globals) -> Result<ExitCode> {
     let resolved = Resolver::from_env().resolve(&args.corpus)?;
     let path = resolved.path;
     let started = Instant::now();
-    let corpus = Corpus::read(
-        open(&path)?,
-        &Source::from(path.as_path()),
+    let corpus = Corpus::load(
+        &path,
         &CorpusConfig {
             min_count: args.min_count,
             max_vocab: args.max_vocab,
@@ -318,21 +316,12 @@ const SIMILARITY_SETS: [&str; 3] = ["wordsim353", "simlex999", "men3000"];
 fn evaluate(args: EvalArgs) -> Result<ExitCode> {
     let v = load(&args.vectors)?;
     let resolver = Resolver::from_env();
-    let read = |name: &str| -> Result<_> {
-        let path = resolver.resolve(name)?.path;
-        Ok((open(&path)?, path))
-    };
-    let (r, path) = read("questions-words")?;
-    let sections = eval::read_analogies(r)
-        .map_err(|e| e.at_path(&path))
-        .with_context(|| format!("reading {}", path.display()))?;
+    let path = resolver.resolve("questions-words")?.path;
+    let sections = eval::load_analogies(&path)?;
     let analogies = eval::analogies(&v, &sections, args.restrict_vocab)?;
     let mut sims = Vec::new();
     for name in SIMILARITY_SETS {
-        let (r, path) = read(name)?;
-        let set = eval::read_similarity(r)
-            .map_err(|e| e.at_path(&path))
-            .with_context(|| format!("reading {}", path.display()))?;
+        let set = eval::load_similarity(&resolver.resolve(name)?.path)?;
         sims.push((name, eval::similarity(&v, &set, SIMILARITY_RESTRICT)));
     }
     if args.json {

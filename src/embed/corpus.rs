@@ -11,9 +11,11 @@
 
 use std::collections::HashMap;
 use std::io::BufRead;
+use std::path::Path;
 
-use crate::data::CorpusReader;
+use crate::data::{CorpusReader, open};
 use crate::error::{Error, Result, Source};
+use crate::text::{Specials, Vocab};
 
 /// How the corpus is read and which words are kept.
 #[derive(Clone, Debug)]
@@ -37,65 +39,11 @@ impl Default for CorpusConfig {
     }
 }
 
-/// Words, most frequent first, with their counts.
-#[derive(Clone, Debug, Default)]
-pub struct Vocabulary {
-    words: Vec<String>,
-    counts: Vec<u64>,
-    index: HashMap<String, u32>,
-}
-
-impl Vocabulary {
-    /// From words and counts in id order.
-    pub fn from_counts(words: Vec<String>, counts: Vec<u64>) -> Self {
-        let index = words
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (w.clone(), i as u32))
-            .collect();
-        Vocabulary {
-            words,
-            counts,
-            index,
-        }
-    }
-
-    /// Number of words.
-    pub fn len(&self) -> usize {
-        self.words.len()
-    }
-
-    /// Whether there are no words.
-    pub fn is_empty(&self) -> bool {
-        self.words.is_empty()
-    }
-
-    /// The words in id order.
-    pub fn words(&self) -> &[String] {
-        &self.words
-    }
-
-    /// The counts in id order.
-    pub fn counts(&self) -> &[u64] {
-        &self.counts
-    }
-
-    /// The id of `word`.
-    pub fn id(&self, word: &str) -> Option<u32> {
-        self.index.get(word).copied()
-    }
-
-    /// Occurrences of all kept words: the C tool's `train_words`.
-    pub fn total(&self) -> u64 {
-        self.counts.iter().sum()
-    }
-}
-
 /// A corpus ready for training.
 #[derive(Clone, Debug)]
 pub struct Corpus {
-    /// Kept words.
-    pub vocab: Vocabulary,
+    /// Kept words, most frequent first, with their counts (no specials).
+    pub vocab: Vocab,
     /// The running text as word ids, words outside the vocabulary removed.
     pub ids: Vec<u32>,
     /// End offset in `ids` of every non-empty sentence.
@@ -107,19 +55,16 @@ pub struct Corpus {
 }
 
 impl Corpus {
-    /// Reads a corpus from `reader`; errors name `source`.
-    pub fn read(reader: impl BufRead, source: &Source, cfg: &CorpusConfig) -> Result<Self> {
+    /// Reads the corpus file at `path` (plain or gzip); errors name it.
+    pub fn load(path: &Path, cfg: &CorpusConfig) -> Result<Self> {
+        Corpus::read(open(path)?, cfg).map_err(|e| e.at_path(path))
+    }
+
+    /// Reads a corpus from a stream (errors are labelled as a stream's).
+    pub fn read(reader: impl BufRead, cfg: &CorpusConfig) -> Result<Self> {
         if cfg.max_sentence == 0 {
             return Err(Error::Config("max_sentence must be positive".into()));
         }
-        let relabel = |e: Error| match e {
-            Error::Format { line, msg, .. } => Error::Format {
-                file: source.clone(),
-                line,
-                msg,
-            },
-            other => other,
-        };
         let mut words = CorpusReader::new(reader);
         let mut first_seen: HashMap<String, u32> = HashMap::new();
         let mut names: Vec<String> = Vec::new();
@@ -128,7 +73,7 @@ impl Corpus {
         let mut raw_ends: Vec<usize> = Vec::new();
         let (mut line, mut in_sentence) = (1usize, 0usize);
         loop {
-            let Some(word) = words.next_word().map_err(relabel)? else {
+            let Some(word) = words.next_word()? else {
                 break;
             };
             let id = match first_seen.get(word) {
@@ -158,7 +103,7 @@ impl Corpus {
         drop(first_seen);
         if raw.is_empty() {
             return Err(Error::format(
-                source.clone(),
+                Source::stream(),
                 None,
                 "no words (only whitespace), expected a text corpus",
             ));
@@ -174,7 +119,7 @@ impl Corpus {
         }
         if order.is_empty() {
             return Err(Error::format(
-                source.clone(),
+                Source::stream(),
                 None,
                 format!(
                     "no word occurs at least min_count = {} times ({} words, {} distinct, the \
@@ -191,10 +136,9 @@ impl Corpus {
             remap[old as usize] = new as u32;
         }
         let distinct_words = names.len();
-        let mut names: Vec<Option<String>> = names.into_iter().map(Some).collect();
         let kept_words = order
             .iter()
-            .map(|&o| names[o as usize].take().unwrap_or_default())
+            .map(|&o| std::mem::take(&mut names[o as usize]))
             .collect();
         let kept_counts = order.iter().map(|&o| counts[o as usize]).collect();
 
@@ -219,7 +163,7 @@ impl Corpus {
         ids.truncate(write);
         ids.shrink_to_fit();
         Ok(Corpus {
-            vocab: Vocabulary::from_counts(kept_words, kept_counts),
+            vocab: Vocab::from_parts(Specials::of(&[]), kept_words, kept_counts)?,
             ids,
             sentence_ends,
             raw_words,
@@ -227,12 +171,15 @@ impl Corpus {
         })
     }
 
+    /// Sentence `i` (`0..sentence_ends.len()`) as ids.
+    pub fn sentence(&self, i: usize) -> &[u32] {
+        let start = if i == 0 { 0 } else { self.sentence_ends[i - 1] };
+        &self.ids[start..self.sentence_ends[i]]
+    }
+
     /// The sentences as id slices.
     pub fn sentences(&self) -> impl Iterator<Item = &[u32]> {
-        let starts = std::iter::once(0).chain(self.sentence_ends.iter().copied());
-        starts
-            .zip(self.sentence_ends.iter().copied())
-            .map(|(s, e)| &self.ids[s..e])
+        (0..self.sentence_ends.len()).map(|i| self.sentence(i))
     }
 }
 
@@ -241,7 +188,7 @@ mod tests {
     use super::*;
 
     fn read(text: &str, cfg: &CorpusConfig) -> Result<Corpus> {
-        Corpus::read(text.as_bytes(), &Source::from("c.txt"), cfg)
+        Corpus::read(text.as_bytes(), cfg).map_err(|e| e.at_path(Path::new("c.txt")))
     }
 
     #[test]
@@ -252,7 +199,7 @@ mod tests {
         };
         let c = read("b a c a\nd b a x\n\ny c y", &cfg).unwrap();
         // a:3, b:2, c:2, y:2 (b before c before y by first sight); d, x dropped.
-        assert_eq!(c.vocab.words(), ["a", "b", "c", "y"]);
+        assert_eq!(c.vocab.tokens(), ["a", "b", "c", "y"]);
         assert_eq!(c.vocab.counts(), [3, 2, 2, 2]);
         assert_eq!(c.raw_words, 11);
         assert_eq!(c.distinct_words, 6);
@@ -268,7 +215,7 @@ mod tests {
             max_sentence: 3,
         };
         let c = read("a a b c a b a", &cfg).unwrap();
-        assert_eq!(c.vocab.words(), ["a", "b"]);
+        assert_eq!(c.vocab.tokens(), ["a", "b"]);
         // Raw sentences [a a b] [c a b] [a] → [0 0 1] [0 1] [0].
         let s: Vec<&[u32]> = c.sentences().collect();
         assert_eq!(s, [&[0, 0, 1][..], &[0, 1], &[0]]);
@@ -291,13 +238,10 @@ mod tests {
             ),
             "{e}"
         );
-        let e = Corpus::read(
-            &b"a\nb\xff"[..],
-            &Source::from("c.txt"),
-            &CorpusConfig::default(),
-        )
-        .unwrap_err()
-        .to_string();
+        let e = Corpus::read(&b"a\nb\xff"[..], &CorpusConfig::default())
+            .map_err(|e| e.at_path(Path::new("c.txt")))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("c.txt:2: invalid UTF-8"), "{e}");
     }
 }

@@ -14,11 +14,12 @@
 
 use std::collections::HashMap;
 use std::io::BufRead;
+use std::path::Path;
 
 use serde::Serialize;
 
 use super::vectors::{AnalogyMethod, Embeddings};
-use crate::data::TextLines;
+use crate::data::{TextLines, open};
 use crate::error::{Error, Result, Source};
 use crate::metrics::correlation::{pearson, spearman};
 
@@ -28,13 +29,22 @@ pub const ANALOGY_RESTRICT: usize = 30_000;
 pub const SIMILARITY_RESTRICT: usize = 300_000;
 
 /// One section of an analogy set.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct Section {
     /// Its name (`capital-common-countries`, …).
     pub name: String,
     /// Questions `[a, b, c, d]`.
-    #[serde(skip)]
     pub questions: Vec<[String; 4]>,
+}
+
+/// Reads the analogy set at `path` (plain or gzip); errors name it.
+pub fn load_analogies(path: &Path) -> Result<Vec<Section>> {
+    read_analogies(open(path)?).map_err(|e| e.at_path(path))
+}
+
+/// Reads the similarity set at `path` (plain or gzip); errors name it.
+pub fn load_similarity(path: &Path) -> Result<SimilaritySet> {
+    read_similarity(open(path)?).map_err(|e| e.at_path(path))
 }
 
 /// Reads an analogy set: `: section` lines, then `a b c d` questions.
@@ -116,18 +126,27 @@ pub struct AnalogyReport {
 
 /// Case-insensitive lookup among the first `restrict` rows, the most
 /// frequent casing winning.
-fn folded_vocab(v: &Embeddings, restrict: usize) -> HashMap<String, usize> {
-    let mut map = HashMap::with_capacity(restrict);
-    for (i, w) in v.words().iter().enumerate().take(restrict) {
-        map.entry(w.to_uppercase()).or_insert(i);
+fn folded_vocab(folded: &[String]) -> HashMap<&str, usize> {
+    let mut map = HashMap::with_capacity(folded.len());
+    for (i, w) in folded.iter().enumerate() {
+        map.entry(w.as_str()).or_insert(i);
     }
     map
+}
+
+/// The first `limit` words, upper-cased (gensim's case folding).
+fn folded(v: &Embeddings, limit: usize) -> Vec<String> {
+    v.words()[..limit]
+        .iter()
+        .map(|w| w.to_uppercase())
+        .collect()
 }
 
 /// Scores an analogy set.
 pub fn analogies(v: &Embeddings, sections: &[Section], restrict: usize) -> Result<AnalogyReport> {
     let limit = v.limit(Some(restrict));
-    let vocab = folded_vocab(v, limit);
+    let folded = folded(v, limit);
+    let vocab = folded_vocab(&folded);
     let mut report = AnalogyReport {
         sections: Vec::new(),
         semantic: Accuracy::new(0, 0),
@@ -141,7 +160,7 @@ pub fn analogies(v: &Embeddings, sections: &[Section], restrict: usize) -> Resul
         for q in &s.questions {
             let ids: Option<Vec<usize>> = q
                 .iter()
-                .map(|w| vocab.get(&w.to_uppercase()).copied())
+                .map(|w| vocab.get(w.to_uppercase().as_str()).copied())
                 .collect();
             match ids {
                 Some(ids) => asked.push(([ids[0], ids[1], ids[2]], ids[3])),
@@ -156,13 +175,13 @@ pub fn analogies(v: &Embeddings, sections: &[Section], restrict: usize) -> Resul
             for ((q, want), row) in chunk.iter().zip(scores.chunks_exact(limit)) {
                 // gensim takes the best of the top five whose folded form
                 // is not a question word (another casing of one, say).
-                let ignore = q.map(|i| v.words()[i].to_uppercase());
+                let ignore = q.map(|i| folded[i].as_str());
                 let top = v.top(row, 5, q);
                 let answer = top
                     .iter()
                     .map(|n| n.word.to_uppercase())
-                    .find(|w| !ignore.contains(w));
-                if answer.as_deref() == Some(v.words()[*want].to_uppercase().as_str()) {
+                    .find(|w| !ignore.contains(&w.as_str()));
+                if answer.as_deref() == Some(folded[*want].as_str()) {
                     correct += 1;
                 }
             }
@@ -255,13 +274,14 @@ pub struct SimilarityReport {
 
 /// Scores a similarity set.
 pub fn similarity(v: &Embeddings, set: &SimilaritySet, restrict: usize) -> SimilarityReport {
-    let vocab = folded_vocab(v, v.limit(Some(restrict)));
+    let folded = folded(v, v.limit(Some(restrict)));
+    let vocab = folded_vocab(&folded);
     let (mut gold, mut model) = (Vec::new(), Vec::new());
     for (a, b, s) in &set.pairs {
-        if let (Some(&i), Some(&j)) = (vocab.get(&a.to_uppercase()), vocab.get(&b.to_uppercase())) {
-            let (x, y) = (v.unit_row(i), v.unit_row(j));
+        let (a, b) = (a.to_uppercase(), b.to_uppercase());
+        if let (Some(&i), Some(&j)) = (vocab.get(a.as_str()), vocab.get(b.as_str())) {
             gold.push(*s);
-            model.push(x.iter().zip(y).map(|(p, q)| (p * q) as f64).sum());
+            model.push(f64::from(v.cosine(i, j)));
         }
     }
     let n = set.pairs.len();

@@ -12,6 +12,7 @@ use std::path::Path;
 use super::vectors::Embeddings;
 use crate::data::source;
 use crate::error::{Error, Result, Source};
+use crate::train::model_dir::write_atomic;
 
 /// A vector file format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,36 +66,23 @@ fn parse_header(line: &str) -> Option<(usize, usize)> {
     it.next().is_none().then_some((a, b))
 }
 
-/// Reads a vector file, detecting its format unless `format` is given.
+/// Reads a vector file, detecting its format from its first bytes unless
+/// `format` is given.
 pub fn load(path: &Path, format: Option<VectorFormat>) -> Result<Embeddings> {
+    let mut r = source::open(path)?;
     let format = match format {
         Some(f) => f,
-        None => {
-            let mut r = source::open(path)?;
-            let head = r.fill_buf().map_err(|e| Error::io(path, e))?.to_vec();
-            VectorFormat::detect(&head)
-        }
+        // Peeking fills the reader's buffer without consuming it.
+        None => VectorFormat::detect(r.fill_buf().map_err(|e| Error::io(path, e))?),
     };
-    read(source::open(path)?, format).map_err(|e| e.at_path(path))
+    read(r, format).map_err(|e| e.at_path(path))
 }
 
-/// Writes `vectors` to `path` in `format` (atomically: a temporary file
-/// renamed into place).
+/// Writes `vectors` to `path` in `format`, atomically (`write_atomic`: a
+/// synced temporary file renamed into place).
 pub fn save(vectors: &Embeddings, path: &Path, format: VectorFormat) -> Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-    write(vectors, &mut w, format)
-        .and_then(|()| w.flush().map_err(|e| Error::io(&tmp, e)))
-        .map_err(|e| match e {
-            Error::Io { path: p, cause } if p.as_os_str().is_empty() => Error::io(&tmp, cause),
-            other => other,
-        })?;
-    drop(w);
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    check_words(vectors)?;
+    write_atomic(path, |w| write_rows(vectors, w, format))
 }
 
 /// Reads vectors in `format` from a stream.
@@ -108,24 +96,37 @@ pub fn read(mut r: impl BufRead, format: VectorFormat) -> Result<Embeddings> {
 
 /// Writes vectors in `format` to a stream.
 pub fn write(v: &Embeddings, w: &mut impl Write, format: VectorFormat) -> Result<()> {
-    let io = |e: std::io::Error| Error::io("", e);
+    check_words(v)?;
+    write_rows(v, w, format).map_err(|e| Error::io("", e))
+}
+
+/// Every format separates words from numbers by whitespace.
+fn check_words(v: &Embeddings) -> Result<()> {
+    match v
+        .words()
+        .iter()
+        .find(|w| w.is_empty() || w.contains(char::is_whitespace))
+    {
+        Some(word) => Err(Error::Vocab(format!(
+            "cannot write {word:?}: vector files need words without whitespace"
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn write_rows(v: &Embeddings, w: &mut impl Write, format: VectorFormat) -> std::io::Result<()> {
     if format != VectorFormat::Glove {
-        writeln!(w, "{} {}", v.len(), v.dim()).map_err(io)?;
+        writeln!(w, "{} {}", v.len(), v.dim())?;
     }
     let mut line = String::new();
     for (i, word) in v.words().iter().enumerate() {
-        if word.is_empty() || word.contains(char::is_whitespace) {
-            return Err(Error::Vocab(format!(
-                "cannot write {word:?}: vector files need words without whitespace"
-            )));
-        }
         if format == VectorFormat::Binary {
-            w.write_all(word.as_bytes()).map_err(io)?;
-            w.write_all(b" ").map_err(io)?;
+            w.write_all(word.as_bytes())?;
+            w.write_all(b" ")?;
             for x in v.row(i) {
-                w.write_all(&x.to_le_bytes()).map_err(io)?;
+                w.write_all(&x.to_le_bytes())?;
             }
-            w.write_all(b"\n").map_err(io)?;
+            w.write_all(b"\n")?;
         } else {
             use std::fmt::Write as _;
             line.clear();
@@ -135,10 +136,34 @@ pub fn write(v: &Embeddings, w: &mut impl Write, format: VectorFormat) -> Result
                 let _ = write!(line, " {x}");
             }
             line.push('\n');
-            w.write_all(line.as_bytes()).map_err(io)?;
+            w.write_all(line.as_bytes())?;
         }
     }
     Ok(())
+}
+
+/// Buffers are pre-sized for at most this many of the words a header
+/// declares: a damaged header must not make the reader allocate terabytes.
+const PREALLOC_WORDS: usize = 1 << 20;
+
+/// The widest vectors a header may declare.
+const MAX_DIM: usize = 1 << 16;
+
+/// The `<words> <dimensions>` header on line `n`.
+fn header_at(line: &str, n: usize) -> Result<(usize, usize)> {
+    let (count, dim) = parse_header(line).ok_or_else(|| {
+        fail(
+            n,
+            format!("expected a header `<words> <dimensions>`, found {line:?}"),
+        )
+    })?;
+    if dim == 0 || dim > MAX_DIM {
+        return Err(fail(
+            n,
+            format!("the header declares {dim} dimensions, expected 1 to {MAX_DIM}"),
+        ));
+    }
+    Ok((count, dim))
 }
 
 fn fail(line: usize, msg: impl Into<String>) -> Error {
@@ -154,19 +179,11 @@ fn read_text(r: impl BufRead, header: bool) -> Result<Embeddings> {
         let (n, line) = item?;
         let line = line.as_str();
         if header && declared.is_none() {
-            let (count, d) = parse_header(line).ok_or_else(|| {
-                fail(
-                    n,
-                    format!("expected a header `<words> <dimensions>`, found {line:?}"),
-                )
-            })?;
-            if d == 0 {
-                return Err(fail(n, "the header declares 0 dimensions"));
-            }
+            let (count, d) = header_at(line, n)?;
             declared = Some((count, d));
             dim = d;
-            words.reserve(count);
-            data.reserve(count.saturating_mul(d).min(1 << 28));
+            words.reserve(count.min(PREALLOC_WORDS));
+            data.reserve(count.min(PREALLOC_WORDS).saturating_mul(d));
             continue;
         }
         if line.trim().is_empty() {
@@ -237,21 +254,9 @@ fn read_binary(r: &mut impl BufRead) -> Result<Embeddings> {
     let mut head = Vec::new();
     r.read_until(b'\n', &mut head).map_err(read)?;
     let text = String::from_utf8_lossy(&head);
-    let (count, dim) = parse_header(text.trim_end()).ok_or_else(|| {
-        fail(
-            1,
-            format!(
-                "expected a header `<words> <dimensions>`, found {:?}",
-                text.trim_end()
-            ),
-        )
-    })?;
-    if dim == 0 {
-        return Err(fail(1, "the header declares 0 dimensions"));
-    }
-    let mut words = Vec::with_capacity(count);
-    let mut data = vec![0f32; count.saturating_mul(dim).min(1 << 28)];
-    data.clear();
+    let (count, dim) = header_at(text.trim_end(), 1)?;
+    let mut words = Vec::with_capacity(count.min(PREALLOC_WORDS));
+    let mut data = Vec::with_capacity(count.min(PREALLOC_WORDS).saturating_mul(dim));
     let mut word = Vec::new();
     let mut bytes = vec![0u8; 4 * dim];
     for k in 0..count {
@@ -374,6 +379,14 @@ mod tests {
             "<input>:3: more vectors than the 1 the header declares"
         );
         assert!(err("two words\n", VectorFormat::Text).starts_with("<input>:1: expected a header"));
+        assert_eq!(
+            err("1 0\n", VectorFormat::Text),
+            "<input>:1: the header declares 0 dimensions, expected 1 to 65536"
+        );
+        assert_eq!(
+            err("9 99999999999\n", VectorFormat::Binary),
+            "<input>:1: the header declares 99999999999 dimensions, expected 1 to 65536"
+        );
         assert_eq!(
             err("a 1 2\nb 3\n", VectorFormat::Glove),
             "<input>:2: `b` has 1 numbers, expected 2"

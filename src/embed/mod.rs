@@ -22,7 +22,7 @@ pub mod train;
 pub mod vectors;
 
 pub use config::{Architecture, TrainConfig};
-pub use corpus::{Corpus, CorpusConfig, Vocabulary};
+pub use corpus::{Corpus, CorpusConfig};
 pub use format::{VectorFormat, load, save};
 pub use train::{TrainReport, train};
 pub use vectors::{AnalogyMethod, Embeddings, Neighbour};

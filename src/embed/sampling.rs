@@ -1,8 +1,8 @@
 //! The random parts of word2vec (Mikolov et al., 2013, "Distributed
 //! Representations of Words and Phrases and their Compositionality"):
 //! frequent-word subsampling, the unigram^0.75 noise distribution of
-//! negative sampling, random window shrinking, and the clipped sigmoid
-//! table of the C tool.
+//! negative sampling, random window shrinking, and the sigmoid table of
+//! the C tool.
 
 use rand::rngs::SmallRng;
 use rand::{Rng, RngCore, SeedableRng};
@@ -173,13 +173,13 @@ impl ThreadRng {
     }
 }
 
-/// Logits beyond ±`MAX_EXP` are clipped (C tool: `MAX_EXP 6`).
+/// The table covers logits in `(−MAX_EXP, MAX_EXP)` (C tool: `MAX_EXP 6`).
 pub const MAX_EXP: f32 = 6.0;
 const TABLE_SIZE: usize = 1000;
 
 /// The C tool's sigmoid table — `σ` at 1000 points over `[−6, 6)` — with
-/// `ln σ` beside it for the loss. Lookups truncate as the C tool does, so
-/// gradients are the tool's, not an exact sigmoid's.
+/// `ln σ` and `ln(1 − σ)` beside it for the loss. Lookups truncate as the
+/// C tool does, so gradients are the tool's, not an exact sigmoid's.
 pub struct SigmoidTable {
     sigmoid: [f32; TABLE_SIZE],
     log_sigmoid: [f32; TABLE_SIZE],
@@ -215,24 +215,6 @@ impl SigmoidTable {
     #[inline(always)]
     fn index(f: f32) -> usize {
         (((f + MAX_EXP) * (TABLE_SIZE as f32 / MAX_EXP / 2.0)) as usize).min(TABLE_SIZE - 1)
-    }
-
-    /// `σ(f)` for `|f| < MAX_EXP`.
-    #[inline(always)]
-    pub fn sigmoid(&self, f: f32) -> f32 {
-        self.sigmoid[Self::index(f)]
-    }
-
-    /// `ln σ(f)`: from the table inside the clip range, exact outside.
-    #[inline(always)]
-    pub fn log_sigmoid(&self, f: f32) -> f32 {
-        if f <= -MAX_EXP {
-            f - f.exp().ln_1p()
-        } else if f >= MAX_EXP {
-            -(-f).exp().ln_1p()
-        } else {
-            self.log_sigmoid[Self::index(f)]
-        }
     }
 
     /// The gradient factor `label − σ(f)` and the loss `−ln P(label)`, or
@@ -330,11 +312,11 @@ mod tests {
     #[test]
     fn sigmoid_table_is_the_c_tools() {
         let t = SigmoidTable::new();
-        // Entry 500 is σ(0) = 0.5; f = 0 truncates to it.
-        assert!((t.sigmoid(0.0) - 0.5).abs() < 1e-6);
+        // f = 0 truncates to entry 500, σ(0) = 0.5.
+        let (g, l) = t.gradient(1.0, 0.0).unwrap();
+        assert!((g - 0.5).abs() < 1e-6 && (l - 2f32.ln()).abs() < 1e-6);
         // f = 1.0 → index (7 · 1000/12) = 583 → σ((583/500 − 1)·6) = σ(0.996).
         let want = 1.0 / (1.0 + (-0.996f32).exp());
-        assert!((t.sigmoid(1.0) - want).abs() < 1e-6);
         assert!(t.gradient(1.0, 6.0).is_none() && t.gradient(0.0, -7.0).is_none());
         let (g, l) = t.gradient(1.0, 1.0).unwrap();
         assert!((g - (1.0 - want)).abs() < 1e-6 && (l + want.ln()).abs() < 1e-6);
@@ -343,7 +325,5 @@ mod tests {
             (g + want).abs() < 1e-6 && (l + (1.0 - want).ln()).abs() < 1e-5,
             "{l}"
         );
-        assert!((t.log_sigmoid(-20.0) + 20.0).abs() < 1e-6);
-        assert!((t.log_sigmoid(0.0) - 0.5f32.ln()).abs() < 1e-6);
     }
 }

@@ -61,22 +61,11 @@ impl TrainReport {
     }
 }
 
-/// Trains input vectors on `corpus`. `quiet` silences the progress bar.
+/// Trains input vectors on `corpus`, the inner loop compiled for the best
+/// instruction set of this CPU. `quiet` silences the progress bar.
 pub fn train(corpus: &Corpus, cfg: &TrainConfig, quiet: bool) -> Result<(Embeddings, TrainReport)> {
-    train_with(corpus, cfg, quiet, Isa::detect())
-}
-
-/// [`train`] on a chosen instruction set (tests compare them).
-pub fn train_with(
-    corpus: &Corpus,
-    cfg: &TrainConfig,
-    quiet: bool,
-    isa: Isa,
-) -> Result<(Embeddings, TrainReport)> {
     cfg.validate()?;
-    if !isa.available() {
-        return Err(Error::Config(format!("this CPU cannot run {isa:?} code")));
-    }
+    let isa = Isa::detect();
     let v = corpus.vocab.len();
     let d = cfg.dim;
     let counts = corpus.vocab.counts();
@@ -114,7 +103,7 @@ pub fn train_with(
                     let _exit = Exit(&shared.running);
                     match isa {
                         #[cfg(target_arch = "x86_64")]
-                        // SAFETY: `isa.available()` was checked above.
+                        // SAFETY: `Isa::detect` found AVX-512F on this CPU.
                         Isa::Avx512 => unsafe { work_avx512(shared, t) },
                         #[cfg(target_arch = "x86_64")]
                         // SAFETY: as above.
@@ -145,7 +134,7 @@ pub fn train_with(
         isa,
     };
     drop(shared);
-    let vectors = Embeddings::new(corpus.vocab.words().to_vec(), d, syn0)?;
+    let vectors = Embeddings::new(corpus.vocab.tokens().to_vec(), d, syn0)?;
     Ok((vectors, report))
 }
 
@@ -319,10 +308,8 @@ fn work<L: Lanes>(shared: &Shared<'_>, thread: usize) {
             shared.words_done.load(Ordering::Relaxed) as f64 / total,
         );
         let (mut words, mut effective) = (0u64, 0u64);
-        let ends = &shared.corpus.sentence_ends;
         for s in first..end {
-            let start = if s == 0 { 0 } else { ends[s - 1] };
-            let sentence = &shared.corpus.ids[start..ends[s]];
+            let sentence = shared.corpus.sentence(s);
             words += sentence.len() as u64;
             effective += t.train_sentence::<L>(shared, sentence, alpha) as u64;
         }

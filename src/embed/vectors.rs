@@ -131,8 +131,16 @@ impl Embeddings {
 
     /// Cosine similarity of two words.
     pub fn similarity(&self, a: &str, b: &str) -> Result<f32> {
-        let (a, b) = (self.require(a)?, self.require(b)?);
-        Ok(dot(self.unit_row(a), self.unit_row(b)))
+        Ok(self.cosine(self.require(a)?, self.require(b)?))
+    }
+
+    /// Cosine similarity of rows `i` and `j`.
+    pub fn cosine(&self, i: usize, j: usize) -> f32 {
+        self.unit_row(i)
+            .iter()
+            .zip(self.unit_row(j))
+            .map(|(x, y)| x * y)
+            .sum()
     }
 
     /// The `n` words nearest to the normalised mean of the unit vectors of
@@ -271,10 +279,6 @@ impl Embeddings {
         )?;
         Ok(q.matmul(&m.t()?)?.flatten_all()?.to_vec1()?)
     }
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 #[cfg(test)]
