@@ -262,7 +262,7 @@ fn resumed_training_equals_straight_training_bit_for_bit() {
     let root = tmp.path().join("straight");
     let csv = std::fs::read_to_string(root.join("history.csv")).unwrap();
     assert_eq!(csv.lines().count(), 5, "{csv}");
-    assert!(csv.starts_with("epoch,step,train_loss,lr,seconds,valid_accuracy,valid_loss"));
+    assert!(csv.starts_with("epoch,step,train_loss,lr,seconds,elapsed,valid_accuracy,valid_loss"));
     for file in ["loss.png", "loss.svg", "model.safetensors"] {
         assert!(root.join(file).is_file(), "{file} missing");
     }

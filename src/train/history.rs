@@ -26,8 +26,12 @@ pub struct EpochRecord {
     pub lr: f64,
     /// Validation metrics, when validation ran this epoch.
     pub valid: Metrics,
-    /// Wall-clock seconds the epoch took.
+    /// Wall-clock seconds the epoch took (so far, for a record inside an epoch).
     pub seconds: f64,
+    /// Wall-clock seconds of training since the run began, over all its
+    /// sessions (0 in histories written before it was recorded).
+    #[serde(default)]
+    pub elapsed: f64,
 }
 
 /// All epochs so far.
@@ -60,7 +64,7 @@ impl History {
     pub fn write_csv(&self, mut w: impl Write) -> Result<()> {
         let names = self.valid_names();
         let io = |e| crate::Error::io("history.csv", e);
-        write!(w, "epoch,step,train_loss,lr,seconds").map_err(io)?;
+        write!(w, "epoch,step,train_loss,lr,seconds,elapsed").map_err(io)?;
         for n in &names {
             write!(w, ",valid_{n}").map_err(io)?;
         }
@@ -68,8 +72,8 @@ impl History {
         for r in &self.epochs {
             write!(
                 w,
-                "{},{},{},{},{:.3}",
-                r.epoch, r.step, r.train_loss, r.lr, r.seconds
+                "{},{},{},{},{:.3},{:.3}",
+                r.epoch, r.step, r.train_loss, r.lr, r.seconds, r.elapsed
             )
             .map_err(io)?;
             for n in &names {
@@ -98,6 +102,7 @@ mod tests {
             lr: 0.1,
             valid: Metrics::from([("loss".into(), 2.0)]),
             seconds: 1.0,
+            elapsed: 1.0,
         });
         h.push(EpochRecord {
             epoch: 2,
@@ -106,6 +111,7 @@ mod tests {
             lr: 0.1,
             valid: Metrics::from([("loss".into(), 1.0), ("bleu".into(), 12.5)]),
             seconds: 1.0,
+            elapsed: 1.0,
         });
         let mut out = Vec::new();
         h.write_csv(&mut out)?;
@@ -113,10 +119,10 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            "epoch,step,train_loss,lr,seconds,valid_bleu,valid_loss"
+            "epoch,step,train_loss,lr,seconds,elapsed,valid_bleu,valid_loss"
         );
-        assert_eq!(lines[1], "1,10,2.5,0.1,1.000,,2");
-        assert_eq!(lines[2], "2,20,1.5,0.1,1.000,12.5,1");
+        assert_eq!(lines[1], "1,10,2.5,0.1,1.000,1.000,,2");
+        assert_eq!(lines[2], "2,20,1.5,0.1,1.000,1.000,12.5,1");
         Ok(())
     }
 }

@@ -71,6 +71,15 @@ impl Progress {
         self.loss_sum / self.done.max(1) as f64
     }
 
+    /// Prints a line without breaking the bar.
+    pub fn note(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None if !self.quiet => eprintln!("{line}"),
+            None => {}
+        }
+    }
+
     /// Ends the epoch's bar.
     pub fn finish(self) {
         if let Some(bar) = self.bar {

@@ -43,4 +43,17 @@ pub trait Task {
         let _ = (batch, parts);
         Ok(Vec::new())
     }
+
+    /// State the task carries from batch to batch (a language model's
+    /// hidden state under truncated backpropagation through time), saved with
+    /// every checkpoint so a resumed run continues exactly. Default: none.
+    fn carry(&self) -> Result<std::collections::HashMap<String, Tensor>> {
+        Ok(std::collections::HashMap::new())
+    }
+
+    /// Restores what [`carry`](Task::carry) saved.
+    fn restore_carry(&self, saved: std::collections::HashMap<String, Tensor>) -> Result<()> {
+        let _ = saved;
+        Ok(())
+    }
 }

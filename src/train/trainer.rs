@@ -84,6 +84,18 @@ pub struct TrainConfig {
     pub select_goal: Goal,
     /// Also checkpoint every this many steps inside an epoch (0 = at epoch ends only).
     pub checkpoint_every: u64,
+    /// Also validate every this many optimizer steps inside an epoch (0 = at
+    /// epoch ends only), like fairseq's `--validate-interval-updates`: for
+    /// corpora whose epoch is longer than a run (a language model on text8).
+    /// Each validation records a history row, may save a new best model and
+    /// counts for early stopping and plateau schedules.
+    #[serde(default)]
+    pub validate_every_steps: u64,
+    /// Stop gracefully after this many minutes of training (validation
+    /// included): validate, keep the best model, checkpoint, return. A resumed
+    /// run gets the limit afresh.
+    #[serde(default)]
+    pub time_limit_minutes: Option<f64>,
     /// Seed for dropout masks (batch order is the task's).
     pub seed: u64,
 }
@@ -100,6 +112,8 @@ impl Default for TrainConfig {
             select_metric: "loss".into(),
             select_goal: Goal::Min,
             checkpoint_every: 0,
+            validate_every_steps: 0,
+            time_limit_minutes: None,
             seed: 42,
         }
     }
@@ -118,8 +132,16 @@ impl TrainConfig {
                 "train.clip_norm must be a positive number, got {c}"
             )));
         }
+        if let Some(m) = self.time_limit_minutes
+            && !(m > 0.0 && m.is_finite())
+        {
+            return Err(Error::Config(format!(
+                "train.time_limit_minutes must be a positive number, got {m}"
+            )));
+        }
         if (self.early_stopping.is_some() || self.schedule.needs_metric())
             && self.validate_every == 0
+            && self.validate_every_steps == 0
         {
             return Err(Error::Config(
                 "early stopping and plateau schedules need validation: set train.validate_every ≥ 1"
@@ -150,6 +172,16 @@ pub struct TrainerState {
     pub batches_done: usize,
     /// Sum of the current epoch's batch losses so far.
     pub epoch_loss_sum: f64,
+    /// Sum of the batch losses since the last history record, and their
+    /// count (a record's training loss is the mean over its own batches).
+    #[serde(default)]
+    pub period_loss_sum: f64,
+    /// Batches since the last history record.
+    #[serde(default)]
+    pub period_batches: usize,
+    /// Wall-clock seconds of training so far, over all sessions of the run.
+    #[serde(default)]
+    pub elapsed: f64,
     /// Optimizer steps taken.
     pub step: u64,
     /// Current learning rate.
@@ -175,6 +207,15 @@ pub struct TrainerState {
 pub struct Summary {
     /// The state at the end.
     pub state: TrainerState,
+    /// Whether the time limit ended this session (resume to go on).
+    pub timed_out: bool,
+}
+
+/// The mutable parts of a run that a history record updates.
+struct Run<'a> {
+    optimizer: &'a mut Box<dyn super::Optimizer>,
+    scheduler: &'a mut Scheduler,
+    early: &'a mut Option<EarlyStopping>,
 }
 
 /// Runs training for any [`Task`], saving into a [`ModelDir`].
@@ -189,6 +230,8 @@ pub struct Trainer {
 const MODEL: &str = "model.safetensors";
 const OPTIMIZER: &str = "optimizer.safetensors";
 const TRAINER: &str = "trainer.json";
+/// The task's carried state (see [`Task::carry`]).
+const CARRY: &str = "carry.safetensors";
 
 fn one() -> usize {
     1
@@ -296,6 +339,12 @@ impl Trainer {
                 let opt_state = super::model_dir::read_tensors(&ckpt.join(OPTIMIZER), &device)?;
                 optimizer.load_state(&opt_state)?;
                 let state: TrainerState = super::model_dir::read_json(&ckpt.join(TRAINER))?;
+                if ckpt.join(CARRY).exists() {
+                    task.restore_carry(super::model_dir::read_tensors(
+                        &ckpt.join(CARRY),
+                        &device,
+                    )?)?;
+                }
                 optimizer.set_lr(state.lr);
                 if let Some(saved) = state.schedule.as_ref() {
                     scheduler.load_state(saved);
@@ -308,7 +357,17 @@ impl Trainer {
         };
 
         let params = task.params();
-        while state.epochs_done < self.cfg.epochs && !state.stopped_early {
+        let clock = Instant::now();
+        let elapsed_before = state.elapsed;
+        let deadline = self.cfg.time_limit_minutes.map(|m| m * 60.0);
+        let out_of_time = || deadline.is_some_and(|d| clock.elapsed().as_secs_f64() >= d);
+        let mut timed_out = false;
+        let mut run = Run {
+            optimizer: &mut optimizer,
+            scheduler: &mut scheduler,
+            early: &mut early,
+        };
+        'epochs: while state.epochs_done < self.cfg.epochs && !state.stopped_early {
             let epoch = state.epochs_done;
             let started = Instant::now();
             let batches = task.train_batches(epoch)?;
@@ -329,80 +388,143 @@ impl Trainer {
                 // An overflowing gradient would poison every weight; skip the
                 // step (as PyTorch's AMP scaler does) and say so.
                 if finite {
-                    optimizer.step(&grads)?;
+                    run.optimizer.step(&grads)?;
                 } else if !self.quiet {
-                    eprintln!(
+                    progress.note(&format!(
                         "warning: non-finite gradient norm at step {}; step skipped",
                         state.step + 1
-                    );
+                    ));
                 }
                 state.step += 1;
                 state.batches_done += 1;
                 state.epoch_loss_sum += value;
+                state.period_loss_sum += value;
+                state.period_batches += 1;
                 progress.batch(value, task.batch_tokens(batch));
-                if self.cfg.checkpoint_every > 0
+                if state.batches_done == batches.len() {
+                    break;
+                }
+                let late = out_of_time();
+                let validate_now = self.cfg.validate_every_steps > 0
+                    && state.step.is_multiple_of(self.cfg.validate_every_steps);
+                if validate_now || late {
+                    state.elapsed = elapsed_before + clock.elapsed().as_secs_f64();
+                    let validate = validate_now || self.validates();
+                    self.record(task, &mut state, &mut run, epoch, validate, false, started)?;
+                    self.checkpoint(task, &state, params, run.optimizer.state()?)?;
+                    if !self.quiet {
+                        progress.note(&self.describe(&state));
+                    }
+                    if late {
+                        timed_out = true;
+                        progress.finish();
+                        break 'epochs;
+                    }
+                    if state.stopped_early {
+                        progress.finish();
+                        break 'epochs;
+                    }
+                } else if self.cfg.checkpoint_every > 0
                     && state.step.is_multiple_of(self.cfg.checkpoint_every)
-                    && state.batches_done < batches.len()
                 {
-                    self.checkpoint(&state, params, optimizer.state()?)?;
+                    state.elapsed = elapsed_before + clock.elapsed().as_secs_f64();
+                    self.checkpoint(task, &state, params, run.optimizer.state()?)?;
                 }
             }
             progress.finish();
 
-            let train_loss = state.epoch_loss_sum / batches.len().max(1) as f64;
             let validate =
                 self.cfg.validate_every > 0 && (epoch + 1) % self.cfg.validate_every == 0;
-            let valid = if validate {
-                task.evaluate()?
-            } else {
-                Metrics::new()
-            };
-            let selected = if validate {
-                Some(metric(&valid, &self.cfg.select_metric)?)
-            } else {
-                None
-            };
-
-            // The weights to use: the best by validation, or the latest without it.
-            let improved = match (selected, state.best) {
-                (Some(v), Some(b)) => improves(self.cfg.select_goal, v, b),
-                (Some(_), None) => true,
-                (None, _) => state.best.is_none(),
-            };
-            if improved {
-                state.best = selected.or(state.best);
-                self.dir.write_tensors(MODEL, &params.tensors())?;
-            }
-            if validate || !scheduler.config().needs_metric() {
-                let lr = scheduler.next_lr(optimizer.lr(), selected)?;
-                optimizer.set_lr(lr);
-            }
-            state.lr = optimizer.lr();
-            state.schedule = Some(scheduler.state());
-            if let (Some(es), true) = (early.as_mut(), validate) {
-                let v = metric(&valid, es.metric())?;
-                state.stopped_early = es.update(v).stop;
-                state.early_stopping = Some(es.state());
-            }
-
-            state.history.push(EpochRecord {
-                epoch: epoch + 1,
-                step: state.step,
-                train_loss,
-                lr: state.lr,
-                valid,
-                seconds: started.elapsed().as_secs_f64(),
-            });
+            state.elapsed = elapsed_before + clock.elapsed().as_secs_f64();
+            self.record(task, &mut state, &mut run, epoch, validate, true, started)?;
             state.epochs_done += 1;
             state.batches_done = 0;
             state.epoch_loss_sum = 0.0;
-            self.write_history(&state.history)?;
-            self.checkpoint(&state, params, optimizer.state()?)?;
+            self.checkpoint(task, &state, params, run.optimizer.state()?)?;
             if !self.quiet {
-                self.log_epoch(&state);
+                eprintln!("{}", self.describe(&state));
+            }
+            if out_of_time() && state.epochs_done < self.cfg.epochs && !state.stopped_early {
+                timed_out = true;
+                break;
             }
         }
-        Ok(Summary { state })
+        if timed_out && !self.quiet {
+            eprintln!(
+                "time limit of {} minutes reached: stopped after {} steps; the best model is kept, --resume goes on",
+                self.cfg.time_limit_minutes.unwrap_or_default(),
+                state.step
+            );
+        }
+        Ok(Summary { state, timed_out })
+    }
+
+    /// Whether this run validates at all.
+    fn validates(&self) -> bool {
+        self.cfg.validate_every > 0 || self.cfg.validate_every_steps > 0
+    }
+
+    /// Closes a history period (an epoch, or a stretch of steps inside one):
+    /// validates if asked, keeps the best weights, steps the schedule and
+    /// early stopping, appends the record and rewrites history and curves.
+    /// Schedules without a metric step only at epoch ends (`epoch_end`), so
+    /// mid-epoch validation does not change their pace.
+    #[allow(clippy::too_many_arguments)]
+    fn record<T: Task>(
+        &self,
+        task: &T,
+        state: &mut TrainerState,
+        run: &mut Run<'_>,
+        epoch: usize,
+        validate: bool,
+        epoch_end: bool,
+        started: Instant,
+    ) -> Result<()> {
+        let train_loss = state.period_loss_sum / state.period_batches.max(1) as f64;
+        let valid = if validate {
+            task.evaluate()?
+        } else {
+            Metrics::new()
+        };
+        let selected = if validate {
+            Some(metric(&valid, &self.cfg.select_metric)?)
+        } else {
+            None
+        };
+        // The weights to use: the best by validation, or the latest without it.
+        let improved = match (selected, state.best) {
+            (Some(v), Some(b)) => improves(self.cfg.select_goal, v, b),
+            (Some(_), None) => true,
+            (None, _) => state.best.is_none(),
+        };
+        if improved {
+            state.best = selected.or(state.best);
+            self.dir.write_tensors(MODEL, &task.params().tensors())?;
+        }
+        let metric_schedule = run.scheduler.config().needs_metric();
+        if (metric_schedule && validate) || (!metric_schedule && epoch_end) {
+            let lr = run.scheduler.next_lr(run.optimizer.lr(), selected)?;
+            run.optimizer.set_lr(lr);
+        }
+        state.lr = run.optimizer.lr();
+        state.schedule = Some(run.scheduler.state());
+        if let (Some(es), true) = (run.early.as_mut(), validate) {
+            let v = metric(&valid, es.metric())?;
+            state.stopped_early = es.update(v).stop;
+            state.early_stopping = Some(es.state());
+        }
+        state.history.push(EpochRecord {
+            epoch: epoch + 1,
+            step: state.step,
+            train_loss,
+            lr: state.lr,
+            valid,
+            seconds: started.elapsed().as_secs_f64(),
+            elapsed: state.elapsed,
+        });
+        state.period_loss_sum = 0.0;
+        state.period_batches = 0;
+        self.write_history(&state.history)
     }
 
     /// The loss of `batch` and its gradients. With several threads and a task
@@ -455,18 +577,20 @@ impl Trainer {
         Ok((total, sum_gradients(all, vars)?))
     }
 
-    fn checkpoint(
+    fn checkpoint<T: Task>(
         &self,
+        task: &T,
         state: &TrainerState,
         params: &crate::nn::ParamStore,
         optimizer: std::collections::HashMap<String, candle_core::Tensor>,
     ) -> Result<()> {
         let model = params.tensors();
-        self.dir.save_checkpoint(
-            state.step,
-            &[(MODEL, &model), (OPTIMIZER, &optimizer)],
-            state,
-        )?;
+        let carry = task.carry()?;
+        let mut files = vec![(MODEL, &model), (OPTIMIZER, &optimizer)];
+        if !carry.is_empty() {
+            files.push((CARRY, &carry));
+        }
+        self.dir.save_checkpoint(state.step, &files, state)?;
         Ok(())
     }
 
@@ -475,16 +599,24 @@ impl Trainer {
         history.write_csv(&mut csv)?;
         self.dir.write_bytes("history.csv", &csv)?;
         let epochs = &history.epochs;
+        // Several records in one epoch (validation inside epochs): plot
+        // against steps, which keep their spacing.
+        let by_step = epochs.windows(2).any(|w| w[0].epoch == w[1].epoch);
+        let x = |r: &EpochRecord| {
+            if by_step {
+                r.step as f64
+            } else {
+                r.epoch as f64
+            }
+        };
+        let x_label = if by_step { "step" } else { "epoch" };
         let mut series = vec![Series {
             name: "train loss".into(),
-            points: epochs
-                .iter()
-                .map(|r| (r.epoch as f64, r.train_loss))
-                .collect(),
+            points: epochs.iter().map(|r| (x(r), r.train_loss)).collect(),
         }];
         let valid: Vec<(f64, f64)> = epochs
             .iter()
-            .filter_map(|r| r.valid.get("loss").map(|v| (r.epoch as f64, *v)))
+            .filter_map(|r| r.valid.get("loss").map(|v| (x(r), *v)))
             .collect();
         if !valid.is_empty() {
             series.push(Series {
@@ -494,7 +626,7 @@ impl Trainer {
         }
         let chart = Chart {
             title: "loss".into(),
-            x_label: "epoch".into(),
+            x_label: x_label.into(),
             y_label: "loss".into(),
         };
         plot_lines(&self.dir.file("loss"), &chart, &series)?;
@@ -506,11 +638,11 @@ impl Trainer {
             }
             let points: Vec<(f64, f64)> = epochs
                 .iter()
-                .filter_map(|r| r.valid.get(&name).map(|v| (r.epoch as f64, *v)))
+                .filter_map(|r| r.valid.get(&name).map(|v| (x(r), *v)))
                 .collect();
             let chart = Chart {
                 title: format!("validation {name}"),
-                x_label: "epoch".into(),
+                x_label: x_label.into(),
                 y_label: name.clone(),
             };
             let series = [Series {
@@ -522,27 +654,34 @@ impl Trainer {
         Ok(())
     }
 
-    fn log_epoch(&self, state: &TrainerState) {
-        if let Some(r) = state.history.epochs.last() {
-            let valid: Vec<String> = r
-                .valid
-                .iter()
-                .map(|(k, v)| format!("valid {k} {v:.4}"))
-                .collect();
-            eprintln!(
-                "epoch {}/{} train loss {:.4} {} lr {:.3e} ({:.1}s){}",
-                r.epoch,
-                self.cfg.epochs,
-                r.train_loss,
-                valid.join(" "),
-                r.lr,
-                r.seconds,
-                if state.stopped_early {
-                    " — early stop"
-                } else {
-                    ""
-                }
-            );
-        }
+    /// The log line of the latest history record.
+    fn describe(&self, state: &TrainerState) -> String {
+        let Some(r) = state.history.epochs.last() else {
+            return String::new();
+        };
+        let valid: Vec<String> = r
+            .valid
+            .iter()
+            .map(|(k, v)| format!("valid {k} {v:.4}"))
+            .collect();
+        let at = if state.batches_done > 0 {
+            format!(" step {}", r.step)
+        } else {
+            String::new()
+        };
+        format!(
+            "epoch {}/{}{at} train loss {:.4} {} lr {:.3e} ({:.1}s){}",
+            r.epoch,
+            self.cfg.epochs,
+            r.train_loss,
+            valid.join(" "),
+            r.lr,
+            r.seconds,
+            if state.stopped_early {
+                " — early stop"
+            } else {
+                ""
+            }
+        )
     }
 }
