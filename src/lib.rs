@@ -17,6 +17,7 @@ pub mod data;
 pub mod decode;
 pub mod embed;
 pub mod error;
+pub mod lm;
 pub mod metrics;
 pub mod nn;
 pub mod seq2seq;

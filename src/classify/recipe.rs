@@ -25,6 +25,7 @@ use crate::data::split::{SplitConfig, python_stratified_split};
 use crate::metrics::classification::{Confusion, Report};
 use crate::nn::weights::load_checked;
 use crate::nn::{Mode, ParamStore};
+pub use crate::text::tokenize::Level;
 use crate::text::tokenize::{chars, whitespace};
 use crate::text::{NormalizeConfig, Normalizer, Specials, Vocab, VocabConfig};
 use crate::train::{
@@ -34,17 +35,6 @@ use crate::{Error, Result};
 
 /// The best weights, as the trainer writes them.
 const WEIGHTS: &str = "model.safetensors";
-
-/// What a token is.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// One token per character (surnames).
-    #[default]
-    Char,
-    /// Whitespace-separated words after normalisation (news, reviews).
-    Word,
-}
 
 /// The text pipeline: normalisation and tokenisation, saved with the model
 /// so prediction reads text exactly as training did.

@@ -15,7 +15,7 @@ use attend::viz::{AttentionMap, HeatmapStyle, Highlighted, highlight_html, plot_
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::Globals;
-use super::common::{CellArg, OptimizerArg, TrainRun, apply_train_flags};
+use super::common::{CellArg, LoopFlags, OptimizerArg, TrainRun, apply_train_flags};
 
 /// Classification commands.
 #[derive(Debug, Subcommand)]
@@ -86,6 +86,8 @@ pub enum ClassWeightsArg {
 pub struct TrainArgs {
     #[command(flatten)]
     run: TrainRun,
+    #[command(flatten)]
+    loop_flags: LoopFlags,
     /// Dataset name (names, ag-news-titles, imdb) or path of a CSV/TSV with a header.
     #[arg(long, value_name = "NAME|PATH")]
     data: Option<String>,
@@ -361,6 +363,7 @@ fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) {
         }
     }
     apply_train_flags(&mut cfg.train, a.epochs, a.optimizer, a.lr, g.seed);
+    a.loop_flags.apply(&mut cfg.train);
     let t = &mut cfg.train;
     if let Some(p) = a.patience {
         t.early_stopping = Some(EarlyStoppingConfig {

@@ -50,6 +50,31 @@ impl TrainRun {
     }
 }
 
+/// When to validate and when to stop: the loop flags of every `train` command.
+#[derive(Debug, Args)]
+pub struct LoopFlags {
+    /// Also validate every N optimizer steps inside epochs (long epochs:
+    /// IMDB, text8); each validation may keep a new best model.
+    #[arg(long, value_name = "N")]
+    pub validate_every_steps: Option<u64>,
+    /// Stop gracefully after this many minutes: validate, keep the best
+    /// model, checkpoint, exit 0 (`--resume` goes on).
+    #[arg(long, value_name = "MINUTES")]
+    pub time_limit: Option<f64>,
+}
+
+impl LoopFlags {
+    /// The flags onto the `train` section.
+    pub fn apply(&self, t: &mut TrainConfig) {
+        if let Some(n) = self.validate_every_steps {
+            t.validate_every_steps = n;
+        }
+        if self.time_limit.is_some() {
+            t.time_limit_minutes = self.time_limit;
+        }
+    }
+}
+
 /// Recurrent cells.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum CellArg {

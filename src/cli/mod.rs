@@ -6,6 +6,7 @@ mod common;
 mod config;
 mod data;
 mod embed;
+mod lm;
 mod translate;
 
 use std::process::ExitCode;
@@ -50,8 +51,9 @@ pub enum Command {
     /// word2vec embeddings (train, similar, analogy, eval, convert).
     #[command(subcommand)]
     Embed(embed::EmbedCommand),
-    /// RNN language models (train, generate, eval).
-    Lm(Pending),
+    /// RNN language models (train, eval, generate).
+    #[command(subcommand)]
+    Lm(lm::LmCommand),
     /// HTTP API and demo page for trained models.
     Serve(Pending),
 }
@@ -102,7 +104,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Translate(cmd) => translate::run(cmd, &globals),
         Command::Classify(cmd) => classify::run(cmd, &globals),
         Command::Embed(cmd) => embed::run(cmd, &globals),
-        Command::Lm(_) => pending("lm"),
+        Command::Lm(cmd) => lm::run(cmd, &globals),
         Command::Serve(_) => pending("serve"),
     }
 }

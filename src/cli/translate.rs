@@ -18,7 +18,7 @@ use attend::viz::{AttentionMap, HeatmapStyle, plot_attention, render_attention_t
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::Globals;
-use super::common::{CellArg, OptimizerArg, TrainRun, apply_train_flags};
+use super::common::{CellArg, LoopFlags, OptimizerArg, TrainRun, apply_train_flags};
 
 /// Translation commands.
 #[derive(Debug, Subcommand)]
@@ -53,6 +53,8 @@ pub enum AttentionArg {
 pub struct TrainArgs {
     #[command(flatten)]
     run: TrainRun,
+    #[command(flatten)]
+    loop_flags: LoopFlags,
     /// Dataset name or path of a TSV of sentence pairs.
     #[arg(long, value_name = "NAME|PATH")]
     data: Option<String>,
@@ -256,6 +258,7 @@ fn apply_flags(cfg: &mut TranslateConfig, a: &TrainArgs, g: &Globals) {
     m.bidirectional |= a.bidirectional;
     m.input_feeding |= a.input_feeding;
     apply_train_flags(&mut cfg.train, a.epochs, a.optimizer, a.lr, g.seed);
+    a.loop_flags.apply(&mut cfg.train);
     if let Some(b) = a.batch_size {
         cfg.task.batch.batch_size = b;
     }

@@ -9,6 +9,17 @@ use serde::{Deserialize, Serialize};
 
 use super::stopwords::NLTK_ENGLISH_STOPWORDS;
 
+/// What a token is, for models that read characters or words.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// One token per character (surnames, char-level language models).
+    #[default]
+    Char,
+    /// Whitespace-separated words.
+    Word,
+}
+
 /// Splits on Unicode whitespace; runs of whitespace never give empty tokens.
 pub fn whitespace(text: &str) -> Vec<String> {
     text.split_whitespace().map(str::to_string).collect()

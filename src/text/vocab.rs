@@ -94,6 +94,17 @@ impl VocabBuilder {
         }
     }
 
+    /// Counts `n` occurrences of one token at once (from a count table).
+    pub fn add_count(&mut self, token: &str, n: u64) {
+        let next = self.counts.len();
+        match self.counts.get_mut(token) {
+            Some((c, _)) => *c += n,
+            None => {
+                self.counts.insert(token.to_string(), (n, next));
+            }
+        }
+    }
+
     /// Counts every token of `tokens`.
     pub fn add_all<S: AsRef<str>>(&mut self, tokens: impl IntoIterator<Item = S>) {
         for t in tokens {

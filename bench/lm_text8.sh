@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Issue 6's benchmark: a char-level LSTM language model on text8, trained on
+# the first 90M characters for at most 60 minutes (validated every 400 steps
+# on the first 300k characters of the next 5M), then scored on the last 5M
+# characters (the test part saved in the model directory).
+#
+#   bash bench/lm_text8.sh [OUT_DIR] [MINUTES]
+#
+# Prints the validation curve (bits per character against wall-clock
+# minutes, from history.csv) and the test score; the model directory also
+# holds bpc_time.png/.svg.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-/tmp/attend-lm-text8}
+minutes=${2:-60}
+export ATTEND_DATA_DIR=${ATTEND_DATA_DIR:-../shared/data}
+cargo build --release --quiet
+bin=target/release/attend
+rm -rf "$out"
+start=$(date +%s)
+$bin --threads 2 lm train --data text8 --level char --holdout-chars 5000000 \
+  --cell lstm --embed 64 --hidden 512 --batch-size 64 --bptt 100 \
+  --validate-every-steps 400 --valid-tokens 300000 \
+  --time-limit "$minutes" --epochs 1 --out "$out"
+echo "training wall time: $(( $(date +%s) - start )) s"
+echo "validation curve (minutes, bits per char):"
+python3 - "$out/history.csv" <<'PY'
+import csv, sys
+for r in csv.DictReader(open(sys.argv[1])):
+    if r.get("valid_bits_per_char"):
+        print(f"  {float(r['elapsed'])/60:6.1f} min  step {r['step']:>6}  {float(r['valid_bits_per_char']):.4f}")
+PY
+$bin --threads 2 lm eval --model "$out" --json

@@ -1,0 +1,332 @@
+//! `attend lm …`: train, evaluate and sample RNN language models. The work is
+//! `attend::lm`; this file turns flags into configs and results into text.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use attend::decode::SampleOptions;
+use attend::lm::generate::{GenerateConfig, Generator, Search};
+use attend::lm::recipe::{self, LmRunConfig};
+use attend::text::tokenize::Level;
+use attend::train::EarlyStoppingConfig;
+use clap::{Args, Subcommand};
+
+use super::Globals;
+use super::classify::LevelArg;
+use super::common::{CellArg, LoopFlags, OptimizerArg, TrainRun, apply_train_flags};
+
+/// Language-model commands.
+#[derive(Debug, Subcommand)]
+pub enum LmCommand {
+    /// Train a language model (or resume one with --resume).
+    Train(Box<TrainArgs>),
+    /// Perplexity and bits per character of held-out text.
+    Eval(EvalArgs),
+    /// Generate text: greedy, sampling (temperature, top-k, top-p) or beam search.
+    Generate(GenerateArgs),
+}
+
+/// `attend lm train` flags; each overrides the config file.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    run: TrainRun,
+    #[command(flatten)]
+    loop_flags: LoopFlags,
+    /// Dataset name (text8, names) or path of a text file (or of a CSV/TSV
+    /// with --text-col).
+    #[arg(long, value_name = "NAME|PATH")]
+    data: Option<String>,
+    /// Tokens are characters or words.
+    #[arg(long, value_enum)]
+    level: Option<LevelArg>,
+    /// Read a text file as one sequence per line (names, titles) instead of one stream.
+    #[arg(long)]
+    lines: bool,
+    /// Text column of a CSV/TSV given by path.
+    #[arg(long, value_name = "C")]
+    text_col: Option<String>,
+    /// Condition the model on this column (e.g. `language` for names).
+    #[arg(long, value_name = "C")]
+    condition_col: Option<String>,
+    /// Streams: test on the last N characters, validate on the N before them.
+    #[arg(long, value_name = "N")]
+    holdout_chars: Option<usize>,
+    /// Recurrent cell.
+    #[arg(long, value_enum)]
+    cell: Option<CellArg>,
+    /// Embedding width.
+    #[arg(long, value_name = "N")]
+    embed: Option<usize>,
+    /// Hidden units.
+    #[arg(long, value_name = "N")]
+    hidden: Option<usize>,
+    /// Recurrent layers.
+    #[arg(long, value_name = "N")]
+    layers: Option<usize>,
+    /// Dropout.
+    #[arg(long, value_name = "P")]
+    dropout: Option<f32>,
+    /// Share the embedding table with the output layer (embed = hidden).
+    #[arg(long)]
+    tie_weights: bool,
+    /// Steps of truncated backpropagation through time (streams).
+    #[arg(long, value_name = "N")]
+    bptt: Option<usize>,
+    /// Parallel streams, or lines, per batch.
+    #[arg(long, value_name = "N")]
+    batch_size: Option<usize>,
+    /// Feed the model's own samples with a rising probability (Bengio et al. 2015).
+    #[arg(long)]
+    scheduled_sampling: bool,
+    /// The highest probability of feeding a sample (with --scheduled-sampling).
+    #[arg(long, value_name = "P", requires = "scheduled_sampling")]
+    sampling_max: Option<f64>,
+    /// Validate during training on the first N tokens of the validation part.
+    #[arg(long, value_name = "N")]
+    valid_tokens: Option<usize>,
+    /// Training epochs (at most, with --patience).
+    #[arg(long, value_name = "N")]
+    epochs: Option<usize>,
+    /// Optimizer.
+    #[arg(long, value_enum)]
+    optimizer: Option<OptimizerArg>,
+    /// Learning rate.
+    #[arg(long, value_name = "LR")]
+    lr: Option<f64>,
+    /// Clip the gradient norm to this value.
+    #[arg(long, value_name = "NORM")]
+    clip: Option<f64>,
+    /// Stop after this many validations without improvement.
+    #[arg(long, value_name = "N")]
+    patience: Option<u64>,
+    /// Tokens seen fewer times become <unk>.
+    #[arg(long, value_name = "N")]
+    min_freq: Option<u64>,
+    /// Keep at most this many tokens.
+    #[arg(long, value_name = "N")]
+    max_vocab: Option<usize>,
+}
+
+/// `attend lm eval` flags.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Model directory.
+    #[arg(long, value_name = "DIR")]
+    model: PathBuf,
+    /// Score this dataset or file instead of the held-out test part saved with the model.
+    #[arg(long, value_name = "NAME|PATH")]
+    data: Option<String>,
+    /// Print JSON (keys perplexity, bits_per_char, loss, tokens, data).
+    #[arg(long)]
+    json: bool,
+}
+
+/// `attend lm generate` flags.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Model directory.
+    #[arg(long, value_name = "DIR")]
+    model: PathBuf,
+    /// Text to continue.
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    prime: String,
+    /// The condition of a conditioned model (e.g. a language of the names model).
+    #[arg(long, value_name = "LABEL")]
+    condition: Option<String>,
+    /// The most probable token at every step.
+    #[arg(long, conflicts_with_all = ["beam", "temperature", "top_k", "top_p"])]
+    greedy: bool,
+    /// Sampling temperature (sampling is the default search).
+    #[arg(long, value_name = "T")]
+    temperature: Option<f64>,
+    /// Sample from the K most probable tokens.
+    #[arg(long, value_name = "K")]
+    top_k: Option<usize>,
+    /// Sample from the smallest set of tokens with probability ≥ P.
+    #[arg(long, value_name = "P")]
+    top_p: Option<f64>,
+    /// Beam search with N beams.
+    #[arg(long, value_name = "N", conflicts_with_all = ["temperature", "top_k", "top_p"])]
+    beam: Option<usize>,
+    /// Tokens to generate at most.
+    #[arg(long, value_name = "N")]
+    length: Option<usize>,
+    /// Texts to generate (beam: the best N, N ≤ beams).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    count: usize,
+    /// Print JSON lines.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs an `attend lm` command.
+pub fn run(cmd: LmCommand, g: &Globals) -> Result<ExitCode> {
+    match cmd {
+        LmCommand::Train(a) => train(*a, g),
+        LmCommand::Eval(a) => eval(a),
+        LmCommand::Generate(a) => generate(a, g),
+    }
+}
+
+fn config(a: &TrainArgs, g: &Globals) -> Result<LmRunConfig> {
+    let mut cfg: LmRunConfig = a.run.load()?;
+    let d = &mut cfg.data;
+    if let Some(v) = &a.data {
+        d.dataset = v.clone();
+    }
+    if let Some(l) = a.level {
+        d.level = match l {
+            LevelArg::Char => Level::Char,
+            LevelArg::Word => Level::Word,
+        };
+    }
+    d.lines |= a.lines;
+    if a.text_col.is_some() {
+        d.text_col = a.text_col.clone();
+    }
+    if a.condition_col.is_some() {
+        d.condition_col = a.condition_col.clone();
+    }
+    if a.holdout_chars.is_some() {
+        d.holdout_chars = a.holdout_chars;
+    }
+    if let Some(n) = a.min_freq {
+        d.min_freq = n;
+    }
+    if a.max_vocab.is_some() {
+        d.max_vocab = a.max_vocab;
+    }
+    let m = &mut cfg.model;
+    if let Some(c) = a.cell {
+        m.cell = c.into();
+    }
+    if let Some(n) = a.embed {
+        m.embed = n;
+    }
+    if let Some(n) = a.hidden {
+        m.hidden = n;
+    }
+    if let Some(n) = a.layers {
+        m.layers = n;
+    }
+    if let Some(p) = a.dropout {
+        m.dropout = p;
+    }
+    if a.tie_weights {
+        m.tie_weights = true;
+        // Tying needs equal widths; the hidden size decides.
+        m.embed = m.hidden;
+    }
+    let t = &mut cfg.task;
+    if let Some(n) = a.bptt {
+        t.bptt = n;
+    }
+    if let Some(n) = a.batch_size {
+        t.batch_size = n;
+    }
+    if a.valid_tokens.is_some() {
+        t.valid_tokens = a.valid_tokens;
+    }
+    if a.scheduled_sampling {
+        let mut s = t.scheduled_sampling.unwrap_or_default();
+        if let Some(p) = a.sampling_max {
+            s.max = p;
+        }
+        t.scheduled_sampling = Some(s);
+    }
+    apply_train_flags(&mut cfg.train, a.epochs, a.optimizer, a.lr, g.seed);
+    a.loop_flags.apply(&mut cfg.train);
+    let tr = &mut cfg.train;
+    if let Some(c) = a.clip {
+        tr.clip_norm = Some(c);
+    }
+    if let Some(p) = a.patience {
+        tr.early_stopping = Some(EarlyStoppingConfig {
+            patience: p,
+            metric: "loss".into(),
+            mode: attend::train::Goal::Min,
+            ..EarlyStoppingConfig::default()
+        });
+    }
+    Ok(cfg)
+}
+
+fn train(a: TrainArgs, g: &Globals) -> Result<ExitCode> {
+    let cfg = config(&a, g)?;
+    let report = recipe::train(&cfg, &a.run.out, a.run.start(), g.threads, false)
+        .with_context(|| format!("training a language model into {}", a.run.out.display()))?;
+    let (tr, va, te) = report.sizes;
+    eprintln!(
+        "{} tokens in the vocabulary{}; {tr} training, {va} validation, {te} test tokens",
+        report.vocab,
+        if report.conditions.is_empty() {
+            String::new()
+        } else {
+            format!(", {} conditions", report.conditions.len())
+        }
+    );
+    let metric = if cfg.data.level == Level::Char {
+        "loss (nats/char)"
+    } else {
+        "loss (nats/token)"
+    };
+    a.run.report_best(&report.summary, metric);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn eval(a: EvalArgs) -> Result<ExitCode> {
+    let r = recipe::evaluate(&a.model, a.data.as_deref())
+        .with_context(|| format!("evaluating {}", a.model.display()))?;
+    if a.json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        let bpc = r
+            .bits_per_char
+            .map_or(String::new(), |b| format!("  bits/char {b:.4}"));
+        println!(
+            "{}: {} tokens  loss {:.4}  perplexity {:.3}{bpc}",
+            r.data, r.tokens, r.loss, r.perplexity
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn generate(a: GenerateArgs, g: &Globals) -> Result<ExitCode> {
+    let model =
+        Generator::load(&a.model).with_context(|| format!("loading {}", a.model.display()))?;
+    let unknown = model.unknown(&a.prime);
+    if !unknown.is_empty() {
+        eprintln!(
+            "warning: the prime has tokens the model does not know, read as <unk>: {}",
+            unknown.join(" ")
+        );
+    }
+    let search = match (a.greedy, a.beam) {
+        (true, _) => Search::Greedy,
+        (false, Some(n)) => Search::Beam(n),
+        (false, None) => Search::Sample(SampleOptions {
+            temperature: a.temperature.unwrap_or(1.0),
+            top_k: a.top_k,
+            top_p: a.top_p,
+        }),
+    };
+    let cfg = GenerateConfig {
+        prime: a.prime.clone(),
+        condition: a.condition.clone(),
+        search,
+        length: a.length.unwrap_or(if model.is_stream() { 200 } else { 30 }),
+        count: a.count,
+        seed: g.seed,
+    };
+    let out = model.generate(&cfg).context("generating")?;
+    for o in out {
+        if a.json {
+            println!("{}", serde_json::to_string(&o)?);
+        } else {
+            println!("{}", o.text);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

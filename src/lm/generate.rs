@@ -1,0 +1,276 @@
+//! Text generation from a trained language model through [`crate::decode`]:
+//! greedy, sampling (temperature, top-k, top-p) and beam search, from an
+//! optional prime text, conditioned or not, seeded.
+//!
+//! The prime is read by the model first; its last token is the first input
+//! of the search (the search's `<sos>`), so decoding continues the prime.
+//! A line model (names) starts from `<sos>` and stops at `<eos>`; a stream
+//! model (text8) never stops before the length limit.
+
+use std::path::Path;
+
+use candle_core::Tensor;
+use serde::Serialize;
+
+use super::data::tokens;
+use super::model::{LanguageModel, LmMemory};
+use super::recipe::{SavedLm, load_model};
+use crate::decode::{
+    BeamConfig, BeamOptions, Hypothesis, LengthLimit, SampleConfig, SampleOptions, Specials,
+    beam_search, greedy, sample,
+};
+use crate::nn::Mode;
+use crate::text::Vocab;
+use crate::text::tokenize::Level;
+use crate::{Error, Result};
+
+/// How to pick tokens.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Search {
+    /// The most probable token at each step.
+    Greedy,
+    /// Ancestral sampling with temperature, top-k and top-p.
+    Sample(SampleOptions),
+    /// Beam search with this many beams (no length penalty).
+    Beam(usize),
+}
+
+/// What to generate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GenerateConfig {
+    /// Text the output continues.
+    pub prime: String,
+    /// The condition (a label of a conditioned model).
+    pub condition: Option<String>,
+    /// Token choice.
+    pub search: Search,
+    /// Tokens to generate at most (after the prime).
+    pub length: usize,
+    /// Outputs: independent samples, or the beam's best `count`.
+    pub count: usize,
+    /// Seed of sampling.
+    pub seed: u64,
+}
+
+/// One generated text.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Generated {
+    /// The prime followed by the generated text.
+    pub text: String,
+    /// The generated part alone.
+    pub continuation: String,
+    /// The model's log-probability of the generated tokens.
+    pub log_prob: f64,
+    /// Whether the model ended it (`<eos>`) before the length limit.
+    pub finished: bool,
+}
+
+/// A trained language model ready to generate.
+pub struct Generator {
+    model: LanguageModel,
+    vocab: Vocab,
+    saved: SavedLm,
+}
+
+impl Generator {
+    /// Loads a model directory written by `lm train`.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let (model, vocab, saved) = load_model(dir)?;
+        Ok(Generator {
+            model,
+            vocab,
+            saved,
+        })
+    }
+
+    /// Whether the model was trained on one stream (no end of text).
+    pub fn is_stream(&self) -> bool {
+        self.saved.stream
+    }
+
+    /// The conditions the model knows (empty: unconditioned).
+    pub fn conditions(&self) -> &[String] {
+        &self.saved.conditions
+    }
+
+    /// The prime's tokens that the vocabulary does not know.
+    pub fn unknown(&self, prime: &str) -> Vec<String> {
+        tokens(prime, self.saved.data.level, false)
+            .into_iter()
+            .filter(|t| self.vocab.id(t).is_none())
+            .collect()
+    }
+
+    fn specials(&self) -> Result<(u32, u32)> {
+        let need = |id: Option<u32>, name: &str| {
+            id.ok_or_else(|| Error::Vocab(format!("the vocabulary has no {name}")))
+        };
+        Ok((
+            need(self.vocab.sos_id(), "<sos>")?,
+            need(self.vocab.eos_id(), "<eos>")?,
+        ))
+    }
+
+    /// Generates `cfg.count` texts.
+    pub fn generate(&self, cfg: &GenerateConfig) -> Result<Vec<Generated>> {
+        if cfg.count == 0 || cfg.length == 0 {
+            return Err(Error::Config("count and length must be at least 1".into()));
+        }
+        let (sos, eos) = self.specials()?;
+        let prime = tokens(&cfg.prime, self.saved.data.level, false);
+        if !prime.is_empty() && prime.iter().all(|t| self.vocab.id(t).is_none()) {
+            return Err(Error::Vocab(format!(
+                "none of the prime's tokens ({}) is in the model's vocabulary",
+                prime.join(" ")
+            )));
+        }
+        let mut context: Vec<u32> = match self.saved.stream {
+            false => vec![sos],
+            true => Vec::new(),
+        };
+        context.extend(self.vocab.encode(&prime));
+        if context.is_empty() {
+            context.push(self.stream_start());
+        }
+        let condition = self.condition_id(cfg.condition.as_deref())?;
+        let rows = match cfg.search {
+            Search::Beam(_) => 1,
+            _ => cfg.count,
+        };
+        let memory = self.prime(&context, condition, rows)?;
+        let first = context[context.len() - 1];
+        let specials = Specials {
+            sos: first,
+            // A stream model has no end: an id no step can produce.
+            eos: if self.saved.stream { u32::MAX } else { eos },
+        };
+        let limit = LengthLimit {
+            ratio: 0.0,
+            extra: cfg.length,
+        };
+        let lengths = vec![0; rows];
+        let hyps: Vec<Hypothesis> = match cfg.search {
+            Search::Greedy => greedy(
+                &self.model,
+                &memory,
+                &lengths,
+                &crate::decode::GreedyConfig { specials, limit },
+            )?,
+            Search::Sample(options) => sample(
+                &self.model,
+                &memory,
+                &lengths,
+                &SampleConfig {
+                    specials,
+                    limit,
+                    options,
+                    seed: cfg.seed,
+                },
+            )?,
+            Search::Beam(size) => beam_search(
+                &self.model,
+                &memory,
+                &lengths,
+                &BeamConfig {
+                    specials,
+                    limit,
+                    options: BeamOptions {
+                        size,
+                        alpha: 0.0,
+                        n_best: cfg.count.min(size),
+                    },
+                },
+            )?
+            .into_iter()
+            .flatten()
+            .collect(),
+        };
+        Ok(hyps
+            .into_iter()
+            .map(|h| {
+                let continuation = self.detokenize(&h.tokens);
+                Generated {
+                    text: format!("{}{}{continuation}", cfg.prime, self.joiner(&cfg.prime)),
+                    continuation,
+                    log_prob: h.log_prob,
+                    finished: h.finished,
+                }
+            })
+            .collect())
+    }
+
+    /// What a stream model reads first when no prime is given: a space
+    /// (text8's separator) or, at the word level, `<eos>` (a line start).
+    fn stream_start(&self) -> u32 {
+        let pick = match self.saved.data.level {
+            Level::Char => self.vocab.id(" "),
+            Level::Word => self.vocab.eos_id(),
+        };
+        // Else the most frequent token, the first after the specials.
+        pick.unwrap_or(self.vocab.specials().0.len().min(self.vocab.len() - 1) as u32)
+    }
+
+    fn condition_id(&self, condition: Option<&str>) -> Result<Option<u32>> {
+        let known = &self.saved.conditions;
+        match (condition, known.is_empty()) {
+            (None, true) => Ok(None),
+            (Some(c), true) => Err(Error::Config(format!(
+                "this model was trained without conditions; `{c}` cannot be used"
+            ))),
+            (None, false) => Err(Error::Config(format!(
+                "this model is conditioned: give one of {}",
+                known.join(", ")
+            ))),
+            (Some(c), false) => known
+                .iter()
+                .position(|k| k == c)
+                .map(|i| Some(i as u32))
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "unknown condition `{c}`; the model knows {}",
+                        known.join(", ")
+                    ))
+                }),
+        }
+    }
+
+    /// The state after reading all of `context` but its last token, for `rows` copies.
+    fn prime(&self, context: &[u32], condition: Option<u32>, rows: usize) -> Result<LmMemory> {
+        let device = self.model.device();
+        let conditions = condition
+            .map(|c| Tensor::new(vec![c; rows].as_slice(), device))
+            .transpose()?;
+        let read = &context[..context.len() - 1];
+        let start = if read.is_empty() {
+            self.model.zero_state(rows)?
+        } else {
+            let ids: Vec<u32> = (0..rows).flat_map(|_| read.iter().copied()).collect();
+            let ids = Tensor::from_vec(ids, (rows, read.len()), device)?;
+            let lengths = vec![read.len(); rows];
+            self.model
+                .hidden(&ids, &lengths, conditions.as_ref(), None, &mut Mode::Eval)?
+                .1
+        };
+        Ok(LmMemory { start, conditions })
+    }
+
+    fn detokenize(&self, ids: &[u32]) -> String {
+        let toks = self.vocab.decode(ids);
+        match self.saved.data.level {
+            Level::Char => toks.concat(),
+            Level::Word => toks
+                .iter()
+                .map(|t| if t == "<eos>" { "\n" } else { t.as_str() })
+                .collect::<Vec<_>>()
+                .join(" ")
+                .replace(" \n ", "\n"),
+        }
+    }
+
+    fn joiner(&self, prime: &str) -> &'static str {
+        match self.saved.data.level {
+            Level::Word if !prime.is_empty() && !prime.ends_with(char::is_whitespace) => " ",
+            _ => "",
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Recurrent language models (the lecture before seq2seq): char- and
+//! word-level RNN/LSTM/GRU models trained with teacher forcing or scheduled
+//! sampling, truncated backpropagation through time over long corpora,
+//! perplexity and bits per character, and generation through [`crate::decode`].
+
+pub mod data;
+pub mod generate;
+pub mod model;
+pub mod recipe;
+pub mod task;
+
+pub use generate::{GenerateConfig, Generator, Search};
+pub use model::{LanguageModel, LmConfig, LmMemory, LmState};
+pub use task::{LmTask, ScheduledSampling, TaskConfig};

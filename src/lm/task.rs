@@ -1,0 +1,970 @@
+//! Training a [`LanguageModel`] with the generic [`Trainer`](crate::train::Trainer).
+//!
+//! - **Streams**: the corpus is cut into `batch_size` parallel streams (PyTorch
+//!   `word_language_model`'s `batchify`) and read `bptt` steps at a time, in
+//!   order; each stream's hidden state is carried from one chunk to the next
+//!   and detached (truncated backpropagation through time), reset at the start
+//!   of every epoch, and saved with each checkpoint so a resume is exact.
+//! - **Lines**: length-bucketed batches of `<sos> t₁ … tₙ` → `t₁ … tₙ <eos>`,
+//!   reshuffled each epoch; padded positions do not count.
+//!
+//! Teacher forcing feeds the true previous token. **Scheduled sampling**
+//! (Bengio et al. 2015) feeds, at each step after the first, the model's own
+//! sample from its previous prediction with a probability that rises over
+//! training ([`ScheduledSampling`]); the steps then run one at a time.
+//!
+//! The loss is the mean next-token cross-entropy (nats); validation reports
+//! it with its perplexity and, for char models, bits per character.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Mutex;
+
+use candle_core::{DType, Tensor};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use super::LanguageModel;
+use crate::data::{BatchConfig, Batcher, SeqBatch, shard_ranges};
+use crate::nn::{Mode, ParamStore, State};
+use crate::train::{CrossEntropy, Metrics, Reduction, Task};
+use crate::{Error, Result};
+
+/// How the probability of feeding the model's own sample grows with the
+/// training step `i` (Bengio et al. 2015, §2.4, whose ε_i is the
+/// probability of the *true* token; here `p = max · (1 − ε_i)`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decay {
+    /// ε_i = max(0, 1 − i / k): linear over `k` steps.
+    Linear,
+    /// ε_i = k^i with 0 < k < 1.
+    Exponential,
+    /// ε_i = k / (k + exp(i / k)), k ≥ 1 (the paper's favourite).
+    InverseSigmoid,
+}
+
+/// Scheduled sampling's settings.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScheduledSampling {
+    /// The shape of the schedule.
+    pub decay: Decay,
+    /// Its constant (steps for linear and inverse sigmoid, a rate for exponential).
+    pub k: f64,
+    /// The highest probability of feeding a sample (the paper lets it reach 1;
+    /// a language model scored on true text does best well below).
+    pub max: f64,
+}
+
+impl Default for ScheduledSampling {
+    /// Inverse sigmoid with k = 500 (half-way after about 3,100 steps), at most 0.25.
+    fn default() -> Self {
+        ScheduledSampling {
+            decay: Decay::InverseSigmoid,
+            k: 500.0,
+            max: 0.25,
+        }
+    }
+}
+
+impl ScheduledSampling {
+    /// Checks the ranges of `k` and `max`.
+    pub fn validate(&self) -> Result<()> {
+        let ok = match self.decay {
+            Decay::Linear => self.k > 0.0,
+            Decay::Exponential => self.k > 0.0 && self.k < 1.0,
+            Decay::InverseSigmoid => self.k >= 1.0,
+        };
+        if !ok || !self.k.is_finite() {
+            return Err(Error::Config(format!(
+                "scheduled sampling: k = {} does not suit {:?} decay (linear: > 0; exponential: in (0, 1); inverse-sigmoid: ≥ 1)",
+                self.k, self.decay
+            )));
+        }
+        if !(0.0..=1.0).contains(&self.max) {
+            return Err(Error::Config(format!(
+                "scheduled sampling: max must be in [0, 1], got {}",
+                self.max
+            )));
+        }
+        Ok(())
+    }
+
+    /// The probability of feeding the model's sample at step `i` (0-based).
+    pub fn probability(&self, i: u64) -> f64 {
+        let i = i as f64;
+        let truth = match self.decay {
+            Decay::Linear => (1.0 - i / self.k).max(0.0),
+            Decay::Exponential => self.k.powf(i),
+            Decay::InverseSigmoid => self.k / (self.k + (i / self.k).exp()),
+        };
+        self.max * (1.0 - truth)
+    }
+}
+
+/// How an [`LmTask`] batches, trains and validates.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TaskConfig {
+    /// Parallel streams (stream data) or lines per batch.
+    pub batch_size: usize,
+    /// Steps of backpropagation through time per chunk (stream data).
+    pub bptt: usize,
+    /// Parallel streams or lines per evaluation batch.
+    pub eval_batch_size: usize,
+    /// Validate during training on at most this many tokens of the
+    /// validation part (its beginning); `lm eval` always scores all of it.
+    pub valid_tokens: Option<usize>,
+    /// Feed the model's own samples (off: teacher forcing).
+    pub scheduled_sampling: Option<ScheduledSampling>,
+}
+
+impl Default for TaskConfig {
+    fn default() -> Self {
+        TaskConfig {
+            batch_size: 64,
+            bptt: 100,
+            eval_batch_size: 64,
+            valid_tokens: None,
+            scheduled_sampling: None,
+        }
+    }
+}
+
+impl TaskConfig {
+    /// Checks sizes.
+    pub fn validate(&self) -> Result<()> {
+        if self.batch_size == 0 || self.bptt == 0 || self.eval_batch_size == 0 {
+            return Err(Error::Config(
+                "batch_size, bptt and eval_batch_size must be at least 1".into(),
+            ));
+        }
+        if let Some(s) = &self.scheduled_sampling {
+            s.validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// One encoded line: ids without `<sos>`/`<eos>` and the condition's index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncodedLine {
+    /// Token ids.
+    pub ids: Vec<u32>,
+    /// Condition index, for conditioned models.
+    pub condition: Option<u32>,
+}
+
+/// Encoded data for training or scoring.
+#[derive(Clone, Debug)]
+pub enum LmData {
+    /// One long id sequence.
+    Stream(Vec<u32>),
+    /// Separate lines.
+    Lines(Vec<EncodedLine>),
+}
+
+impl LmData {
+    /// Tokens a model predicts in it (the first of a stream has no context;
+    /// every line adds its `<eos>`).
+    pub fn predicted(&self) -> usize {
+        match self {
+            LmData::Stream(ids) => ids.len().saturating_sub(1),
+            LmData::Lines(lines) => lines.iter().map(|l| l.ids.len() + 1).sum(),
+        }
+    }
+}
+
+/// A training batch.
+#[derive(Clone, Debug)]
+pub enum LmBatch {
+    /// Chunk `chunk` of the streams `rows`.
+    Stream {
+        /// Which chunk of the epoch.
+        chunk: usize,
+        /// Which streams (a shard has a part of them).
+        rows: Range<usize>,
+        /// The optimizer step this batch is for (scheduled sampling's clock).
+        step: u64,
+    },
+    /// Padded lines.
+    Lines {
+        /// `<sos> t₁ … tₙ`, `[B, T]`.
+        input: SeqBatch,
+        /// The same ids on the host, row-major `[B, T]`.
+        input_ids: Vec<u32>,
+        /// Flat `[B·T]` positions of the real tokens, `u32 [M]`.
+        positions: Tensor,
+        /// Their targets `t₁ … tₙ <eos>`, `u32 [M]`.
+        targets: Tensor,
+        /// Condition per row, `u32 [B]`.
+        conditions: Option<Tensor>,
+        /// The optimizer step this batch is for.
+        step: u64,
+    },
+}
+
+/// Special ids a task needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LmSpecials {
+    /// Padding.
+    pub pad: u32,
+    /// First input of a line.
+    pub sos: u32,
+    /// Last target of a line.
+    pub eos: u32,
+}
+
+/// A language model with its training and validation data.
+pub struct LmTask {
+    model: LanguageModel,
+    params: ParamStore,
+    train: LmData,
+    valid: LmData,
+    specials: LmSpecials,
+    batcher: Option<Batcher>,
+    /// Stream layout: tokens per stream.
+    stream_len: usize,
+    /// The carried state of each shard's streams, by their first row.
+    carry: Mutex<HashMap<usize, State>>,
+    chars_per_token: Option<f64>,
+    cfg: TaskConfig,
+}
+
+impl LmTask {
+    /// A task over encoded data; `seed` drives the order of lines.
+    #[allow(clippy::too_many_arguments)]
+    /// `chars_per_token`: 1 for char models (validation then reports bits
+    /// per character), `None` otherwise.
+    pub fn new(
+        model: LanguageModel,
+        params: ParamStore,
+        train: LmData,
+        valid: LmData,
+        specials: LmSpecials,
+        chars_per_token: Option<f64>,
+        cfg: &TaskConfig,
+        seed: u64,
+    ) -> Result<Self> {
+        cfg.validate()?;
+        let (batcher, stream_len) = match &train {
+            LmData::Stream(ids) => {
+                let per = ids.len() / cfg.batch_size;
+                if per < 2 {
+                    return Err(Error::Config(format!(
+                        "{} training tokens are too few for {} streams: lower --batch-size",
+                        ids.len(),
+                        cfg.batch_size
+                    )));
+                }
+                (None, per)
+            }
+            LmData::Lines(lines) => {
+                if lines.is_empty() {
+                    return Err(Error::Config("no training lines".into()));
+                }
+                let lengths = lines.iter().map(|l| l.ids.len() + 1).collect();
+                let bcfg = BatchConfig {
+                    batch_size: cfg.batch_size,
+                    ..BatchConfig::default()
+                };
+                (Some(Batcher::new(lengths, &bcfg, seed)?), 0)
+            }
+        };
+        if valid.predicted() == 0 {
+            return Err(Error::Config("the validation part is empty".into()));
+        }
+        Ok(LmTask {
+            model,
+            params,
+            train,
+            valid,
+            specials,
+            batcher,
+            stream_len,
+            carry: Mutex::new(HashMap::new()),
+            chars_per_token,
+            cfg: cfg.clone(),
+        })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &LanguageModel {
+        &self.model
+    }
+
+    fn chunks(&self) -> usize {
+        (self.stream_len - 1).div_ceil(self.cfg.bptt)
+    }
+
+    fn sample_probability(&self, step: u64) -> f64 {
+        self.cfg
+            .scheduled_sampling
+            .map_or(0.0, |s| s.probability(step))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<usize, State>> {
+        self.carry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Inputs and targets of chunk `chunk` for streams `rows` (host, row-major).
+    fn stream_chunk(
+        &self,
+        ids: &[u32],
+        chunk: usize,
+        rows: &Range<usize>,
+    ) -> (Vec<u32>, Vec<u32>, usize) {
+        let from = chunk * self.cfg.bptt;
+        let t = self.cfg.bptt.min(self.stream_len - 1 - from);
+        let mut input = Vec::with_capacity(rows.len() * t);
+        let mut target = Vec::with_capacity(rows.len() * t);
+        for r in rows.clone() {
+            let s = &ids[r * self.stream_len + from..];
+            input.extend_from_slice(&s[..t]);
+            target.extend_from_slice(&s[1..=t]);
+        }
+        (input, target, t)
+    }
+
+    fn stream_loss(
+        &self,
+        chunk: usize,
+        rows: &Range<usize>,
+        step: u64,
+        mode: &mut Mode<'_>,
+    ) -> Result<Tensor> {
+        let LmData::Stream(ids) = &self.train else {
+            return Err(Error::Config("a stream batch for a line task".into()));
+        };
+        let (input, target, t) = self.stream_chunk(ids, chunk, rows);
+        let b = rows.len();
+        let init = match chunk {
+            0 => None,
+            _ => self.lock().get(&rows.start).cloned(),
+        };
+        let p = self.sample_probability(step);
+        let (h, state) = unroll(&self.model, &input, b, t, None, init.as_ref(), p, mode)?;
+        self.lock().insert(rows.start, state.detach());
+        let targets = Tensor::from_vec(target, b * t, self.model.device())?;
+        let flat = h.reshape((b * t, ()))?;
+        output_loss(&self.model, &flat, &targets, Reduction::Mean)
+    }
+
+    /// Pads `lines` into a batch for `step`.
+    fn line_batch(&self, lines: &[&EncodedLine], step: u64) -> Result<LmBatch> {
+        pad_lines(lines, &self.specials, self.model.device(), step)
+    }
+
+    /// Summed NLL (nats) and predicted tokens of `data`, scored in evaluation mode.
+    pub fn score(&self, data: &LmData) -> Result<(f64, usize)> {
+        score(&self.model, data, &self.specials, &self.cfg)
+    }
+
+    /// `loss`, `perplexity` and (char models) `bits_per_char` from a summed NLL.
+    pub fn metrics(nll: f64, tokens: usize, chars_per_token: Option<f64>) -> Metrics {
+        let loss = nll / tokens.max(1) as f64;
+        let mut m = Metrics::from([
+            ("loss".to_string(), loss),
+            ("perplexity".to_string(), loss.exp()),
+        ]);
+        if let Some(c) = chars_per_token {
+            m.insert(
+                "bits_per_char".to_string(),
+                loss / c / std::f64::consts::LN_2,
+            );
+        }
+        m
+    }
+}
+
+/// Summed NLL (nats) of `data` under `model` and the number of predicted
+/// tokens. Streams are read as `cfg.eval_batch_size` parallel streams (fewer
+/// for short texts) with the state carried over chunks of `cfg.bptt`; the
+/// last `len mod streams` tokens are left out, as PyTorch's `batchify` does.
+pub fn score(
+    model: &LanguageModel,
+    data: &LmData,
+    specials: &LmSpecials,
+    cfg: &TaskConfig,
+) -> Result<(f64, usize)> {
+    let device = model.device();
+    match data {
+        LmData::Stream(ids) => {
+            if ids.len() < 2 {
+                return Err(Error::Config(
+                    "a text of fewer than 2 tokens cannot be scored".into(),
+                ));
+            }
+            let streams = cfg.eval_batch_size.min((ids.len() - 1) / 2).max(1);
+            let per = ids.len() / streams;
+            let chunk = cfg.bptt.max(128);
+            let (mut nll, mut count) = (0.0, 0usize);
+            let mut state: Option<State> = None;
+            let mut from = 0;
+            while from < per - 1 {
+                let t = chunk.min(per - 1 - from);
+                let (mut input, mut target) = (Vec::new(), Vec::new());
+                for r in 0..streams {
+                    let s = &ids[r * per + from..];
+                    input.extend_from_slice(&s[..t]);
+                    target.extend_from_slice(&s[1..=t]);
+                }
+                let x = Tensor::from_vec(input, (streams, t), device)?;
+                let (h, next) =
+                    model.hidden(&x, &vec![t; streams], None, state.as_ref(), &mut Mode::Eval)?;
+                state = Some(next.detach());
+                let y = Tensor::from_vec(target, streams * t, device)?;
+                let flat = h.reshape((streams * t, ()))?.detach();
+                nll += scalar(&output_loss(model, &flat, &y, Reduction::Sum)?)?;
+                count += streams * t;
+                from += t;
+            }
+            Ok((nll, count))
+        }
+        LmData::Lines(lines) => {
+            let mut order: Vec<usize> = (0..lines.len()).collect();
+            order.sort_by_key(|&i| lines[i].ids.len());
+            let (mut nll, mut count) = (0.0, 0usize);
+            for idx in order.chunks(cfg.eval_batch_size) {
+                let rows: Vec<&EncodedLine> = idx.iter().map(|&i| &lines[i]).collect();
+                let batch = pad_lines(&rows, specials, device, 0)?;
+                let sum = lines_loss(model, &batch, Reduction::Sum, 0.0, &mut Mode::Eval)?;
+                nll += scalar(&sum)?;
+                count += rows.iter().map(|l| l.ids.len() + 1).sum::<usize>();
+            }
+            Ok((nll, count))
+        }
+    }
+}
+
+/// The top layer's outputs `[B, T, H]` over `input` (`[B, T]` row-major
+/// on the host): one fused pass under teacher forcing, step by step
+/// feeding the model's samples with probability `p`.
+#[allow(clippy::too_many_arguments)]
+fn unroll(
+    model: &LanguageModel,
+    input: &[u32],
+    b: usize,
+    t: usize,
+    conditions: Option<&Tensor>,
+    init: Option<&State>,
+    p: f64,
+    mode: &mut Mode<'_>,
+) -> Result<(Tensor, State)> {
+    let device = model.device();
+    if p <= 0.0 || t < 2 {
+        let ids = Tensor::from_slice(input, (b, t), device)?;
+        return model.hidden(&ids, &vec![t; b], conditions, init, mode);
+    }
+    let mut state = match init {
+        Some(s) => s.clone(),
+        None => model.zero_state(b)?,
+    };
+    let mut outs = Vec::with_capacity(t);
+    let mut sampled: Option<Vec<u32>> = None;
+    for s in 0..t {
+        let tokens: Vec<u32> = (0..b)
+            .map(|r| match &sampled {
+                Some(own) => own[r],
+                None => input[r * t + s],
+            })
+            .collect();
+        let ids = Tensor::from_vec(tokens, (b, 1), device)?;
+        let (out, next) = model.hidden(&ids, &vec![1; b], conditions, Some(&state), mode)?;
+        state = next;
+        sampled = if s + 1 < t {
+            feed_samples(model, &out, input, b, t, s + 1, p, mode)?
+        } else {
+            None
+        };
+        outs.push(out);
+    }
+    Ok((Tensor::cat(&outs, 1)?, state))
+}
+
+/// The tokens to feed at step `s`: per row, with probability `p`, a sample
+/// from the model's prediction `out` (`[B, 1, H]`), else the true token.
+/// `None` when every row takes the true token.
+#[allow(clippy::too_many_arguments)]
+fn feed_samples(
+    model: &LanguageModel,
+    out: &Tensor,
+    input: &[u32],
+    b: usize,
+    t: usize,
+    s: usize,
+    p: f64,
+    mode: &mut Mode<'_>,
+) -> Result<Option<Vec<u32>>> {
+    let Some(rng) = mode.rng() else {
+        return Ok(None);
+    };
+    let own: Vec<bool> = (0..b).map(|_| rng.random::<f64>() < p).collect();
+    if !own.iter().any(|&o| o) {
+        return Ok(None);
+    }
+    let logits = model.logits(&out.squeeze(1)?.detach())?;
+    let probs: Vec<Vec<f32>> =
+        candle_nn::ops::softmax_last_dim(&logits.to_dtype(DType::F32)?)?.to_vec2()?;
+    let tokens = (0..b)
+        .map(|r| {
+            if !own[r] {
+                return input[r * t + s];
+            }
+            let u: f32 = rng.random();
+            let mut acc = 0.0;
+            for (v, &q) in probs[r].iter().enumerate() {
+                acc += q;
+                if u < acc {
+                    return v as u32;
+                }
+            }
+            (probs[r].len() - 1) as u32
+        })
+        .collect();
+    Ok(Some(tokens))
+}
+
+/// The loss of a batch of lines; with `p > 0` (training) the model's own
+/// samples are fed with probability `p`.
+fn lines_loss(
+    model: &LanguageModel,
+    batch: &LmBatch,
+    reduction: Reduction,
+    p: f64,
+    mode: &mut Mode<'_>,
+) -> Result<Tensor> {
+    let LmBatch::Lines {
+        input,
+        input_ids,
+        positions,
+        targets,
+        conditions,
+        ..
+    } = batch
+    else {
+        return Err(Error::Config("a stream batch for a line task".into()));
+    };
+    let (b, t) = input.ids.dims2()?;
+    let (h, _) = if p > 0.0 && mode.is_train() {
+        unroll(model, input_ids, b, t, conditions.as_ref(), None, p, mode)?
+    } else {
+        model.hidden(&input.ids, &input.lengths, conditions.as_ref(), None, mode)?
+    };
+    let flat = h.reshape((b * t, ()))?.index_select(positions, 0)?;
+    output_loss(model, &flat, targets, reduction)
+}
+
+/// Pads `lines` into a [`LmBatch::Lines`] for `step`.
+fn pad_lines(
+    lines: &[&EncodedLine],
+    specials: &LmSpecials,
+    device: &candle_core::Device,
+    step: u64,
+) -> Result<LmBatch> {
+    let inputs: Vec<Vec<u32>> = lines
+        .iter()
+        .map(|l| {
+            std::iter::once(specials.sos)
+                .chain(l.ids.iter().copied())
+                .collect()
+        })
+        .collect();
+    let input = SeqBatch::new(&inputs, specials.pad, device)?;
+    let t = input.lengths.iter().copied().max().unwrap_or(0);
+    let mut input_ids = vec![specials.pad; lines.len() * t];
+    let (mut positions, mut targets) = (Vec::new(), Vec::new());
+    for (r, (line, inp)) in lines.iter().zip(&inputs).enumerate() {
+        input_ids[r * t..r * t + inp.len()].copy_from_slice(inp);
+        let next = line.ids.iter().chain(std::iter::once(&specials.eos));
+        for (s, &y) in next.enumerate() {
+            positions.push((r * t + s) as u32);
+            targets.push(y);
+        }
+    }
+    let conditions = match lines.first().and_then(|l| l.condition) {
+        Some(_) => {
+            let c: Vec<u32> = lines.iter().map(|l| l.condition.unwrap_or(0)).collect();
+            Some(Tensor::new(c.as_slice(), device)?)
+        }
+        None => None,
+    };
+    let m = positions.len();
+    Ok(LmBatch::Lines {
+        input,
+        input_ids,
+        positions: Tensor::from_vec(positions, m, device)?,
+        targets: Tensor::from_vec(targets, m, device)?,
+        conditions,
+        step,
+    })
+}
+
+/// The cross-entropy of the model's output layer over `hidden` (`[N, H]`)
+/// against `targets` (`u32 [N]`).
+fn output_loss(
+    model: &LanguageModel,
+    hidden: &Tensor,
+    targets: &Tensor,
+    reduction: Reduction,
+) -> Result<Tensor> {
+    let (w, bias) = model.output_layer();
+    CrossEntropy {
+        reduction,
+        ..CrossEntropy::default()
+    }
+    .forward_linear(hidden, w, Some(bias), targets)
+}
+
+fn scalar(t: &Tensor) -> Result<f64> {
+    Ok(f64::from(t.to_dtype(DType::F32)?.to_scalar::<f32>()?))
+}
+
+impl Task for LmTask {
+    type Batch = LmBatch;
+
+    fn params(&self) -> &ParamStore {
+        &self.params
+    }
+
+    fn train_batches(&self, epoch: usize) -> Result<Vec<LmBatch>> {
+        match (&self.train, &self.batcher) {
+            (LmData::Stream(_), _) => {
+                let n = self.chunks();
+                let first = (epoch * n) as u64;
+                Ok((0..n)
+                    .map(|chunk| LmBatch::Stream {
+                        chunk,
+                        rows: 0..self.cfg.batch_size,
+                        step: first + chunk as u64,
+                    })
+                    .collect())
+            }
+            (LmData::Lines(lines), Some(batcher)) => {
+                let batches = batcher.epoch(epoch as u64);
+                let first = (epoch * batches.len()) as u64;
+                batches
+                    .iter()
+                    .enumerate()
+                    .map(|(k, idx)| {
+                        let rows: Vec<&EncodedLine> = idx.iter().map(|&i| &lines[i]).collect();
+                        self.line_batch(&rows, first + k as u64)
+                    })
+                    .collect()
+            }
+            (LmData::Lines(_), None) => Err(Error::Config("a line task without batches".into())),
+        }
+    }
+
+    fn loss(&self, batch: &LmBatch, mode: &mut Mode<'_>) -> Result<Tensor> {
+        match batch {
+            LmBatch::Stream { chunk, rows, step } => self.stream_loss(*chunk, rows, *step, mode),
+            LmBatch::Lines { step, .. } => {
+                let p = self.sample_probability(*step);
+                lines_loss(&self.model, batch, Reduction::Mean, p, mode)
+            }
+        }
+    }
+
+    fn batch_tokens(&self, batch: &LmBatch) -> usize {
+        match batch {
+            LmBatch::Stream { chunk, rows, .. } => {
+                rows.len()
+                    * self
+                        .cfg
+                        .bptt
+                        .min(self.stream_len - 1 - chunk * self.cfg.bptt)
+            }
+            LmBatch::Lines { targets, .. } => targets.dims().first().copied().unwrap_or(0),
+        }
+    }
+
+    /// Streams split by rows (every row has as many tokens); lines by rows,
+    /// weighted by their share of the batch's tokens.
+    fn split(&self, batch: &LmBatch, parts: usize) -> Result<Vec<(LmBatch, f64)>> {
+        match batch {
+            LmBatch::Stream { chunk, rows, step } => {
+                let n = rows.len();
+                if parts.min(n) < 2 {
+                    return Ok(Vec::new());
+                }
+                Ok(shard_ranges(n, parts)
+                    .into_iter()
+                    .map(|r| {
+                        let w = r.len() as f64 / n as f64;
+                        let shard = LmBatch::Stream {
+                            chunk: *chunk,
+                            rows: rows.start + r.start..rows.start + r.end,
+                            step: *step,
+                        };
+                        (shard, w)
+                    })
+                    .collect())
+            }
+            LmBatch::Lines {
+                input,
+                input_ids,
+                step,
+                ..
+            } => {
+                let (b, t) = input.ids.dims2()?;
+                if parts.min(b) < 2 {
+                    return Ok(Vec::new());
+                }
+                let LmData::Lines(_) = &self.train else {
+                    return Ok(Vec::new());
+                };
+                let total = self.batch_tokens(batch) as f64;
+                shard_ranges(b, parts)
+                    .into_iter()
+                    .map(|r| {
+                        // Rebuild the rows' lines from the padded ids.
+                        let lines: Vec<EncodedLine> = r
+                            .clone()
+                            .map(|row| {
+                                let len = input.lengths[row];
+                                EncodedLine {
+                                    ids: input_ids[row * t + 1..row * t + len].to_vec(),
+                                    condition: None,
+                                }
+                            })
+                            .collect();
+                        let conditions = match batch {
+                            LmBatch::Lines {
+                                conditions: Some(c),
+                                ..
+                            } => Some(c.narrow(0, r.start, r.len())?.to_vec1::<u32>()?),
+                            _ => None,
+                        };
+                        let lines: Vec<EncodedLine> = lines
+                            .into_iter()
+                            .enumerate()
+                            .map(|(k, mut l)| {
+                                l.condition = conditions.as_ref().map(|c| c[k]);
+                                l
+                            })
+                            .collect();
+                        let refs: Vec<&EncodedLine> = lines.iter().collect();
+                        let shard = self.line_batch(&refs, *step)?;
+                        let w = self.batch_tokens(&shard) as f64 / total;
+                        Ok((shard, w))
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// `loss` (nats per token), `perplexity` and, for char models,
+    /// `bits_per_char` on the validation data.
+    fn evaluate(&self) -> Result<Metrics> {
+        let limited;
+        let data = match (&self.valid, self.cfg.valid_tokens) {
+            (LmData::Stream(ids), Some(n)) if ids.len() > n + 1 => {
+                limited = LmData::Stream(ids[..n + 1].to_vec());
+                &limited
+            }
+            _ => &self.valid,
+        };
+        let (nll, n) = self.score(data)?;
+        Ok(Self::metrics(nll, n, self.chars_per_token))
+    }
+
+    fn carry(&self) -> Result<HashMap<String, Tensor>> {
+        let mut out = HashMap::new();
+        for (start, state) in self.lock().iter() {
+            out.insert(format!("h.{start}"), state.h().clone());
+            if let Some(c) = state.c() {
+                out.insert(format!("c.{start}"), c.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    fn restore_carry(&self, saved: HashMap<String, Tensor>) -> Result<()> {
+        let mut carry = self.lock();
+        carry.clear();
+        for (name, h) in &saved {
+            let Some(start) = name.strip_prefix("h.") else {
+                continue;
+            };
+            let key: usize = start
+                .parse()
+                .map_err(|_| Error::Config(format!("carried state `{name}`: not a row index")))?;
+            let state = match saved.get(&format!("c.{start}")) {
+                Some(c) => State::HC {
+                    h: h.clone(),
+                    c: c.clone(),
+                },
+                None => State::H(h.clone()),
+            };
+            carry.insert(key, state);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::Device;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    use super::*;
+    use crate::lm::LmConfig;
+    use crate::nn::Cell;
+
+    const SPECIALS: LmSpecials = LmSpecials {
+        pad: 0,
+        sos: 2,
+        eos: 3,
+    };
+
+    fn task(train: LmData, cfg: &TaskConfig) -> Result<LmTask> {
+        let lm = LmConfig {
+            vocab: 10,
+            embed: 6,
+            hidden: 8,
+            cell: Cell::Lstm,
+            dropout: 0.0,
+            ..LmConfig::default()
+        };
+        let params = ParamStore::new(11);
+        let model = LanguageModel::new(&lm, params.var_builder(DType::F32, &Device::Cpu))?;
+        let valid = LmData::Stream((0..50).map(|i| 4 + i % 6).collect());
+        LmTask::new(model, params, train, valid, SPECIALS, Some(1.0), cfg, 0)
+    }
+
+    #[test]
+    fn schedules_rise_from_zero_to_their_maximum() {
+        for (decay, k) in [
+            (Decay::Linear, 1000.0),
+            (Decay::Exponential, 0.999),
+            (Decay::InverseSigmoid, 100.0),
+        ] {
+            let s = ScheduledSampling { decay, k, max: 0.4 };
+            assert!(s.validate().is_ok());
+            let p: Vec<f64> = [0u64, 10, 100, 1_000, 100_000]
+                .iter()
+                .map(|&i| s.probability(i))
+                .collect();
+            assert!(p[0] < 0.01, "{decay:?} starts near teacher forcing: {p:?}");
+            assert!(p.windows(2).all(|w| w[0] <= w[1]), "{decay:?} rises: {p:?}");
+            assert!((p[4] - 0.4).abs() < 1e-6, "{decay:?} reaches max: {p:?}");
+        }
+        let bad = ScheduledSampling {
+            decay: Decay::Exponential,
+            k: 1.5,
+            max: 0.5,
+        };
+        assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn streams_are_cut_like_batchify_and_read_in_order() -> Result<()> {
+        let ids: Vec<u32> = (0..41).map(|i| 4 + i % 6).collect();
+        let cfg = TaskConfig {
+            batch_size: 2,
+            bptt: 7,
+            ..TaskConfig::default()
+        };
+        let t = task(LmData::Stream(ids.clone()), &cfg)?;
+        // 41 tokens, 2 streams of 20 (one left over), 19 targets each: chunks of 7, 7, 5.
+        let batches = t.train_batches(0)?;
+        assert_eq!(batches.len(), 3);
+        let (input, target, len) = t.stream_chunk(&ids, 2, &(0..2));
+        assert_eq!(len, 5);
+        assert_eq!(&input[..5], &ids[14..19]);
+        assert_eq!(&target[5..], &ids[20 + 15..20 + 20]);
+        let second = t.train_batches(1)?;
+        assert!(matches!(second[0], LmBatch::Stream { step: 3, .. }));
+        Ok(())
+    }
+
+    #[test]
+    fn the_hidden_state_carries_over_chunks_and_is_saved() -> Result<()> {
+        let ids: Vec<u32> = (0..200).map(|i| 4 + (i * 7 % 6)).collect();
+        let cfg = TaskConfig {
+            batch_size: 4,
+            bptt: 10,
+            ..TaskConfig::default()
+        };
+        let t = task(LmData::Stream(ids), &cfg)?;
+        let batches = t.train_batches(0)?;
+        let mut rng = StdRng::seed_from_u64(0);
+        t.loss(&batches[0], &mut Mode::Train(&mut rng))?;
+        let saved = t.carry()?;
+        let warm = t
+            .loss(&batches[1], &mut Mode::Train(&mut rng))?
+            .to_scalar::<f32>()?;
+        assert!(saved.contains_key("h.0") && saved.contains_key("c.0"));
+        // From a cold state the same chunk scores differently.
+        t.restore_carry(HashMap::new())?;
+        t.lock().clear();
+        let cold = t
+            .loss(&batches[1], &mut Mode::Train(&mut rng))?
+            .to_scalar::<f32>()?;
+        assert_ne!(warm, cold);
+        // Restoring the saved state gives the warm loss back.
+        t.restore_carry(saved)?;
+        let again = t
+            .loss(&batches[1], &mut Mode::Train(&mut rng))?
+            .to_scalar::<f32>()?;
+        assert_eq!(warm, again);
+        Ok(())
+    }
+
+    #[test]
+    fn shards_sum_to_the_whole_batch_loss() -> Result<()> {
+        let lines: Vec<EncodedLine> = (0..9)
+            .map(|i| EncodedLine {
+                ids: (0..(2 + i % 4)).map(|j| 4 + ((i + j) % 6) as u32).collect(),
+                condition: None,
+            })
+            .collect();
+        let cfg = TaskConfig {
+            batch_size: 9,
+            ..TaskConfig::default()
+        };
+        let t = task(LmData::Lines(lines), &cfg)?;
+        let batch = &t.train_batches(0)?[0];
+        let whole = t.loss(batch, &mut Mode::Eval)?.to_scalar::<f32>()?;
+        let shards = t.split(batch, 2)?;
+        assert_eq!(shards.len(), 2);
+        let mut sum = 0.0;
+        for (s, w) in &shards {
+            sum += w * f64::from(t.loss(s, &mut Mode::Eval)?.to_scalar::<f32>()?);
+        }
+        assert!((sum - f64::from(whole)).abs() < 1e-5, "{sum} vs {whole}");
+        Ok(())
+    }
+
+    #[test]
+    fn scheduled_sampling_trains_through_the_step_loop() -> Result<()> {
+        let ids: Vec<u32> = (0..120).map(|i| 4 + (i % 6)).collect();
+        let cfg = TaskConfig {
+            batch_size: 2,
+            bptt: 8,
+            scheduled_sampling: Some(ScheduledSampling {
+                decay: Decay::Linear,
+                k: 1.0,
+                max: 1.0,
+            }),
+            ..TaskConfig::default()
+        };
+        let t = task(LmData::Stream(ids), &cfg)?;
+        let batches = t.train_batches(1)?;
+        let mut rng = StdRng::seed_from_u64(0);
+        let loss = t.loss(&batches[0], &mut Mode::Train(&mut rng))?;
+        let grads = loss.backward()?;
+        for (name, var) in t.params().vars() {
+            assert!(
+                grads.get(var.as_tensor()).is_some(),
+                "{name} gets a gradient"
+            );
+        }
+        Ok(())
+    }
+}
