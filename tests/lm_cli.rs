@@ -90,6 +90,15 @@ fn conditioned_surname_model_scores_and_generates() {
         (ppl.ln() / std::f64::consts::LN_2 - bpc).abs() < 1e-6,
         "{e}"
     );
+    // `--data` scores a whole dataset, read as the model's training data was.
+    let whole = attend(&["lm", "eval", "--model", &d, "--data", "names", "--json"]);
+    ok(&whole);
+    let w = json(&whole.stdout);
+    assert!(
+        w["tokens"].as_u64().unwrap() > 15 * e["tokens"].as_u64().unwrap(),
+        "{w}"
+    );
+    assert!(w["bits_per_char"].as_f64().unwrap() < 2.8, "{w}");
 
     // The searches' limiting cases pick what greedy picks.
     let greedy = generate(&d, &["--greedy"]);
