@@ -147,7 +147,7 @@ pub struct TrainArgs {
     patience: Option<u64>,
     /// Halve the learning rate when validation accuracy has not improved for
     /// N epochs (ReduceLROnPlateau, factor 0.5).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "cosine")]
     plateau: Option<u64>,
     /// Examples per batch.
     #[arg(long, value_name = "N")]

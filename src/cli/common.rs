@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use attend::nn::{Cell, Nonlinearity};
-use attend::train::{AdamConfig, OptimizerConfig, SgdConfig, Start, Summary, TrainConfig};
+use attend::train::{
+    AdamConfig, OptimizerConfig, ScheduleConfig, SgdConfig, Start, Summary, TrainConfig,
+};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -61,6 +63,16 @@ pub struct LoopFlags {
     /// model, checkpoint, exit 0 (`--resume` goes on).
     #[arg(long, value_name = "MINUTES")]
     pub time_limit: Option<f64>,
+    /// Anneal the learning rate per step along a cosine down to --min-lr
+    /// over the run (its epochs, or --time-limit if that ends first).
+    #[arg(long)]
+    pub cosine: bool,
+    /// Linear warm-up steps before the cosine (with --cosine).
+    #[arg(long, value_name = "N", requires = "cosine")]
+    pub warmup_steps: Option<u64>,
+    /// The rate the cosine ends at (with --cosine; default 0).
+    #[arg(long, value_name = "LR", requires = "cosine")]
+    pub min_lr: Option<f64>,
 }
 
 impl LoopFlags {
@@ -71,6 +83,12 @@ impl LoopFlags {
         }
         if self.time_limit.is_some() {
             t.time_limit_minutes = self.time_limit;
+        }
+        if self.cosine {
+            t.schedule = ScheduleConfig::Cosine {
+                warmup_steps: self.warmup_steps.unwrap_or(0),
+                min_lr: self.min_lr.unwrap_or(0.0),
+            };
         }
     }
 }

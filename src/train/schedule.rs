@@ -1,5 +1,7 @@
 //! Learning-rate schedules with PyTorch's semantics: `torch.optim.lr_scheduler.StepLR`,
-//! `ExponentialLR` and `ReduceLROnPlateau`.
+//! `ExponentialLR` and `ReduceLROnPlateau`, plus cosine annealing per step
+//! over the run's budget (`CosineAnnealingLR` with `T_max` = the run, after
+//! an optional linear warm-up, as nanoGPT and fairseq train).
 //!
 //! A schedule is stepped once per epoch (or per validation), after the
 //! optimizer, and sets the optimizer's learning rate. Step and exponential
@@ -86,6 +88,20 @@ pub enum ScheduleConfig {
     },
     /// `ReduceLROnPlateau` on a validation metric.
     Plateau(PlateauConfig),
+    /// Per optimizer step: a linear warm-up from 0 over `warmup_steps`, then
+    /// `CosineAnnealingLR` from the optimizer's rate down to `min_lr` over the
+    /// run's budget — its steps (epochs × batches per epoch) or its time
+    /// limit, whichever ends first. The time horizon counts all the run's
+    /// training time (a resumed run goes on annealing where it stopped), so
+    /// a time-limited run is not bit-for-bit reproducible; a step-limited one is.
+    Cosine {
+        /// Steps of linear warm-up (0: start at the full rate).
+        #[serde(default)]
+        warmup_steps: u64,
+        /// The rate at the end of the budget.
+        #[serde(default)]
+        min_lr: f64,
+    },
 }
 
 impl ScheduleConfig {
@@ -107,6 +123,10 @@ impl ScheduleConfig {
                 bad(format!("gamma must be positive, got {gamma}"))
             }
             ScheduleConfig::Exponential { .. } => Ok(()),
+            ScheduleConfig::Cosine { min_lr, .. } if !(*min_lr >= 0.0 && min_lr.is_finite()) => {
+                bad(format!("min_lr must be >= 0, got {min_lr}"))
+            }
+            ScheduleConfig::Cosine { .. } => Ok(()),
             ScheduleConfig::Plateau(p) => {
                 if !(0.0..1.0).contains(&p.factor) {
                     bad(format!("factor should be in [0, 1), got {}", p.factor))
@@ -127,6 +147,12 @@ impl ScheduleConfig {
     pub fn needs_metric(&self) -> bool {
         matches!(self, ScheduleConfig::Plateau(_))
     }
+
+    /// Whether the rate changes after every optimizer step (rather than
+    /// once per epoch or validation).
+    pub fn per_step(&self) -> bool {
+        matches!(self, ScheduleConfig::Cosine { .. })
+    }
 }
 
 /// The counters a schedule carries between epochs: what `trainer.json` stores
@@ -143,6 +169,10 @@ pub struct ScheduleState {
     pub num_bad_epochs: u64,
     /// Epochs of cooldown left (plateau only).
     pub cooldown_counter: u64,
+    /// The optimizer's rate when training started, which a per-step
+    /// schedule scales (absent in states saved before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_lr: Option<f64>,
 }
 
 /// A learning-rate schedule built from a [`ScheduleConfig`].
@@ -167,6 +197,7 @@ impl Scheduler {
                 best,
                 num_bad_epochs: 0,
                 cooldown_counter: 0,
+                base_lr: None,
             },
         })
     }
@@ -191,6 +222,11 @@ impl Scheduler {
             ScheduleConfig::Exponential { gamma } => {
                 s.last_epoch += 1;
                 Ok(lr * gamma)
+            }
+            // Set per step by `lr_at`; an epoch's end changes nothing.
+            ScheduleConfig::Cosine { .. } => {
+                s.last_epoch += 1;
+                Ok(lr)
             }
             ScheduleConfig::Plateau(p) => {
                 let current = metric.ok_or_else(|| {
@@ -218,6 +254,36 @@ impl Scheduler {
                 Ok(lr)
             }
         }
+    }
+
+    /// Remembers the rate a per-step schedule scales, unless a resumed state
+    /// already holds it.
+    pub fn start(&mut self, lr: f64) {
+        self.state.base_lr.get_or_insert(lr);
+    }
+
+    /// A per-step schedule's rate for optimizer step `step` (1-based), with
+    /// `progress` the fraction of the run's budget spent before it (clamped
+    /// to [0, 1]);
+    /// other schedules return `lr`, the current rate, unchanged.
+    pub fn lr_at(&self, lr: f64, step: u64, progress: f64) -> f64 {
+        let ScheduleConfig::Cosine {
+            warmup_steps,
+            min_lr,
+        } = self.cfg
+        else {
+            return lr;
+        };
+        let base = self.state.base_lr.unwrap_or(lr);
+        if step < warmup_steps {
+            return base * step as f64 / warmup_steps as f64;
+        }
+        let p = if progress.is_finite() {
+            progress.clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+        min_lr + (base - min_lr) * 0.5 * (1.0 + (std::f64::consts::PI * p).cos())
     }
 
     /// Ends an epoch and sets `opt`'s learning rate (PyTorch's `scheduler.step()`).
@@ -279,6 +345,41 @@ mod tests {
         let exp = ScheduleConfig::Exponential { gamma: 0.1 };
         assert_eq!(run(&exp, 1.0, &[0.0; 2]), [0.1, 0.1 * 0.1]);
         assert_eq!(run(&ScheduleConfig::Constant, 0.3, &[0.0; 2]), [0.3, 0.3]);
+    }
+
+    #[test]
+    fn cosine_warms_up_then_anneals_to_min_lr_and_resumes() {
+        let cfg = ScheduleConfig::Cosine {
+            warmup_steps: 4,
+            min_lr: 0.1,
+        };
+        let mut s = Scheduler::new(&cfg).unwrap();
+        s.start(1.0);
+        s.start(5.0); // a second start keeps the first rate
+        assert_eq!(s.lr_at(0.0, 1, 0.0), 0.25);
+        assert_eq!(s.lr_at(0.0, 3, 0.0), 0.75);
+        assert_eq!(s.lr_at(0.0, 4, 0.0), 1.0);
+        assert!((s.lr_at(0.0, 50, 0.5) - 0.55).abs() < 1e-12);
+        assert!((s.lr_at(0.0, 99, 1.0) - 0.1).abs() < 1e-12);
+        assert!((s.lr_at(0.0, 99, 7.0) - 0.1).abs() < 1e-12, "clamped");
+        assert!((s.lr_at(0.0, 99, f64::NAN) - 0.1).abs() < 1e-12);
+        // The epoch step leaves the rate alone; the base survives a resume.
+        assert_eq!(s.next_lr(0.3, None).unwrap(), 0.3);
+        let json = serde_json::to_string(&s.state()).unwrap();
+        let mut resumed = Scheduler::new(&cfg).unwrap();
+        resumed.load_state(&serde_json::from_str(&json).unwrap());
+        resumed.start(0.3);
+        assert_eq!(resumed.lr_at(0.0, 50, 0.5), s.lr_at(0.0, 50, 0.5));
+        // Other schedules do not move per step; states without a base load.
+        let step = Scheduler::new(&ScheduleConfig::Exponential { gamma: 0.5 }).unwrap();
+        assert_eq!(step.lr_at(0.7, 10, 0.5), 0.7);
+        let old = r#"{"last_epoch":1,"best":"inf","num_bad_epochs":0,"cooldown_counter":0}"#;
+        assert!(serde_json::from_str::<ScheduleState>(old).is_ok());
+        let bad = ScheduleConfig::Cosine {
+            warmup_steps: 0,
+            min_lr: -1.0,
+        };
+        assert!(bad.validate().is_err());
     }
 
     #[test]

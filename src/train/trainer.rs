@@ -356,6 +356,7 @@ impl Trainer {
             }
         };
 
+        scheduler.start(optimizer.lr());
         let params = task.params();
         let clock = Instant::now();
         let elapsed_before = state.elapsed;
@@ -385,6 +386,20 @@ impl Trainer {
                     Some(max) => clip_grad_norm(&vars, &mut grads, max)?.is_finite(),
                     None => true,
                 };
+                // This step's rate, set before it as PyTorch's per-step schedulers do.
+                if run.scheduler.config().per_step() {
+                    // The budget is the planned steps (as if every epoch had
+                    // this one's batches) or the time limit, whichever ends first.
+                    let planned = (self.cfg.epochs * batches.len()).max(1) as f64;
+                    let by_time = deadline.map_or(0.0, |d| {
+                        (elapsed_before + clock.elapsed().as_secs_f64()) / d
+                    });
+                    let progress = (state.step as f64 / planned).max(by_time);
+                    let lr = run
+                        .scheduler
+                        .lr_at(run.optimizer.lr(), state.step + 1, progress);
+                    run.optimizer.set_lr(lr);
+                }
                 // An overflowing gradient would poison every weight; skip the
                 // step (as PyTorch's AMP scaler does) and say so.
                 if finite {
