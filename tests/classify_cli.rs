@@ -189,6 +189,62 @@ fn bad_input_is_one_clear_error() {
         "{}",
         run.stderr
     );
+
+    // Rows with a missing column or an empty text: skipped and listed by
+    // line, or under --strict an error naming the first.
+    let cut = tmp.path().join("cut").display().to_string();
+    let bad = tmp.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "text,label\nabword0,0\ncdword1\nabword2,0\n  ,1\ncdword3,1\n",
+    )
+    .unwrap();
+    let b = bad.display().to_string();
+    let eval = |extra: &[&str]| {
+        let mut a = vec!["classify", "eval", "--model", &cut, "--data", &b];
+        a.extend_from_slice(&["--text-col", "text", "--label-col", "label", "--json"]);
+        a.extend_from_slice(extra);
+        attend(&a)
+    };
+    let run = eval(&[]);
+    ok(&run);
+    assert!(
+        run.stderr.contains("skipped 2 rows")
+            && run
+                .stderr
+                .contains("line 3: expected at least 2 columns, found 1")
+            && run.stderr.contains("line 5: empty text"),
+        "{}",
+        run.stderr
+    );
+    let scored: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(scored["examples"], 3, "{scored}");
+    let run = eval(&["--strict"]);
+    assert_ne!(run.code, Some(0));
+    assert!(
+        run.stderr
+            .contains("bad.csv:3: expected at least 2 columns"),
+        "{}",
+        run.stderr
+    );
+    // Training skips them the same way, or stops under --strict.
+    let train_bad = |extra: &[&str]| {
+        let out = tmp.path().join("badm");
+        let _ = std::fs::remove_dir_all(&out);
+        let mut a = vec!["classify", "train", "--data", &b, "--text-col", "text"];
+        a.extend_from_slice(&["--label-col", "label", "--epochs", "1", "--hidden", "8"]);
+        a.extend_from_slice(&["--out", out.to_str().unwrap()]);
+        a.extend_from_slice(extra);
+        attend(&a)
+    };
+    let run = train_bad(&["--strict"]);
+    assert_ne!(run.code, Some(0));
+    assert!(run.stderr.contains("bad.csv:3:"), "{}", run.stderr);
+    // An unseen label at evaluation is an error that names it.
+    std::fs::write(&bad, "text,label\nabword0,0\ncdword1,7\n").unwrap();
+    let run = eval(&[]);
+    assert_ne!(run.code, Some(0));
+    assert!(run.stderr.contains("`7`"), "{}", run.stderr);
 }
 
 #[test]

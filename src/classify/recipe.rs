@@ -19,7 +19,10 @@ use serde::{Deserialize, Serialize};
 use super::task::{ClassifyTask, Example, TaskConfig};
 use super::{Classifier, ClassifierConfig};
 use crate::data::Resolver;
-use crate::data::labelled::{Column, Delimiter, LabelledFormat, read_labelled};
+use crate::data::labelled::{
+    BadRows, Column, Delimiter, LabelledFormat, SkippedRow, kept_indices, read_labelled,
+    read_labelled_with,
+};
 use crate::data::registry::DataFormat;
 use crate::data::split::{SplitConfig, python_stratified_split};
 use crate::metrics::classification::{Confusion, Report};
@@ -121,6 +124,9 @@ pub struct LabelDataConfig {
     pub min_freq: u64,
     /// Keep at most this many of the most frequent tokens.
     pub max_vocab: Option<usize>,
+    /// A row with a missing column or an empty text is an error naming its
+    /// line (`--strict`), instead of being skipped with a warning.
+    pub strict: bool,
 }
 
 impl Default for LabelDataConfig {
@@ -133,6 +139,7 @@ impl Default for LabelDataConfig {
             split_seed: 0,
             min_freq: 1,
             max_vocab: None,
+            strict: false,
         }
     }
 }
@@ -192,8 +199,48 @@ impl Default for ClassifyConfig {
 /// One labelled text, as the data readers give it.
 pub type Labelled = crate::data::labelled::Example;
 
-/// Reads a labelled dataset by name or path.
-pub fn read_dataset(data: &LabelDataConfig) -> Result<Vec<Labelled>> {
+/// A labelled dataset as read: its examples and the rows left out.
+#[derive(Clone, Debug)]
+pub struct DatasetRows {
+    /// The file read.
+    pub path: PathBuf,
+    /// The examples, in file order.
+    pub rows: Vec<Labelled>,
+    /// Rows with a missing column or an empty text (none under `strict`).
+    pub skipped: Vec<SkippedRow>,
+}
+
+impl DatasetRows {
+    /// One line saying which rows were skipped (the first five by line),
+    /// or `None` when none were.
+    pub fn warning(&self) -> Option<String> {
+        skipped_warning(&self.path, &self.skipped)
+    }
+}
+
+/// "warning: FILE: skipped N rows …" for rows left out of FILE, if any.
+pub fn skipped_warning(path: &Path, skipped: &[SkippedRow]) -> Option<String> {
+    const SHOWN: usize = 5;
+    let first = skipped.first()?;
+    let mut listed = first.to_string();
+    for s in skipped.iter().skip(1).take(SHOWN - 1) {
+        listed.push_str("; ");
+        listed.push_str(&s.to_string());
+    }
+    if skipped.len() > SHOWN {
+        listed.push_str(&format!("; and {} more", skipped.len() - SHOWN));
+    }
+    let n = skipped.len();
+    let rows = if n == 1 { "row" } else { "rows" };
+    Some(format!(
+        "warning: {}: skipped {n} {rows} with a missing column or an empty text ({listed}); --strict makes them an error",
+        path.display()
+    ))
+}
+
+/// Reads a labelled dataset by name or path, every row of its file (bad
+/// rows skipped unless `data.strict`).
+pub fn read_dataset(data: &LabelDataConfig) -> Result<DatasetRows> {
     let resolved = Resolver::from_env().resolve(&data.dataset)?;
     let format = resolved.dataset.map(|d| (d.format)());
     let fmt = match (&format, &data.text_col, &data.label_col) {
@@ -212,7 +259,17 @@ pub fn read_dataset(data: &LabelDataConfig) -> Result<Vec<Labelled>> {
             )));
         }
     };
-    read_labelled(&resolved.path, &fmt)
+    let bad = if data.strict {
+        BadRows::Error
+    } else {
+        BadRows::Skip
+    };
+    let (rows, skipped) = read_labelled_with(&resolved.path, &fmt, bad)?;
+    Ok(DatasetRows {
+        path: resolved.path,
+        rows,
+        skipped,
+    })
 }
 
 fn delimiter_of(path: &Path) -> Delimiter {
@@ -233,6 +290,8 @@ pub struct Prepared {
     pub valid: Vec<Labelled>,
     /// Test rows.
     pub test: Vec<Labelled>,
+    /// The rows of the dataset's file that were skipped, and that file.
+    pub skipped: (PathBuf, Vec<SkippedRow>),
 }
 
 /// Reads and splits: stratified by label and seeded exactly as
@@ -245,12 +304,16 @@ pub struct Prepared {
 /// test file, its class ids 1–4 named World, Sports, Business, Sci/Tech).
 /// For them `data.split`'s test fraction is ignored.
 pub fn prepare(data: &LabelDataConfig) -> Result<Prepared> {
-    let rows = read_dataset(data)?;
+    let DatasetRows {
+        path,
+        rows,
+        skipped,
+    } = read_dataset(data)?;
     if rows.is_empty() {
         return Err(Error::Config(format!("{}: no examples", data.dataset)));
     }
     let own_test = match data.dataset.as_str() {
-        "imdb" => Some(imdb_test_rows(data, &rows)?),
+        "imdb" => Some(imdb_test_rows(&path, &rows, &skipped)?),
         "ag-news-titles" => Some(ag_news_test_titles()?),
         _ => None,
     };
@@ -278,37 +341,47 @@ pub fn prepare(data: &LabelDataConfig) -> Result<Prepared> {
         train: pick(&split.train),
         valid: pick(&split.valid),
         test: test.unwrap_or_else(|| pick(&split.test)),
+        skipped: (path, skipped),
     })
 }
 
 /// IMDB's own split: the indices of its `train` rows and its `test` rows.
+/// `rows` are the examples read from `path` with `skipped` left out; the
+/// split column is matched to them by their position in the file.
 fn imdb_test_rows(
-    data: &LabelDataConfig,
+    path: &Path,
     rows: &[Labelled],
+    skipped: &[SkippedRow],
 ) -> Result<(Option<Vec<usize>>, Vec<Labelled>)> {
-    let resolved = Resolver::from_env().resolve(&data.dataset)?;
     let fmt = LabelledFormat {
         delimiter: Delimiter::Tsv,
         header: true,
         text: vec![Column::Name("id".into())],
         label: Column::Name("split".into()),
     };
-    let parts = read_labelled(&resolved.path, &fmt)?;
-    if parts.len() != rows.len() {
-        return Err(Error::Config(format!(
-            "{}: {} rows with a split but {} with a text",
-            resolved.path.display(),
-            parts.len(),
-            rows.len()
-        )));
+    let (parts, parts_skipped) = read_labelled_with(path, &fmt, BadRows::Skip)?;
+    let split_of: std::collections::HashMap<usize, &str> =
+        kept_indices(parts.len(), &parts_skipped)
+            .into_iter()
+            .zip(parts.iter().map(|p| p.label.as_str()))
+            .collect();
+    let positions = kept_indices(rows.len(), skipped);
+    let mut train = Vec::new();
+    let mut test = Vec::new();
+    for (i, at) in positions.iter().enumerate() {
+        match split_of.get(at).copied() {
+            Some("train") => train.push(i),
+            Some("test") => test.push(rows[i].clone()),
+            other => {
+                return Err(Error::Config(format!(
+                    "{}: data row {}: split `{}`, expected train or test",
+                    path.display(),
+                    at + 1,
+                    other.unwrap_or("")
+                )));
+            }
+        }
     }
-    let train = (0..rows.len())
-        .filter(|&i| parts[i].label == "train")
-        .collect();
-    let test = (0..rows.len())
-        .filter(|&i| parts[i].label == "test")
-        .map(|i| rows[i].clone())
-        .collect();
     Ok((Some(train), test))
 }
 
@@ -576,6 +649,9 @@ pub fn train(
 ) -> Result<TrainReport> {
     cfg.train.validate()?;
     let data = prepare(&cfg.data)?;
+    if let (Some(w), false) = (skipped_warning(&data.skipped.0, &data.skipped.1), quiet) {
+        eprintln!("{w}");
+    }
     let dir = match start {
         Start::Fresh => ModelDir::create(out)?,
         Start::Resume => ModelDir::open(out)?,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use attend::classify::recipe::{self, Labelled, held_out};
+use attend::classify::recipe::{self, LabelDataConfig, Labelled, held_out};
 use attend::classify::{ClassifyConfig, Level, Pooling, Prediction, Predictor};
 use attend::data::TextLines;
 use attend::text::NormalizeConfig;
@@ -97,6 +97,10 @@ pub struct TrainArgs {
     /// Label column of a file given by path.
     #[arg(long, value_name = "C", requires = "text_col")]
     label_col: Option<String>,
+    /// Stop at a row with a missing column or an empty text (default: skip
+    /// it, and list the skipped lines in a warning).
+    #[arg(long)]
+    strict: bool,
     /// Tokens are characters or (lowercased, punctuation split) words.
     #[arg(long, value_enum)]
     level: Option<LevelArg>,
@@ -133,6 +137,9 @@ pub struct TrainArgs {
     /// Read left to right only (the default reads both ways).
     #[arg(long)]
     unidirectional: bool,
+    /// Read both ways (the default; overrides a config file's setting).
+    #[arg(long, conflicts_with = "unidirectional")]
+    bidirectional: bool,
     /// Dropout.
     #[arg(long, value_name = "P")]
     dropout: Option<f32>,
@@ -166,9 +173,23 @@ pub struct EvalArgs {
     /// Model directory.
     #[arg(long, value_name = "DIR")]
     model: PathBuf,
-    /// Which held-out split of the model directory to score.
+    /// Which held-out split of the model directory to score (without --data).
     #[arg(long, default_value = "test", value_parser = ["test", "valid"])]
     split: String,
+    /// Score every row of this dataset (name, or path of a CSV/TSV with a
+    /// header) instead of a held-out split; its labels must be the model's.
+    #[arg(long, value_name = "NAME|PATH", conflicts_with = "split")]
+    data: Option<String>,
+    /// Text column of a file given by path.
+    #[arg(long, value_name = "C", requires_all = ["label_col", "data"])]
+    text_col: Option<String>,
+    /// Label column of a file given by path.
+    #[arg(long, value_name = "C", requires_all = ["text_col", "data"])]
+    label_col: Option<String>,
+    /// With --data: stop at a row with a missing column or an empty text
+    /// instead of skipping it with a warning.
+    #[arg(long, requires = "data")]
+    strict: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -284,6 +305,9 @@ fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) {
         d.text_col = a.text_col.clone();
         d.label_col = a.label_col.clone();
     }
+    if a.strict {
+        d.strict = true;
+    }
     // The news and review datasets are word-level lessons: words (lowercased,
     // punctuation split), seen at least twice, unless told otherwise.
     let wordy = matches!(cfg.data.dataset.as_str(), "ag-news-titles" | "imdb")
@@ -340,6 +364,9 @@ fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) {
     if let Some(l) = a.layers {
         m.layers = l;
     }
+    if a.bidirectional {
+        m.bidirectional = true;
+    }
     if a.unidirectional {
         m.bidirectional = false;
     }
@@ -388,7 +415,22 @@ fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) {
 
 fn eval(args: &EvalArgs) -> Result<ExitCode> {
     let predictor = Predictor::load(&args.model)?;
-    let rows: Vec<Labelled> = held_out(&args.model, &args.split)?;
+    let rows: Vec<Labelled> = match &args.data {
+        None => held_out(&args.model, &args.split)?,
+        Some(data) => {
+            let read = recipe::read_dataset(&LabelDataConfig {
+                dataset: data.clone(),
+                text_col: args.text_col.clone(),
+                label_col: args.label_col.clone(),
+                strict: args.strict,
+                ..LabelDataConfig::default()
+            })?;
+            if let Some(w) = read.warning() {
+                eprintln!("{w}");
+            }
+            read.rows
+        }
+    };
     let (report, confusion) = predictor.evaluate(&rows)?;
     if let Some(path) = &args.heatmap {
         let rows: Vec<Vec<f32>> = confusion

@@ -79,9 +79,12 @@ pub struct TrainArgs {
     /// Recurrent layers.
     #[arg(long, value_name = "N")]
     layers: Option<usize>,
-    /// Bidirectional encoder.
-    #[arg(long)]
+    /// Bidirectional encoder (the default recipe's).
+    #[arg(long, conflicts_with = "unidirectional")]
     bidirectional: bool,
+    /// Encoder reads left to right only (the tutorial's encoder).
+    #[arg(long)]
+    unidirectional: bool,
     /// Luong input feeding for `--attention dot|general` (Luong et al. 2015
     /// §3.3; slower to train: the decoder then runs step by step).
     #[arg(long)]
@@ -255,7 +258,9 @@ fn apply_flags(cfg: &mut TranslateConfig, a: &TrainArgs, g: &Globals) {
     if let Some(l) = a.layers {
         m.layers = l;
     }
-    m.bidirectional |= a.bidirectional;
+    if a.bidirectional || a.unidirectional {
+        m.bidirectional = a.bidirectional;
+    }
     m.input_feeding |= a.input_feeding;
     apply_train_flags(&mut cfg.train, a.epochs, a.optimizer, a.lr, g.seed);
     a.loop_flags.apply(&mut cfg.train);

@@ -75,6 +75,38 @@ pub struct Example {
     pub label: String,
 }
 
+/// What to do with a row that lacks a column or whose text is empty (a
+/// damaged file, a stray blank row): stop, or skip it and say so. Broken
+/// encodings, binary data and unreadable files are errors either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BadRows {
+    /// An error naming the line (`--strict`).
+    #[default]
+    Error,
+    /// Left out, and listed in [`LabelledReader::skipped`].
+    Skip,
+}
+
+/// A row left out under [`BadRows::Skip`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SkippedRow {
+    /// 0-based position among the file's data rows (the header not counted).
+    pub index: usize,
+    /// 1-based line of the file where the row starts, where known.
+    pub line: Option<usize>,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl std::fmt::Display for SkippedRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "line {l}: {}", self.reason),
+            None => write!(f, "row {}: {}", self.index + 1, self.reason),
+        }
+    }
+}
+
 /// Streams the examples of a labelled file (see [`reader`]).
 pub struct LabelledReader<R: BufRead> {
     csv: csv::Reader<R>,
@@ -83,6 +115,14 @@ pub struct LabelledReader<R: BufRead> {
     record: csv::StringRecord,
     rows: usize,
     done: bool,
+    bad: BadRows,
+    skipped: Vec<SkippedRow>,
+}
+
+/// A data row: an example, or why it is not one.
+enum Row {
+    Good(Example),
+    Bad(Option<usize>, String),
 }
 
 /// Examples of a labelled stream. Resolves the columns first, so a column
@@ -111,6 +151,8 @@ pub fn reader<R: BufRead>(r: R, fmt: &LabelledFormat) -> Result<LabelledReader<R
         record: csv::StringRecord::new(),
         rows: 0,
         done: false,
+        bad: BadRows::Error,
+        skipped: Vec::new(),
     })
 }
 
@@ -160,7 +202,18 @@ fn csv_error(e: csv::Error) -> Error {
 }
 
 impl<R: BufRead> LabelledReader<R> {
-    fn read_row(&mut self) -> Result<Option<Example>> {
+    /// Sets what happens to rows with a missing column or an empty text.
+    pub fn bad_rows(mut self, bad: BadRows) -> Self {
+        self.bad = bad;
+        self
+    }
+
+    /// The rows skipped so far (under [`BadRows::Skip`]), in file order.
+    pub fn skipped(&self) -> &[SkippedRow] {
+        &self.skipped
+    }
+
+    fn read_row(&mut self) -> Result<Option<Row>> {
         if !self.csv.read_record(&mut self.record).map_err(csv_error)? {
             return Ok(None);
         }
@@ -173,28 +226,26 @@ impl<R: BufRead> LabelledReader<R> {
                 "NUL byte: this looks like a binary file, expected labelled text rows",
             ));
         }
-        let field = |i: usize| {
-            self.record.get(i).ok_or_else(|| {
-                Error::format(
-                    Source::stream(),
-                    line,
-                    format!(
-                        "expected at least {} columns, found {}",
-                        i + 1,
-                        self.record.len()
-                    ),
-                )
-            })
-        };
-        let label = field(self.label)?.to_string();
+        let needed = self.text.iter().copied().chain([self.label]).max();
+        if let Some(max) = needed.filter(|&m| m >= self.record.len()) {
+            let found = self.record.len();
+            return Ok(Some(Row::Bad(
+                line,
+                format!("expected at least {} columns, found {found}", max + 1),
+            )));
+        }
+        let label = self.record[self.label].to_string();
         let mut text = String::new();
         for &i in &self.text {
             if !text.is_empty() {
                 text.push(' ');
             }
-            text.push_str(field(i)?);
+            text.push_str(&self.record[i]);
         }
-        Ok(Some(Example { text, label }))
+        if text.trim().is_empty() {
+            return Ok(Some(Row::Bad(line, "empty text".into())));
+        }
+        Ok(Some(Row::Good(Example { text, label })))
     }
 }
 
@@ -202,39 +253,81 @@ impl<R: BufRead> Iterator for LabelledReader<R> {
     type Item = Result<Example>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let got = self.read_row();
-        match got {
-            Ok(Some(ex)) => Some(Ok(ex)),
-            Ok(None) => {
-                self.done = true;
-                (self.rows == 0).then(|| {
-                    Err(Error::format(
-                        Source::stream(),
-                        None,
-                        if self.csv.has_headers() {
-                            "no rows after the header, expected labelled text rows"
-                        } else {
-                            "file is empty, expected labelled text rows"
-                        },
-                    ))
-                })
+        while !self.done {
+            match self.read_row() {
+                Ok(Some(Row::Good(ex))) => return Some(Ok(ex)),
+                Ok(Some(Row::Bad(line, reason))) => match self.bad {
+                    BadRows::Skip => self.skipped.push(SkippedRow {
+                        index: self.rows - 1,
+                        line,
+                        reason,
+                    }),
+                    BadRows::Error => {
+                        self.done = true;
+                        return Some(Err(Error::format(Source::stream(), line, reason)));
+                    }
+                },
+                Ok(None) => {
+                    self.done = true;
+                    return (self.rows == 0).then(|| {
+                        Err(Error::format(
+                            Source::stream(),
+                            None,
+                            if self.csv.has_headers() {
+                                "no rows after the header, expected labelled text rows"
+                            } else {
+                                "file is empty, expected labelled text rows"
+                            },
+                        ))
+                    });
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
             }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
         }
+        None
     }
 }
 
-/// Reads every example of the file at `path` (gzip or plain).
+/// Reads every example of the file at `path` (gzip or plain); a row with a
+/// missing column or an empty text is an error naming its line.
 pub fn read_labelled(path: &Path, fmt: &LabelledFormat) -> Result<Vec<Example>> {
-    reader(open(path)?, fmt)
-        .and_then(|r| r.collect::<Result<Vec<_>>>())
-        .map_err(|e| e.at_path(path))
+    read_labelled_with(path, fmt, BadRows::Error).map(|(rows, _)| rows)
+}
+
+/// Reads every example of the file at `path`, with `bad` deciding about
+/// rows with a missing column or an empty text; returns the examples and
+/// the rows skipped.
+pub fn read_labelled_with(
+    path: &Path,
+    fmt: &LabelledFormat,
+    bad: BadRows,
+) -> Result<(Vec<Example>, Vec<SkippedRow>)> {
+    let read = || -> Result<_> {
+        let mut rows = reader(open(path)?, fmt)?.bad_rows(bad);
+        let examples = rows.by_ref().collect::<Result<Vec<_>>>()?;
+        Ok((examples, rows.skipped))
+    };
+    read().map_err(|e| e.at_path(path))
+}
+
+/// The 0-based data-row positions of the `kept` examples read when
+/// `skipped` were left out.
+pub fn kept_indices(kept: usize, skipped: &[SkippedRow]) -> Vec<usize> {
+    let mut gaps = skipped.iter().map(|s| s.index).peekable();
+    let mut out = Vec::with_capacity(kept);
+    let mut i = 0;
+    while out.len() < kept {
+        if gaps.peek() == Some(&i) {
+            gaps.next();
+        } else {
+            out.push(i);
+        }
+        i += 1;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -334,6 +427,41 @@ mod tests {
         let nohead = fmt(Delimiter::Csv, false, &[Column::Index(1)], Column::Index(0));
         let e = read("", &nohead).unwrap_err().to_string();
         assert_eq!(e, "<input>: file is empty, expected labelled text rows");
+    }
+
+    #[test]
+    fn bad_rows_are_skipped_with_their_lines_or_stop_the_read() {
+        let f = fmt(
+            Delimiter::Csv,
+            true,
+            &[Column::Name("X".into())],
+            Column::Name("y".into()),
+        );
+        let data = "y,X\nWorld,Title\nSports\nBusiness,  \n\"Sci\",\"two\nlines\"\nWorld,Last\n";
+        let mut r = reader(data.as_bytes(), &f).unwrap().bad_rows(BadRows::Skip);
+        let got: Vec<Example> = r.by_ref().collect::<Result<_>>().unwrap();
+        let texts: Vec<&str> = got.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(texts, ["Title", "two\nlines", "Last"]);
+        let skipped: Vec<String> = r.skipped().iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            skipped,
+            [
+                "line 3: expected at least 2 columns, found 1",
+                "line 4: empty text"
+            ]
+        );
+        assert_eq!(r.skipped()[1].index, 2);
+        assert_eq!(kept_indices(3, r.skipped()), [0, 3, 4]);
+        let e = read("y,X\nWorld,Title\nBusiness,\n", &f)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("<input>:3: empty text"), "{e}");
+        // A file of bad rows only reads as no examples, not as an empty file.
+        let mut r = reader("y,X\nSports\n".as_bytes(), &f)
+            .unwrap()
+            .bad_rows(BadRows::Skip);
+        assert_eq!(r.by_ref().count(), 0);
+        assert_eq!(r.skipped().len(), 1);
     }
 
     #[test]

@@ -21,7 +21,10 @@ pub mod stats;
 pub use batch::{BatchConfig, Batcher, PairBatch, PairSpecials, SeqBatch, shard_ranges};
 pub use corpus::CorpusReader;
 pub use filter::{ENG_PREFIXES, EnglishSide, LengthFilter, TUTORIAL_MAX_LENGTH, TutorialFilter};
-pub use labelled::{Column, Delimiter, Example, LabelledFormat, LabelledReader, read_labelled};
+pub use labelled::{
+    BadRows, Column, Delimiter, Example, LabelledFormat, LabelledReader, SkippedRow, read_labelled,
+    read_labelled_with,
+};
 pub use pairs::{Pair, PairReader, read_pairs};
 pub use pyrandom::{PyRandom, python_shuffled};
 pub use registry::{DATASETS, DataFormat, DatasetInfo};
