@@ -375,6 +375,17 @@ fn backward<C: CellMath, T: Real>(
     let (g, sw) = (C::GATES * h, C::STATES * h);
     let width = (C::STATES + C::SAVED) * h;
     let w = &whb[..h * g];
+    // `W_hh` as `[G·H, H]` (PyTorch's own layout), for the per-step product
+    // with its transpose: handing `gemm` the `[H, G·H]` buffer transposed
+    // makes it repack (a strided gather of) the whole matrix on every step,
+    // which cost more than the product itself; one transpose here is once
+    // per sequence.
+    let mut w_t = vec![T::ZERO; h * g];
+    for (i, row) in w.chunks_exact(g).enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            w_t[j * h + i] = v;
+        }
+    }
     let order = op.order(t);
     // The state each step started from, `[T·B, S·H]` in step order: s0 for
     // the first step processed, else the state after the step before it.
@@ -427,7 +438,7 @@ fn backward<C: CellMath, T: Real>(
         matmul_ld(
             (&mut d_next, sw),
             (&d_hw[s * b * g..(s + 1) * b * g], Op::N, g),
-            (w, Op::T, g),
+            (&w_t, Op::N, h),
             b,
             g,
             h,
