@@ -4,7 +4,8 @@
 # on the first 300k characters of the next 5M), then scored on the last 5M
 # characters (the test part saved in the model directory). Adam at 4e-3
 # (a 3-minute probe beat 2e-3 by 0.02 bpc) annealed along a cosine to 0 over
-# the time limit (--cosine), since the run sees about half an epoch.
+# the run (--cosine: its epoch or its time limit, whichever ends first),
+# since the hour sees at most about one epoch.
 #
 #   bash bench/lm_text8.sh [OUT_DIR] [MINUTES]
 #
