@@ -211,31 +211,30 @@ pub struct DatasetRows {
 }
 
 impl DatasetRows {
-    /// One line saying which rows were skipped (the first five by line),
-    /// or `None` when none were.
+    /// "warning: FILE: skipped N rows …", listing the first five by line,
+    /// or `None` when no row was skipped.
     pub fn warning(&self) -> Option<String> {
-        skipped_warning(&self.path, &self.skipped)
+        const SHOWN: usize = 5;
+        let n = self.skipped.len();
+        if n == 0 {
+            return None;
+        }
+        let mut listed: Vec<String> = self
+            .skipped
+            .iter()
+            .take(SHOWN)
+            .map(|s| s.to_string())
+            .collect();
+        if n > SHOWN {
+            listed.push(format!("and {} more", n - SHOWN));
+        }
+        let rows = if n == 1 { "row" } else { "rows" };
+        Some(format!(
+            "warning: {}: skipped {n} {rows} with a missing column or an empty text ({}); --strict makes them an error",
+            self.path.display(),
+            listed.join("; ")
+        ))
     }
-}
-
-/// "warning: FILE: skipped N rows …" for rows left out of FILE, if any.
-pub fn skipped_warning(path: &Path, skipped: &[SkippedRow]) -> Option<String> {
-    const SHOWN: usize = 5;
-    let first = skipped.first()?;
-    let mut listed = first.to_string();
-    for s in skipped.iter().skip(1).take(SHOWN - 1) {
-        listed.push_str("; ");
-        listed.push_str(&s.to_string());
-    }
-    if skipped.len() > SHOWN {
-        listed.push_str(&format!("; and {} more", skipped.len() - SHOWN));
-    }
-    let n = skipped.len();
-    let rows = if n == 1 { "row" } else { "rows" };
-    Some(format!(
-        "warning: {}: skipped {n} {rows} with a missing column or an empty text ({listed}); --strict makes them an error",
-        path.display()
-    ))
 }
 
 /// Reads a labelled dataset by name or path, every row of its file (bad
@@ -290,8 +289,8 @@ pub struct Prepared {
     pub valid: Vec<Labelled>,
     /// Test rows.
     pub test: Vec<Labelled>,
-    /// The rows of the dataset's file that were skipped, and that file.
-    pub skipped: (PathBuf, Vec<SkippedRow>),
+    /// What [`DatasetRows::warning`] said of the rows skipped, if any were.
+    pub warning: Option<String>,
 }
 
 /// Reads and splits: stratified by label and seeded exactly as
@@ -304,11 +303,13 @@ pub struct Prepared {
 /// test file, its class ids 1–4 named World, Sports, Business, Sci/Tech).
 /// For them `data.split`'s test fraction is ignored.
 pub fn prepare(data: &LabelDataConfig) -> Result<Prepared> {
+    let read = read_dataset(data)?;
+    let warning = read.warning();
     let DatasetRows {
         path,
         rows,
         skipped,
-    } = read_dataset(data)?;
+    } = read;
     if rows.is_empty() {
         return Err(Error::Config(format!("{}: no examples", data.dataset)));
     }
@@ -341,7 +342,7 @@ pub fn prepare(data: &LabelDataConfig) -> Result<Prepared> {
         train: pick(&split.train),
         valid: pick(&split.valid),
         test: test.unwrap_or_else(|| pick(&split.test)),
-        skipped: (path, skipped),
+        warning,
     })
 }
 
@@ -649,7 +650,7 @@ pub fn train(
 ) -> Result<TrainReport> {
     cfg.train.validate()?;
     let data = prepare(&cfg.data)?;
-    if let (Some(w), false) = (skipped_warning(&data.skipped.0, &data.skipped.1), quiet) {
+    if let (Some(w), false) = (&data.warning, quiet) {
         eprintln!("{w}");
     }
     let dir = match start {

@@ -112,6 +112,8 @@ pub struct LabelledReader<R: BufRead> {
     csv: csv::Reader<R>,
     text: Vec<usize>,
     label: usize,
+    /// Fields a row needs to reach every chosen column.
+    columns: usize,
     record: csv::StringRecord,
     rows: usize,
     done: bool,
@@ -144,9 +146,17 @@ pub fn reader<R: BufRead>(r: R, fmt: &LabelledFormat) -> Result<LabelledReader<R
         None
     };
     let resolve = |c: &Column| resolve(c, header.as_ref());
+    let text: Vec<usize> = fmt.text.iter().map(resolve).collect::<Result<_>>()?;
+    let label = resolve(&fmt.label)?;
     Ok(LabelledReader {
-        text: fmt.text.iter().map(resolve).collect::<Result<_>>()?,
-        label: resolve(&fmt.label)?,
+        columns: text
+            .iter()
+            .copied()
+            .chain([label])
+            .max()
+            .map_or(0, |m| m + 1),
+        text,
+        label,
         csv,
         record: csv::StringRecord::new(),
         rows: 0,
@@ -226,12 +236,11 @@ impl<R: BufRead> LabelledReader<R> {
                 "NUL byte: this looks like a binary file, expected labelled text rows",
             ));
         }
-        let needed = self.text.iter().copied().chain([self.label]).max();
-        if let Some(max) = needed.filter(|&m| m >= self.record.len()) {
-            let found = self.record.len();
+        if self.record.len() < self.columns {
+            let (needed, found) = (self.columns, self.record.len());
             return Ok(Some(Row::Bad(
                 line,
-                format!("expected at least {} columns, found {found}", max + 1),
+                format!("expected at least {needed} columns, found {found}"),
             )));
         }
         let label = self.record[self.label].to_string();
