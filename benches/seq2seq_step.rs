@@ -4,7 +4,7 @@
 //! forcing, dropout 0.1; one step = forward + backward + SGD (lr 0.01).
 //! `bench/seq2seq_step.sh` runs `bench/seq2seq_step_torch.py` beside it.
 //!
-//! `cargo bench --bench seq2seq_step [-- --threads N --json]`. With 2 threads
+//! `cargo bench --bench seq2seq_step [-- --threads N --json --batch N]`. With 2 threads
 //! a batch is split into one shard per thread as attend's trainer does (each
 //! shard's forward and backward on its own core, gradients summed); batch 1
 //! runs on one.
@@ -58,10 +58,19 @@ fn main() -> attend::Result<()> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(2usize);
     let json = argv.iter().any(|a| a == "--json");
+    // `--batch N` times one batch size only (for profiling).
+    let only: Option<usize> = argv
+        .iter()
+        .position(|a| a == "--batch")
+        .and_then(|i| argv.get(i + 1))
+        .and_then(|v| v.parse().ok());
     // The binary's thread set-up: candle's intra-op pool pinned to one thread.
     attend::set_threads(threads)?;
     let cfg = config();
-    for b in [1usize, 64] {
+    for b in [1usize, 64]
+        .into_iter()
+        .filter(|b| only.is_none_or(|o| o == *b))
+    {
         let store = ParamStore::new(1);
         let model = Seq2Seq::new(&cfg, store.var_builder(DType::F32, &Device::Cpu))?;
         let vars = store.vars();

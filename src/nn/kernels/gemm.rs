@@ -14,6 +14,11 @@ pub enum Op {
     T,
 }
 
+/// Up to this many rows, a product with a transposed `b` runs one row at a
+/// time (measured on AVX-512 with `b` 768 × 256: 2 rows 14 µs against
+/// 111 µs through the packed path, 8 rows 53 µs against 88 µs).
+pub const FEW_ROWS: usize = 8;
+
 /// `dst[m, n] (+)= a[m, k] · b[k, n]`, all row-major; `a`/`b` read through
 /// [`Op`]; `accumulate` adds to `dst` instead of overwriting it. Runs on the
 /// calling thread: the trainer already spreads batch shards over the cores.
@@ -72,6 +77,26 @@ pub fn matmul_ld<T: Real>(
             && fits(b.len(), stored(b_op, k, n), b_ld),
         "matmul: buffers too small for their shapes and leading dimensions"
     );
+    if b_op == Op::T && a_op == Op::N && (2..=FEW_ROWS).contains(&m) {
+        // `gemm` would repack (a scalar strided gather of) the whole of `b`
+        // for these few rows on every call — several times the product
+        // itself; its one-row path (a matrix–vector product over `b`'s
+        // contiguous rows) packs nothing, so run it row by row.
+        for r in 0..m {
+            let dst_row = &mut dst[r * dst_ld..r * dst_ld + n];
+            let a_row = &a[r * a_ld..r * a_ld + k];
+            matmul_ld(
+                (dst_row, n),
+                (a_row, Op::N, k),
+                (b, b_op, b_ld),
+                1,
+                k,
+                n,
+                accumulate,
+            );
+        }
+        return;
+    }
     if k == 0 {
         if !accumulate {
             for row in dst.chunks_mut(dst_ld).take(m) {
@@ -114,6 +139,27 @@ pub fn matmul_ld<T: Real>(
     }
 }
 
+/// `src` (`rows × cols` inside rows `ld` wide) transposed: `[cols, rows]`
+/// row-major. In tiles, so that neither side is walked a whole column at a
+/// time (the plain double loop cost 8 ns an element at 2,048 × 512).
+pub fn transpose<T: Real>(src: &[T], rows: usize, cols: usize, ld: usize) -> Vec<T> {
+    const TILE: usize = 8;
+    let mut dst = vec![T::ZERO; rows * cols];
+    for i0 in (0..rows).step_by(TILE) {
+        let i1 = (i0 + TILE).min(rows);
+        for j0 in (0..cols).step_by(TILE) {
+            let j1 = (j0 + TILE).min(cols);
+            for i in i0..i1 {
+                let row = &src[i * ld + j0..i * ld + j1];
+                for (j, &v) in (j0..j1).zip(row) {
+                    dst[j * rows + i] = v;
+                }
+            }
+        }
+    }
+    dst
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,7 +186,26 @@ mod tests {
 
     #[test]
     fn every_layout_matches_the_naive_product() {
-        let (m, k, n) = (5, 7, 3);
+        // One row, a few (run row by row when `b` is transposed), many.
+        for m in [1, 5, FEW_ROWS + 3] {
+            layouts_match(m, 7, 3);
+        }
+    }
+
+    #[test]
+    fn tiled_transpose_matches_the_plain_one() {
+        // Sizes off the tile, read from inside wider rows.
+        let (rows, cols, ld) = (13, 19, 21);
+        let x: Vec<f64> = (0..rows * ld).map(|i| i as f64).collect();
+        let got = super::transpose(&x, rows, cols, ld);
+        for i in 0..rows {
+            for j in 0..cols {
+                assert_eq!(got[j * rows + i], x[i * ld + j]);
+            }
+        }
+    }
+
+    fn layouts_match(m: usize, k: usize, n: usize) {
         let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
         let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.91).cos()).collect();
         let want = naive(&a, &b, m, k, n);

@@ -12,15 +12,17 @@
 //! gradient of all steps in one product at the end.
 //!
 //! Inputs: `xw [T, B, G·H]`, `s0 [B, S·H]` (the initial state: `h`, then an
-//! LSTM's `c`), `whb [H + 1, G·H]` (`W_hhᵀ` with `b_hh` as its last row, so
-//! the op has three inputs). Output `[T, B, (S + K)·H]`: for each step and
+//! LSTM's `c`), `whb [G·H, H + 1]` (`W_hh` in PyTorch's layout with `b_hh` as
+//! its last column, so the op has three inputs: gluing the column on is a
+//! copy of whole rows, and the backward pass multiplies by `W_hh` as it is
+//! stored). Output `[T, B, (S + K)·H]`: for each step and
 //! row, the state after the step (`[h | c]`, the carried state on a padded
 //! step), then the `K` saved blocks of the cell (zero on padded steps). Only
 //! the state columns are meant to be read; theirs are the only gradients used.
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 
-use super::gemm::{Op, matmul_ld};
+use super::gemm::{FEW_ROWS, Op, matmul_ld, transpose};
 use super::{Real, read_cpu};
 use crate::nn::rnn::{Cell, Nonlinearity};
 
@@ -290,12 +292,12 @@ impl RecurrentSequence {
         let (t, b, g) = xw.shape().dims3()?;
         let (sb, sw) = s0.shape().dims2()?;
         let (wr, wc) = whb.shape().dims2()?;
-        let h = wc / gates;
-        if wc != gates * h
-            || g != wc
+        let h = wr / gates;
+        if wr != gates * h
+            || g != wr
             || sb != b
             || sw != states * h
-            || wr != h + 1
+            || wc != h + 1
             || self.lengths.len() != b
         {
             candle_core::bail!(
@@ -331,23 +333,23 @@ fn forward<C: CellMath, T: Real>(
     let (g, sw) = (C::GATES * h, C::STATES * h);
     let width = (C::STATES + C::SAVED) * h;
     let mut out = vec![T::ZERO; t * b * width];
-    let (w, bias) = whb.split_at(h * g);
+    let bias: Vec<T> = whb.chunks_exact(h + 1).map(|row| row[h]).collect();
+    // `h W_hhᵀ` for a few rows runs on `W_hh` as stored (see `matmul_ld`);
+    // for more, one transpose per sequence is cheaper than `gemm` repacking
+    // the transposed view on every step.
+    let w_t = (b > FEW_ROWS).then(|| transpose(whb, g, h, h + 1));
+    let w = match &w_t {
+        Some(w_t) => (w_t.as_slice(), Op::N, g),
+        None => (whb, Op::T, h + 1),
+    };
     let mut hw = vec![T::ZERO; b * g];
     let mut state = s0.to_vec();
     for s in op.order(t) {
         for row in hw.chunks_mut(g) {
-            row.copy_from_slice(bias);
+            row.copy_from_slice(&bias);
         }
         // hw += h W_hhᵀ, reading the h block of each [h | c] state row.
-        matmul_ld(
-            (&mut hw, g),
-            (&state, Op::N, sw),
-            (w, Op::N, g),
-            b,
-            h,
-            g,
-            true,
-        );
+        matmul_ld((&mut hw, g), (&state, Op::N, sw), w, b, h, g, true);
         let rows = out[s * b * width..(s + 1) * b * width].chunks_mut(width);
         for (r, row) in rows.enumerate() {
             let st = &mut state[r * sw..(r + 1) * sw];
@@ -374,18 +376,6 @@ fn backward<C: CellMath, T: Real>(
     let Dims { t, b, h } = d;
     let (g, sw) = (C::GATES * h, C::STATES * h);
     let width = (C::STATES + C::SAVED) * h;
-    let w = &whb[..h * g];
-    // `W_hh` as `[G·H, H]` (PyTorch's own layout), for the per-step product
-    // with its transpose: handing `gemm` the `[H, G·H]` buffer transposed
-    // makes it repack (a strided gather of) the whole matrix on every step,
-    // which cost more than the product itself; one transpose here is once
-    // per sequence.
-    let mut w_t = vec![T::ZERO; h * g];
-    for (i, row) in w.chunks_exact(g).enumerate() {
-        for (j, &v) in row.iter().enumerate() {
-            w_t[j * h + i] = v;
-        }
-    }
     let order = op.order(t);
     // The state each step started from, `[T·B, S·H]` in step order: s0 for
     // the first step processed, else the state after the step before it.
@@ -438,7 +428,7 @@ fn backward<C: CellMath, T: Real>(
         matmul_ld(
             (&mut d_next, sw),
             (&d_hw[s * b * g..(s + 1) * b * g], Op::N, g),
-            (&w_t, Op::N, h),
+            (whb, Op::N, h + 1),
             b,
             g,
             h,
@@ -447,21 +437,24 @@ fn backward<C: CellMath, T: Real>(
         std::mem::swap(&mut d_state, &mut d_next);
     }
     // dW = Σ_s h_prevᵀ d_hw over all steps at once; db = Σ rows of d_hw.
-    let mut d_whb = vec![T::ZERO; (h + 1) * g];
-    let (dw, db) = d_whb.split_at_mut(h * g);
+    let mut d_whb = vec![T::ZERO; g * (h + 1)];
     matmul_ld(
-        (dw, g),
-        (&prev, Op::T, sw),
-        (&d_hw, Op::N, g),
-        h,
-        t * b,
+        (&mut d_whb, h + 1),
+        (&d_hw, Op::T, g),
+        (&prev, Op::N, sw),
         g,
+        t * b,
+        h,
         false,
     );
+    let mut db = vec![T::ZERO; g];
     for row in d_hw.chunks(g) {
         for (acc, v) in db.iter_mut().zip(row) {
             *acc += *v;
         }
+    }
+    for (row, v) in d_whb.chunks_exact_mut(h + 1).zip(db) {
+        row[h] = v;
     }
     (d_xw, d_state, d_whb)
 }
@@ -557,7 +550,7 @@ impl CustomOp3 for RecurrentSequence {
 /// Runs the op (see the module docs): `[T, B, (S + K)·H]`, the state after
 /// every step in the first `S·H` columns.
 ///
-/// xw: `[T, B, G·H]`, s0: `[B, S·H]`, whb: `[H + 1, G·H]`.
+/// xw: `[T, B, G·H]`, s0: `[B, S·H]`, whb: `[G·H, H + 1]`.
 pub fn recurrent_sequence(
     cell: Cell,
     xw: &Tensor,

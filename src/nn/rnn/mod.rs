@@ -86,10 +86,13 @@ impl RnnConfig {
 /// The four parameters of one layer and direction.
 #[derive(Clone, Debug)]
 struct LayerWeights {
-    /// `weight_ih`, transposed: `[in, G*H]`.
-    ih_t: Tensor,
-    /// `weight_hh`, transposed: `[H, G*H]`.
-    hh_t: Tensor,
+    /// `weight_ih`, `[G*H, in]`. The parameters themselves, not transposed
+    /// views: every view is a node of the graph whose gradient is a
+    /// weight-sized zero-fill and addition per use, which a decoder calling
+    /// the layer once per step pays on every step.
+    w_ih: Tensor,
+    /// `weight_hh`, `[G*H, H]`.
+    w_hh: Tensor,
     /// `bias_ih`, `[G*H]`.
     b_ih: Tensor,
     /// `bias_hh`, `[G*H]`.
@@ -103,7 +106,7 @@ impl LayerWeights {
         let (b, t, input) = xs.dims3()?;
         Ok(xs
             .reshape((b * t, input))?
-            .matmul(&self.ih_t)?
+            .matmul(&self.w_ih.t()?)?
             .broadcast_add(&self.b_ih)?
             .reshape((b, t, ()))?
             .transpose(0, 1)?
@@ -114,7 +117,7 @@ impl LayerWeights {
     /// transposing the (narrower) input instead of the output.
     fn fused_input_projection(&self, xs: &Tensor) -> Result<Tensor> {
         let time_major = xs.transpose(0, 1)?.contiguous()?;
-        Ok(linear(&time_major, &self.ih_t.t()?, Some(&self.b_ih))?)
+        Ok(linear(&time_major, &self.w_ih, Some(&self.b_ih))?)
     }
 }
 
@@ -193,8 +196,8 @@ impl Rnn {
                 let w_hh =
                     vb.get_with_hints((gh, cfg.hidden), &format!("weight_hh_{sfx}"), init)?;
                 weights.push(LayerWeights {
-                    ih_t: w_ih.t()?,
-                    hh_t: w_hh.t()?,
+                    w_ih,
+                    w_hh,
                     b_ih: vb.get_with_hints(gh, &format!("bias_ih_{sfx}"), init)?,
                     b_hh: vb.get_with_hints(gh, &format!("bias_hh_{sfx}"), init)?,
                 });
@@ -339,6 +342,7 @@ impl Rnn {
         let t = xs.dim(1)?;
         let cell = self.cfg.cell.recurrent();
         let xw = w.input_projection(xs)?;
+        let hh_t = w.w_hh.t()?;
         let mut outs: Vec<Option<Tensor>> = vec![None; t];
         let order: Box<dyn Iterator<Item = usize>> = if reverse {
             Box::new((0..t).rev())
@@ -346,7 +350,7 @@ impl Rnn {
             Box::new(0..t)
         };
         for s in order {
-            let hw = carry.h.matmul(&w.hh_t)?.broadcast_add(&w.b_hh)?;
+            let hw = carry.h.matmul(&hh_t)?.broadcast_add(&w.b_hh)?;
             let next = cell.step(&xw.get(s)?, &hw, &carry)?;
             let (out, next) = match &masks.steps[s] {
                 None => (next.h.clone(), next),
@@ -392,7 +396,9 @@ fn fused_direction(
     let t = xs.dim(1)?;
     let hidden = start.h.dim(1)?;
     let xw = w.fused_input_projection(xs)?;
-    let whb = Tensor::cat(&[&w.hh_t, &w.b_hh.unsqueeze(0)?], 0)?;
+    // `W_hh` as stored with `b_hh` as a last column: a copy of whole rows,
+    // where `[W_hhᵀ; b_hh]` was a strided gather.
+    let whb = Tensor::cat(&[&w.w_hh, &w.b_hh.unsqueeze(1)?], 1)?;
     let s0 = match &start.c {
         Some(c) => Tensor::cat(&[&start.h, c], 1)?,
         None => start.h.clone(),

@@ -21,6 +21,8 @@ use super::{
     LR_KEY, Optimizer, buffer, check_keys, check_params, ensure, grad_of, lr_tensor, saved_lr,
 };
 use crate::Result;
+use crate::nn::kernels::inplace::{self, Elementwise};
+use crate::nn::kernels::{Kernel, Real, default_kernel};
 
 /// Settings of [`Sgd`]; defaults are PyTorch's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -84,6 +86,32 @@ struct Param {
 pub struct Sgd {
     cfg: SgdConfig,
     params: Vec<Param>,
+    /// In-place kernels where they can run, or tensor ops throughout.
+    kernel: Kernel,
+}
+
+/// `p ← p − lr · (g + weight_decay · p)` in one in-place pass: the step
+/// without momentum, with the tensor path's operations in its order (so the
+/// same bits). Through tensor ops it is three parameter-sized passes and
+/// allocations — most of a batch-1 step of the tutorial model.
+struct PlainStep {
+    lr: f64,
+    weight_decay: f64,
+}
+
+impl Elementwise<1> for PlainStep {
+    const NAME: &'static str = "sgd-step";
+    fn apply<T: Real>(&self, w: &mut [T], [g]: [&[T]; 1]) {
+        let lr = T::of(self.lr);
+        let wd = (self.weight_decay != 0.0).then(|| T::of(self.weight_decay));
+        for (w, &g) in w.iter_mut().zip(g) {
+            let g = match wd {
+                Some(wd) => g + (*w * wd + T::ZERO),
+                None => g,
+            };
+            *w = *w - (g * lr + T::ZERO);
+        }
+    }
 }
 
 const BUF: &str = "momentum_buffer";
@@ -104,7 +132,14 @@ impl Sgd {
         Ok(Sgd {
             cfg: cfg.clone(),
             params,
+            kernel: default_kernel(),
         })
+    }
+
+    /// The same optimizer stepping with `kernel` (the process default otherwise).
+    pub fn with_kernel(mut self, kernel: Kernel) -> Self {
+        self.kernel = kernel;
+        self
     }
 }
 
@@ -116,6 +151,16 @@ impl Optimizer for Sgd {
                 continue;
             };
             let w = p.var.as_detached_tensor();
+            if self.kernel == Kernel::Fused && c.momentum == 0.0 {
+                let g = g.contiguous()?;
+                let op = PlainStep {
+                    lr: c.lr,
+                    weight_decay: c.weight_decay,
+                };
+                if inplace::eligible(&w, &[&g]) && inplace::update1(&w, &g, &op)? {
+                    continue;
+                }
+            }
             if c.weight_decay != 0.0 {
                 g = (g + w.affine(c.weight_decay, 0.0)?)?;
             }
@@ -172,5 +217,89 @@ impl Optimizer for Sgd {
             self.cfg.lr = lr;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+
+    /// A gradient store to fill by hand (candle's constructor is private).
+    fn empty_grads() -> GradStore {
+        let v = Var::zeros(1, DType::F32, &Device::Cpu).unwrap();
+        v.as_tensor().sum_all().unwrap().backward().unwrap()
+    }
+
+    /// The in-place step and the tensor ops give the same bits, with and
+    /// without weight decay, in f32 and f64, on a parameter large enough to
+    /// be split over the pool and on a strided gradient.
+    #[test]
+    fn fused_plain_step_matches_the_reference_bit_for_bit() {
+        for (dtype, weight_decay) in [(DType::F32, 0.0), (DType::F32, 0.01), (DType::F64, 0.01)] {
+            let shapes = [(70_001usize, 1usize), (33, 7)];
+            let make = |seed: u64| -> Vec<(String, Var)> {
+                shapes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &s)| {
+                        let n = s.0 * s.1;
+                        let v: Vec<f64> = (0..n)
+                            .map(|j| ((j as u64 * 7919 + seed + i as u64) as f64 * 0.37).sin())
+                            .collect();
+                        let t = Tensor::from_vec(v, s, &Device::Cpu)
+                            .and_then(|t| t.to_dtype(dtype))
+                            .unwrap();
+                        (format!("p{i}"), Var::from_tensor(&t).unwrap())
+                    })
+                    .collect()
+            };
+            let (a, b) = (make(1), make(1));
+            let cfg = SgdConfig {
+                lr: 0.05,
+                weight_decay,
+                ..SgdConfig::default()
+            };
+            let mut fused = Sgd::new(&cfg, a.clone())
+                .unwrap()
+                .with_kernel(Kernel::Fused);
+            let mut reference = Sgd::new(&cfg, b.clone())
+                .unwrap()
+                .with_kernel(Kernel::Reference);
+            for step in 0..3 {
+                let (mut ga, mut gb) = (empty_grads(), empty_grads());
+                for ((_, va), (_, vb)) in a.iter().zip(&b) {
+                    let g = Tensor::randn(0f32, 1.0, va.shape(), &Device::Cpu)
+                        .and_then(|t| t.to_dtype(dtype))
+                        .unwrap();
+                    let g = if step == 1 && va.dims()[1] > 1 {
+                        g.t().unwrap().contiguous().unwrap().t().unwrap()
+                    } else {
+                        g
+                    };
+                    ga.insert(va.as_tensor(), g.clone());
+                    gb.insert(vb.as_tensor(), g);
+                }
+                fused.step(&ga).unwrap();
+                reference.step(&gb).unwrap();
+            }
+            for ((n, va), (_, vb)) in a.iter().zip(&b) {
+                let bits = |v: &Var| -> Vec<u64> {
+                    v.flatten_all()
+                        .and_then(|t| t.to_dtype(DType::F64))
+                        .and_then(|t| t.to_vec1::<f64>())
+                        .unwrap()
+                        .into_iter()
+                        .map(f64::to_bits)
+                        .collect()
+                };
+                assert_eq!(bits(va), bits(vb), "{n} {dtype:?} wd {weight_decay}");
+                // The step moved the parameter.
+                assert_ne!(
+                    bits(va),
+                    bits(&make(1).into_iter().find(|(m, _)| m == n).unwrap().1)
+                );
+            }
+        }
     }
 }
