@@ -12,10 +12,11 @@
 //! gradient of all steps in one product at the end.
 //!
 //! Inputs: `xw [T, B, G·H]`, `s0 [B, S·H]` (the initial state: `h`, then an
-//! LSTM's `c`), `whb [G·H, H + 1]` (`W_hh` in PyTorch's layout with `b_hh` as
-//! its last column, so the op has three inputs: gluing the column on is a
-//! copy of whole rows, and the backward pass multiplies by `W_hh` as it is
-//! stored). Output `[T, B, (S + K)·H]`: for each step and
+//! LSTM's `c`), `whb [G·(H + 1), H]` (`W_hh` in PyTorch's layout, then
+//! `b_hh` as `G` more rows, so the op has three inputs: gluing the rows on is
+//! one copy, the backward pass multiplies by `W_hh` as it is stored, and its
+//! rows keep their aligned length `H` — a bias column made them `H + 1`
+//! long, which cost `gemm` a repacking of `W_hh` on every step). Output `[T, B, (S + K)·H]`: for each step and
 //! row, the state after the step (`[h | c]`, the carried state on a padded
 //! step), then the `K` saved blocks of the cell (zero on padded steps). Only
 //! the state columns are meant to be read; theirs are the only gradients used.
@@ -291,13 +292,11 @@ impl RecurrentSequence {
         let (gates, states, _) = blocks(self.cell);
         let (t, b, g) = xw.shape().dims3()?;
         let (sb, sw) = s0.shape().dims2()?;
-        let (wr, wc) = whb.shape().dims2()?;
-        let h = wr / gates;
-        if wr != gates * h
-            || g != wr
+        let (wr, h) = whb.shape().dims2()?;
+        if wr != gates * (h + 1)
+            || g != gates * h
             || sb != b
             || sw != states * h
-            || wc != h + 1
             || self.lengths.len() != b
         {
             candle_core::bail!(
@@ -333,20 +332,20 @@ fn forward<C: CellMath, T: Real>(
     let (g, sw) = (C::GATES * h, C::STATES * h);
     let width = (C::STATES + C::SAVED) * h;
     let mut out = vec![T::ZERO; t * b * width];
-    let bias: Vec<T> = whb.chunks_exact(h + 1).map(|row| row[h]).collect();
+    let (whh, bias) = whb.split_at(g * h);
     // `h W_hhᵀ` for a few rows runs on `W_hh` as stored (see `matmul_ld`);
     // for more, one transpose per sequence is cheaper than `gemm` repacking
     // the transposed view on every step.
-    let w_t = (b > FEW_ROWS).then(|| transpose(whb, g, h, h + 1));
+    let w_t = (b > FEW_ROWS).then(|| transpose(whh, g, h, h));
     let w = match &w_t {
         Some(w_t) => (w_t.as_slice(), Op::N, g),
-        None => (whb, Op::T, h + 1),
+        None => (whh, Op::T, h),
     };
     let mut hw = vec![T::ZERO; b * g];
     let mut state = s0.to_vec();
     for s in op.order(t) {
         for row in hw.chunks_mut(g) {
-            row.copy_from_slice(&bias);
+            row.copy_from_slice(bias);
         }
         // hw += h W_hhᵀ, reading the h block of each [h | c] state row.
         matmul_ld((&mut hw, g), (&state, Op::N, sw), w, b, h, g, true);
@@ -428,7 +427,7 @@ fn backward<C: CellMath, T: Real>(
         matmul_ld(
             (&mut d_next, sw),
             (&d_hw[s * b * g..(s + 1) * b * g], Op::N, g),
-            (whb, Op::N, h + 1),
+            (&whb[..g * h], Op::N, h),
             b,
             g,
             h,
@@ -437,9 +436,10 @@ fn backward<C: CellMath, T: Real>(
         std::mem::swap(&mut d_state, &mut d_next);
     }
     // dW = Σ_s h_prevᵀ d_hw over all steps at once; db = Σ rows of d_hw.
-    let mut d_whb = vec![T::ZERO; g * (h + 1)];
+    let mut d_whb = vec![T::ZERO; (g + C::GATES) * h];
+    let (dw, db) = d_whb.split_at_mut(g * h);
     matmul_ld(
-        (&mut d_whb, h + 1),
+        (dw, h),
         (&d_hw, Op::T, g),
         (&prev, Op::N, sw),
         g,
@@ -447,14 +447,10 @@ fn backward<C: CellMath, T: Real>(
         h,
         false,
     );
-    let mut db = vec![T::ZERO; g];
     for row in d_hw.chunks(g) {
         for (acc, v) in db.iter_mut().zip(row) {
             *acc += *v;
         }
-    }
-    for (row, v) in d_whb.chunks_exact_mut(h + 1).zip(db) {
-        row[h] = v;
     }
     (d_xw, d_state, d_whb)
 }
@@ -550,7 +546,7 @@ impl CustomOp3 for RecurrentSequence {
 /// Runs the op (see the module docs): `[T, B, (S + K)·H]`, the state after
 /// every step in the first `S·H` columns.
 ///
-/// xw: `[T, B, G·H]`, s0: `[B, S·H]`, whb: `[G·H, H + 1]`.
+/// xw: `[T, B, G·H]`, s0: `[B, S·H]`, whb: `[G·(H + 1), H]`.
 pub fn recurrent_sequence(
     cell: Cell,
     xw: &Tensor,

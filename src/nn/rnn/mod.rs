@@ -396,9 +396,10 @@ fn fused_direction(
     let t = xs.dim(1)?;
     let hidden = start.h.dim(1)?;
     let xw = w.fused_input_projection(xs)?;
-    // `W_hh` as stored with `b_hh` as a last column: a copy of whole rows,
-    // where `[W_hhᵀ; b_hh]` was a strided gather.
-    let whb = Tensor::cat(&[&w.w_hh, &w.b_hh.unsqueeze(1)?], 1)?;
+    // `W_hh` as stored with `b_hh` as `G` more rows of `H`: one copy, where
+    // `[W_hhᵀ; b_hh]` was a strided gather.
+    let (gh, hh) = w.w_hh.dims2()?;
+    let whb = Tensor::cat(&[&w.w_hh, &w.b_hh.reshape((gh / hh, hh))?], 0)?;
     let s0 = match &start.c {
         Some(c) => Tensor::cat(&[&start.h, c], 1)?,
         None => start.h.clone(),
