@@ -449,41 +449,14 @@ delegate_optimizer!(AdamW);
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{bits, paired_grads, params};
     use super::*;
-    use candle_core::{DType, Device};
-
-    /// A gradient store to fill by hand (candle's constructor is private).
-    fn empty_grads() -> GradStore {
-        let v = Var::zeros(1, DType::F32, &Device::Cpu).unwrap();
-        v.as_tensor().sum_all().unwrap().backward().unwrap()
-    }
+    use candle_core::DType;
 
     /// Steps a fused and a reference optimizer with the same gradients and
     /// compares every parameter bit for bit (same operations, same order).
     fn fused_matches_reference(decoupled: bool, weight_decay: f64, dtype: DType) {
-        let shapes = [(70_001usize, 1usize), (33, 7)];
-        let make = || -> Vec<(String, Var)> {
-            shapes
-                .iter()
-                .enumerate()
-                .map(|(i, &s)| {
-                    let t = Tensor::randn(0f32, 1.0, s, &Device::Cpu)
-                        .and_then(|t| t.to_dtype(dtype))
-                        .unwrap();
-                    (format!("p{i}"), Var::from_tensor(&t).unwrap())
-                })
-                .collect()
-        };
-        let a = make();
-        let b: Vec<(String, Var)> = a
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.clone(),
-                    Var::from_tensor(&v.as_tensor().copy().unwrap()).unwrap(),
-                )
-            })
-            .collect();
+        let (a, b) = (params(dtype, 3), params(dtype, 3));
         let core = |vars, kernel| {
             let mut c = Core::new(vars, 3e-3, (0.9, 0.999), 1e-8, weight_decay, decoupled).unwrap();
             c.kernel = kernel;
@@ -492,57 +465,17 @@ mod tests {
         let mut fused = core(a.clone(), Kernel::Fused);
         let mut reference = core(b.clone(), Kernel::Reference);
         for step in 0..4 {
-            let mut ga = empty_grads();
-            let mut gb = empty_grads();
-            for ((_, va), (_, vb)) in a.iter().zip(&b) {
-                let g = Tensor::randn(0f32, 1.0, va.shape(), &Device::Cpu)
-                    .and_then(|t| t.to_dtype(dtype))
-                    .unwrap();
-                // A transposed (strided) gradient on one step takes the copy path.
-                let g = if step == 2 && va.dims()[1] > 1 {
-                    g.t().unwrap().contiguous().unwrap().t().unwrap()
-                } else {
-                    g
-                };
-                ga.insert(va.as_tensor(), g.clone());
-                gb.insert(vb.as_tensor(), g);
-            }
+            let (ga, gb) = paired_grads(&a, &b, dtype, step == 2);
             fused.step(&ga).unwrap();
             reference.step(&gb).unwrap();
         }
         for ((n, va), (_, vb)) in a.iter().zip(&b) {
-            let x: Vec<f64> = va
-                .flatten_all()
-                .unwrap()
-                .to_dtype(DType::F64)
-                .unwrap()
-                .to_vec1()
-                .unwrap();
-            let y: Vec<f64> = vb
-                .flatten_all()
-                .unwrap()
-                .to_dtype(DType::F64)
-                .unwrap()
-                .to_vec1()
-                .unwrap();
-            assert!(
-                x.iter().zip(&y).all(|(p, q)| p.to_bits() == q.to_bits()),
-                "{n} {dtype:?}"
-            );
+            assert_eq!(bits(va), bits(vb), "{n} {dtype:?}");
         }
         let (sa, sb) = (fused.state().unwrap(), reference.state().unwrap());
+        assert_eq!(sa.len(), sb.len());
         for (k, t) in &sa {
-            let d = (t.to_dtype(DType::F64).unwrap() - sb[k].to_dtype(DType::F64).unwrap())
-                .unwrap()
-                .abs()
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .max(0)
-                .unwrap()
-                .to_scalar::<f64>()
-                .unwrap();
-            assert_eq!(d, 0.0, "state {k}");
+            assert_eq!(bits(t), bits(&sb[k]), "state {k}");
         }
     }
 

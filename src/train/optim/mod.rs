@@ -12,6 +12,8 @@
 
 mod adam;
 mod sgd;
+#[cfg(test)]
+mod test_support;
 
 use std::collections::HashMap;
 

@@ -222,14 +222,9 @@ impl Optimizer for Sgd {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{bits, paired_grads, params};
     use super::*;
-    use candle_core::{DType, Device};
-
-    /// A gradient store to fill by hand (candle's constructor is private).
-    fn empty_grads() -> GradStore {
-        let v = Var::zeros(1, DType::F32, &Device::Cpu).unwrap();
-        v.as_tensor().sum_all().unwrap().backward().unwrap()
-    }
+    use candle_core::DType;
 
     /// The in-place step and the tensor ops give the same bits, with and
     /// without weight decay, in f32 and f64, on a parameter large enough to
@@ -237,24 +232,7 @@ mod tests {
     #[test]
     fn fused_plain_step_matches_the_reference_bit_for_bit() {
         for (dtype, weight_decay) in [(DType::F32, 0.0), (DType::F32, 0.01), (DType::F64, 0.01)] {
-            let shapes = [(70_001usize, 1usize), (33, 7)];
-            let make = |seed: u64| -> Vec<(String, Var)> {
-                shapes
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &s)| {
-                        let n = s.0 * s.1;
-                        let v: Vec<f64> = (0..n)
-                            .map(|j| ((j as u64 * 7919 + seed + i as u64) as f64 * 0.37).sin())
-                            .collect();
-                        let t = Tensor::from_vec(v, s, &Device::Cpu)
-                            .and_then(|t| t.to_dtype(dtype))
-                            .unwrap();
-                        (format!("p{i}"), Var::from_tensor(&t).unwrap())
-                    })
-                    .collect()
-            };
-            let (a, b) = (make(1), make(1));
+            let (a, b) = (params(dtype, 1), params(dtype, 1));
             let cfg = SgdConfig {
                 lr: 0.05,
                 weight_decay,
@@ -267,38 +245,14 @@ mod tests {
                 .unwrap()
                 .with_kernel(Kernel::Reference);
             for step in 0..3 {
-                let (mut ga, mut gb) = (empty_grads(), empty_grads());
-                for ((_, va), (_, vb)) in a.iter().zip(&b) {
-                    let g = Tensor::randn(0f32, 1.0, va.shape(), &Device::Cpu)
-                        .and_then(|t| t.to_dtype(dtype))
-                        .unwrap();
-                    let g = if step == 1 && va.dims()[1] > 1 {
-                        g.t().unwrap().contiguous().unwrap().t().unwrap()
-                    } else {
-                        g
-                    };
-                    ga.insert(va.as_tensor(), g.clone());
-                    gb.insert(vb.as_tensor(), g);
-                }
+                let (ga, gb) = paired_grads(&a, &b, dtype, step == 1);
                 fused.step(&ga).unwrap();
                 reference.step(&gb).unwrap();
             }
-            for ((n, va), (_, vb)) in a.iter().zip(&b) {
-                let bits = |v: &Var| -> Vec<u64> {
-                    v.flatten_all()
-                        .and_then(|t| t.to_dtype(DType::F64))
-                        .and_then(|t| t.to_vec1::<f64>())
-                        .unwrap()
-                        .into_iter()
-                        .map(f64::to_bits)
-                        .collect()
-                };
+            for (((n, va), (_, vb)), (_, v0)) in a.iter().zip(&b).zip(params(dtype, 1)) {
                 assert_eq!(bits(va), bits(vb), "{n} {dtype:?} wd {weight_decay}");
                 // The step moved the parameter.
-                assert_ne!(
-                    bits(va),
-                    bits(&make(1).into_iter().find(|(m, _)| m == n).unwrap().1)
-                );
+                assert_ne!(bits(va), bits(&v0));
             }
         }
     }
