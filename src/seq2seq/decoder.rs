@@ -278,6 +278,7 @@ impl Decoder {
             mask,
             init,
             context,
+            rnn_steps: self.rnn.step_weights()?,
         })
     }
 
@@ -313,7 +314,6 @@ impl Decoder {
         memory: &Memory,
         mode: &mut Mode<'_>,
     ) -> Result<Advance> {
-        let (b, _) = emb.dims2()?;
         let missing = || Error::Shape("the memory lacks what this decoder needs".into());
         match &self.context {
             Context::Plain { feed_context } => {
@@ -322,7 +322,7 @@ impl Decoder {
                     (true, None) => return Err(missing()),
                     (false, _) => emb.clone(),
                 };
-                let (h, rnn) = self.run(&input, &state.rnn, b, mode)?;
+                let (h, rnn) = self.run(&input, state, memory, mode)?;
                 Ok(Advance {
                     hidden: h,
                     state: DecoderState { rnn, feed: None },
@@ -333,7 +333,7 @@ impl Decoder {
                 let keys = memory.keys.as_ref().ok_or_else(missing)?;
                 let att = attention.attend(&state.top()?, &memory.values, keys, &memory.mask)?;
                 let input = Tensor::cat(&[emb, &att.context], 1)?;
-                let (h, rnn) = self.run(&input, &state.rnn, b, mode)?;
+                let (h, rnn) = self.run(&input, state, memory, mode)?;
                 Ok(Advance {
                     hidden: h,
                     state: DecoderState { rnn, feed: None },
@@ -351,7 +351,7 @@ impl Decoder {
                     true => Tensor::cat(&[emb, state.feed.as_ref().ok_or_else(missing)?], 1)?,
                     false => emb.clone(),
                 };
-                let (h, rnn) = self.run(&input, &state.rnn, b, mode)?;
+                let (h, rnn) = self.run(&input, state, memory, mode)?;
                 let att = attention.attend(&h, &memory.values, keys, &memory.mask)?;
                 let h_tilde = combine
                     .forward(&Tensor::cat(&[&att.context, &h], 1)?)?
@@ -367,7 +367,7 @@ impl Decoder {
             }
             Context::Tutorial { attention, .. } => {
                 let att = attention.forward(emb, &state.top()?, &memory.values)?;
-                let (h, rnn) = self.run(&att.gru_input, &state.rnn, b, mode)?;
+                let (h, rnn) = self.run(&att.gru_input, state, memory, mode)?;
                 Ok(Advance {
                     hidden: h,
                     state: DecoderState { rnn, feed: None },
@@ -440,13 +440,18 @@ impl Decoder {
     fn run(
         &self,
         input: &Tensor,
-        state: &State,
-        b: usize,
+        state: &DecoderState,
+        memory: &Memory,
         mode: &mut Mode<'_>,
     ) -> Result<(Tensor, State)> {
-        let (out, state) =
-            self.rnn
-                .forward(&input.unsqueeze(1)?, &vec![1; b], Some(state), mode)?;
+        let b = input.dim(0)?;
+        let (out, state) = self.rnn.forward_with(
+            &input.unsqueeze(1)?,
+            &vec![1; b],
+            Some(&state.rnn),
+            &memory.rnn_steps,
+            mode,
+        )?;
         Ok((out.squeeze(1)?, state))
     }
 

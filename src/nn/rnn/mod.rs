@@ -121,6 +121,32 @@ impl LayerWeights {
     }
 }
 
+/// The recurrent weights of every layer and direction in the layout the
+/// fused op reads (`W_hh` with `b_hh` below it as `G` rows of `H`), built once
+/// by [`Rnn::step_weights`] for callers that run the stack one step at a time
+/// (decoders, generation). Building them is a weight-sized copy, and through
+/// the graph a weight-sized gradient split back per use: per step that cost
+/// about as much as the step itself.
+///
+/// Valid until the parameters change: build them per batch, not per model.
+#[derive(Clone, Debug, Default)]
+pub struct StepWeights {
+    /// Index `layer * dirs + dir`; empty when the stack runs the reference path.
+    whb: Vec<Tensor>,
+}
+
+impl LayerWeights {
+    /// `[W_hh; b_hh as G rows of H]`, `[G·(H+1), H]`: one copy, where
+    /// `[W_hhᵀ; b_hh]` was a strided gather.
+    fn whb(&self) -> Result<Tensor> {
+        let (gh, hh) = self.w_hh.dims2()?;
+        Ok(Tensor::cat(
+            &[&self.w_hh, &self.b_hh.reshape((gh / hh, hh))?],
+            0,
+        )?)
+    }
+}
+
 /// A multi-layer, optionally bidirectional RNN/LSTM/GRU.
 #[derive(Clone, Debug)]
 pub struct Rnn {
@@ -235,6 +261,22 @@ impl Rnn {
         &self.cfg
     }
 
+    /// The recurrent weights for [`Rnn::forward_with`], built once for many
+    /// single-step calls (empty on the reference kernel, which reads the
+    /// parameters directly).
+    pub fn step_weights(&self) -> Result<StepWeights> {
+        let fused = self.weights.first().is_some_and(|w| self.fused(&w.w_hh));
+        let whb = match fused {
+            true => self
+                .weights
+                .iter()
+                .map(LayerWeights::whb)
+                .collect::<Result<_>>()?,
+            false => Vec::new(),
+        };
+        Ok(StepWeights { whb })
+    }
+
     /// Runs the stack over a padded batch.
     ///
     /// x: [batch, seq, input]; `lengths[b]` in `1..=seq` is sequence `b`'s
@@ -248,6 +290,27 @@ impl Rnn {
         init: Option<&State>,
         mode: &mut Mode<'_>,
     ) -> Result<(Tensor, State)> {
+        self.forward_with(x, lengths, init, &StepWeights::default(), mode)
+    }
+
+    /// [`Rnn::forward`] reading the recurrent weights from `steps` (from
+    /// [`Rnn::step_weights`] of this stack, since its last parameter update)
+    /// instead of building them: the same values and gradients.
+    pub fn forward_with(
+        &self,
+        x: &Tensor,
+        lengths: &[usize],
+        init: Option<&State>,
+        steps: &StepWeights,
+        mode: &mut Mode<'_>,
+    ) -> Result<(Tensor, State)> {
+        if !steps.whb.is_empty() && steps.whb.len() != self.weights.len() {
+            return Err(Error::Shape(format!(
+                "step weights for {} layer directions given to a stack of {}",
+                steps.whb.len(),
+                self.weights.len()
+            )));
+        }
         let (b, t, input) = x.dims3()?;
         self.check_input(b, t, input, lengths)?;
         let zeros;
@@ -276,8 +339,17 @@ impl Rnn {
                 let w = &self.weights[k];
                 let (out, last) = match self.fused(&layer_in) {
                     true => {
-                        let cell = self.cfg.cell;
-                        fused_direction(cell, &layer_in, w, &start, lengths, &masks, dir == 1)?
+                        let whb = match steps.whb.get(k) {
+                            Some(whb) => whb.clone(),
+                            None => w.whb()?,
+                        };
+                        let run = Direction {
+                            cell: self.cfg.cell,
+                            lengths,
+                            masks: &masks,
+                            reverse: dir == 1,
+                        };
+                        run.fused(&layer_in, w, &whb, &start)?
                     }
                     false => self.run_direction(&layer_in, w, start, &masks, dir == 1)?,
                 };
@@ -382,46 +454,52 @@ impl Rnn {
     }
 }
 
-/// One layer and direction through the fused op: the same outputs and final
-/// state as [`Rnn::run_direction`]. xs: [batch, seq, in].
-fn fused_direction(
+/// What one fused layer direction runs with, besides its weights.
+struct Direction<'a> {
     cell: Cell,
-    xs: &Tensor,
-    w: &LayerWeights,
-    start: &Carry,
-    lengths: &[usize],
-    masks: &StepMasks,
+    lengths: &'a [usize],
+    masks: &'a StepMasks,
     reverse: bool,
-) -> Result<(Tensor, Carry)> {
-    let t = xs.dim(1)?;
-    let hidden = start.h.dim(1)?;
-    let xw = w.fused_input_projection(xs)?;
-    // `W_hh` as stored with `b_hh` as `G` more rows of `H`: one copy, where
-    // `[W_hhᵀ; b_hh]` was a strided gather.
-    let (gh, hh) = w.w_hh.dims2()?;
-    let whb = Tensor::cat(&[&w.w_hh, &w.b_hh.reshape((gh / hh, hh))?], 0)?;
-    let s0 = match &start.c {
-        Some(c) => Tensor::cat(&[&start.h, c], 1)?,
-        None => start.h.clone(),
-    };
-    // [seq, batch, (states + saved) * hidden]: the carried state after every
-    // step leads each row, h first.
-    let rows = recurrent_sequence(cell, &xw, &s0, &whb, lengths, reverse)?;
-    let last = rows.get(if reverse { 0 } else { t - 1 })?;
-    // Contiguous, as the reference path's states are: beam search reorders
-    // them with index_select.
-    let carry = Carry {
-        h: last.narrow(1, 0, hidden)?.contiguous()?,
-        c: match start.c {
-            Some(_) => Some(last.narrow(1, hidden, hidden)?.contiguous()?),
-            None => None,
-        },
-    };
-    let states = rows.narrow(2, 0, hidden)?;
-    // Outputs past a sequence's length are zero (packed semantics).
-    let out = match &masks.time_major {
-        None => states,
-        Some(m) => states.broadcast_mul(m)?,
-    };
-    Ok((out.transpose(0, 1)?.contiguous()?, carry))
+}
+
+impl Direction<'_> {
+    /// One layer and direction through the fused op: the same outputs and
+    /// final state as [`Rnn::run_direction`]. xs: [batch, seq, in]; `whb`:
+    /// [`LayerWeights::whb`] of `w`.
+    fn fused(
+        &self,
+        xs: &Tensor,
+        w: &LayerWeights,
+        whb: &Tensor,
+        start: &Carry,
+    ) -> Result<(Tensor, Carry)> {
+        let (cell, lengths, masks, reverse) = (self.cell, self.lengths, self.masks, self.reverse);
+        let t = xs.dim(1)?;
+        let hidden = start.h.dim(1)?;
+        let xw = w.fused_input_projection(xs)?;
+        let s0 = match &start.c {
+            Some(c) => Tensor::cat(&[&start.h, c], 1)?,
+            None => start.h.clone(),
+        };
+        // [seq, batch, (states + saved) * hidden]: the carried state after every
+        // step leads each row, h first.
+        let rows = recurrent_sequence(cell, &xw, &s0, whb, lengths, reverse)?;
+        let last = rows.get(if reverse { 0 } else { t - 1 })?;
+        // Contiguous, as the reference path's states are: beam search reorders
+        // them with index_select.
+        let carry = Carry {
+            h: last.narrow(1, 0, hidden)?.contiguous()?,
+            c: match start.c {
+                Some(_) => Some(last.narrow(1, hidden, hidden)?.contiguous()?),
+                None => None,
+            },
+        };
+        let states = rows.narrow(2, 0, hidden)?;
+        // Outputs past a sequence's length are zero (packed semantics).
+        let out = match &masks.time_major {
+            None => states,
+            Some(m) => states.broadcast_mul(m)?,
+        };
+        Ok((out.transpose(0, 1)?.contiguous()?, carry))
+    }
 }

@@ -392,3 +392,55 @@ fn fused_kernels_match_the_reference_graph() -> Result<()> {
     }
     Ok(())
 }
+
+/// Weights built once and reused by single steps give the values and
+/// gradients of building them per call, and the reference kernel ignores
+/// them (it prepares nothing).
+#[test]
+fn step_weights_built_once_match_per_call_weights() -> Result<()> {
+    for cell in CELLS {
+        let cfg = config(cell, 2, true);
+        let (rnn, store) = build(&cfg, 8)?;
+        let rnn = rnn.with_kernel(Kernel::Fused);
+        let xs = input(2, 3, 3, 9)?;
+        let run = |steps: Option<&StepWeights>| -> Result<Vec<Tensor>> {
+            let mut state: Option<State> = None;
+            let mut loss = Tensor::zeros((), DType::F64, &Device::Cpu)?;
+            for s in 0..3 {
+                let x = xs.narrow(1, s, 1)?;
+                let (out, next) = match steps {
+                    Some(w) => rnn.forward_with(&x, &[1, 1], state.as_ref(), w, &mut Mode::Eval)?,
+                    None => rnn.forward(&x, &[1, 1], state.as_ref(), &mut Mode::Eval)?,
+                };
+                loss = (loss + out.sqr()?.sum_all()?)?;
+                state = Some(next);
+            }
+            let grads = loss.backward()?;
+            let mut got = vec![loss];
+            for (name, v) in store.vars() {
+                match grads.get(v.as_tensor()) {
+                    Some(g) => got.push(g.clone()),
+                    None => panic!("{cell:?}: no gradient for {name}"),
+                }
+            }
+            Ok(got)
+        };
+        let steps = rnn.step_weights()?;
+        assert_eq!(steps.whb.len(), 4);
+        for (a, b) in run(None)?.iter().zip(run(Some(&steps))?) {
+            assert!(max_abs(&(a - b)?)? < 1e-12, "{cell:?}");
+        }
+        let reference = rnn.clone().with_kernel(Kernel::Reference);
+        assert!(reference.step_weights()?.whb.is_empty());
+        let (short, _) = build(&config(cell, 1, false), 8)?;
+        let err = short.with_kernel(Kernel::Fused).forward_with(
+            &xs,
+            &[3, 3],
+            None,
+            &steps,
+            &mut Mode::Eval,
+        );
+        assert!(err.is_err(), "{cell:?}: weights of another stack");
+    }
+    Ok(())
+}
