@@ -10,6 +10,7 @@
 //! two layers in one process can be compared side by side.
 
 pub mod cross_entropy;
+pub mod dots;
 pub mod gemm;
 pub mod inplace;
 pub mod linear;
