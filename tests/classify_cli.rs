@@ -37,6 +37,20 @@ fn names_model_trains_scores_and_explains() {
     ] {
         assert!(model.join(f).is_file(), "{f} missing");
     }
+    // The training accuracy is recorded beside the validation one, and it
+    // rises over the epochs of a model that learns.
+    let history = std::fs::read_to_string(model.join("history.csv")).unwrap();
+    let mut lines = history.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = header.iter().position(|&c| c == "train_accuracy").unwrap();
+    let train_acc: Vec<f64> = lines
+        .map(|l| l.split(',').nth(col).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(train_acc.len(), 3, "{history}");
+    assert!(
+        train_acc[2] > train_acc[0] && train_acc[2] > 0.6,
+        "train accuracy {train_acc:?}"
+    );
 
     let run = attend(&["classify", "eval", "--model", &m, "--json"]);
     ok(&run);

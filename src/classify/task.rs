@@ -10,7 +10,7 @@ use super::Classifier;
 use crate::data::{BatchConfig, Batcher, SeqBatch, shard_ranges};
 use crate::metrics::classification::Confusion;
 use crate::nn::{Mode, ParamStore};
-use crate::train::{CrossEntropy, Metrics, Reduction, Task};
+use crate::train::{BatchStats, CrossEntropy, Metrics, Reduction, Task};
 use crate::{Error, Result};
 
 /// One encoded example.
@@ -199,18 +199,37 @@ impl Task for ClassifyTask {
     }
 
     fn loss(&self, batch: &LabelBatch, mode: &mut Mode<'_>) -> Result<Tensor> {
+        Ok(self.loss_with_stats(batch, mode)?.0)
+    }
+
+    /// The loss and the batch's training accuracy (unweighted, with
+    /// dropout on, as Keras's `accuracy`), for the accuracy curve.
+    fn loss_with_stats(
+        &self,
+        batch: &LabelBatch,
+        mode: &mut Mode<'_>,
+    ) -> Result<(Tensor, BatchStats)> {
         let out = self
             .model
             .forward(&batch.seqs.ids, &batch.seqs.lengths, mode)?;
         let loss = self
             .loss_fn(Reduction::Mean)
             .forward(&out.logits, &batch.labels)?;
+        let predicted: Vec<u32> = out.logits.argmax(1)?.to_vec1()?;
+        let correct = predicted
+            .iter()
+            .zip(&batch.label_ids)
+            .filter(|(p, y)| p == y)
+            .count();
+        let mut stats = BatchStats::default();
+        stats.add("accuracy", correct as f64, predicted.len() as f64);
         // Mask pooling's sparsity term trains only; validation reports the
         // cross-entropy alone.
-        match out.penalty {
-            Some(p) => Ok((loss + p.to_dtype(DType::F32)?)?),
-            None => Ok(loss),
-        }
+        let loss = match out.penalty {
+            Some(p) => (loss + p.to_dtype(DType::F32)?)?,
+            None => loss,
+        };
+        Ok((loss, stats))
     }
 
     fn batch_tokens(&self, batch: &LabelBatch) -> usize {

@@ -26,6 +26,12 @@ pub struct EpochRecord {
     pub lr: f64,
     /// Validation metrics, when validation ran this epoch.
     pub valid: Metrics,
+    /// Training metrics besides the loss, over the period's batches as the
+    /// model saw them (dropout on, weights moving), as Keras reports them:
+    /// e.g. a classifier's `accuracy` (empty for tasks that report none, and
+    /// in histories written before they were recorded).
+    #[serde(default)]
+    pub train: Metrics,
     /// Wall-clock seconds the epoch took (so far, for a record inside an epoch).
     pub seconds: f64,
     /// Wall-clock seconds of training since the run began, over all its
@@ -49,22 +55,36 @@ impl History {
 
     /// Validation metric names seen in any record, sorted.
     pub fn valid_names(&self) -> Vec<String> {
+        self.names(|r| &r.valid)
+    }
+
+    /// Training metric names (besides the loss) seen in any record, sorted.
+    pub fn train_names(&self) -> Vec<String> {
+        self.names(|r| &r.train)
+    }
+
+    fn names(&self, of: impl Fn(&EpochRecord) -> &Metrics) -> Vec<String> {
         let mut names: Vec<String> = self
             .epochs
             .iter()
-            .flat_map(|r| r.valid.keys().cloned())
+            .flat_map(|r| of(r).keys().cloned())
             .collect();
         names.sort();
         names.dedup();
         names
     }
 
-    /// Writes the history as CSV: `epoch,step,train_loss,lr,seconds,valid_<m>…`;
-    /// a metric missing from an epoch is an empty cell.
+    /// Writes the history as CSV:
+    /// `epoch,step,train_loss,lr,seconds,elapsed,train_<m>…,valid_<m>…`; a
+    /// metric missing from an epoch is an empty cell.
     pub fn write_csv(&self, mut w: impl Write) -> Result<()> {
+        let train = self.train_names();
         let names = self.valid_names();
         let io = |e| crate::Error::io("history.csv", e);
         write!(w, "epoch,step,train_loss,lr,seconds,elapsed").map_err(io)?;
+        for n in &train {
+            write!(w, ",train_{n}").map_err(io)?;
+        }
         for n in &names {
             write!(w, ",valid_{n}").map_err(io)?;
         }
@@ -76,8 +96,12 @@ impl History {
                 r.epoch, r.step, r.train_loss, r.lr, r.seconds, r.elapsed
             )
             .map_err(io)?;
-            for n in &names {
-                match r.valid.get(n) {
+            let cells = train
+                .iter()
+                .map(|n| r.train.get(n))
+                .chain(names.iter().map(|n| r.valid.get(n)));
+            for cell in cells {
+                match cell {
                     Some(v) => write!(w, ",{v}").map_err(io)?,
                     None => write!(w, ",").map_err(io)?,
                 }
@@ -103,6 +127,7 @@ mod tests {
             valid: Metrics::from([("loss".into(), 2.0)]),
             seconds: 1.0,
             elapsed: 1.0,
+            ..EpochRecord::default()
         });
         h.push(EpochRecord {
             epoch: 2,
@@ -110,6 +135,7 @@ mod tests {
             train_loss: 1.5,
             lr: 0.1,
             valid: Metrics::from([("loss".into(), 1.0), ("bleu".into(), 12.5)]),
+            train: Metrics::from([("accuracy".into(), 0.75)]),
             seconds: 1.0,
             elapsed: 1.0,
         });
@@ -119,10 +145,10 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            "epoch,step,train_loss,lr,seconds,elapsed,valid_bleu,valid_loss"
+            "epoch,step,train_loss,lr,seconds,elapsed,train_accuracy,valid_bleu,valid_loss"
         );
-        assert_eq!(lines[1], "1,10,2.5,0.1,1.000,1.000,,2");
-        assert_eq!(lines[2], "2,20,1.5,0.1,1.000,1.000,12.5,1");
+        assert_eq!(lines[1], "1,10,2.5,0.1,1.000,1.000,,,2");
+        assert_eq!(lines[2], "2,20,1.5,0.1,1.000,1.000,0.75,12.5,1");
         Ok(())
     }
 }

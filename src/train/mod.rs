@@ -33,5 +33,5 @@ pub use optim::{
 };
 pub use progress::Progress;
 pub use schedule::{PlateauConfig, ScheduleConfig, ScheduleState, Scheduler, ThresholdMode};
-pub use task::Task;
+pub use task::{BatchStats, Task};
 pub use trainer::{Start, Summary, TrainConfig, Trainer, TrainerState, sum_gradients};

@@ -4,12 +4,47 @@
 //! [`Trainer`](super::Trainer) owns everything else (optimizer, clipping,
 //! schedules, validation cadence, checkpoints, history, progress).
 
+use std::collections::BTreeMap;
+
 use candle_core::Tensor;
+use serde::{Deserialize, Serialize};
 
 use crate::Result;
 use crate::nn::{Mode, ParamStore};
 
 use super::Metrics;
+
+/// What training batches report besides their loss, as sums with counts
+/// (a classifier's correct predictions over its examples), so the trainer
+/// can add them over batches and shards and record each period's ratio as
+/// a training metric (`train_accuracy` in `history.csv`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BatchStats(BTreeMap<String, (f64, f64)>);
+
+impl BatchStats {
+    /// `sum` more of metric `name` over `count` more items.
+    pub fn add(&mut self, name: &str, sum: f64, count: f64) {
+        let e = self.0.entry(name.to_string()).or_insert((0.0, 0.0));
+        e.0 += sum;
+        e.1 += count;
+    }
+
+    /// Adds everything `other` holds.
+    pub fn merge(&mut self, other: &BatchStats) {
+        for (name, &(sum, count)) in &other.0 {
+            self.add(name, sum, count);
+        }
+    }
+
+    /// Each metric's sum over its count (metrics without items are left out).
+    pub fn means(&self) -> Metrics {
+        self.0
+            .iter()
+            .filter(|(_, (_, count))| *count > 0.0)
+            .map(|(name, (sum, count))| (name.clone(), sum / count))
+            .collect()
+    }
+}
 
 /// A trainable model together with its data.
 pub trait Task {
@@ -27,6 +62,16 @@ pub trait Task {
     /// The scalar loss of `batch`, differentiable with respect to
     /// [`params`](Task::params). `mode` carries the dropout RNG when training.
     fn loss(&self, batch: &Self::Batch, mode: &mut Mode<'_>) -> Result<Tensor>;
+
+    /// [`loss`](Task::loss) and what the batch reports besides it, from the
+    /// same forward pass. Default: nothing besides the loss.
+    fn loss_with_stats(
+        &self,
+        batch: &Self::Batch,
+        mode: &mut Mode<'_>,
+    ) -> Result<(Tensor, BatchStats)> {
+        Ok((self.loss(batch, mode)?, BatchStats::default()))
+    }
 
     /// How many target tokens (or examples) `batch` holds, for throughput.
     fn batch_tokens(&self, batch: &Self::Batch) -> usize;

@@ -24,7 +24,7 @@ use super::early_stop::{EarlyStopping, EarlyStoppingConfig, EarlyStoppingState};
 use super::metric::Goal;
 use super::optim::{OptimizerConfig, build as build_optimizer};
 use super::schedule::{ScheduleConfig, ScheduleState, Scheduler};
-use super::{EpochRecord, History, Metrics, ModelDir, Progress, Task};
+use super::{BatchStats, EpochRecord, History, Metrics, ModelDir, Progress, Task};
 use crate::nn::kernels::inplace;
 
 /// The sum of the shards' gradients of `vars` (each shard's already weighted
@@ -179,6 +179,10 @@ pub struct TrainerState {
     /// Batches since the last history record.
     #[serde(default)]
     pub period_batches: usize,
+    /// What the batches since the last history record reported besides
+    /// their loss ([`Task::loss_with_stats`]).
+    #[serde(default)]
+    pub period_stats: BatchStats,
     /// Wall-clock seconds of training so far, over all sessions of the run.
     #[serde(default)]
     pub elapsed: f64,
@@ -374,7 +378,7 @@ impl Trainer {
             let batches = task.train_batches(epoch)?;
             let mut progress = Progress::new(epoch + 1, self.cfg.epochs, batches.len(), self.quiet);
             for batch in batches.iter().skip(state.batches_done) {
-                let (value, mut grads) =
+                let (value, mut grads, stats) =
                     self.gradients(task, batch, state.step, state.shards, &vars)?;
                 if !value.is_finite() {
                     return Err(Error::Config(format!(
@@ -415,6 +419,7 @@ impl Trainer {
                 state.epoch_loss_sum += value;
                 state.period_loss_sum += value;
                 state.period_batches += 1;
+                state.period_stats.merge(&stats);
                 progress.batch(value, task.batch_tokens(batch));
                 if state.batches_done == batches.len() {
                     break;
@@ -534,11 +539,13 @@ impl Trainer {
             train_loss,
             lr: state.lr,
             valid,
+            train: state.period_stats.means(),
             seconds: started.elapsed().as_secs_f64(),
             elapsed: state.elapsed,
         });
         state.period_loss_sum = 0.0;
         state.period_batches = 0;
+        state.period_stats = BatchStats::default();
         self.write_history(&state.history)
     }
 
@@ -554,7 +561,7 @@ impl Trainer {
         step: u64,
         shards: usize,
         vars: &[(String, candle_core::Var)],
-    ) -> Result<(f64, GradStore)>
+    ) -> Result<(f64, GradStore, BatchStats)>
     where
         T::Batch: Send + Sync,
     {
@@ -565,31 +572,33 @@ impl Trainer {
         };
         if shards.is_empty() {
             let mut rng = StdRng::seed_from_u64(step_seed);
-            let loss = task.loss(batch, &mut Mode::Train(&mut rng))?;
+            let (loss, stats) = task.loss_with_stats(batch, &mut Mode::Train(&mut rng))?;
             let value = scalar(&loss)?;
-            return Ok((value, loss.backward()?));
+            return Ok((value, loss.backward()?, stats));
         }
         // Rayon tasks, not plain threads: candle's element-wise kernels run
         // `par_iter` on the global pool, and from a plain thread that hands
         // the work to a pool worker and blocks, which serialises the shards.
-        let results: Vec<Result<(f64, GradStore)>> = shards
+        let results: Vec<Result<(f64, GradStore, BatchStats)>> = shards
             .par_iter()
             .enumerate()
             .map(|(k, (shard, weight))| {
                 let mut rng = StdRng::seed_from_u64(mix(step_seed, k as u64 + 1));
-                let loss = task.loss(shard, &mut Mode::Train(&mut rng))?;
+                let (loss, stats) = task.loss_with_stats(shard, &mut Mode::Train(&mut rng))?;
                 let value = scalar(&loss)? * weight;
-                Ok((value, loss.affine(*weight, 0.0)?.backward()?))
+                Ok((value, loss.affine(*weight, 0.0)?.backward()?, stats))
             })
             .collect();
         let mut total = 0.0;
         let mut all = Vec::with_capacity(results.len());
+        let mut stats = BatchStats::default();
         for r in results {
-            let (value, grads) = r?;
+            let (value, grads, shard_stats) = r?;
             total += value;
             all.push(grads);
+            stats.merge(&shard_stats);
         }
-        Ok((total, sum_gradients(all, vars)?))
+        Ok((total, sum_gradients(all, vars)?, stats))
     }
 
     fn checkpoint<T: Task>(
@@ -656,14 +665,27 @@ impl Trainer {
                 .filter_map(|r| r.valid.get(&name).map(|v| (x(r), *v)))
                 .collect();
             let chart = Chart {
-                title: format!("validation {name}"),
+                title: name.clone(),
                 x_label: x_label.into(),
                 y_label: name.clone(),
             };
-            let series = [Series {
+            let mut series = vec![Series {
                 name: format!("valid {name}"),
                 points,
             }];
+            let train: Vec<(f64, f64)> = epochs
+                .iter()
+                .filter_map(|r| r.train.get(&name).map(|v| (x(r), *v)))
+                .collect();
+            if !train.is_empty() {
+                series.insert(
+                    0,
+                    Series {
+                        name: format!("train {name}"),
+                        points: train,
+                    },
+                );
+            }
             plot_lines(&self.dir.file(&name), &chart, &series)?;
         }
         Ok(())
@@ -675,9 +697,10 @@ impl Trainer {
             return String::new();
         };
         let valid: Vec<String> = r
-            .valid
+            .train
             .iter()
-            .map(|(k, v)| format!("valid {k} {v:.4}"))
+            .map(|(k, v)| format!("train {k} {v:.4}"))
+            .chain(r.valid.iter().map(|(k, v)| format!("valid {k} {v:.4}")))
             .collect();
         let at = if state.batches_done > 0 {
             format!(" step {}", r.step)
