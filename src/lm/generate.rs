@@ -251,7 +251,11 @@ impl Generator {
                 .hidden(&ids, &lengths, conditions.as_ref(), None, &mut Mode::Eval)?
                 .1
         };
-        Ok(LmMemory { start, conditions })
+        Ok(LmMemory {
+            start,
+            conditions,
+            rnn_steps: self.model.step_weights()?,
+        })
     }
 
     fn detokenize(&self, ids: &[u32]) -> String {
