@@ -11,6 +11,7 @@
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
 
 use super::Real;
+use super::rows::{exp_sum, sum_and_max};
 
 /// The op: one target per row and the smoothing ε.
 #[derive(Clone, Debug)]
@@ -23,15 +24,8 @@ pub struct SoftmaxCrossEntropy {
 
 /// `(max, log Σ e^{x − max})` of a row.
 fn log_sum_exp<T: Real>(row: &[T]) -> (T, T) {
-    let m = row
-        .iter()
-        .copied()
-        .fold(row[0], |a, b| if b > a { b } else { a });
-    let mut s = T::ZERO;
-    for &x in row {
-        s += (x - m).exp();
-    }
-    (m, s.ln())
+    let (_, m) = sum_and_max(row);
+    (m, exp_sum(row, m).ln())
 }
 
 impl SoftmaxCrossEntropy {
@@ -56,12 +50,8 @@ impl SoftmaxCrossEntropy {
         x.chunks(v)
             .zip(&self.targets)
             .map(|(row, &y)| {
-                let (m, l) = log_sum_exp(row);
-                let lse = m + l;
-                let mut sum = T::ZERO;
-                for &xj in row {
-                    sum += xj;
-                }
+                let (sum, m) = sum_and_max(row);
+                let lse = m + exp_sum(row, m).ln();
                 (T::ONE - eps) * (lse - row[y as usize]) + eps * (lse - sum * inv_v)
             })
             .collect()

@@ -19,6 +19,7 @@ use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 
+use super::rows::{exp_shifted, sum_and_max};
 use super::{Real, linear, read_cpu, slice_of};
 
 /// The op: one class per row and the smoothing ε; the forward pass leaves
@@ -98,64 +99,6 @@ impl LinearCrossEntropy {
             row[y] = row[y] - g * hit;
         }
     }
-}
-
-/// Partial sums per lane: a row's reductions as independent lanes the
-/// compiler keeps in vector registers (one running sum would be a serial
-/// chain of scalar adds — a 2,803-word softmax row was 7 % of a training
-/// step that way).
-const LANES: usize = 16;
-
-/// The lanes' partial results folded pairwise into one.
-#[inline(always)]
-fn fold_lanes<T: Real>(mut lanes: [T; LANES], f: impl Fn(T, T) -> T) -> T {
-    let mut w = LANES / 2;
-    while w > 0 {
-        for l in 0..w {
-            lanes[l] = f(lanes[l], lanes[l + w]);
-        }
-        w /= 2;
-    }
-    lanes[0]
-}
-
-/// `(Σ row, max row)` of a non-empty row.
-#[inline(always)]
-fn sum_and_max<T: Real>(row: &[T]) -> (T, T) {
-    let pick = |a: T, b: T| if b > a { b } else { a };
-    let (mut sum, mut max) = ([T::ZERO; LANES], [row[0]; LANES]);
-    let mut chunks = row.chunks_exact(LANES);
-    for c in &mut chunks {
-        for l in 0..LANES {
-            sum[l] += c[l];
-            max[l] = pick(max[l], c[l]);
-        }
-    }
-    let (mut s, mut m) = (fold_lanes(sum, |a, b| a + b), fold_lanes(max, pick));
-    for &x in chunks.remainder() {
-        s += x;
-        m = pick(m, x);
-    }
-    (s, m)
-}
-
-/// Replaces each `z` by `e^{z − m}` and returns their sum.
-#[inline(always)]
-fn exp_shifted<T: Real>(row: &mut [T], m: T) -> T {
-    let mut acc = [T::ZERO; LANES];
-    let mut chunks = row.chunks_exact_mut(LANES);
-    for c in &mut chunks {
-        for l in 0..LANES {
-            c[l] = (c[l] - m).exp();
-            acc[l] += c[l];
-        }
-    }
-    let mut s = fold_lanes(acc, |a, b| a + b);
-    for z in chunks.into_remainder() {
-        *z = (*z - m).exp();
-        s += *z;
-    }
-    s
 }
 
 impl CustomOp3 for LinearCrossEntropy {

@@ -16,6 +16,7 @@ pub mod inplace;
 pub mod linear;
 pub mod linear_cross_entropy;
 pub mod recurrent;
+mod rows;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
