@@ -55,15 +55,17 @@ pub fn few_rows_nt<T: Real>(
             b_ld,
             m,
             k,
+            n,
             accumulate,
         };
+        static ISA: OnceLock<Isa> = OnceLock::new();
         // SAFETY: `Isa::detect` chose the instruction set for this CPU; the
         // assert above keeps every row inside its buffer. (Splitting the
         // columns over two threads did not pay where it matters: decoding
         // one sentence with beam 5 on 2 threads took 5.0–5.4 s for 1,200
         // sentences split, 4.3 s not — the pool's threads sleep between
         // steps — though a 2,048 × 512 LSTM step alone ran 1.4× faster.)
-        unsafe { run.dispatch(Out(dst.as_mut_ptr()), (0, n)) };
+        unsafe { run.on(*ISA.get_or_init(Isa::detect), dst) };
         return;
     }
     for j in 0..n {
@@ -90,51 +92,43 @@ struct Run<'a> {
     b_ld: usize,
     m: usize,
     k: usize,
+    n: usize,
     accumulate: bool,
 }
 
-/// The output buffer, written through a raw pointer so that a part of the
-/// columns can be computed without a `&mut` to the whole.
-#[derive(Clone, Copy)]
-struct Out(*mut f32);
-
 impl Run<'_> {
-    /// Columns `j0..j1` on the best instruction set of this CPU.
+    /// The product on instruction set `isa`.
     ///
     /// # Safety
-    /// As [`Run::with`].
-    unsafe fn dispatch(self, dst: Out, cols: (usize, usize)) {
-        static ISA: OnceLock<Isa> = OnceLock::new();
-        // SAFETY: `Isa::detect` chose these only where the CPU has them; the
-        // rest is the caller's.
+    /// `isa`'s instructions exist on this CPU; `a` holds `m` rows and `b`
+    /// `n` rows of `k` (the caller's assert).
+    unsafe fn on(self, isa: Isa, dst: &mut [f32]) {
+        // SAFETY: the caller's guarantees.
         unsafe {
-            match *ISA.get_or_init(Isa::detect) {
+            match isa {
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => avx512(self, dst, cols),
+                Isa::Avx512 => avx512(self, dst),
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => avx2(self, dst, cols),
-                _ => self.with::<Scalar>(dst, cols),
+                Isa::Avx2 => avx2(self, dst),
+                _ => self.with::<Scalar>(dst),
             }
         }
     }
 
-    /// Columns `j0..j1` of the product.
+    /// The product with `L`'s dot product.
     ///
     /// # Safety
-    /// `L`'s instructions exist on this CPU; `dst` holds `m` rows of
-    /// `dst_ld`, `a` and `b` their rows; nothing else writes these columns.
+    /// As [`Run::on`].
     #[inline(always)]
-    unsafe fn with<L: Lanes>(self, dst: Out, (j0, j1): (usize, usize)) {
+    unsafe fn with<L: Lanes>(self, dst: &mut [f32]) {
         let (a, b) = (self.a.as_ptr(), self.b.as_ptr());
-        for j in j0..j1 {
+        for j in 0..self.n {
             for r in 0..self.m {
-                // SAFETY: rows `r` of `a` and `j` of `b` hold `k` floats and
-                // element (r, j) of `dst` is this part's alone (the caller's).
-                unsafe {
-                    let s = L::dot(a.add(r * self.a_ld), b.add(j * self.b_ld), self.k);
-                    let d = dst.0.add(r * self.dst_ld + j);
-                    *d = if self.accumulate { *d + s } else { s };
-                }
+                // SAFETY: rows `r` of `a` and `j` of `b` hold `k` floats
+                // (the caller's).
+                let s = unsafe { L::dot(a.add(r * self.a_ld), b.add(j * self.b_ld), self.k) };
+                let d = &mut dst[r * self.dst_ld + j];
+                *d = if self.accumulate { *d + s } else { s };
             }
         }
     }
@@ -142,16 +136,16 @@ impl Run<'_> {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn avx512(run: Run<'_>, dst: Out, cols: (usize, usize)) {
+unsafe fn avx512(run: Run<'_>, dst: &mut [f32]) {
     // SAFETY: the caller's guarantees.
-    unsafe { run.with::<Avx512>(dst, cols) }
+    unsafe { run.with::<Avx512>(dst) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn avx2(run: Run<'_>, dst: Out, cols: (usize, usize)) {
+unsafe fn avx2(run: Run<'_>, dst: &mut [f32]) {
     // SAFETY: the caller's guarantees.
-    unsafe { run.with::<Avx2>(dst, cols) }
+    unsafe { run.with::<Avx2>(dst) }
 }
 
 #[cfg(test)]
@@ -160,8 +154,7 @@ mod tests {
 
     /// The f32 kernels on every instruction set this CPU has, and the f64
     /// loops, against f64 sums: row counts 1 to 9, lengths off the vector
-    /// width, rows inside wider buffers, accumulating or overwriting, on one
-    /// thread and (the large product) split over the pool.
+    /// width, rows inside wider buffers, accumulating or overwriting.
     #[test]
     fn dots_match_the_plain_sums() {
         for (k, n) in [(37, 7), (300, 900)] {
@@ -205,6 +198,7 @@ mod tests {
                         b_ld,
                         m,
                         k,
+                        n,
                         accumulate,
                     };
                     for isa in [Isa::Avx512, Isa::Avx2, Isa::Scalar] {
@@ -212,18 +206,9 @@ mod tests {
                             continue;
                         }
                         let mut dst = vec![start as f32; m * dst_ld];
-                        let out = Out(dst.as_mut_ptr());
                         // SAFETY: the CPU has the instruction set (checked
                         // above); the buffers hold their rows.
-                        unsafe {
-                            match isa {
-                                #[cfg(target_arch = "x86_64")]
-                                Isa::Avx512 => avx512(run, out, (0, n)),
-                                #[cfg(target_arch = "x86_64")]
-                                Isa::Avx2 => avx2(run, out, (0, n)),
-                                _ => run.with::<Scalar>(out, (0, n)),
-                            }
-                        }
+                        unsafe { run.on(isa, &mut dst) };
                         let got: Vec<f64> = dst.iter().map(|&x| f64::from(x)).collect();
                         check(&format!("{isa:?}"), &got, start, 1e-4);
                     }
