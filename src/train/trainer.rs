@@ -634,14 +634,18 @@ impl Trainer {
             }
         };
         let x_label = if by_step { "step" } else { "epoch" };
+        // One metric's points over the records that hold it.
+        let points = |of: fn(&EpochRecord) -> &Metrics, name: &str| -> Vec<(f64, f64)> {
+            epochs
+                .iter()
+                .filter_map(|r| of(r).get(name).map(|v| (x(r), *v)))
+                .collect()
+        };
         let mut series = vec![Series {
             name: "train loss".into(),
             points: epochs.iter().map(|r| (x(r), r.train_loss)).collect(),
         }];
-        let valid: Vec<(f64, f64)> = epochs
-            .iter()
-            .filter_map(|r| r.valid.get("loss").map(|v| (x(r), *v)))
-            .collect();
+        let valid = points(|r| &r.valid, "loss");
         if !valid.is_empty() {
             series.push(Series {
                 name: "valid loss".into(),
@@ -660,32 +664,22 @@ impl Trainer {
             if name == "loss" || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 continue;
             }
-            let points: Vec<(f64, f64)> = epochs
-                .iter()
-                .filter_map(|r| r.valid.get(&name).map(|v| (x(r), *v)))
-                .collect();
             let chart = Chart {
                 title: name.clone(),
                 x_label: x_label.into(),
                 y_label: name.clone(),
             };
-            let mut series = vec![Series {
-                name: format!("valid {name}"),
+            let series: Vec<Series> = [
+                ("train", points(|r| &r.train, &name)),
+                ("valid", points(|r| &r.valid, &name)),
+            ]
+            .into_iter()
+            .filter(|(_, p)| !p.is_empty())
+            .map(|(set, points)| Series {
+                name: format!("{set} {name}"),
                 points,
-            }];
-            let train: Vec<(f64, f64)> = epochs
-                .iter()
-                .filter_map(|r| r.train.get(&name).map(|v| (x(r), *v)))
-                .collect();
-            if !train.is_empty() {
-                series.insert(
-                    0,
-                    Series {
-                        name: format!("train {name}"),
-                        points: train,
-                    },
-                );
-            }
+            })
+            .collect();
             plot_lines(&self.dir.file(&name), &chart, &series)?;
         }
         Ok(())

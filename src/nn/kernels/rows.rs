@@ -11,7 +11,7 @@ const LANES: usize = 16;
 
 /// The lanes' partial results folded pairwise into one.
 #[inline(always)]
-pub(super) fn fold_lanes<T: Real>(mut lanes: [T; LANES], f: impl Fn(T, T) -> T) -> T {
+fn fold_lanes<T: Real>(mut lanes: [T; LANES], f: impl Fn(T, T) -> T) -> T {
     let mut w = LANES / 2;
     while w > 0 {
         for l in 0..w {
@@ -42,40 +42,36 @@ pub(super) fn sum_and_max<T: Real>(row: &[T]) -> (T, T) {
     (s, m)
 }
 
-/// Replaces each `z` by `e^{z − m}` and returns their sum.
+/// `Σ f(z)` over the row, in lanes.
 #[inline(always)]
-pub(super) fn exp_shifted<T: Real>(row: &mut [T], m: T) -> T {
+fn lane_sum<T: Real>(row: &[T], f: impl Fn(T) -> T) -> T {
     let mut acc = [T::ZERO; LANES];
-    let mut chunks = row.chunks_exact_mut(LANES);
+    let mut chunks = row.chunks_exact(LANES);
     for c in &mut chunks {
         for l in 0..LANES {
-            c[l] = (c[l] - m).exp();
-            acc[l] += c[l];
+            acc[l] += f(c[l]);
         }
     }
     let mut s = fold_lanes(acc, |a, b| a + b);
-    for z in chunks.into_remainder() {
-        *z = (*z - m).exp();
-        s += *z;
+    for &z in chunks.remainder() {
+        s += f(z);
     }
     s
+}
+
+/// Replaces each `z` by `e^{z − m}` and returns their sum.
+#[inline(always)]
+pub(super) fn exp_shifted<T: Real>(row: &mut [T], m: T) -> T {
+    for z in row.iter_mut() {
+        *z = (*z - m).exp();
+    }
+    lane_sum(row, |z| z)
 }
 
 /// `Σ e^{z − m}` over the row, leaving it as it is.
 #[inline(always)]
 pub(super) fn exp_sum<T: Real>(row: &[T], m: T) -> T {
-    let mut acc = [T::ZERO; LANES];
-    let mut chunks = row.chunks_exact(LANES);
-    for c in &mut chunks {
-        for l in 0..LANES {
-            acc[l] += (c[l] - m).exp();
-        }
-    }
-    let mut s = fold_lanes(acc, |a, b| a + b);
-    for &z in chunks.remainder() {
-        s += (z - m).exp();
-    }
-    s
+    lane_sum(row, |z| (z - m).exp())
 }
 
 #[cfg(test)]
