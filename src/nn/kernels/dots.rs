@@ -7,9 +7,10 @@
 //! The `gemm` crate repacks all of `b` for such products, and its one-row
 //! path reads `b` once per row of `a`. Here each row of `b` is read from
 //! memory once: the dot products of all rows of `a` with it run while it
-//! sits in L1. In f32 (what models run in) each dot product is word2vec's
-//! AVX-512 / AVX2 kernel ([`crate::embed::simd`]); f64 (the parity tests)
-//! runs plain loops.
+//! sits in L1. In f32 (what models run in) a block of eight rows of `b`
+//! meets each row of `a` in eight vector accumulators (AVX-512 or AVX2, the
+//! instruction sets of [`crate::embed::simd`]); f64 (the parity tests) runs
+//! plain loops.
 
 use std::any::TypeId;
 use std::sync::OnceLock;
@@ -17,7 +18,7 @@ use std::sync::OnceLock;
 use super::Real;
 #[cfg(target_arch = "x86_64")]
 use crate::embed::simd::{Avx2, Avx512};
-use crate::embed::simd::{Isa, Lanes, Scalar};
+use crate::embed::simd::{Isa, Scalar};
 
 /// `dst[r·dst_ld + j] (+)= Σ_i a[r·a_ld + i] · b[j·b_ld + i]` for `r < m`,
 /// `j < n`.
@@ -96,6 +97,12 @@ struct Run<'a> {
     accumulate: bool,
 }
 
+/// Rows of `b` a block: each row of `a` meets them in `COLS` independent
+/// accumulators, so the multiply-adds of one block hide each other's latency,
+/// one load of `a` serves `COLS` products, and the `COLS` horizontal sums
+/// are done together (one sum per dot product cost a sixth of decoding).
+const COLS: usize = 8;
+
 impl Run<'_> {
     /// The product on instruction set `isa`.
     ///
@@ -115,23 +122,97 @@ impl Run<'_> {
         }
     }
 
-    /// The product with `L`'s dot product.
+    /// The product in `B`'s registers: blocks of [`COLS`] rows of `b`, each
+    /// block against every row of `a` while it sits in L1, so `b` is read
+    /// from memory once; the last `n mod COLS` rows of `b` one at a time.
     ///
     /// # Safety
     /// As [`Run::on`].
     #[inline(always)]
-    unsafe fn with<L: Lanes>(self, dst: &mut [f32]) {
+    unsafe fn with<B: Block>(self, dst: &mut [f32]) {
         let (a, b) = (self.a.as_ptr(), self.b.as_ptr());
-        for j in 0..self.n {
+        let (k, body) = (self.k, self.k / B::W * B::W);
+        // SAFETY (all the pointer arithmetic below): rows `r < m` of `a` and
+        // `j < n` of `b` hold `k` floats (the caller's), and every load
+        // reads `W` floats at `i ≤ body − W` or one float at `i < k`.
+        let tail = |x: *const f32, y: *const f32| -> f32 {
+            (body..k).map(|i| unsafe { *x.add(i) * *y.add(i) }).sum()
+        };
+        let mut put = |r: usize, j: usize, s: f32| {
+            let d = &mut dst[r * self.dst_ld + j];
+            *d = if self.accumulate { *d + s } else { s };
+        };
+        let mut j = 0;
+        while j + COLS <= self.n {
+            let rows: [*const f32; COLS] =
+                std::array::from_fn(|c| unsafe { b.add((j + c) * self.b_ld) });
             for r in 0..self.m {
-                // SAFETY: rows `r` of `a` and `j` of `b` hold `k` floats
-                // (the caller's).
-                let s = unsafe { L::dot(a.add(r * self.a_ld), b.add(j * self.b_ld), self.k) };
-                let d = &mut dst[r * self.dst_ld + j];
-                *d = if self.accumulate { *d + s } else { s };
+                let x = unsafe { a.add(r * self.a_ld) };
+                let mut acc = [unsafe { B::zero() }; COLS];
+                let mut i = 0;
+                while i < body {
+                    let xv = unsafe { B::load(x.add(i)) };
+                    for (s, &y) in acc.iter_mut().zip(&rows) {
+                        *s = unsafe { B::fma(xv, B::load(y.add(i)), *s) };
+                    }
+                    i += B::W;
+                }
+                let sums = unsafe { B::sums(&acc) };
+                for (c, (s, &y)) in sums.into_iter().zip(&rows).enumerate() {
+                    put(r, j + c, s + tail(x, y));
+                }
+            }
+            j += COLS;
+        }
+        for j in j..self.n {
+            let y = unsafe { b.add(j * self.b_ld) };
+            for r in 0..self.m {
+                let x = unsafe { a.add(r * self.a_ld) };
+                let mut acc = unsafe { B::zero() };
+                let mut i = 0;
+                while i < body {
+                    acc = unsafe { B::fma(B::load(x.add(i)), B::load(y.add(i)), acc) };
+                    i += B::W;
+                }
+                put(r, j, unsafe { B::sum(acc) } + tail(x, y));
             }
         }
     }
+}
+
+/// The vector operations of the blocked kernel, `W` lanes a register.
+/// Implementations are `#[inline(always)]`, so they take the target
+/// features of the function they are inlined into.
+trait Block {
+    /// One register of `W` floats.
+    type V: Copy;
+    /// Floats a register.
+    const W: usize;
+    /// All lanes zero.
+    ///
+    /// # Safety
+    /// The instruction set exists on this CPU.
+    unsafe fn zero() -> Self::V;
+    /// `W` floats from `p`.
+    ///
+    /// # Safety
+    /// `p` is valid for `W` floats; the instruction set exists.
+    unsafe fn load(p: *const f32) -> Self::V;
+    /// `acc + x·y`, lane by lane.
+    ///
+    /// # Safety
+    /// The instruction set exists.
+    unsafe fn fma(x: Self::V, y: Self::V, acc: Self::V) -> Self::V;
+    /// The lane sums of `COLS` registers, one float each.
+    ///
+    /// # Safety
+    /// The instruction set exists.
+    unsafe fn sums(acc: &[Self::V; COLS]) -> [f32; COLS];
+    /// The lane sum of one register.
+    ///
+    /// # Safety
+    /// The instruction set exists.
+    unsafe fn sum(acc: Self::V) -> f32;
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -146,6 +227,140 @@ unsafe fn avx512(run: Run<'_>, dst: &mut [f32]) {
 unsafe fn avx2(run: Run<'_>, dst: &mut [f32]) {
     // SAFETY: the caller's guarantees.
     unsafe { run.with::<Avx2>(dst) }
+}
+
+impl Block for Scalar {
+    type V = f32;
+    const W: usize = 1;
+    #[inline(always)]
+    unsafe fn zero() -> f32 {
+        0.0
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> f32 {
+        // SAFETY: the caller's.
+        unsafe { *p }
+    }
+    #[inline(always)]
+    unsafe fn fma(x: f32, y: f32, acc: f32) -> f32 {
+        acc + x * y
+    }
+    #[inline(always)]
+    unsafe fn sums(acc: &[f32; COLS]) -> [f32; COLS] {
+        *acc
+    }
+    #[inline(always)]
+    unsafe fn sum(acc: f32) -> f32 {
+        acc
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{Avx2, Avx512, Block, COLS};
+
+    /// The lane sums of eight AVX registers as one register of eight sums:
+    /// pairwise horizontal adds, then the two 128-bit halves added.
+    ///
+    /// # Safety
+    /// AVX exists on this CPU.
+    #[inline(always)]
+    unsafe fn sum8(v: &[__m256; COLS]) -> [f32; COLS] {
+        // SAFETY: register-only arithmetic under the caller's AVX.
+        unsafe {
+            let q0 = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+            let q1 = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));
+            // q0 lanes: sums 0–3 of the low halves, then of the high halves.
+            let s = _mm256_add_ps(
+                _mm256_permute2f128_ps(q0, q1, 0x20),
+                _mm256_permute2f128_ps(q0, q1, 0x31),
+            );
+            let mut out = [0f32; COLS];
+            _mm256_storeu_ps(out.as_mut_ptr(), s);
+            out
+        }
+    }
+
+    impl Block for Avx2 {
+        type V = __m256;
+        const W: usize = 8;
+        #[inline(always)]
+        unsafe fn zero() -> __m256 {
+            // SAFETY: the caller's AVX.
+            unsafe { _mm256_setzero_ps() }
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> __m256 {
+            // SAFETY: the caller's: 8 floats at `p`, AVX.
+            unsafe { _mm256_loadu_ps(p) }
+        }
+        #[inline(always)]
+        unsafe fn fma(x: __m256, y: __m256, acc: __m256) -> __m256 {
+            // SAFETY: the caller's FMA.
+            unsafe { _mm256_fmadd_ps(x, y, acc) }
+        }
+        #[inline(always)]
+        unsafe fn sums(acc: &[__m256; COLS]) -> [f32; COLS] {
+            // SAFETY: the caller's AVX.
+            unsafe { sum8(acc) }
+        }
+        #[inline(always)]
+        unsafe fn sum(acc: __m256) -> f32 {
+            // SAFETY: the caller's AVX.
+            unsafe { sum8(&[acc; COLS])[0] }
+        }
+    }
+
+    /// A 512-bit register folded to 256 bits (its halves added).
+    ///
+    /// # Safety
+    /// AVX-512F exists on this CPU.
+    #[inline(always)]
+    unsafe fn fold(v: __m512) -> __m256 {
+        // SAFETY: register-only arithmetic under the caller's AVX-512F.
+        unsafe {
+            let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+            _mm256_add_ps(_mm512_castps512_ps256(v), hi)
+        }
+    }
+
+    impl Block for Avx512 {
+        type V = __m512;
+        const W: usize = 16;
+        #[inline(always)]
+        unsafe fn zero() -> __m512 {
+            // SAFETY: the caller's AVX-512F.
+            unsafe { _mm512_setzero_ps() }
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> __m512 {
+            // SAFETY: the caller's: 16 floats at `p`, AVX-512F.
+            unsafe { _mm512_loadu_ps(p) }
+        }
+        #[inline(always)]
+        unsafe fn fma(x: __m512, y: __m512, acc: __m512) -> __m512 {
+            // SAFETY: the caller's AVX-512F.
+            unsafe { _mm512_fmadd_ps(x, y, acc) }
+        }
+        #[inline(always)]
+        unsafe fn sums(acc: &[__m512; COLS]) -> [f32; COLS] {
+            // SAFETY: the caller's AVX-512F (which implies AVX).
+            unsafe {
+                let mut halves = [_mm256_setzero_ps(); COLS];
+                for (h, &v) in halves.iter_mut().zip(acc) {
+                    *h = fold(v);
+                }
+                sum8(&halves)
+            }
+        }
+        #[inline(always)]
+        unsafe fn sum(acc: __m512) -> f32 {
+            // SAFETY: the caller's AVX-512F.
+            unsafe { _mm512_reduce_add_ps(acc) }
+        }
+    }
 }
 
 #[cfg(test)]
