@@ -19,6 +19,8 @@ pub mod state;
 #[cfg(test)]
 mod tests;
 
+use std::sync::{Arc, OnceLock};
+
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{Init, VarBuilder};
 use serde::{Deserialize, Serialize};
@@ -155,6 +157,10 @@ pub struct Rnn {
     weights: Vec<LayerWeights>,
     dropout: Dropout,
     kernel: Kernel,
+    /// [`Rnn::step_weights`] of a stack whose weights are constants (a model
+    /// loaded for inference, never a trainable one): built on first use and
+    /// shared by clones, so decoding one sentence at a time copies no weight.
+    frozen_steps: Arc<OnceLock<StepWeights>>,
 }
 
 /// Per-step validity masks of a padded batch, shared by all layers and directions.
@@ -234,6 +240,7 @@ impl Rnn {
             weights,
             dropout: Dropout::new(cfg.dropout)?,
             kernel: default_kernel(),
+            frozen_steps: Arc::default(),
         })
     }
 
@@ -241,6 +248,8 @@ impl Rnn {
     /// default, [`default_kernel`]).
     pub fn with_kernel(mut self, kernel: Kernel) -> Self {
         self.kernel = kernel;
+        // What the fused op reads is not what the reference path does.
+        self.frozen_steps = Arc::default();
         self
     }
 
@@ -265,6 +274,27 @@ impl Rnn {
     /// single-step calls (empty on the reference kernel, which reads the
     /// parameters directly).
     pub fn step_weights(&self) -> Result<StepWeights> {
+        if let Some(steps) = self.frozen_steps.get() {
+            return Ok(steps.clone());
+        }
+        let steps = self.build_step_weights()?;
+        if self.frozen() {
+            // A race between two first uses builds twice and keeps one: the same values.
+            let _ = self.frozen_steps.set(steps.clone());
+        }
+        Ok(steps)
+    }
+
+    /// Whether no weight can change: none is a variable or computed from one.
+    fn frozen(&self) -> bool {
+        self.weights.iter().all(|w| {
+            [&w.w_ih, &w.w_hh, &w.b_ih, &w.b_hh]
+                .iter()
+                .all(|t| !t.is_variable() && !t.track_op())
+        })
+    }
+
+    fn build_step_weights(&self) -> Result<StepWeights> {
         let fused = self.weights.first().is_some_and(|w| self.fused(&w.w_hh));
         let whb = match fused {
             true => self
@@ -290,7 +320,11 @@ impl Rnn {
         init: Option<&State>,
         mode: &mut Mode<'_>,
     ) -> Result<(Tensor, State)> {
-        self.forward_with(x, lengths, init, &StepWeights::default(), mode)
+        let steps = match self.frozen() {
+            true => self.step_weights()?,
+            false => StepWeights::default(),
+        };
+        self.forward_with(x, lengths, init, &steps, mode)
     }
 
     /// [`Rnn::forward`] reading the recurrent weights from `steps` (from

@@ -444,3 +444,35 @@ fn step_weights_built_once_match_per_call_weights() -> Result<()> {
     }
     Ok(())
 }
+
+/// A stack of constant weights (a model loaded for inference) builds its
+/// step weights once and hands out the same tensors, with the values of a
+/// fresh build; a trainable stack builds them anew every time, so they never
+/// go stale after an update.
+#[test]
+fn constant_stacks_cache_their_step_weights() -> Result<()> {
+    for cell in CELLS {
+        let cfg = config(cell, 2, true);
+        let (rnn, store) = build(&cfg, 8)?;
+        let rnn = rnn.with_kernel(Kernel::Fused);
+        let trained = rnn.step_weights()?;
+        assert_ne!(trained.whb[0].id(), rnn.step_weights()?.whb[0].id());
+        let constants: std::collections::HashMap<String, Tensor> = store
+            .vars()
+            .into_iter()
+            .map(|(name, v)| (name, v.as_tensor().detach()))
+            .collect();
+        let vb = VarBuilder::from_tensors(constants, DType::F64, &Device::Cpu);
+        let frozen = Rnn::new(&cfg, vb)?.with_kernel(Kernel::Fused);
+        let (first, again) = (frozen.step_weights()?, frozen.clone().step_weights()?);
+        for ((a, b), c) in first.whb.iter().zip(&again.whb).zip(&trained.whb) {
+            assert_eq!(a.id(), b.id(), "{cell:?}: rebuilt");
+            assert!(max_abs(&(a - c)?)? == 0.0, "{cell:?}");
+        }
+        let xs = input(2, 3, 3, 9)?;
+        let (cached, _) = frozen.forward(&xs, &[3, 2], None, &mut Mode::Eval)?;
+        let (fresh, _) = rnn.forward(&xs, &[3, 2], None, &mut Mode::Eval)?;
+        assert!(max_abs(&(cached - fresh)?)? == 0.0, "{cell:?}");
+    }
+    Ok(())
+}
