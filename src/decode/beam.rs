@@ -24,9 +24,9 @@
 //! Batched: memory rows expand `B → B·K` once; finished rows leave the batch
 //! (their `K` state and memory rows are dropped through [`Batched::select`]) so
 //! cost follows the live rows. Ranking runs on the host: the `[B·K, V]`
-//! log-probabilities come over once per step and each row takes a partial sort
-//! (`select_nth_unstable_by`) of its `K·V` candidates in f64 — linear time, and
-//! candle has no top-k kernel whose full sort would beat the copy at `V` ≤ ~30k.
+//! log-probabilities come over once per step and each row keeps the best of
+//! its `K·V` candidates in f64 in one pass — linear time, and candle has no
+//! top-k kernel whose full sort would beat the copy at `V` ≤ ~30k.
 
 use candle_core::{DType, Tensor};
 
@@ -325,8 +325,18 @@ impl Row {
 
 /// The `n` best extensions `(log-prob, beam, token)` of a row's beams, best
 /// first; equal scores by beam then token, so the order is deterministic.
+///
+/// One pass keeping the best `n` so far in order: nearly every candidate is
+/// turned away by one comparison with the `n`-th best, where a partial sort
+/// of all `K·V` candidates took a seventh of batched beam search.
 fn top_candidates(log_probs: &[Vec<f32>], cum: &[f64], n: usize) -> Vec<(f64, usize, u32)> {
-    let mut c = Vec::new();
+    let order = |a: &(f64, usize, u32), b: &(f64, usize, u32)| {
+        b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2))
+    };
+    let mut best: Vec<(f64, usize, u32)> = Vec::with_capacity(n + 1);
+    if n == 0 {
+        return best;
+    }
     for (beam, (row, &base)) in log_probs.iter().zip(cum).enumerate() {
         // Skips empty slots (−∞) and NaN alike.
         if base.is_nan() || base == f64::NEG_INFINITY {
@@ -334,20 +344,22 @@ fn top_candidates(log_probs: &[Vec<f32>], cum: &[f64], n: usize) -> Vec<(f64, us
         }
         for (token, &l) in row.iter().enumerate() {
             let s = base + f64::from(l);
-            if s > f64::NEG_INFINITY {
-                c.push((s, beam, token as u32));
+            if s.is_nan() || s == f64::NEG_INFINITY {
+                continue;
+            }
+            // Strictly worse than the n-th best: out, whatever the tie-breaks.
+            if best.len() == n && s < best[n - 1].0 {
+                continue;
+            }
+            let candidate = (s, beam, token as u32);
+            let at = best.partition_point(|x| order(x, &candidate).is_lt());
+            if at < n {
+                best.insert(at, candidate);
+                best.truncate(n);
             }
         }
     }
-    let order = |a: &(f64, usize, u32), b: &(f64, usize, u32)| {
-        b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2))
-    };
-    if c.len() > n {
-        c.select_nth_unstable_by(n - 1, order);
-        c.truncate(n);
-    }
-    c.sort_by(order);
-    c
+    best
 }
 
 #[cfg(test)]

@@ -418,3 +418,54 @@ fn invalid_options_are_config_errors() {
     assert_eq!((opts.size, opts.alpha, opts.n_best), (4, 1.0, 1));
     assert!(serde_json::from_str::<BeamOptions>(r#"{"beam": 4}"#).is_err());
 }
+
+/// The one-pass selection equals sorting every candidate under the same
+/// order (score, then beam, then token) and taking the first `n`: with many
+/// tied scores, empty slots, −∞ and NaN log-probabilities, and `n` above
+/// the number of candidates.
+#[test]
+fn top_candidates_equal_a_full_sort() {
+    let values = [
+        -0.5f32,
+        -1.0,
+        -1.0,
+        -2.5,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        -0.25,
+    ];
+    let mut x = 7u64;
+    let mut next = || {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) as usize
+    };
+    for (beams, vocab) in [(1, 5), (3, 40), (5, 300)] {
+        let log_probs: Vec<Vec<f32>> = (0..beams)
+            .map(|_| (0..vocab).map(|_| values[next() % values.len()]).collect())
+            .collect();
+        let mut cum: Vec<f64> = (0..beams).map(|b| -(b as f64) * 0.5).collect();
+        if beams > 1 {
+            cum[1] = f64::NEG_INFINITY;
+        }
+        let mut all = Vec::new();
+        for (b, (row, &c)) in log_probs.iter().zip(&cum).enumerate() {
+            for (t, &l) in row.iter().enumerate() {
+                let s = c + f64::from(l);
+                if s.is_finite() {
+                    all.push((s, b, t as u32));
+                }
+            }
+        }
+        all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        for n in [0, 1, 2, 10, all.len() + 3] {
+            let want: Vec<_> = all.iter().take(n).copied().collect();
+            assert_eq!(
+                top_candidates(&log_probs, &cum, n),
+                want,
+                "{beams}×{vocab}, n {n}"
+            );
+        }
+    }
+}

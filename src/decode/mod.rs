@@ -33,7 +33,8 @@ pub trait Batched: Sized {
 /// The output of one decoding step.
 #[derive(Clone, Debug)]
 pub struct Step<S> {
-    /// Next-token log-probabilities, `[B, V]`.
+    /// Next-token log-probabilities, `[B, V]` (outside any graph: searches
+    /// differentiate nothing).
     pub log_probs: Tensor,
     /// The state after this step.
     pub state: S,

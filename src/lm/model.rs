@@ -12,7 +12,7 @@
 //! `condition.weight`, `rnn.weight_ih_l0`…, `decoder.weight` (absent when
 //! tied), `decoder.bias`.
 
-use candle_core::{D, Device, Tensor};
+use candle_core::{Device, Tensor};
 use candle_nn::{Init, VarBuilder};
 use serde::{Deserialize, Serialize};
 
@@ -360,7 +360,9 @@ impl StepDecoder for LanguageModel {
         )?;
         let logits = self.logits(&out.squeeze(1)?)?;
         Ok(Step {
-            log_probs: candle_nn::ops::log_softmax(&logits, D::Minus1)?,
+            // Detached: decoding differentiates nothing, and a trainable
+            // model then takes the same kernel as a loaded one.
+            log_probs: crate::nn::kernels::log_softmax::log_softmax(&logits.detach())?,
             state: LmState(next),
             attention: None,
         })
@@ -373,7 +375,7 @@ impl StepDecoder for LanguageModel {
 
 #[cfg(test)]
 mod tests {
-    use candle_core::{DType, Device, Tensor};
+    use candle_core::{D, DType, Device, Tensor};
 
     use super::*;
     use crate::decode::{

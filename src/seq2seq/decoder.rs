@@ -30,11 +30,12 @@
 //! `attn_combine.*`, and `out.weight`/`out.bias` (`out.weight` absent when
 //! tied to `embedding.weight`).
 
-use candle_core::{D, Tensor};
+use candle_core::Tensor;
 use candle_nn::{Init, VarBuilder};
 
 use super::{DecoderKind, DecoderState, Memory, Seq2SeqConfig};
 use crate::nn::attention::{Attention, TutorialAttentionConfig};
+use crate::nn::kernels::log_softmax::log_softmax;
 use crate::nn::{
     AttentionConfig, AttentionKind, AttentionLayer, Dropout, Embedding, EmbeddingConfig, Linear,
     LinearConfig, Mode, Rnn, RnnConfig, State, TutorialAttention,
@@ -478,7 +479,15 @@ impl Decoder {
     /// Output-layer log-probabilities: hidden `[.., H]` → `[.., V]`.
     pub fn project(&self, hidden: &Tensor, mode: &mut Mode<'_>) -> Result<Tensor> {
         let logits = self.logits(hidden, mode)?;
-        // `log_softmax`, which has a backward pass (DESIGN §5 traps).
-        Ok(candle_nn::ops::log_softmax(&logits, D::Minus1)?)
+        // Tracked logits take candle's `log_softmax`, which has a backward
+        // pass (DESIGN §5 traps); constant ones the host kernel.
+        log_softmax(&logits)
+    }
+
+    /// [`Decoder::project`] for decoding, where nothing is differentiated:
+    /// the logits are detached, so a trainable model (validation during
+    /// training) and a loaded one take the same kernel and agree bit for bit.
+    pub fn step_log_probs(&self, hidden: &Tensor, mode: &mut Mode<'_>) -> Result<Tensor> {
+        log_softmax(&self.logits(hidden, mode)?.detach())
     }
 }

@@ -286,7 +286,7 @@ impl StepDecoder for Seq2Seq {
         let emb = self.decoder.embed(&tokens, mode)?.squeeze(1)?;
         let adv = self.decoder.advance(&emb, state, memory, mode)?;
         Ok(Step {
-            log_probs: self.decoder.project(&adv.hidden, mode)?,
+            log_probs: self.decoder.step_log_probs(&adv.hidden, mode)?,
             state: adv.state,
             attention: adv.attention,
         })

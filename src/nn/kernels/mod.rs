@@ -15,6 +15,7 @@ pub mod gemm;
 pub mod inplace;
 pub mod linear;
 pub mod linear_cross_entropy;
+pub mod log_softmax;
 pub mod recurrent;
 mod rows;
 
