@@ -33,9 +33,9 @@ fn host<T: Real + candle_core::WithDType>(logits: &Tensor) -> Result<Tensor> {
     let mut out = read_cpu::<T, _>(logits, |z| Ok(z.to_vec()))?;
     for row in out.chunks_exact_mut(v) {
         let (_, m) = sum_and_max(row);
-        let shift = m + exp_sum(row, m).ln();
+        let shift = -(m + exp_sum(row, m).ln());
         for z in row.iter_mut() {
-            *z = *z - shift;
+            *z += shift;
         }
     }
     Ok(Tensor::from_vec(out, logits.shape(), logits.device())?)
