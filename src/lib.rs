@@ -50,6 +50,11 @@ pub fn set_threads(n: usize) -> Result<()> {
         .start_handler(|_| flush_denormals())
         .build_global()
         .map_err(|e| Error::Config(format!("cannot set up {n} threads: {e}")))?;
+    if n >= 2 {
+        // Products outside the pool (decoding a sentence at a time) split
+        // over a second core.
+        nn::kernels::helper::enable();
+    }
     Ok(())
 }
 

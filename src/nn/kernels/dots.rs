@@ -15,7 +15,7 @@
 use std::any::TypeId;
 use std::sync::OnceLock;
 
-use super::Real;
+use super::{Real, helper};
 #[cfg(target_arch = "x86_64")]
 use crate::embed::simd::{Avx2, Avx512};
 use crate::embed::simd::{Isa, Scalar};
@@ -49,6 +49,7 @@ pub fn few_rows_nt<T: Real>(
             )
         };
         let run = Run {
+            dst: dst.as_mut_ptr(),
             dst_ld,
             a,
             a_ld,
@@ -60,13 +61,21 @@ pub fn few_rows_nt<T: Real>(
             accumulate,
         };
         static ISA: OnceLock<Isa> = OnceLock::new();
-        // SAFETY: `Isa::detect` chose the instruction set for this CPU; the
-        // assert above keeps every row inside its buffer. (Splitting the
-        // columns over two threads did not pay where it matters: decoding
-        // one sentence with beam 5 on 2 threads took 5.0–5.4 s for 1,200
-        // sentences split, 4.3 s not — the pool's threads sleep between
-        // steps — though a 2,048 × 512 LSTM step alone ran 1.4× faster.)
-        unsafe { run.on(*ISA.get_or_init(Isa::detect), dst) };
+        let isa = *ISA.get_or_init(Isa::detect);
+        // Half the columns to the helper core where the product is worth
+        // the hand-over (about a microsecond); the rows of `dst` the two
+        // halves write are disjoint.
+        let half = n / 2 / COLS * COLS;
+        if m * n * k >= SPLIT && half > 0 {
+            let (left, right) = run.split(half);
+            // SAFETY: `Isa::detect` chose the instruction set for this CPU;
+            // the assert above keeps every row inside its buffer, and the
+            // halves write disjoint columns of `dst`, which outlives both.
+            helper::join(|| unsafe { left.on(isa) }, move || unsafe { right.on(isa) });
+        } else {
+            // SAFETY: as above, one product.
+            unsafe { run.on(isa) };
+        }
         return;
     }
     for j in 0..n {
@@ -83,9 +92,15 @@ pub fn few_rows_nt<T: Real>(
     }
 }
 
+/// Multiply-adds from which a product is split over two cores.
+const SPLIT: usize = 1 << 16;
+
 /// One f32 product's operands.
 #[derive(Clone, Copy)]
 struct Run<'a> {
+    /// `dst` as a pointer: two halves of one product write disjoint
+    /// columns of the same rows at once.
+    dst: *mut f32,
     dst_ld: usize,
     a: &'a [f32],
     a_ld: usize,
@@ -103,21 +118,38 @@ struct Run<'a> {
 /// are done together (one sum per dot product cost a sixth of decoding).
 const COLS: usize = 8;
 
+// SAFETY: a `Run` is sent only to the helper thread by `helper::join`, which
+// returns after the helper is done with it; what `dst` points to outlives it.
+unsafe impl Send for Run<'_> {}
+
 impl Run<'_> {
+    /// The product's first `cols` columns, and the rest.
+    fn split(self, cols: usize) -> (Self, Self) {
+        let right = Run {
+            // Stays inside `dst` (or one past it): `cols < n ≤ dst_ld`.
+            dst: self.dst.wrapping_add(cols),
+            b: &self.b[cols * self.b_ld..],
+            n: self.n - cols,
+            ..self
+        };
+        (Run { n: cols, ..self }, right)
+    }
+
     /// The product on instruction set `isa`.
     ///
     /// # Safety
     /// `isa`'s instructions exist on this CPU; `a` holds `m` rows and `b`
-    /// `n` rows of `k` (the caller's assert).
-    unsafe fn on(self, isa: Isa, dst: &mut [f32]) {
+    /// `n` rows of `k`, and `dst` rows of `dst_ld` with `n` columns (the
+    /// caller's assert), which nothing else reads or writes meanwhile.
+    unsafe fn on(self, isa: Isa) {
         // SAFETY: the caller's guarantees.
         unsafe {
             match isa {
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => avx512(self, dst),
+                Isa::Avx512 => avx512(self),
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => avx2(self, dst),
-                _ => self.with::<Scalar>(dst),
+                Isa::Avx2 => avx2(self),
+                _ => self.with::<Scalar>(),
             }
         }
     }
@@ -129,7 +161,7 @@ impl Run<'_> {
     /// # Safety
     /// As [`Run::on`].
     #[inline(always)]
-    unsafe fn with<B: Block>(self, dst: &mut [f32]) {
+    unsafe fn with<B: Block>(self) {
         let (a, b) = (self.a.as_ptr(), self.b.as_ptr());
         let (k, body) = (self.k, self.k / B::W * B::W);
         // SAFETY (all the pointer arithmetic below): rows `r < m` of `a` and
@@ -138,8 +170,9 @@ impl Run<'_> {
         let tail = |x: *const f32, y: *const f32| -> f32 {
             (body..k).map(|i| unsafe { *x.add(i) * *y.add(i) }).sum()
         };
-        let mut put = |r: usize, j: usize, s: f32| {
-            let d = &mut dst[r * self.dst_ld + j];
+        let put = |r: usize, j: usize, s: f32| {
+            // SAFETY: `r < m`, `j < n`: inside `dst` (the caller's).
+            let d = unsafe { &mut *self.dst.add(r * self.dst_ld + j) };
             *d = if self.accumulate { *d + s } else { s };
         };
         let mut j = 0;
@@ -217,16 +250,16 @@ trait Block {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn avx512(run: Run<'_>, dst: &mut [f32]) {
+unsafe fn avx512(run: Run<'_>) {
     // SAFETY: the caller's guarantees.
-    unsafe { run.with::<Avx512>(dst) }
+    unsafe { run.with::<Avx512>() }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn avx2(run: Run<'_>, dst: &mut [f32]) {
+unsafe fn avx2(run: Run<'_>) {
     // SAFETY: the caller's guarantees.
-    unsafe { run.with::<Avx2>(dst) }
+    unsafe { run.with::<Avx2>() }
 }
 
 impl Block for Scalar {
@@ -405,25 +438,26 @@ mod tests {
                         a.iter().map(|&x| x as f32).collect(),
                         b.iter().map(|&x| x as f32).collect(),
                     );
-                    let run = Run {
-                        dst_ld,
-                        a: &a32,
-                        a_ld,
-                        b: &b32,
-                        b_ld,
-                        m,
-                        k,
-                        n,
-                        accumulate,
-                    };
                     for isa in [Isa::Avx512, Isa::Avx2, Isa::Scalar] {
                         if !isa.available() {
                             continue;
                         }
                         let mut dst = vec![start as f32; m * dst_ld];
+                        let run = Run {
+                            dst: dst.as_mut_ptr(),
+                            dst_ld,
+                            a: &a32,
+                            a_ld,
+                            b: &b32,
+                            b_ld,
+                            m,
+                            k,
+                            n,
+                            accumulate,
+                        };
                         // SAFETY: the CPU has the instruction set (checked
                         // above); the buffers hold their rows.
-                        unsafe { run.on(isa, &mut dst) };
+                        unsafe { run.on(isa) };
                         let got: Vec<f64> = dst.iter().map(|&x| f64::from(x)).collect();
                         check(&format!("{isa:?}"), &got, start, 1e-4);
                     }
@@ -438,6 +472,39 @@ mod tests {
                     let got: Vec<f64> = dst.iter().map(|&x| f64::from(x)).collect();
                     check("f32 dispatched", &got, start, 1e-4);
                 }
+            }
+        }
+    }
+
+    /// Split over the helper core, a product equals the same product on
+    /// one thread bit for bit: row counts 1 to 8, a decoder's output layer
+    /// and an odd width whose halves are uneven.
+    #[test]
+    fn split_products_equal_one_thread_exactly() {
+        helper::enable();
+        let isa = Isa::detect();
+        for (k, n) in [(256, 2803), (300, 901)] {
+            for m in 1..=8 {
+                let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+                let b: Vec<f32> = (0..n * k).map(|i| (i as f32 * 0.91).cos()).collect();
+                let mut split = vec![0.5f32; m * n];
+                few_rows_nt((&mut split, n), (&a, k), (&b, k), (m, k, n), true);
+                let mut alone = vec![0.5f32; m * n];
+                let run = Run {
+                    dst: alone.as_mut_ptr(),
+                    dst_ld: n,
+                    a: &a,
+                    a_ld: k,
+                    b: &b,
+                    b_ld: k,
+                    m,
+                    k,
+                    n,
+                    accumulate: true,
+                };
+                // SAFETY: the detected instruction set; buffers hold their rows.
+                unsafe { run.on(isa) };
+                assert!(split == alone, "m {m} k {k} n {n}");
             }
         }
     }

@@ -12,6 +12,7 @@
 pub mod cross_entropy;
 pub mod dots;
 pub mod gemm;
+pub mod helper;
 pub mod inplace;
 pub mod linear;
 pub mod linear_cross_entropy;
