@@ -100,30 +100,100 @@ pub fn matmul_ld<T: Real>(
     };
     let (a_cs, a_rs) = strides(a_op, a_ld);
     let (b_cs, b_rs) = strides(b_op, b_ld);
+    let product = Product {
+        m,
+        n,
+        k,
+        dst: dst.as_mut_ptr(),
+        dst_ld,
+        a: a.as_ptr(),
+        a_cs,
+        a_rs,
+        b: b.as_ptr(),
+        b_cs,
+        accumulate,
+        b_rs,
+    };
+    // Large products outside the pool (batched decoding) split their
+    // columns with the helper core; inside it the shards keep both busy.
+    let half = n / 2;
     // SAFETY: the assert above keeps every index the strides reach inside the
-    // buffers; `dst` does not alias `a` or `b` (distinct borrows).
+    // buffers; `dst` does not alias `a` or `b` (distinct borrows); the two
+    // halves write disjoint columns of `dst`, which outlives both.
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            dst_ld as isize,
-            accumulate,
-            a.as_ptr(),
-            a_cs,
-            a_rs,
-            b.as_ptr(),
-            b_cs,
-            b_rs,
-            T::ONE,
-            T::ONE,
-            false,
-            false,
-            false,
-            Parallelism::None,
-        );
+        if m * n * k >= SPLIT && half >= 16 {
+            let (left, right) = product.split(half);
+            super::helper::join(|| left.run(), move || right.run());
+        } else {
+            product.run();
+        }
+    }
+}
+
+/// Multiply-adds from which a packed product is split over two cores.
+const SPLIT: usize = 1 << 18;
+
+/// One product's operands as the `gemm` crate takes them.
+#[derive(Clone, Copy)]
+struct Product<T> {
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut T,
+    dst_ld: usize,
+    a: *const T,
+    a_cs: isize,
+    a_rs: isize,
+    b: *const T,
+    b_cs: isize,
+    b_rs: isize,
+    accumulate: bool,
+}
+
+// SAFETY: sent only to the helper thread by `helper::join`, which returns
+// after the helper is done with it; the buffers outlive the call.
+unsafe impl<T> Send for Product<T> {}
+
+impl<T: Real> Product<T> {
+    /// The first `cols` columns of the product, and the rest.
+    fn split(self, cols: usize) -> (Self, Self) {
+        let right = Product {
+            n: self.n - cols,
+            dst: self.dst.wrapping_add(cols),
+            b: self.b.wrapping_offset(cols as isize * self.b_cs),
+            ..self
+        };
+        (Product { n: cols, ..self }, right)
+    }
+
+    /// # Safety
+    /// The strides reach only inside live buffers; `dst` aliases neither
+    /// operand, and nothing else touches its columns meanwhile.
+    unsafe fn run(self) {
+        // SAFETY: the caller's.
+        unsafe {
+            gemm::gemm(
+                self.m,
+                self.n,
+                self.k,
+                self.dst,
+                1,
+                self.dst_ld as isize,
+                self.accumulate,
+                self.a,
+                self.a_cs,
+                self.a_rs,
+                self.b,
+                self.b_cs,
+                self.b_rs,
+                T::ONE,
+                T::ONE,
+                false,
+                false,
+                false,
+                Parallelism::None,
+            );
+        }
     }
 }
 
@@ -262,6 +332,43 @@ mod tests {
         );
         for (d, w) in dst.iter().zip(&want) {
             assert!((d - w).abs() < 1e-12);
+        }
+    }
+
+    /// Split over the helper core, a packed product equals the same product
+    /// on one thread bit for bit, for either layout of `b` and an odd width.
+    #[test]
+    fn split_products_equal_one_thread_exactly() {
+        super::super::helper::enable();
+        for (m, k, n, b_op) in [(64, 256, 2803, Op::T), (40, 300, 901, Op::N)] {
+            let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.91).cos()).collect();
+            let b_ld = if b_op == Op::N { n } else { k };
+            let mut split = vec![0.5f32; m * n];
+            matmul(&mut split, &a, Op::N, &b, b_op, m, k, n, true);
+            let mut alone = vec![0.5f32; m * n];
+            let strides = if b_op == Op::N {
+                (1, b_ld as isize)
+            } else {
+                (b_ld as isize, 1)
+            };
+            let product = Product {
+                m,
+                n,
+                k,
+                dst: alone.as_mut_ptr(),
+                dst_ld: n,
+                a: a.as_ptr(),
+                a_cs: 1,
+                a_rs: k as isize,
+                b: b.as_ptr(),
+                b_cs: strides.0,
+                b_rs: strides.1,
+                accumulate: true,
+            };
+            // SAFETY: the strides stay inside the buffers built above.
+            unsafe { product.run() };
+            assert!(split == alone, "{m}×{k}×{n} {b_op:?}");
         }
     }
 }
