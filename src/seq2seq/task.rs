@@ -192,18 +192,17 @@ impl TranslationTask {
         };
         let mut hyps = vec![String::new(); self.valid.len()];
         let (mut nll, mut tokens) = (0.0, 0usize);
+        let model = self.model.for_inference(&self.params)?;
         for chunk in order.chunks(self.cfg.eval_batch_size) {
             let rows: Vec<&Example> = chunk.iter().map(|&i| &self.valid[i]).collect();
             let batch = self.batch(&rows)?;
-            let lp = self.model.forward_teacher(&batch, 1.0, &mut Mode::Eval)?;
+            let lp = model.forward_teacher(&batch, 1.0, &mut Mode::Eval)?;
             let n: usize = batch.tgt_lengths.iter().sum();
             let loss = masked_loss(&lp, &batch.tgt_out, &batch.tgt_mask, 0.0)?;
             nll += f64::from(loss.to_dtype(DType::F32)?.to_scalar::<f32>()?) * n as f64;
             tokens += n;
-            let memory = self
-                .model
-                .encode(&batch.src, &batch.src_lengths, &mut Mode::Eval)?;
-            let out = greedy(&self.model, &memory, &batch.src_lengths, &greedy_cfg)?;
+            let memory = model.encode(&batch.src, &batch.src_lengths, &mut Mode::Eval)?;
+            let out = greedy(&model, &memory, &batch.src_lengths, &greedy_cfg)?;
             for (&i, h) in chunk.iter().zip(out) {
                 hyps[i] = self.tgt_vocab.decode(&h.tokens).join(" ");
             }
