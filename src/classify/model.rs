@@ -175,6 +175,16 @@ pub struct Classifier {
     device: Device,
 }
 
+impl crate::nn::Rebuild for Classifier {
+    type Config = ClassifierConfig;
+    fn build(cfg: &ClassifierConfig, vb: VarBuilder<'static>) -> Result<Self> {
+        Classifier::new(cfg, vb)
+    }
+    fn rebuild_config(&self) -> &ClassifierConfig {
+        self.config()
+    }
+}
+
 impl Classifier {
     /// Builds the model under `vb`.
     pub fn new(cfg: &ClassifierConfig, vb: VarBuilder) -> Result<Self> {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::Classifier;
 use crate::data::{BatchConfig, Batcher, SeqBatch, shard_ranges};
 use crate::metrics::classification::Confusion;
-use crate::nn::{Mode, ParamStore};
+use crate::nn::{Mode, ParamStore, Rebuild};
 use crate::train::{BatchStats, CrossEntropy, Metrics, Reduction, Task};
 use crate::{Error, Result};
 
@@ -163,12 +163,11 @@ impl ClassifyTask {
         order.sort_by_key(|&i| examples[i].ids.len());
         let mut predicted = vec![0u32; examples.len()];
         let (mut loss, mut weight) = (0.0, 0.0);
+        let model = self.model.for_inference(&self.params)?;
         for chunk in order.chunks(self.cfg.eval_batch_size) {
             let rows: Vec<&Example> = chunk.iter().map(|&i| &examples[i]).collect();
             let batch = self.batch(&rows)?;
-            let out = self
-                .model
-                .forward(&batch.seqs.ids, &batch.seqs.lengths, &mut Mode::Eval)?;
+            let out = model.forward(&batch.seqs.ids, &batch.seqs.lengths, &mut Mode::Eval)?;
             let sum = self
                 .loss_fn(Reduction::Sum)
                 .forward(&out.logits, &batch.labels)?;

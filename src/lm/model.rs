@@ -130,6 +130,16 @@ pub struct LanguageModel {
     device: Device,
 }
 
+impl crate::nn::Rebuild for LanguageModel {
+    type Config = LmConfig;
+    fn build(cfg: &LmConfig, vb: VarBuilder<'static>) -> Result<Self> {
+        LanguageModel::new(cfg, vb)
+    }
+    fn rebuild_config(&self) -> &LmConfig {
+        self.config()
+    }
+}
+
 impl LanguageModel {
     /// Builds the model under `vb`.
     pub fn new(cfg: &LmConfig, vb: VarBuilder) -> Result<Self> {

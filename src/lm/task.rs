@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use super::LanguageModel;
 use crate::data::{BatchConfig, Batcher, SeqBatch, shard_ranges};
-use crate::nn::{Mode, ParamStore, State};
+use crate::nn::{Mode, ParamStore, Rebuild, State};
 use crate::train::{CrossEntropy, Metrics, Reduction, Task};
 use crate::{Error, Result};
 
@@ -360,7 +360,8 @@ impl LmTask {
 
     /// Summed NLL (nats) and predicted tokens of `data`, scored in evaluation mode.
     pub fn score(&self, data: &LmData) -> Result<(f64, usize)> {
-        score(&self.model, data, &self.specials, &self.cfg)
+        let model = self.model.for_inference(&self.params)?;
+        score(&model, data, &self.specials, &self.cfg)
     }
 
     /// `loss`, `perplexity` and (char models) `bits_per_char` from a summed NLL.

@@ -18,6 +18,26 @@ use rand_distr::{Distribution, StandardNormal};
 
 use crate::{Error, Result};
 
+/// A model built from its configuration over a [`VarBuilder`], so it can be
+/// rebuilt over the same parameters without gradient tracking: what
+/// validation runs during training (`torch.no_grad()`), recording no
+/// autograd graph while it scores and decodes.
+pub trait Rebuild: Sized {
+    /// What [`Rebuild::build`] reads.
+    type Config;
+    /// Builds the model `cfg` describes under `vb` (its parameters' root).
+    fn build(cfg: &Self::Config, vb: VarBuilder<'static>) -> Result<Self>;
+    /// The configuration the model was built from.
+    fn rebuild_config(&self) -> &Self::Config;
+    /// This model over `params` (the store it was built from) detached, for
+    /// one pass of validation: it shares the parameters' storage, but build
+    /// it anew after they change — recurrent layers of constant weights keep
+    /// the layout they built first.
+    fn for_inference(&self, params: &ParamStore) -> Result<Self> {
+        Self::build(self.rebuild_config(), params.inference_builder()?)
+    }
+}
+
 /// Named trainable parameters, created on first use with seeded initial values.
 #[derive(Clone, Debug)]
 pub struct ParamStore {
@@ -45,6 +65,18 @@ impl ParamStore {
     pub fn for_inference(mut self) -> Self {
         self.inference = true;
         self
+    }
+
+    /// A builder over this store's [`for_inference`](Self::for_inference)
+    /// view, in the dtype and on the device of its parameters.
+    pub fn inference_builder(&self) -> Result<VarBuilder<'static>> {
+        let (dtype, device) = self
+            .lock()
+            .values()
+            .next()
+            .map(|v| (v.dtype(), v.device().clone()))
+            .ok_or_else(|| Error::Config("the parameter store is empty".into()))?;
+        Ok(self.clone().for_inference().var_builder(dtype, &device))
     }
 
     /// A store pre-filled with `tensors` (PyTorch names), e.g. from a checkpoint

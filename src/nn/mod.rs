@@ -15,7 +15,7 @@ pub use attention::{
 };
 pub use dropout::{Dropout, Mode};
 pub use embedding::{Embedding, EmbeddingConfig};
-pub use init::ParamStore;
+pub use init::{ParamStore, Rebuild};
 pub use kernels::Kernel;
 pub use linear::{Linear, LinearConfig};
 pub use rnn::{Cell, Nonlinearity, Rnn, RnnConfig, State, StepWeights};

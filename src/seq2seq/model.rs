@@ -17,9 +17,19 @@ use super::{Bridge, BridgeConfig, Decoder, DecoderKind, DecoderState, Encoder, M
 use crate::data::PairBatch;
 use crate::decode::{Step, StepDecoder};
 use crate::nn::kernels::{Kernel, default_kernel};
-use crate::nn::{Mode, ParamStore};
+use crate::nn::{Mode, Rebuild};
 use crate::train::{CrossEntropy, Reduction};
 use crate::{Error, Result};
+
+impl Rebuild for Seq2Seq {
+    type Config = Seq2SeqConfig;
+    fn build(cfg: &Seq2SeqConfig, vb: VarBuilder<'static>) -> Result<Self> {
+        Seq2Seq::new(cfg, vb)
+    }
+    fn rebuild_config(&self) -> &Seq2SeqConfig {
+        &self.cfg
+    }
+}
 
 /// An RNN encoder–decoder.
 #[derive(Clone, Debug)]
@@ -65,20 +75,6 @@ impl Seq2Seq {
     /// The architecture.
     pub fn config(&self) -> &Seq2SeqConfig {
         &self.cfg
-    }
-
-    /// This model read from `params` (the store it was built from) without
-    /// gradient tracking, for one pass of validation: it records no
-    /// autograd graph while it scores and decodes (`torch.no_grad()`).
-    /// Build it anew after the parameters change — it shares their storage,
-    /// but its recurrent layers keep the weight layout they built first.
-    pub fn for_inference(&self, params: &ParamStore) -> Result<Seq2Seq> {
-        let dtype = params.vars().first().map_or(DType::F32, |(_, v)| v.dtype());
-        let vb = params
-            .clone()
-            .for_inference()
-            .var_builder(dtype, &self.device);
-        Ok(Seq2Seq::new(&self.cfg, vb)?.with_kernel(self.kernel))
     }
 
     /// The decoder.

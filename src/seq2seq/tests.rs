@@ -301,3 +301,35 @@ fn fused_loss_equals_the_reference_loss() -> Result<()> {
     }
     Ok(())
 }
+
+/// The model rebuilt for validation over the same store scores like the
+/// trainable one (its log-probabilities through the host kernel), records
+/// no graph, and follows the store's updates when rebuilt.
+#[test]
+fn inference_twin_scores_alike_without_a_graph() -> Result<()> {
+    use crate::nn::Rebuild;
+    for kind in [DecoderKind::Additive, DecoderKind::General] {
+        let (model, store) = build(&cfg(kind, Cell::Gru, true, 1), DType::F64)?;
+        let b = batch(&src(), &tgt())?;
+        let trained = model.forward_teacher(&b, 1.0, &mut Mode::Eval)?;
+        assert!(trained.track_op());
+        let twin = model.for_inference(&store)?;
+        let lp = twin.forward_teacher(&b, 1.0, &mut Mode::Eval)?;
+        assert!(!lp.track_op(), "{kind:?}: the twin recorded a graph");
+        let d: f64 = (lp - &trained)?.abs()?.flatten_all()?.max(0)?.to_scalar()?;
+        assert!(d < 1e-12, "{kind:?}: {d}");
+        for (_, v) in store.vars() {
+            v.set(&v.as_tensor().affine(0.5, 0.0)?)?;
+        }
+        let moved = model
+            .for_inference(&store)?
+            .forward_teacher(&b, 1.0, &mut Mode::Eval)?;
+        let d: f64 = (moved - &trained)?
+            .abs()?
+            .flatten_all()?
+            .max(0)?
+            .to_scalar()?;
+        assert!(d > 1e-3, "{kind:?}: the rebuilt twin missed the update");
+    }
+    Ok(())
+}
