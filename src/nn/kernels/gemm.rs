@@ -15,10 +15,13 @@ pub enum Op {
 }
 
 /// Up to this many rows, a product with a transposed `b` runs as dot products
-/// of contiguous rows ([`super::dots`]; measured on AVX-512 with `b`
-/// 2,803 × 256: 1 row 96 µs, 5 rows 187 µs, 8 rows 331 µs, against 574 µs
-/// for 16 rows through the packed path — which repacks `b` on every call).
-pub const FEW_ROWS: usize = 8;
+/// of contiguous rows ([`super::dots`]), which read `b` as it is stored where
+/// the packed path repacks all of it on every call. Measured with the
+/// blocked dot kernel on AVX2 (Zen 3), `b` 2,803 × 256: 10 rows 285 µs
+/// against 411 µs packed, 16 rows 331 µs against 506 µs, 24 rows 499 µs
+/// against 650 µs; `b` 2,048 × 512: 16 rows 679 against 734 µs, 24 rows
+/// 944 against 900 µs — even from about 20 rows.
+pub const FEW_ROWS: usize = 16;
 
 /// `dst[m, n] (+)= a[m, k] · b[k, n]`, all row-major; `a`/`b` read through
 /// [`Op`]; `accumulate` adds to `dst` instead of overwriting it. Runs on the

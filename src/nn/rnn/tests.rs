@@ -303,15 +303,25 @@ fn state_select_reorders_batch_and_config_serializes() -> Result<()> {
 fn fused_kernels_match_the_reference_graph() -> Result<()> {
     // (batch, seq, input, hidden, layers, bidirectional, lengths)
     type Case = (usize, usize, usize, usize, usize, bool, Vec<usize>);
-    // Batches up to `gemm::FEW_ROWS` multiply by `W_hh` as stored, larger
-    // ones by a transposed copy: both are covered.
+    // Batches up to `gemm::FEW_ROWS` (16) multiply by `W_hh` as stored,
+    // larger ones by a transposed copy: both are covered.
     let cases: [Case; 5] = [
         (3, 4, 3, 4, 2, true, vec![4, 1, 3]),
         (5, 7, 6, 9, 1, false, vec![7, 7, 7, 7, 7]),
         (4, 6, 5, 16, 2, true, vec![6, 2, 5, 1]),
         (1, 9, 4, 33, 1, true, vec![9]),
-        (11, 5, 3, 10, 1, true, vec![5, 1, 4, 5, 2, 3, 5, 5, 1, 2, 4]),
+        (
+            19,
+            5,
+            3,
+            10,
+            1,
+            true,
+            vec![5, 1, 4, 5, 2, 3, 5, 5, 1, 2, 4, 5, 3, 2, 1, 5, 4, 3, 2],
+        ),
     ];
+    let few = crate::nn::kernels::gemm::FEW_ROWS;
+    assert!(cases.iter().any(|c| c.0 <= few) && cases.iter().any(|c| c.0 > few));
     for (cell, dtype) in CELLS
         .iter()
         .flat_map(|c| [(*c, DType::F64), (*c, DType::F32)])
