@@ -30,11 +30,16 @@
 //! `attn_combine.*`, and `out.weight`/`out.bias` (`out.weight` absent when
 //! tied to `embedding.weight`).
 
-use candle_core::Tensor;
+use std::sync::{Arc, OnceLock};
+
+use candle_core::{DType, Tensor};
 use candle_nn::{Init, VarBuilder};
 
+use super::fused_step::{TutorialStep, TutorialWeights};
 use super::{DecoderKind, DecoderState, Memory, Seq2SeqConfig};
+use crate::nn::Cell;
 use crate::nn::attention::{Attention, TutorialAttentionConfig};
+use crate::nn::kernels::Kernel;
 use crate::nn::kernels::log_softmax::log_softmax;
 use crate::nn::{
     AttentionConfig, AttentionKind, AttentionLayer, Dropout, Embedding, EmbeddingConfig, Linear,
@@ -86,6 +91,9 @@ pub struct Decoder {
     context: Context,
     out_dropout: Dropout,
     out: crate::nn::Linear,
+    /// The fused decoding step, where one applies ([`TutorialStep`]): built
+    /// on first use, shared by clones.
+    fused: Arc<OnceLock<Option<TutorialStep>>>,
 }
 
 fn no_bias(input: usize, output: usize) -> LinearConfig {
@@ -202,7 +210,65 @@ impl Decoder {
             context,
             out_dropout: Dropout::new(cfg.out_dropout)?,
             out: crate::nn::Linear::from_parts(weight, Some(bias)),
+            fused: Arc::default(),
         })
+    }
+
+    /// The fused host step that computes what [`Decoder::advance`] and
+    /// [`Decoder::step_log_probs`] do, where one exists for this decoder:
+    /// the `tutorial` kind with one GRU layer, f32 on the CPU, constant
+    /// weights, the fused kernel ([`super::fused_step`]).
+    pub fn fused_step(&self) -> Option<&TutorialStep> {
+        self.fused
+            .get_or_init(|| self.build_fused().ok().flatten())
+            .as_ref()
+    }
+
+    fn build_fused(&self) -> Result<Option<TutorialStep>> {
+        let Context::Tutorial { attention, .. } = &self.context else {
+            return Ok(None);
+        };
+        let rnn = self.rnn.config();
+        let (Some([w_ih, b_ih, w_hh, b_hh]), Some(out_b)) =
+            (self.rnn.layer_parameters(0), self.out.bias())
+        else {
+            return Ok(None);
+        };
+        let (attn, combine) = (attention.attn(), attention.attn_combine());
+        let (Some(attn_b), Some(combine_b)) = (attn.bias(), combine.bias()) else {
+            return Ok(None);
+        };
+        let all = [
+            self.embedding.weight(),
+            attn.weight(),
+            attn_b,
+            combine.weight(),
+            combine_b,
+            w_ih,
+            b_ih,
+            w_hh,
+            b_hh,
+            self.out.weight(),
+            out_b,
+        ];
+        let constant = all.iter().all(|t| {
+            !t.is_variable() && !t.track_op() && t.dtype() == DType::F32 && t.device().is_cpu()
+        });
+        if !constant
+            || rnn.cell != Cell::Gru
+            || rnn.layers != 1
+            || self.rnn.kernel() != Kernel::Fused
+        {
+            return Ok(None);
+        }
+        Ok(Some(TutorialStep::new(&TutorialWeights {
+            embedding: self.embedding.weight(),
+            attn: (attn.weight(), attn_b),
+            combine: (combine.weight(), combine_b),
+            w_ih: (w_ih, b_ih),
+            w_hh: (w_hh, b_hh),
+            out: (self.out.weight(), out_b),
+        })?))
     }
 
     /// The decoder kind.

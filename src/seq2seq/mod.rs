@@ -21,6 +21,7 @@ pub mod bridge;
 pub mod config;
 pub mod decoder;
 pub mod encoder;
+pub mod fused_step;
 pub mod import;
 pub mod memory;
 pub mod model;

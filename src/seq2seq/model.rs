@@ -17,7 +17,7 @@ use super::{Bridge, BridgeConfig, Decoder, DecoderKind, DecoderState, Encoder, M
 use crate::data::PairBatch;
 use crate::decode::{Step, StepDecoder};
 use crate::nn::kernels::{Kernel, default_kernel};
-use crate::nn::{Mode, Rebuild};
+use crate::nn::{Mode, Rebuild, State};
 use crate::train::{CrossEntropy, Reduction};
 use crate::{Error, Result};
 
@@ -291,6 +291,17 @@ impl StepDecoder for Seq2Seq {
         state: &DecoderState,
         memory: &Memory,
     ) -> Result<Step<DecoderState>> {
+        if let Some(fused) = self.decoder.fused_step() {
+            let out = fused.step(tokens, state.rnn.h(), &memory.values, &self.device)?;
+            return Ok(Step {
+                log_probs: out.log_probs,
+                state: DecoderState {
+                    rnn: State::H(out.h),
+                    feed: None,
+                },
+                attention: Some(out.attention),
+            });
+        }
         let mode = &mut Mode::Eval;
         let tokens = tokens.to_dtype(DType::U32)?.unsqueeze(1)?;
         let emb = self.decoder.embed(&tokens, mode)?.squeeze(1)?;

@@ -76,7 +76,17 @@ impl TutorialAttention {
         })
     }
 
-    /// The layer's sizes.
+    /// `attn`: `Linear(2H, max_length)`, the slot scores.
+    pub fn attn(&self) -> &Linear {
+        &self.attn
+    }
+
+    /// `attn_combine`: `Linear(2H, H)`.
+    pub fn attn_combine(&self) -> &Linear {
+        &self.attn_combine
+    }
+
+    /// The sizes.
     pub fn config(&self) -> &TutorialAttentionConfig {
         &self.cfg
     }

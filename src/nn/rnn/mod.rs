@@ -265,6 +265,14 @@ impl Rnn {
             && matches!(x.dtype(), DType::F32 | DType::F64)
     }
 
+    /// `(weight_ih, bias_ih, weight_hh, bias_hh)` of layer-direction `index`
+    /// (`layer * dirs + dir`), for kernels that read them directly.
+    pub fn layer_parameters(&self, index: usize) -> Option<[&Tensor; 4]> {
+        self.weights
+            .get(index)
+            .map(|w| [&w.w_ih, &w.b_ih, &w.w_hh, &w.b_hh])
+    }
+
     /// The architecture.
     pub fn config(&self) -> &RnnConfig {
         &self.cfg
