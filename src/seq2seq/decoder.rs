@@ -35,7 +35,7 @@ use std::sync::{Arc, OnceLock};
 use candle_core::{DType, Tensor};
 use candle_nn::{Init, VarBuilder};
 
-use super::fused_step::{TutorialStep, TutorialWeights};
+use super::fused_step::{Affine, FusedContext, FusedStep, FusedWeights};
 use super::{DecoderKind, DecoderState, Memory, Seq2SeqConfig};
 use crate::nn::Cell;
 use crate::nn::attention::{Attention, TutorialAttentionConfig};
@@ -91,9 +91,9 @@ pub struct Decoder {
     context: Context,
     out_dropout: Dropout,
     out: crate::nn::Linear,
-    /// The fused decoding step, where one applies ([`TutorialStep`]): built
+    /// The fused decoding step, where one applies ([`FusedStep`]): built
     /// on first use, shared by clones.
-    fused: Arc<OnceLock<Option<TutorialStep>>>,
+    fused: Arc<OnceLock<Option<FusedStep>>>,
 }
 
 fn no_bias(input: usize, output: usize) -> LinearConfig {
@@ -216,34 +216,24 @@ impl Decoder {
 
     /// The fused host step that computes what [`Decoder::advance`] and
     /// [`Decoder::step_log_probs`] do, where one exists for this decoder:
-    /// the `tutorial` kind with one GRU layer, f32 on the CPU, constant
-    /// weights, the fused kernel ([`super::fused_step`]).
-    pub fn fused_step(&self) -> Option<&TutorialStep> {
+    /// `tutorial`, or Luong `dot`/`general` without input feeding, with one
+    /// GRU layer, f32 on the CPU, constant weights, the fused kernel
+    /// ([`super::fused_step`]).
+    pub fn fused_step(&self) -> Option<&FusedStep> {
         self.fused
             .get_or_init(|| self.build_fused().ok().flatten())
             .as_ref()
     }
 
-    fn build_fused(&self) -> Result<Option<TutorialStep>> {
-        let Context::Tutorial { attention, .. } = &self.context else {
-            return Ok(None);
-        };
+    fn build_fused(&self) -> Result<Option<FusedStep>> {
         let rnn = self.rnn.config();
         let (Some([w_ih, b_ih, w_hh, b_hh]), Some(out_b)) =
             (self.rnn.layer_parameters(0), self.out.bias())
         else {
             return Ok(None);
         };
-        let (attn, combine) = (attention.attn(), attention.attn_combine());
-        let (Some(attn_b), Some(combine_b)) = (attn.bias(), combine.bias()) else {
-            return Ok(None);
-        };
-        let all = [
+        let mut all = vec![
             self.embedding.weight(),
-            attn.weight(),
-            attn_b,
-            combine.weight(),
-            combine_b,
             w_ih,
             b_ih,
             w_hh,
@@ -251,6 +241,28 @@ impl Decoder {
             self.out.weight(),
             out_b,
         ];
+        let context = match &self.context {
+            Context::Tutorial { attention, .. } => {
+                let (attn, combine) = (attention.attn(), attention.attn_combine());
+                all.extend([attn.weight(), combine.weight()]);
+                all.extend(attn.bias().into_iter().chain(combine.bias()));
+                FusedContext::Tutorial {
+                    attn: Affine::new(attn.weight(), attn.bias())?,
+                    combine: Affine::new(combine.weight(), combine.bias())?,
+                }
+            }
+            Context::Luong {
+                combine,
+                input_feeding: false,
+                ..
+            } => {
+                all.push(combine.weight());
+                FusedContext::Luong {
+                    combine: Affine::new(combine.weight(), combine.bias())?,
+                }
+            }
+            _ => return Ok(None),
+        };
         let constant = all.iter().all(|t| {
             !t.is_variable() && !t.track_op() && t.dtype() == DType::F32 && t.device().is_cpu()
         });
@@ -261,14 +273,15 @@ impl Decoder {
         {
             return Ok(None);
         }
-        Ok(Some(TutorialStep::new(&TutorialWeights {
-            embedding: self.embedding.weight(),
-            attn: (attn.weight(), attn_b),
-            combine: (combine.weight(), combine_b),
-            w_ih: (w_ih, b_ih),
-            w_hh: (w_hh, b_hh),
-            out: (self.out.weight(), out_b),
-        })?))
+        Ok(Some(FusedStep::new(
+            &FusedWeights {
+                embedding: self.embedding.weight(),
+                w_ih: (w_ih, b_ih),
+                w_hh: (w_hh, b_hh),
+                out: (self.out.weight(), out_b),
+            },
+            context,
+        )?))
     }
 
     /// The decoder kind.

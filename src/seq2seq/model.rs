@@ -292,7 +292,7 @@ impl StepDecoder for Seq2Seq {
         memory: &Memory,
     ) -> Result<Step<DecoderState>> {
         if let Some(fused) = self.decoder.fused_step() {
-            let out = fused.step(tokens, state.rnn.h(), &memory.values, &self.device)?;
+            let out = fused.step(tokens, state.rnn.h(), memory, &self.device)?;
             return Ok(Step {
                 log_probs: out.log_probs,
                 state: DecoderState {

@@ -334,50 +334,72 @@ fn inference_twin_scores_alike_without_a_graph() -> Result<()> {
     Ok(())
 }
 
-/// The tutorial decoder's fused host step against the graph step, over a
-/// few steps of a batch fed its gold tokens: log-probabilities, attention
-/// rows and states agree to f32 rounding. Only the constant f32 twin takes
-/// it; the trainable model, an LSTM and two layers keep the graph.
+/// The fused host step against the graph step, over a few steps of a batch
+/// fed its gold tokens (rows of different source lengths, so Luong's mask
+/// matters): log-probabilities, attention rows and states agree to f32
+/// rounding, for the tutorial decoder and Luong dot/general without input
+/// feeding (the dot one over a bidirectional encoder, through its key
+/// projection). Only the constant f32 twin takes it; the trainable model,
+/// an LSTM, two layers, input feeding and additive attention keep the graph.
 #[test]
-fn fused_tutorial_step_matches_the_graph_step() -> Result<()> {
+fn fused_step_matches_the_graph_step() -> Result<()> {
     use crate::nn::Rebuild;
     let b = batch(&src(), &tgt())?;
-    let c = cfg(DecoderKind::Tutorial, Cell::Gru, false, 1);
-    let (model, store) = build(&c, DType::F32)?;
-    assert!(model.decoder().fused_step().is_none(), "trainable weights");
-    let twin = model.for_inference(&store)?;
-    assert!(twin.decoder().fused_step().is_some());
-    for (cell, layers) in [(Cell::Lstm, 1), (Cell::Gru, 2)] {
-        let (other, store) = build(&cfg(DecoderKind::Tutorial, cell, false, layers), DType::F32)?;
+    let plain = |kind, bidi| Seq2SeqConfig {
+        input_feeding: false,
+        ..cfg(kind, Cell::Gru, bidi, 1)
+    };
+    let graph_only = [
+        cfg(DecoderKind::Tutorial, Cell::Lstm, false, 1),
+        cfg(DecoderKind::Tutorial, Cell::Gru, false, 2),
+        cfg(DecoderKind::General, Cell::Gru, false, 1),
+        plain(DecoderKind::Additive, false),
+    ];
+    for c in graph_only {
+        let (model, store) = build(&c, DType::F32)?;
         assert!(
-            other
+            model
                 .for_inference(&store)?
                 .decoder()
                 .fused_step()
-                .is_none()
+                .is_none(),
+            "{c:?}"
         );
     }
-    let memory = model.encode(&b.src, &b.src_lengths, &mut Mode::Eval)?;
-    let twin_memory = twin.encode(&b.src, &b.src_lengths, &mut Mode::Eval)?;
-    let (mut graph, mut fused) = (model.start(&memory)?, twin.start(&twin_memory)?);
-    let gold = b.tgt_in.t()?.contiguous()?;
-    let max = |a: &Tensor, b: &Tensor| -> Result<f32> {
-        Ok((a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?)
-    };
-    for i in 0..gold.dim(0)? {
-        let want = model.step(&gold.get(i)?, &graph, &memory)?;
-        let got = twin.step(&gold.get(i)?, &fused, &twin_memory)?;
-        assert!(max(&got.log_probs, &want.log_probs)? < 1e-5, "step {i}");
-        let (ga, wa) = (got.attention.as_ref(), want.attention.as_ref());
-        let (Some(ga), Some(wa)) = (ga, wa) else {
-            panic!("step {i}: attention missing");
+    for c in [
+        cfg(DecoderKind::Tutorial, Cell::Gru, false, 1),
+        plain(DecoderKind::General, false),
+        plain(DecoderKind::Dot, true),
+    ] {
+        let (model, store) = build(&c, DType::F32)?;
+        assert!(model.decoder().fused_step().is_none(), "trainable weights");
+        let twin = model.for_inference(&store)?;
+        assert!(twin.decoder().fused_step().is_some(), "{c:?}");
+        let memory = model.encode(&b.src, &b.src_lengths, &mut Mode::Eval)?;
+        let twin_memory = twin.encode(&b.src, &b.src_lengths, &mut Mode::Eval)?;
+        let (mut graph, mut fused) = (model.start(&memory)?, twin.start(&twin_memory)?);
+        let gold = b.tgt_in.t()?.contiguous()?;
+        let max = |a: &Tensor, b: &Tensor| -> Result<f32> {
+            Ok((a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?)
         };
-        assert!(max(ga, wa)? < 1e-6, "step {i}");
-        assert!(
-            max(got.state.rnn.h(), want.state.rnn.h())? < 1e-6,
-            "step {i}"
-        );
-        (graph, fused) = (want.state, got.state);
+        for i in 0..gold.dim(0)? {
+            let want = model.step(&gold.get(i)?, &graph, &memory)?;
+            let got = twin.step(&gold.get(i)?, &fused, &twin_memory)?;
+            let kind = c.decoder;
+            assert!(
+                max(&got.log_probs, &want.log_probs)? < 1e-5,
+                "{kind:?} step {i}"
+            );
+            let (Some(ga), Some(wa)) = (got.attention.as_ref(), want.attention.as_ref()) else {
+                panic!("{kind:?} step {i}: attention missing");
+            };
+            assert!(max(ga, wa)? < 1e-6, "{kind:?} step {i}");
+            assert!(
+                max(got.state.rnn.h(), want.state.rnn.h())? < 1e-6,
+                "{kind:?} step {i}"
+            );
+            (graph, fused) = (want.state, got.state);
+        }
     }
     Ok(())
 }
