@@ -51,7 +51,15 @@ fn translator(kind: DecoderKind, cell: Cell, bidirectional: bool) -> Translator 
         ..Seq2SeqConfig::default()
     };
     let store = ParamStore::new(9);
-    let model = Seq2Seq::new(&cfg, store.var_builder(DType::F32, &Device::Cpu)).unwrap();
+    // Built without gradient tracking, as a loaded model is, so both sides of
+    // the round trip decode through the same kernels (the fused host step
+    // where it applies); the graph and fused steps are compared in the
+    // library's own tests.
+    let vb = store
+        .clone()
+        .for_inference()
+        .var_builder(DType::F32, &Device::Cpu);
+    let model = Seq2Seq::new(&cfg, vb).unwrap();
     let text = TextConfig {
         normalize: Normalization::None,
         src_eos: true,

@@ -37,7 +37,6 @@ use candle_nn::{Init, VarBuilder};
 
 use super::fused_step::{Affine, FusedContext, FusedStep, FusedWeights};
 use super::{DecoderKind, DecoderState, Memory, Seq2SeqConfig};
-use crate::nn::Cell;
 use crate::nn::attention::{Attention, TutorialAttentionConfig};
 use crate::nn::kernels::Kernel;
 use crate::nn::kernels::log_softmax::log_softmax;
@@ -216,8 +215,8 @@ impl Decoder {
 
     /// The fused host step that computes what [`Decoder::advance`] and
     /// [`Decoder::step_log_probs`] do, where one exists for this decoder:
-    /// `tutorial`, or Luong `dot`/`general` without input feeding, with one
-    /// GRU layer, f32 on the CPU, constant weights, the fused kernel
+    /// `tutorial`, or Luong `dot`/`general` without input feeding (any cell
+    /// and depth), f32 on the CPU, constant weights, the fused kernel
     /// ([`super::fused_step`]).
     pub fn fused_step(&self) -> Option<&FusedStep> {
         self.fused
@@ -227,20 +226,15 @@ impl Decoder {
 
     fn build_fused(&self) -> Result<Option<FusedStep>> {
         let rnn = self.rnn.config();
-        let (Some([w_ih, b_ih, w_hh, b_hh]), Some(out_b)) =
-            (self.rnn.layer_parameters(0), self.out.bias())
+        let layers: Option<Vec<[&Tensor; 4]>> = (0..rnn.layers)
+            .map(|l| self.rnn.layer_parameters(l))
+            .collect();
+        let (Some(layers), Some(out_b), false) = (layers, self.out.bias(), rnn.bidirectional)
         else {
             return Ok(None);
         };
-        let mut all = vec![
-            self.embedding.weight(),
-            w_ih,
-            b_ih,
-            w_hh,
-            b_hh,
-            self.out.weight(),
-            out_b,
-        ];
+        let mut all = vec![self.embedding.weight(), self.out.weight(), out_b];
+        all.extend(layers.iter().flatten().copied());
         let context = match &self.context {
             Context::Tutorial { attention, .. } => {
                 let (attn, combine) = (attention.attn(), attention.attn_combine());
@@ -266,18 +260,14 @@ impl Decoder {
         let constant = all.iter().all(|t| {
             !t.is_variable() && !t.track_op() && t.dtype() == DType::F32 && t.device().is_cpu()
         });
-        if !constant
-            || rnn.cell != Cell::Gru
-            || rnn.layers != 1
-            || self.rnn.kernel() != Kernel::Fused
-        {
+        if !constant || self.rnn.kernel() != Kernel::Fused {
             return Ok(None);
         }
         Ok(Some(FusedStep::new(
             &FusedWeights {
                 embedding: self.embedding.weight(),
-                w_ih: (w_ih, b_ih),
-                w_hh: (w_hh, b_hh),
+                cell: rnn.cell,
+                layers,
                 out: (self.out.weight(), out_b),
             },
             context,

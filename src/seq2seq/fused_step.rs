@@ -7,8 +7,8 @@
 //!
 //! Taken only where it computes exactly what [`Decoder::advance`] then
 //! [`Decoder::step_log_probs`] do: the `tutorial` decoder, or Luong `dot` /
-//! `general` without input feeding (the default recipe's), with one GRU
-//! layer, in f32 on the CPU, with constant weights (a loaded model, or the
+//! `general` without input feeding (the default recipe's), with any cell
+//! and number of layers, in f32 on the CPU, with constant weights (a loaded model, or the
 //! validation twin) on the fused kernel. Anything else takes the graph. The
 //! two agree to float rounding (tests in `seq2seq/tests.rs`; the imported
 //! tutorial model reproduces PyTorch's 300 translations either way).
@@ -20,8 +20,10 @@ use candle_core::{DType, Device, Tensor};
 
 use super::Memory;
 use crate::Result;
+use crate::nn::Cell;
 use crate::nn::kernels::Real;
 use crate::nn::kernels::gemm::{Op, matmul};
+use crate::nn::kernels::recurrent::cell_step;
 
 /// A weight `[out, in]` and its bias `[out]`, row-major on the host.
 #[derive(Clone, Debug)]
@@ -97,8 +99,9 @@ pub struct FusedStep {
     embed: usize,
     embedding: Vec<f32>,
     context: FusedContext,
-    w_ih: Affine,
-    w_hh: Affine,
+    cell: Cell,
+    /// `(W_ih, W_hh)` with their biases, bottom layer first.
+    layers: Vec<(Affine, Affine)>,
     out: Affine,
 }
 
@@ -108,18 +111,21 @@ pub struct FusedOutput {
     pub log_probs: Tensor,
     /// `[B, slots]` attention weights.
     pub attention: Tensor,
-    /// `[1, B, H]` new GRU state.
+    /// `[layers, B, H]` new hidden state.
     pub h: Tensor,
+    /// `[layers, B, H]` new memory cell (LSTM).
+    pub c: Option<Tensor>,
 }
 
 /// The tensors every fused step reads (PyTorch names in comments).
 pub struct FusedWeights<'a> {
     /// `embedding.weight`, `[V_tgt, E]`.
     pub embedding: &'a Tensor,
-    /// `rnn.weight_ih_l0`, `rnn.bias_ih_l0`: `[3H, in]`, `[3H]`.
-    pub w_ih: (&'a Tensor, &'a Tensor),
-    /// `rnn.weight_hh_l0`, `rnn.bias_hh_l0`: `[3H, H]`, `[3H]`.
-    pub w_hh: (&'a Tensor, &'a Tensor),
+    /// The recurrent cell.
+    pub cell: Cell,
+    /// Per layer `rnn.{weight_ih, bias_ih, weight_hh, bias_hh}_l{k}`:
+    /// `[G·H, in]`, `[G·H]`, `[G·H, H]`, `[G·H]`.
+    pub layers: Vec<[&'a Tensor; 4]>,
     /// `out.weight`, `out.bias`: `[V, H]`, `[V]`.
     pub out: (&'a Tensor, &'a Tensor),
 }
@@ -128,24 +134,35 @@ impl FusedStep {
     /// Copies the weights (f32 tensors) to the host.
     pub fn new(w: &FusedWeights<'_>, context: FusedContext) -> Result<Self> {
         let (_, embed) = w.embedding.dims2()?;
-        let (_, hidden) = w.w_hh.0.dims2()?;
+        let (_, hidden) = w.out.0.dims2()?;
+        let layers = w
+            .layers
+            .iter()
+            .map(|[w_ih, b_ih, w_hh, b_hh]| {
+                Ok((
+                    Affine::new(w_ih, Some(b_ih))?,
+                    Affine::new(w_hh, Some(b_hh))?,
+                ))
+            })
+            .collect::<Result<_>>()?;
         Ok(FusedStep {
             hidden,
             embed,
             embedding: w.embedding.flatten_all()?.to_vec1()?,
             context,
-            w_ih: Affine::new(w.w_ih.0, Some(w.w_ih.1))?,
-            w_hh: Affine::new(w.w_hh.0, Some(w.w_hh.1))?,
+            cell: w.cell,
+            layers,
             out: Affine::new(w.out.0, Some(w.out.1))?,
         })
     }
 
-    /// One step: `tokens` `[B]` (u32), `h` `[1, B, H]`, and the memory the
-    /// graph step reads, all f32 on `device`.
+    /// One step: `tokens` `[B]` (u32), the state `h` (and `c` for an LSTM)
+    /// `[layers, B, H]`, and the memory the graph step reads, all f32 on
+    /// `device`.
     pub fn step(
         &self,
         tokens: &Tensor,
-        h: &Tensor,
+        (h, c): (&Tensor, Option<&Tensor>),
         memory: &Memory,
         device: &Device,
     ) -> Result<FusedOutput> {
@@ -153,6 +170,9 @@ impl FusedStep {
         let tokens: Vec<u32> = tokens.to_dtype(DType::U32)?.to_vec1()?;
         let b = tokens.len();
         let h: Vec<f32> = h.flatten_all()?.to_vec1()?;
+        let c: Option<Vec<f32>> = c.map(|c| c.flatten_all()?.to_vec1()).transpose()?;
+        // The top layer's state before the step (the tutorial attends with it).
+        let top = &h[(self.layers.len() - 1) * b * hd..];
         let (_, slots, width) = memory.values.dims3()?;
         let values: Vec<f32> = memory.values.flatten_all()?.to_vec1()?;
         let vocab = self.embedding.len() / e;
@@ -171,7 +191,7 @@ impl FusedStep {
         let (next, output, weights) = match &self.context {
             FusedContext::Tutorial { attn, combine } => {
                 // softmax(attn([emb; h])) over the slots, then their weighted sum.
-                let mut weights = attn.apply(&join(&emb, e, &h, hd, b), b);
+                let mut weights = attn.apply(&join(&emb, e, top, hd, b), b);
                 let mut applied = vec![0f32; b * width];
                 for (r, row) in weights.chunks_exact_mut(slots).enumerate() {
                     softmax(row, None);
@@ -180,11 +200,13 @@ impl FusedStep {
                 }
                 let mut x = combine.apply(&join(&emb, e, &applied, width, b), b);
                 x.iter_mut().for_each(|v| *v = v.max(0.0));
-                let next = self.gru(&x, &h, b);
-                (next.clone(), next, weights)
+                let next = self.recur(x, &h, c.as_deref(), b);
+                let output = next.top(hd * b).to_vec();
+                (next, output, weights)
             }
             FusedContext::Luong { combine } => {
-                let next = self.gru(&emb, &h, b);
+                let next = self.recur(emb, &h, c.as_deref(), b);
+                let query = next.top(hd * b);
                 let keys = memory.keys.as_ref().ok_or_else(|| {
                     crate::Error::Shape("the memory lacks the attention keys".into())
                 })?;
@@ -194,7 +216,7 @@ impl FusedStep {
                 let mut weights = vec![0f32; b * slots];
                 let mut context = vec![0f32; b * width];
                 for r in 0..b {
-                    let q = &next[r * hd..(r + 1) * hd];
+                    let q = &query[r * hd..(r + 1) * hd];
                     let row = &mut weights[r * slots..(r + 1) * slots];
                     for (s, w) in row.iter_mut().enumerate() {
                         let k = &keys[(r * slots + s) * kw..(r * slots + s + 1) * kw];
@@ -204,40 +226,71 @@ impl FusedStep {
                     let out = &mut context[r * width..(r + 1) * width];
                     mix(row, &values[r * per_row..(r + 1) * per_row], out);
                 }
-                let mut out = combine.apply(&join(&context, width, &next, hd, b), b);
+                let mut out = combine.apply(&join(&context, width, query, hd, b), b);
                 out.iter_mut().for_each(|v| *v = Real::tanh(*v));
                 (next, out, weights)
             }
         };
         let logits = Tensor::from_vec(self.out.apply(&output, b), (b, self.out.out), device)?;
+        let shape = (self.layers.len(), b, hd);
         Ok(FusedOutput {
             log_probs: crate::nn::kernels::log_softmax::log_softmax(&logits)?,
             attention: Tensor::from_vec(weights, (b, slots), device)?,
-            h: Tensor::from_vec(next, (1, b, hd), device)?,
+            h: Tensor::from_vec(next.h, shape, device)?,
+            c: next
+                .c
+                .map(|c| Tensor::from_vec(c, shape, device))
+                .transpose()?,
         })
     }
 
-    /// One GRU step, PyTorch's gate order r, z, n: input `[B, in]`, state
-    /// `[B, H]` → new state.
-    fn gru(&self, x: &[f32], h: &[f32], b: usize) -> Vec<f32> {
+    /// One step of the stack: input `[B, in]` to the bottom layer, each
+    /// layer's new `h` the next one's input (no dropout: decoding), with
+    /// the fused op's own cell math.
+    fn recur(&self, mut x: Vec<f32>, h: &[f32], c: Option<&[f32]>, b: usize) -> Next {
         let hd = self.hidden;
-        let gi = self.w_ih.apply(x, b);
-        let gh = self.w_hh.apply(h, b);
-        let mut next = vec![0f32; b * hd];
-        for r in 0..b {
-            let (gi, gh) = (
-                &gi[r * 3 * hd..(r + 1) * 3 * hd],
-                &gh[r * 3 * hd..(r + 1) * 3 * hd],
-            );
-            for j in 0..hd {
-                let reset = (gi[j] + gh[j]).sigmoid();
-                let update = (gi[hd + j] + gh[hd + j]).sigmoid();
-                let new = Real::tanh(gi[2 * hd + j] + reset * gh[2 * hd + j]);
-                // The recurrent kernel's form of (1 − z) n + z h.
-                next[r * hd + j] = new + update * (h[r * hd + j] - new);
+        let lstm = c.is_some();
+        let (mut hs, mut cs) = (Vec::with_capacity(h.len()), Vec::new());
+        let mut state = vec![0f32; if lstm { 2 * hd } else { hd }];
+        let mut scratch = Vec::new();
+        for (l, (w_ih, w_hh)) in self.layers.iter().enumerate() {
+            let layer = l * b * hd..(l + 1) * b * hd;
+            let gi = w_ih.apply(&x, b);
+            let gh = w_hh.apply(&h[layer.clone()], b);
+            let g = gi.len() / b;
+            let start = hs.len();
+            for r in 0..b {
+                let row = l * b * hd + r * hd..l * b * hd + (r + 1) * hd;
+                state[..hd].copy_from_slice(&h[row.clone()]);
+                if let Some(c) = c {
+                    state[hd..].copy_from_slice(&c[row]);
+                }
+                let (gi, gh) = (&gi[r * g..(r + 1) * g], &gh[r * g..(r + 1) * g]);
+                cell_step(self.cell, hd, (gi, gh), &mut state, &mut scratch);
+                hs.extend_from_slice(&state[..hd]);
+                if lstm {
+                    cs.extend_from_slice(&state[hd..]);
+                }
             }
+            x = hs[start..].to_vec();
         }
-        next
+        Next {
+            h: hs,
+            c: lstm.then_some(cs),
+        }
+    }
+}
+
+/// The stack's state after a step, `[layers, B, H]` row-major.
+struct Next {
+    h: Vec<f32>,
+    c: Option<Vec<f32>>,
+}
+
+impl Next {
+    /// The top layer's `h`, the last `len` values.
+    fn top(&self, len: usize) -> &[f32] {
+        &self.h[self.h.len() - len..]
     }
 }
 

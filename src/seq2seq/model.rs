@@ -292,13 +292,14 @@ impl StepDecoder for Seq2Seq {
         memory: &Memory,
     ) -> Result<Step<DecoderState>> {
         if let Some(fused) = self.decoder.fused_step() {
-            let out = fused.step(tokens, state.rnn.h(), memory, &self.device)?;
+            let out = fused.step(tokens, (state.rnn.h(), state.rnn.c()), memory, &self.device)?;
+            let rnn = match out.c {
+                Some(c) => State::HC { h: out.h, c },
+                None => State::H(out.h),
+            };
             return Ok(Step {
                 log_probs: out.log_probs,
-                state: DecoderState {
-                    rnn: State::H(out.h),
-                    feed: None,
-                },
+                state: DecoderState { rnn, feed: None },
                 attention: Some(out.attention),
             });
         }

@@ -338,22 +338,21 @@ fn inference_twin_scores_alike_without_a_graph() -> Result<()> {
 /// fed its gold tokens (rows of different source lengths, so Luong's mask
 /// matters): log-probabilities, attention rows and states agree to f32
 /// rounding, for the tutorial decoder and Luong dot/general without input
-/// feeding (the dot one over a bidirectional encoder, through its key
-/// projection). Only the constant f32 twin takes it; the trainable model,
-/// an LSTM, two layers, input feeding and additive attention keep the graph.
+/// feeding (dot over a bidirectional encoder, through its key projection),
+/// GRU, LSTM and Elman cells, one and two layers. Only the constant f32
+/// twin takes it; the trainable model, input feeding and additive attention
+/// keep the graph.
 #[test]
 fn fused_step_matches_the_graph_step() -> Result<()> {
     use crate::nn::Rebuild;
     let b = batch(&src(), &tgt())?;
-    let plain = |kind, bidi| Seq2SeqConfig {
+    let plain = |kind, cell, bidi, layers| Seq2SeqConfig {
         input_feeding: false,
-        ..cfg(kind, Cell::Gru, bidi, 1)
+        ..cfg(kind, cell, bidi, layers)
     };
     let graph_only = [
-        cfg(DecoderKind::Tutorial, Cell::Lstm, false, 1),
-        cfg(DecoderKind::Tutorial, Cell::Gru, false, 2),
         cfg(DecoderKind::General, Cell::Gru, false, 1),
-        plain(DecoderKind::Additive, false),
+        plain(DecoderKind::Additive, Cell::Gru, false, 1),
     ];
     for c in graph_only {
         let (model, store) = build(&c, DType::F32)?;
@@ -368,8 +367,11 @@ fn fused_step_matches_the_graph_step() -> Result<()> {
     }
     for c in [
         cfg(DecoderKind::Tutorial, Cell::Gru, false, 1),
-        plain(DecoderKind::General, false),
-        plain(DecoderKind::Dot, true),
+        cfg(DecoderKind::Tutorial, Cell::Lstm, false, 2),
+        plain(DecoderKind::General, Cell::Gru, false, 1),
+        plain(DecoderKind::General, Cell::Lstm, true, 2),
+        plain(DecoderKind::Dot, Cell::Gru, true, 1),
+        plain(DecoderKind::Dot, Cell::Rnn(Nonlinearity::Tanh), false, 2),
     ] {
         let (model, store) = build(&c, DType::F32)?;
         assert!(model.decoder().fused_step().is_none(), "trainable weights");
@@ -398,6 +400,11 @@ fn fused_step_matches_the_graph_step() -> Result<()> {
                 max(got.state.rnn.h(), want.state.rnn.h())? < 1e-6,
                 "{kind:?} step {i}"
             );
+            match (got.state.rnn.c(), want.state.rnn.c()) {
+                (Some(a), Some(b)) => assert!(max(a, b)? < 1e-6, "{kind:?} step {i}"),
+                (None, None) => {}
+                _ => panic!("{kind:?} step {i}: memory cells differ in kind"),
+            }
             (graph, fused) = (want.state, got.state);
         }
     }

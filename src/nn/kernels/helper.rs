@@ -13,6 +13,9 @@
 //! Off unless [`enable`]d ([`crate::set_threads`] with two threads or more);
 //! one caller at a time (a second caller, or any caller inside the rayon
 //! pool, whose threads keep both cores busy already, runs both halves itself).
+//! A caller whose half is done before the helper picked its job up takes the
+//! job back and runs it too, so a machine busy with other work costs a
+//! split nothing more than running alone.
 //! Which thread computes a column changes no number: outputs are the same
 //! bit for bit either way.
 
@@ -35,14 +38,17 @@ pub fn enable() {
 
 const IDLE: u8 = 0;
 const POSTED: u8 = 1;
-const DONE: u8 = 2;
+const RUNNING: u8 = 2;
+const DONE: u8 = 3;
 
 /// A type-erased `FnOnce` living on the poster's stack.
 type Job = (unsafe fn(*mut ()), *mut ());
 
 struct Helper {
     thread: OnceLock<Thread>,
-    /// `IDLE → POSTED` (poster) `→ DONE` (helper) `→ IDLE` (poster).
+    /// `IDLE → POSTED` (poster) `→ RUNNING → DONE` (helper) `→ IDLE`
+    /// (poster); or `POSTED → IDLE` when the poster takes its job back
+    /// before the helper picked it up.
     state: AtomicU8,
     /// A poster holds the helper.
     busy: AtomicBool,
@@ -91,6 +97,11 @@ impl Helper {
             while self.state.load(Ordering::Acquire) != POSTED {
                 std::hint::spin_loop();
                 spins = spins.wrapping_add(1);
+                if spins.is_multiple_of(256) {
+                    // Lets whatever else wants this core run (a machine
+                    // busy with other work); costs a microsecond otherwise.
+                    std::thread::yield_now();
+                }
                 if spins.is_multiple_of(256) && since.elapsed() > SPIN {
                     // Paired with the poster's store of POSTED then load of
                     // `sleeping`: one of the two sees the other's store.
@@ -102,7 +113,15 @@ impl Helper {
                     since = Instant::now();
                 }
             }
-            // SAFETY: POSTED was loaded with acquire after the poster wrote the job.
+            // The poster may have taken the job back meanwhile.
+            if self
+                .state
+                .compare_exchange(POSTED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+            {
+                continue;
+            }
+            // SAFETY: POSTED was read with acquire after the poster wrote the job.
             let (call, data) = unsafe { *self.job.get() };
             // SAFETY: the poster keeps `data` alive until it sees DONE.
             let ok = catch_unwind(AssertUnwindSafe(|| unsafe { call(data) })).is_ok();
@@ -146,13 +165,20 @@ pub fn join<A: FnOnce(), B: FnOnce() + Send>(mine: A, theirs: B) {
         panicked: false,
     };
     mine();
-    wait.finish();
+    if wait.finish() {
+        // The helper never started it (its core was busy elsewhere):
+        // waiting for it could take a scheduler's time slice.
+        if let Some(f) = slot.take() {
+            f();
+        }
+    }
     assert!(!wait.panicked, "a product on the helper thread panicked");
 }
 
-/// The poster's side of a posted job: waits for the helper, then frees it
-/// (on drop too, so a panicking `mine` never unwinds past a job the helper
-/// still reads from its stack).
+/// The poster's side of a posted job: takes it back if the helper has not
+/// started it, else waits for it; then frees the helper (on drop too, so a
+/// panicking `mine` never unwinds past a job the helper still reads from
+/// its stack).
 struct Wait {
     h: &'static Helper,
     done: bool,
@@ -160,23 +186,33 @@ struct Wait {
 }
 
 impl Wait {
-    fn finish(&mut self) {
+    /// True when the job was taken back, not run.
+    fn finish(&mut self) -> bool {
         if self.done {
-            return;
+            return false;
         }
-        while self.h.state.load(Ordering::Acquire) != DONE {
-            std::hint::spin_loop();
-        }
-        self.panicked = self.h.panicked.load(Ordering::Relaxed);
-        self.h.state.store(IDLE, Ordering::Relaxed);
-        self.h.busy.store(false, Ordering::Release);
         self.done = true;
+        let back = self
+            .h
+            .state
+            .compare_exchange(POSTED, IDLE, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok();
+        if !back {
+            while self.h.state.load(Ordering::Acquire) != DONE {
+                std::hint::spin_loop();
+            }
+            self.panicked = self.h.panicked.load(Ordering::Relaxed);
+            self.h.state.store(IDLE, Ordering::Relaxed);
+        }
+        self.h.busy.store(false, Ordering::Release);
+        back
     }
 }
 
 impl Drop for Wait {
     fn drop(&mut self) {
-        self.finish();
+        // Unwinding: a job taken back is simply not run.
+        let _ = self.finish();
     }
 }
 

@@ -279,6 +279,28 @@ macro_rules! with_cell {
     };
 }
 
+/// One row's step of `cell` outside any graph, the fused op's own cell
+/// math: `x` and `hw` are the input and recurrent projections with their
+/// biases (`G·H` each), `state` (`[h]`, or `[h | c]` for an LSTM) goes
+/// from before the step to after it; `scratch` holds what the training op
+/// saves for backward (grown as needed, reused across calls). For decoding
+/// steps that run on the host.
+pub fn cell_step<T: Real>(
+    cell: Cell,
+    h: usize,
+    (x, hw): (&[T], &[T]),
+    state: &mut [T],
+    scratch: &mut Vec<T>,
+) {
+    fn run<C: CellMath, T: Real>(h: usize, x: &[T], hw: &[T], state: &mut [T], saved: &mut Vec<T>) {
+        if saved.len() < C::SAVED * h {
+            saved.resize(C::SAVED * h, T::ZERO);
+        }
+        C::forward(h, x, hw, state, &mut saved[..C::SAVED * h]);
+    }
+    with_cell!(cell, run::<T>(h, x, hw, state, scratch))
+}
+
 impl RecurrentSequence {
     /// Steps in processing order.
     fn order(&self, t: usize) -> Vec<usize> {
