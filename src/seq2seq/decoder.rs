@@ -219,6 +219,8 @@ impl Decoder {
     /// and depth), f32 on the CPU, constant weights, the fused kernel
     /// ([`super::fused_step`]).
     pub fn fused_step(&self) -> Option<&FusedStep> {
+        // A decoder the fused step cannot read (an error building it)
+        // decodes through the graph, as any other unsupported one does.
         self.fused
             .get_or_init(|| self.build_fused().ok().flatten())
             .as_ref()

@@ -21,9 +21,9 @@ use candle_core::{DType, Device, Tensor};
 use super::Memory;
 use crate::Result;
 use crate::nn::Cell;
-use crate::nn::kernels::Real;
-use crate::nn::kernels::gemm::{Op, matmul};
+use crate::nn::kernels::log_softmax::log_softmax_rows;
 use crate::nn::kernels::recurrent::cell_step;
+use crate::nn::kernels::{Real, linear, read_cpu};
 
 /// A weight `[out, in]` and its bias `[out]`, row-major on the host.
 #[derive(Clone, Debug)]
@@ -35,7 +35,8 @@ pub struct Affine {
 }
 
 impl Affine {
-    /// Copies `w` (`[out, in]`) and `b` (`[out]`; zeros when `None`).
+    /// Copies `w` (`[out, in]`) and `b` (`[out]`; zeros when `None`, as the
+    /// linear kernel takes a bias-free layer).
     pub fn new(w: &Tensor, b: Option<&Tensor>) -> Result<Self> {
         let (out, input) = w.dims2()?;
         Ok(Affine {
@@ -49,26 +50,10 @@ impl Affine {
         })
     }
 
-    /// `x W_ᵀ + b` for `rows` rows of `x` → `[rows, out]`.
+    /// `x Wᵀ + b` for `rows` rows of `x` → `[rows, out]`: the linear
+    /// kernel's own forward pass, so the sums round as the graph path's.
     fn apply(&self, x: &[f32], rows: usize) -> Vec<f32> {
-        let mut y = vec![0f32; rows * self.out];
-        matmul(
-            &mut y,
-            x,
-            Op::N,
-            &self.w,
-            Op::T,
-            rows,
-            self.input,
-            self.out,
-            false,
-        );
-        for row in y.chunks_exact_mut(self.out) {
-            for (v, &b) in row.iter_mut().zip(&self.b) {
-                *v += b;
-            }
-        }
-        y
+        linear::forward(x, &self.w, &self.b, (rows, self.input, self.out))
     }
 }
 
@@ -174,7 +159,6 @@ impl FusedStep {
         // The top layer's state before the step (the tutorial attends with it).
         let top = &h[(self.layers.len() - 1) * b * hd..];
         let (_, slots, width) = memory.values.dims3()?;
-        let values: Vec<f32> = memory.values.flatten_all()?.to_vec1()?;
         let vocab = self.embedding.len() / e;
         let mut emb = vec![0f32; b * e];
         for (r, &t) in tokens.iter().enumerate() {
@@ -188,16 +172,22 @@ impl FusedStep {
             emb[r * e..(r + 1) * e].copy_from_slice(&self.embedding[t * e..(t + 1) * e]);
         }
         let per_row = slots * width;
+        // The memory is read in place, under its lock: it is the same for
+        // every step of a batch, and copying it was a step's largest copy.
+        let values = memory.values.contiguous()?;
         let (next, output, weights) = match &self.context {
             FusedContext::Tutorial { attn, combine } => {
                 // softmax(attn([emb; h])) over the slots, then their weighted sum.
                 let mut weights = attn.apply(&join(&emb, e, top, hd, b), b);
                 let mut applied = vec![0f32; b * width];
-                for (r, row) in weights.chunks_exact_mut(slots).enumerate() {
-                    softmax(row, None);
-                    let out = &mut applied[r * width..(r + 1) * width];
-                    mix(row, &values[r * per_row..(r + 1) * per_row], out);
-                }
+                read_cpu::<f32, _>(&values, |values| {
+                    for (r, row) in weights.chunks_exact_mut(slots).enumerate() {
+                        softmax(row, None);
+                        let out = &mut applied[r * width..(r + 1) * width];
+                        mix(row, &values[r * per_row..(r + 1) * per_row], out);
+                    }
+                    Ok(())
+                })?;
                 let mut x = combine.apply(&join(&emb, e, &applied, width, b), b);
                 x.iter_mut().for_each(|v| *v = v.max(0.0));
                 let next = self.recur(x, &h, c.as_deref(), b);
@@ -210,31 +200,38 @@ impl FusedStep {
                 let keys = memory.keys.as_ref().ok_or_else(|| {
                     crate::Error::Shape("the memory lacks the attention keys".into())
                 })?;
+                let (keys, mask) = (keys.contiguous()?, memory.mask.contiguous()?);
                 let kw = keys.dim(2)?;
-                let keys: Vec<f32> = keys.flatten_all()?.to_vec1()?;
-                let mask: Vec<f32> = memory.mask.flatten_all()?.to_vec1()?;
                 let mut weights = vec![0f32; b * slots];
                 let mut context = vec![0f32; b * width];
-                for r in 0..b {
-                    let q = &query[r * hd..(r + 1) * hd];
-                    let row = &mut weights[r * slots..(r + 1) * slots];
-                    for (s, w) in row.iter_mut().enumerate() {
-                        let k = &keys[(r * slots + s) * kw..(r * slots + s + 1) * kw];
-                        *w = q.iter().zip(k).map(|(a, b)| a * b).sum();
-                    }
-                    softmax(row, Some(&mask[r * slots..(r + 1) * slots]));
-                    let out = &mut context[r * width..(r + 1) * width];
-                    mix(row, &values[r * per_row..(r + 1) * per_row], out);
-                }
+                read_cpu::<f32, _>(&keys, |keys| {
+                    read_cpu::<f32, _>(&values, |values| {
+                        read_cpu::<f32, _>(&mask, |mask| {
+                            for r in 0..b {
+                                let q = &query[r * hd..(r + 1) * hd];
+                                let row = &mut weights[r * slots..(r + 1) * slots];
+                                for (s, w) in row.iter_mut().enumerate() {
+                                    let k = &keys[(r * slots + s) * kw..(r * slots + s + 1) * kw];
+                                    *w = q.iter().zip(k).map(|(a, b)| a * b).sum();
+                                }
+                                softmax(row, Some(&mask[r * slots..(r + 1) * slots]));
+                                let out = &mut context[r * width..(r + 1) * width];
+                                mix(row, &values[r * per_row..(r + 1) * per_row], out);
+                            }
+                            Ok(())
+                        })
+                    })
+                })?;
                 let mut out = combine.apply(&join(&context, width, query, hd, b), b);
                 out.iter_mut().for_each(|v| *v = Real::tanh(*v));
                 (next, out, weights)
             }
         };
-        let logits = Tensor::from_vec(self.out.apply(&output, b), (b, self.out.out), device)?;
+        let mut log_probs = self.out.apply(&output, b);
+        log_softmax_rows(&mut log_probs, self.out.out);
         let shape = (self.layers.len(), b, hd);
         Ok(FusedOutput {
-            log_probs: crate::nn::kernels::log_softmax::log_softmax(&logits)?,
+            log_probs: Tensor::from_vec(log_probs, (b, self.out.out), device)?,
             attention: Tensor::from_vec(weights, (b, slots), device)?,
             h: Tensor::from_vec(next.h, shape, device)?,
             c: next

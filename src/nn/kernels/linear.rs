@@ -32,8 +32,9 @@ fn dims(x: &Layout, w: &Layout, b: &Layout) -> candle_core::Result<(usize, usize
 }
 
 /// `x · wᵀ + b` as a row-major `[n, m]` buffer (the bias written first, the
-/// product added onto it). Shared with the fused output layer + loss.
-pub(super) fn forward<T: Real>(
+/// product added onto it). Shared with the fused output layer + loss and the
+/// fused decoding step.
+pub(crate) fn forward<T: Real>(
     x: &[T],
     w: &[T],
     b: &[T],

@@ -31,14 +31,20 @@ pub fn log_softmax(logits: &Tensor) -> Result<Tensor> {
 fn host<T: Real + candle_core::WithDType>(logits: &Tensor) -> Result<Tensor> {
     let v = logits.dim(D::Minus1)?;
     let mut out = read_cpu::<T, _>(logits, |z| Ok(z.to_vec()))?;
-    for row in out.chunks_exact_mut(v) {
+    log_softmax_rows(&mut out, v);
+    Ok(Tensor::from_vec(out, logits.shape(), logits.device())?)
+}
+
+/// Each row of `v` logits (`v > 0`) replaced by its `log_softmax`, in place:
+/// for host code that holds its logits in a buffer (the fused decoding step).
+pub fn log_softmax_rows<T: Real>(z: &mut [T], v: usize) {
+    for row in z.chunks_exact_mut(v) {
         let (_, m) = sum_and_max(row);
         let shift = -(m + exp_sum(row, m).ln());
-        for z in row.iter_mut() {
-            *z += shift;
+        for x in row.iter_mut() {
+            *x += shift;
         }
     }
-    Ok(Tensor::from_vec(out, logits.shape(), logits.device())?)
 }
 
 #[cfg(test)]
