@@ -7,7 +7,9 @@
 //! threads attend does what its trainer does: the batch is split into one
 //! shard per thread, each shard runs forward and backward on its own core
 //! (batch 1 cannot be split and runs on one). The ceiling is the same layer's
-//! products alone ([`matmul`] over plain buffers, sharded the same way), so
+//! products alone, as the layer runs them ([`matmul`], and [`Packed`] for
+//! the steps of a shard past `FEW_ROWS` rows, over plain buffers, sharded
+//! the same way), so
 //! `ceiling %` says how much of the time is anything but matrix products.
 //! One JSON object per measurement with `--json` (what `bench/recurrent.sh`
 //! compares against PyTorch).
@@ -15,7 +17,8 @@
 use std::sync::Mutex;
 use std::time::Instant;
 
-use attend::nn::kernels::gemm::{Op, matmul};
+use attend::nn::kernels::gemm::{FEW_ROWS, Op, matmul};
+use attend::nn::kernels::packed::Packed;
 use attend::nn::{Cell, Kernel, Mode, Nonlinearity, ParamStore, Rnn, RnnConfig};
 use candle_core::{DType, Device, Tensor, Var};
 
@@ -101,16 +104,26 @@ fn flops(gates: usize, h: usize, b: usize, backward: bool) -> f64 {
 fn products(gates: usize, h: usize, b: usize, backward: bool, buf: &mut Buffers) {
     let (g, tb) = (gates * h, LEN * b);
     matmul(&mut buf.xw, &buf.x, Op::N, &buf.w, Op::T, tb, h, g, false);
+    // The steps' products as the layer runs them: on `W_hh` as stored for
+    // a few rows, else on `W_hh` packed once per sequence (its packing counted).
+    let packed = (b > FEW_ROWS).then(|| Packed::new(&buf.w, Op::T, h, h, g));
     for s in 0..LEN {
         let hs = &buf.x[s * b * h..(s + 1) * b * h];
-        matmul(&mut buf.step, hs, Op::N, &buf.w, Op::T, b, h, g, true);
+        match &packed {
+            Some(w) => w.matmul((&mut buf.step, g), (hs, h), b, true),
+            None => matmul(&mut buf.step, hs, Op::N, &buf.w, Op::T, b, h, g, true),
+        }
     }
     if !backward {
         return;
     }
+    let packed = (b > FEW_ROWS).then(|| Packed::new(&buf.w, Op::N, h, g, h));
     for s in 0..LEN {
         let d = &buf.xw[s * b * g..(s + 1) * b * g];
-        matmul(&mut buf.dh, d, Op::N, &buf.w, Op::N, b, g, h, true);
+        match &packed {
+            Some(w) => w.matmul((&mut buf.dh, h), (d, g), b, true),
+            None => matmul(&mut buf.dh, d, Op::N, &buf.w, Op::N, b, g, h, true),
+        }
     }
     matmul(&mut buf.dx, &buf.xw, Op::N, &buf.w, Op::N, tb, g, h, false);
     matmul(&mut buf.dw, &buf.xw, Op::T, &buf.x, Op::N, g, tb, h, false);

@@ -17,6 +17,7 @@ pub mod inplace;
 pub mod linear;
 pub mod linear_cross_entropy;
 pub mod log_softmax;
+pub mod packed;
 pub mod recurrent;
 mod rows;
 

@@ -23,7 +23,8 @@
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 
-use super::gemm::{FEW_ROWS, Op, matmul_ld, transpose};
+use super::gemm::{FEW_ROWS, Op, matmul_ld};
+use super::packed::Packed;
 use super::{Real, read_cpu};
 use crate::nn::rnn::{Cell, Nonlinearity};
 
@@ -356,13 +357,9 @@ fn forward<C: CellMath, T: Real>(
     let mut out = vec![T::ZERO; t * b * width];
     let (whh, bias) = whb.split_at(g * h);
     // `h W_hhᵀ` for a few rows runs on `W_hh` as stored (see `matmul_ld`);
-    // for more, one transpose per sequence is cheaper than `gemm` repacking
-    // the transposed view on every step.
-    let w_t = (b > FEW_ROWS).then(|| transpose(whh, g, h, h));
-    let w = match &w_t {
-        Some(w_t) => (w_t.as_slice(), Op::N, g),
-        None => (whh, Op::T, h),
-    };
+    // for more, `W_hhᵀ` is packed once per sequence rather than repacked by
+    // `gemm` on every step.
+    let packed = (b > FEW_ROWS).then(|| Packed::new(whh, Op::T, h, h, g));
     let mut hw = vec![T::ZERO; b * g];
     let mut state = s0.to_vec();
     for s in op.order(t) {
@@ -370,7 +367,18 @@ fn forward<C: CellMath, T: Real>(
             row.copy_from_slice(bias);
         }
         // hw += h W_hhᵀ, reading the h block of each [h | c] state row.
-        matmul_ld((&mut hw, g), (&state, Op::N, sw), w, b, h, g, true);
+        match &packed {
+            Some(w) => w.matmul((&mut hw, g), (&state, sw), b, true),
+            None => matmul_ld(
+                (&mut hw, g),
+                (&state, Op::N, sw),
+                (whh, Op::T, h),
+                b,
+                h,
+                g,
+                true,
+            ),
+        }
         let rows = out[s * b * width..(s + 1) * b * width].chunks_mut(width);
         for (r, row) in rows.enumerate() {
             let st = &mut state[r * sw..(r + 1) * sw];
@@ -414,6 +422,8 @@ fn backward<C: CellMath, T: Real>(
             }
         }
     }
+    // `W_hh` packed once for the steps' products, as in the forward pass.
+    let packed = (b > FEW_ROWS).then(|| Packed::new(&whb[..g * h], Op::N, h, g, h));
     let mut d_xw = vec![T::ZERO; t * b * g];
     let mut d_hw = vec![T::ZERO; t * b * g];
     let mut d_state = vec![T::ZERO; b * sw];
@@ -446,15 +456,19 @@ fn backward<C: CellMath, T: Real>(
             C::backward(h, step, grads);
         }
         // dh_prev += d_hw W_hh; padded rows have zero d_hw, so they get nothing.
-        matmul_ld(
-            (&mut d_next, sw),
-            (&d_hw[s * b * g..(s + 1) * b * g], Op::N, g),
-            (&whb[..g * h], Op::N, h),
-            b,
-            g,
-            h,
-            true,
-        );
+        let d_step = &d_hw[s * b * g..(s + 1) * b * g];
+        match &packed {
+            Some(w) => w.matmul((&mut d_next, sw), (d_step, g), b, true),
+            None => matmul_ld(
+                (&mut d_next, sw),
+                (d_step, Op::N, g),
+                (&whb[..g * h], Op::N, h),
+                b,
+                g,
+                h,
+                true,
+            ),
+        }
         std::mem::swap(&mut d_state, &mut d_next);
     }
     // dW = Σ_s h_prevᵀ d_hw over all steps at once; db = Σ rows of d_hw.

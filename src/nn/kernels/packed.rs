@@ -1,0 +1,480 @@
+//! `dst[m, n] (+)= a[m, k] · b` with `b` packed once for many products: a
+//! recurrent layer multiplies its state by the same `W_hh` on every time
+//! step, forward and backward.
+//!
+//! The `gemm` crate repacks `b` on every call. For a step's product that
+//! repacking is most of the work when `b` is large and `a` has a shard's
+//! few dozen rows: on a Zen 3 core (AVX2) `gemm` ran 32 × 512 × 2,048 (a
+//! hidden-512 LSTM step) at 24–42 GFLOP/s and 32 × 1,024 × 4,096 at 16–22,
+//! where this kernel, packing once, ran 52–71 and 40–51 (32 × 256 × 768, a
+//! GRU-256 step: 56–69 against 59–78). So the layer packs `b` into panels of
+//! [`NR`] columns once per sequence, and each step runs a 6 × 16 AVX2
+//! register tile (twelve accumulators) over a [`KC`]-deep slice of a panel,
+//! the slice staying in L1 while every row block of `a` passes it.
+//!
+//! Only where AVX2 is the widest instruction set: on AVX-512 machines the
+//! `gemm` crate's own 16-lane kernels stay (measured there in earlier
+//! sessions; this kernel has no 16-lane tile yet), as does every other
+//! machine and f64 (the parity tests), through [`matmul_ld`].
+
+use std::any::TypeId;
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use super::gemm::{Op, matmul_ld, transpose};
+use super::{Real, helper};
+use crate::embed::simd::Isa;
+
+/// Columns of a panel: two AVX2 registers of eight floats.
+pub const NR: usize = 16;
+/// Rows of a register tile: 6 × 2 accumulators, two loads of `b` and one
+/// broadcast of `a` fill 15 of the 16 AVX registers.
+const MR: usize = 6;
+/// Depth of the slice of a panel a tile runs over: 256 × 16 floats = 16 KB,
+/// half of L1, beside the six rows of `a` it meets.
+const KC: usize = 256;
+/// Multiply-adds from which a product is split over two cores (as `gemm`'s).
+const SPLIT: usize = 1 << 18;
+
+/// `b` (`[k, n]`) ready for repeated products.
+pub struct Packed<'a, T: Clone> {
+    k: usize,
+    n: usize,
+    repr: Repr<'a, T>,
+}
+
+enum Repr<'a, T: Clone> {
+    /// f32 panels: panel `q` holds rows `0..k` of columns `q·NR..q·NR + NR`,
+    /// `NR` floats a row, zeros past `n`.
+    Panels(Vec<f32>),
+    /// `b` as the `gemm` crate reads it, row-major with its leading dimension.
+    Plain(Cow<'a, [T]>, usize),
+}
+
+/// Whether f32 products take the panels: AVX2 (with FMA) is the widest
+/// instruction set here.
+fn panels_here() -> bool {
+    static HERE: OnceLock<bool> = OnceLock::new();
+    *HERE.get_or_init(|| Isa::detect() == Isa::Avx2 && avx2_fma())
+}
+
+fn avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+impl<'a, T: Real> Packed<'a, T> {
+    /// `b` read through `b_op` (`[k, n]` as the product reads it, stored with
+    /// leading dimension `b_ld`), packed where this machine has the kernel;
+    /// else kept as `gemm` reads it fastest (a transposed `b` transposed
+    /// once, a plain one borrowed).
+    ///
+    /// # Panics
+    /// When `b` is too short for its shape.
+    pub fn new(b: &'a [T], b_op: Op, b_ld: usize, k: usize, n: usize) -> Self {
+        let panels = TypeId::of::<T>() == TypeId::of::<f32>() && panels_here();
+        Self::build(b, b_op, b_ld, (k, n), panels)
+    }
+
+    fn build(b: &'a [T], b_op: Op, b_ld: usize, (k, n): (usize, usize), panels: bool) -> Self {
+        let (rows, cols) = match b_op {
+            Op::N => (k, n),
+            Op::T => (n, k),
+        };
+        assert!(
+            b_ld >= cols && (rows == 0 || cols == 0 || b.len() >= (rows - 1) * b_ld + cols),
+            "packed: b too small for its shape"
+        );
+        let repr = if panels {
+            // SAFETY: `T` is `f32` (checked by the caller), same layout.
+            let b = unsafe { std::slice::from_raw_parts(b.as_ptr().cast::<f32>(), b.len()) };
+            Repr::Panels(pack(b, b_op, b_ld, k, n))
+        } else {
+            match b_op {
+                Op::N => Repr::Plain(Cow::Borrowed(b), b_ld),
+                Op::T => Repr::Plain(Cow::Owned(transpose(b, n, k, b_ld)), n),
+            }
+        };
+        Packed { k, n, repr }
+    }
+
+    /// `dst[r·dst_ld + j] (+)= Σ_p a[r·a_ld + p] · b[p, j]` for `r < m`, `j < n`.
+    ///
+    /// # Panics
+    /// When a buffer is too short for its rows.
+    pub fn matmul(
+        &self,
+        (dst, dst_ld): (&mut [T], usize),
+        (a, a_ld): (&[T], usize),
+        m: usize,
+        accumulate: bool,
+    ) {
+        let (k, n) = (self.k, self.n);
+        match &self.repr {
+            Repr::Plain(b, b_ld) => {
+                matmul_ld(
+                    (dst, dst_ld),
+                    (a, Op::N, a_ld),
+                    (b, Op::N, *b_ld),
+                    m,
+                    k,
+                    n,
+                    accumulate,
+                );
+            }
+            Repr::Panels(panels) => {
+                let fits = |len: usize, ld: usize, cols: usize| {
+                    m == 0 || (ld >= cols && len >= (m - 1) * ld + cols)
+                };
+                assert!(
+                    fits(dst.len(), dst_ld, n) && fits(a.len(), a_ld, k),
+                    "packed: buffers too small for their shapes"
+                );
+                if m == 0 || n == 0 {
+                    return;
+                }
+                let run = Run {
+                    dst: dst.as_mut_ptr().cast::<f32>(),
+                    dst_ld,
+                    a: a.as_ptr().cast::<f32>(),
+                    a_ld,
+                    panels: panels.as_ptr(),
+                    m,
+                    k,
+                    n,
+                    accumulate,
+                };
+                let half = n.div_ceil(NR) / 2;
+                if m * n * k >= SPLIT && half > 0 {
+                    let (left, right) = run.split(half);
+                    // SAFETY: the panels exist only where AVX2 and FMA do;
+                    // the assert keeps rows inside their buffers; the halves
+                    // write disjoint columns of `dst`, which outlives both.
+                    helper::join(|| unsafe { left.go() }, move || unsafe { right.go() });
+                } else {
+                    // SAFETY: as above, one product.
+                    unsafe { run.go() };
+                }
+            }
+        }
+    }
+}
+
+/// `b` in panels of [`NR`] columns, zero padded.
+fn pack(b: &[f32], b_op: Op, b_ld: usize, k: usize, n: usize) -> Vec<f32> {
+    let count = n.div_ceil(NR);
+    let mut out = vec![0f32; count * k * NR];
+    for (q, panel) in out.chunks_mut(k * NR).enumerate().take(count) {
+        let (j0, w) = (q * NR, NR.min(n - q * NR));
+        match b_op {
+            Op::N => {
+                for (p, row) in panel.chunks_mut(NR).enumerate() {
+                    row[..w].copy_from_slice(&b[p * b_ld + j0..p * b_ld + j0 + w]);
+                }
+            }
+            // Column j of the product is row j of the stored `b`: read it
+            // along, write it down the panel.
+            Op::T => {
+                for c in 0..w {
+                    let src = &b[(j0 + c) * b_ld..(j0 + c) * b_ld + k];
+                    for (row, &v) in panel.chunks_mut(NR).zip(src) {
+                        row[c] = v;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// One f32 product on panels.
+#[derive(Clone, Copy)]
+struct Run {
+    dst: *mut f32,
+    dst_ld: usize,
+    a: *const f32,
+    a_ld: usize,
+    /// The first panel this run computes.
+    panels: *const f32,
+    m: usize,
+    k: usize,
+    /// Columns from the first panel's first.
+    n: usize,
+    accumulate: bool,
+}
+
+// SAFETY: a `Run` is sent only to the helper thread by `helper::join`, which
+// returns after the helper is done with it; the buffers outlive the call.
+unsafe impl Send for Run {}
+
+impl Run {
+    /// The product's first `panels` panels, and the rest.
+    fn split(self, panels: usize) -> (Self, Self) {
+        let cols = panels * NR;
+        let right = Run {
+            dst: self.dst.wrapping_add(cols),
+            panels: self.panels.wrapping_add(panels * self.k * NR),
+            n: self.n - cols,
+            ..self
+        };
+        (Run { n: cols, ..self }, right)
+    }
+
+    /// # Safety
+    /// AVX2 and FMA exist; `a` holds `m` rows of `k` floats `a_ld` apart,
+    /// `dst` `m` rows of `n` `dst_ld` apart, untouched by anyone else
+    /// meanwhile; `panels` holds `⌈n / NR⌉` panels of `k` rows.
+    unsafe fn go(self) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the caller's.
+        unsafe {
+            x86::product(self)
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{KC, MR, NR, Run};
+
+    /// Slices of [`KC`] of the depth, outermost, so that a slice of a panel
+    /// stays in L1 while every row block of `a` passes it.
+    ///
+    /// # Safety
+    /// [`Run::go`]'s.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn product(run: Run) {
+        let Run { m, k, n, .. } = run;
+        let count = n.div_ceil(NR);
+        let mut k0 = 0;
+        while k0 < k {
+            let kc = KC.min(k - k0);
+            // After the first slice the tile adds to what the earlier ones wrote.
+            let load = run.accumulate || k0 > 0;
+            for q in 0..count {
+                let w = NR.min(n - q * NR);
+                // SAFETY (the pointer arithmetic): panel q's rows k0..k0 + kc,
+                // rows i..i + r of `a` from column k0 and of `dst` from column
+                // q·NR are inside their buffers (the caller's).
+                let b = unsafe { run.panels.add((q * k + k0) * NR) };
+                let mut i = 0;
+                while i < m {
+                    let r = (m - i).min(MR);
+                    let a = unsafe { run.a.add(i * run.a_ld + k0) };
+                    let c = unsafe { run.dst.add(i * run.dst_ld + q * NR) };
+                    let t = Tile {
+                        a,
+                        a_ld: run.a_ld,
+                        b,
+                        kc,
+                        c,
+                        c_ld: run.dst_ld,
+                        w,
+                        load,
+                    };
+                    // SAFETY: as above; AVX2 and FMA are the caller's.
+                    unsafe {
+                        match r {
+                            6 => t.run::<6>(),
+                            5 => t.run::<5>(),
+                            4 => t.run::<4>(),
+                            3 => t.run::<3>(),
+                            2 => t.run::<2>(),
+                            _ => t.run::<1>(),
+                        }
+                    }
+                    i += r;
+                }
+            }
+            k0 += kc;
+        }
+    }
+
+    /// One register tile: `R` rows of `a` (`kc` deep) against a slice of a
+    /// panel, into `R` rows of `w ≤ NR` columns of `dst`.
+    struct Tile {
+        a: *const f32,
+        a_ld: usize,
+        b: *const f32,
+        kc: usize,
+        c: *mut f32,
+        c_ld: usize,
+        w: usize,
+        load: bool,
+    }
+
+    impl Tile {
+        /// # Safety
+        /// AVX2 and FMA exist; the tile's rows and the panel slice are
+        /// inside their buffers.
+        #[inline(always)]
+        unsafe fn run<const R: usize>(&self) {
+            // SAFETY: register arithmetic and loads/stores inside the
+            // caller's buffers; a short last panel goes through `edge`.
+            unsafe {
+                let mut acc = [[_mm256_setzero_ps(); 2]; R];
+                if self.load {
+                    for (i, row) in acc.iter_mut().enumerate() {
+                        let c = self.c.add(i * self.c_ld);
+                        if self.w == NR {
+                            *row = [_mm256_loadu_ps(c), _mm256_loadu_ps(c.add(8))];
+                        } else {
+                            let mut edge = [0f32; NR];
+                            std::ptr::copy_nonoverlapping(c, edge.as_mut_ptr(), self.w);
+                            *row = [
+                                _mm256_loadu_ps(edge.as_ptr()),
+                                _mm256_loadu_ps(edge.as_ptr().add(8)),
+                            ];
+                        }
+                    }
+                }
+                for p in 0..self.kc {
+                    let b0 = _mm256_loadu_ps(self.b.add(p * NR));
+                    let b1 = _mm256_loadu_ps(self.b.add(p * NR + 8));
+                    for (i, row) in acc.iter_mut().enumerate() {
+                        let x = _mm256_broadcast_ss(&*self.a.add(i * self.a_ld + p));
+                        row[0] = _mm256_fmadd_ps(x, b0, row[0]);
+                        row[1] = _mm256_fmadd_ps(x, b1, row[1]);
+                    }
+                }
+                for (i, row) in acc.iter().enumerate() {
+                    let c = self.c.add(i * self.c_ld);
+                    if self.w == NR {
+                        _mm256_storeu_ps(c, row[0]);
+                        _mm256_storeu_ps(c.add(8), row[1]);
+                    } else {
+                        let mut edge = [0f32; NR];
+                        _mm256_storeu_ps(edge.as_mut_ptr(), row[0]);
+                        _mm256_storeu_ps(edge.as_mut_ptr().add(8), row[1]);
+                        std::ptr::copy_nonoverlapping(edge.as_ptr(), c, self.w);
+                    }
+                }
+            }
+        }
+    }
+
+    const _: () = assert!(MR == 6 && NR == 16);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[allow(clippy::too_many_arguments)]
+    fn naive(
+        a: &[f32],
+        a_ld: usize,
+        b: &[f32],
+        b_op: Op,
+        b_ld: usize,
+        m: usize,
+        k: usize,
+        n: usize,
+    ) -> Vec<f64> {
+        let at = |p: usize, j: usize| match b_op {
+            Op::N => b[p * b_ld + j],
+            Op::T => b[j * b_ld + p],
+        };
+        let mut out = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                out[i * n + j] = (0..k)
+                    .map(|p| a[i * a_ld + p] as f64 * at(p, j) as f64)
+                    .sum();
+            }
+        }
+        out
+    }
+
+    /// Every row count of the tile (1–6 and past), panel edges (n off and on
+    /// 16), depths past one slice, both layouts of `b`, leading dimensions
+    /// wider than the rows, and both `accumulate` modes: the panels (where
+    /// this CPU has AVX2) and the plain fallback give the naive product.
+    #[test]
+    fn packed_products_match_the_naive_product() {
+        let mut cases = Vec::new();
+        for m in [1, 5, 6, 7, 13, 37] {
+            for (k, n) in [(1, 1), (7, 15), (300, 16), (40, 17), (600, 50)] {
+                cases.push((m, k, n));
+            }
+        }
+        for panels in [false, true] {
+            if panels && !avx2_fma() {
+                continue;
+            }
+            for &(m, k, n) in &cases {
+                for b_op in [Op::N, Op::T] {
+                    let (a_ld, dst_ld) = (k + 3, n + 2);
+                    let b_ld = if b_op == Op::N { n + 1 } else { k + 5 };
+                    let rows = if b_op == Op::N { k } else { n };
+                    let a: Vec<f32> = (0..m * a_ld).map(|i| (i as f32 * 0.37).sin()).collect();
+                    let b: Vec<f32> = (0..rows * b_ld).map(|i| (i as f32 * 0.91).cos()).collect();
+                    let want = naive(&a, a_ld, &b, b_op, b_ld, m, k, n);
+                    let packed = Packed::build(&b, b_op, b_ld, (k, n), panels);
+                    for accumulate in [false, true] {
+                        let mut dst = vec![0.5f32; (m - 1) * dst_ld + n + 1];
+                        packed.matmul((&mut dst, dst_ld), (&a, a_ld), m, accumulate);
+                        for i in 0..m {
+                            for j in 0..n {
+                                let w = want[i * n + j] + if accumulate { 0.5 } else { 0.0 };
+                                let got = dst[i * dst_ld + j] as f64;
+                                assert!(
+                                    (got - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                                    "panels {panels} {m}×{k}×{n} {b_op:?} acc {accumulate}: [{i},{j}] {got} vs {w}"
+                                );
+                            }
+                            // Columns between n and the next row stay as they were.
+                            if i + 1 < m {
+                                assert_eq!(dst[i * dst_ld + n], 0.5);
+                            }
+                        }
+                        assert_eq!(dst[(m - 1) * dst_ld + n], 0.5);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Split over the helper core, a product equals the same product on one
+    /// thread bit for bit.
+    #[test]
+    fn split_panels_equal_one_thread_exactly() {
+        if !avx2_fma() {
+            return;
+        }
+        helper::enable();
+        let (m, k, n) = (40, 300, 901);
+        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.91).cos()).collect();
+        let packed = Packed::build(&b, Op::N, n, (k, n), true);
+        assert!(m * n * k >= SPLIT);
+        let mut split = vec![0.5f32; m * n];
+        packed.matmul((&mut split, n), (&a, k), m, true);
+        let Repr::Panels(panels) = &packed.repr else {
+            unreachable!("built with panels")
+        };
+        let mut alone = vec![0.5f32; m * n];
+        let run = Run {
+            dst: alone.as_mut_ptr(),
+            dst_ld: n,
+            a: a.as_ptr(),
+            a_ld: k,
+            panels: panels.as_ptr(),
+            m,
+            k,
+            n,
+            accumulate: true,
+        };
+        // SAFETY: AVX2 and FMA checked above; the buffers fit the shapes.
+        unsafe { run.go() };
+        assert!(split == alone);
+    }
+}
