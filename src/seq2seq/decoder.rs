@@ -249,12 +249,23 @@ impl Decoder {
             }
             Context::Luong {
                 combine,
-                input_feeding: false,
+                input_feeding,
                 ..
             } => {
                 all.push(combine.weight());
                 FusedContext::Luong {
                     combine: Affine::new(combine.weight(), combine.bias())?,
+                    input_feeding: *input_feeding,
+                }
+            }
+            Context::Bahdanau {
+                attention: AttentionLayer::Additive(additive),
+            } => {
+                let (w_q, w_v) = (additive.query_weight(), additive.score_vector());
+                all.extend([w_q, w_v]);
+                FusedContext::Additive {
+                    w_q: Affine::new(w_q, None)?,
+                    w_v: w_v.flatten_all()?.to_vec1()?,
                 }
             }
             _ => return Ok(None),

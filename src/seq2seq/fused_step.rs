@@ -6,10 +6,12 @@
 //! makes some twenty small tensors a step.
 //!
 //! Taken only where it computes exactly what [`Decoder::advance`] then
-//! [`Decoder::step_log_probs`] do: the `tutorial` decoder, or Luong `dot` /
-//! `general` without input feeding (the default recipe's), with any cell
-//! and number of layers, in f32 on the CPU, with constant weights (a loaded model, or the
-//! validation twin) on the fused kernel. Anything else takes the graph. The
+//! [`Decoder::step_log_probs`] do: the `tutorial` decoder, Luong `dot` /
+//! `general` with or without input feeding (the default recipe's has none),
+//! or Bahdanau `additive`, with any cell and number of layers, in f32 on the
+//! CPU, with constant weights (a loaded model, or the validation twin) on
+//! the fused kernel. Anything else (the plain decoder without attention, a
+//! trainable model) takes the graph. The
 //! two agree to float rounding (tests in `seq2seq/tests.rs`; the imported
 //! tutorial model reproduces PyTorch's 300 translations either way).
 //!
@@ -68,12 +70,23 @@ pub enum FusedContext {
         /// `attn_combine`: `[H, 2H]` and bias.
         combine: Affine,
     },
-    /// Luong without input feeding: `emb` as input, then attention of `h'`
-    /// over the memory's prepared keys (masked), output
-    /// `tanh(combine [context; h'])`.
+    /// Luong: `emb` as input (with input feeding `[emb; h̃_{t−1}]`), then
+    /// attention of `h'` over the memory's prepared keys (masked), output
+    /// `h̃ = tanh(combine [context; h'])`.
     Luong {
         /// `combine.weight`, `[H, value + H]` (no bias).
         combine: Affine,
+        /// The input carries the previous step's `h̃`.
+        input_feeding: bool,
+    },
+    /// Bahdanau: attention of the top layer's `h` before the step over the
+    /// prepared keys `W_k k_j`, scores `w_vᵀ tanh(W_q h + W_k k_j)` (masked),
+    /// input `[emb; context]`, output `h'`.
+    Additive {
+        /// `W_q`, `[A, H]` (no bias).
+        w_q: Affine,
+        /// `w_v`, `[A]`.
+        w_v: Vec<f32>,
     },
 }
 
@@ -100,6 +113,8 @@ pub struct FusedOutput {
     pub h: Tensor,
     /// `[layers, B, H]` new memory cell (LSTM).
     pub c: Option<Tensor>,
+    /// `[B, H]` the step's `h̃`, for Luong input feeding.
+    pub feed: Option<Tensor>,
 }
 
 /// The tensors every fused step reads (PyTorch names in comments).
@@ -142,12 +157,12 @@ impl FusedStep {
     }
 
     /// One step: `tokens` `[B]` (u32), the state `h` (and `c` for an LSTM)
-    /// `[layers, B, H]`, and the memory the graph step reads, all f32 on
-    /// `device`.
+    /// `[layers, B, H]` and, for Luong input feeding, the previous `h̃`
+    /// `[B, H]`, and the memory the graph step reads, all f32 on `device`.
     pub fn step(
         &self,
         tokens: &Tensor,
-        (h, c): (&Tensor, Option<&Tensor>),
+        (h, c, feed): (&Tensor, Option<&Tensor>, Option<&Tensor>),
         memory: &Memory,
         device: &Device,
     ) -> Result<FusedOutput> {
@@ -194,42 +209,61 @@ impl FusedStep {
                 let output = next.top(hd * b).to_vec();
                 (next, output, weights)
             }
-            FusedContext::Luong { combine } => {
-                let next = self.recur(emb, &h, c.as_deref(), b);
+            FusedContext::Luong {
+                combine,
+                input_feeding,
+            } => {
+                let input = match (input_feeding, feed) {
+                    (false, _) => emb,
+                    (true, Some(feed)) => {
+                        let feed: Vec<f32> = feed.flatten_all()?.to_vec1()?;
+                        join(&emb, e, &feed, hd, b)
+                    }
+                    (true, None) => {
+                        return Err(crate::Error::Shape(
+                            "input feeding needs the previous attentional state".into(),
+                        ));
+                    }
+                };
+                let next = self.recur(input, &h, c.as_deref(), b);
                 let query = next.top(hd * b);
-                let keys = memory.keys.as_ref().ok_or_else(|| {
-                    crate::Error::Shape("the memory lacks the attention keys".into())
-                })?;
-                let (keys, mask) = (keys.contiguous()?, memory.mask.contiguous()?);
-                let kw = keys.dim(2)?;
-                let mut weights = vec![0f32; b * slots];
-                let mut context = vec![0f32; b * width];
-                read_cpu::<f32, _>(&keys, |keys| {
-                    read_cpu::<f32, _>(&values, |values| {
-                        read_cpu::<f32, _>(&mask, |mask| {
-                            for r in 0..b {
-                                let q = &query[r * hd..(r + 1) * hd];
-                                let row = &mut weights[r * slots..(r + 1) * slots];
-                                for (s, w) in row.iter_mut().enumerate() {
-                                    let k = &keys[(r * slots + s) * kw..(r * slots + s + 1) * kw];
-                                    *w = q.iter().zip(k).map(|(a, b)| a * b).sum();
-                                }
-                                softmax(row, Some(&mask[r * slots..(r + 1) * slots]));
-                                let out = &mut context[r * width..(r + 1) * width];
-                                mix(row, &values[r * per_row..(r + 1) * per_row], out);
-                            }
-                            Ok(())
-                        })
-                    })
+                let (weights, context) = attend(memory, &values, b, |r, key| {
+                    query[r * hd..(r + 1) * hd]
+                        .iter()
+                        .zip(key)
+                        .map(|(a, b)| a * b)
+                        .sum()
                 })?;
                 let mut out = combine.apply(&join(&context, width, query, hd, b), b);
                 out.iter_mut().for_each(|v| *v = Real::tanh(*v));
                 (next, out, weights)
             }
+            FusedContext::Additive { w_q, w_v } => {
+                let q = w_q.apply(top, b);
+                let a = w_v.len();
+                let (weights, context) = attend(memory, &values, b, |r, key| {
+                    let q = &q[r * a..(r + 1) * a];
+                    let mut score = 0f32;
+                    for ((&k, &q), &v) in key.iter().zip(q).zip(w_v) {
+                        score += Real::tanh(k + q) * v;
+                    }
+                    score
+                })?;
+                let next = self.recur(join(&emb, e, &context, width, b), &h, c.as_deref(), b);
+                let output = next.top(hd * b).to_vec();
+                (next, output, weights)
+            }
         };
         let mut log_probs = self.out.apply(&output, b);
         log_softmax_rows(&mut log_probs, self.out.out);
         let shape = (self.layers.len(), b, hd);
+        let feed = match &self.context {
+            FusedContext::Luong {
+                input_feeding: true,
+                ..
+            } => Some(Tensor::from_slice(&output, (b, hd), device)?),
+            _ => None,
+        };
         Ok(FusedOutput {
             log_probs: Tensor::from_vec(log_probs, (b, self.out.out), device)?,
             attention: Tensor::from_vec(weights, (b, slots), device)?,
@@ -238,6 +272,7 @@ impl FusedStep {
                 .c
                 .map(|c| Tensor::from_vec(c, shape, device))
                 .transpose()?,
+            feed,
         })
     }
 
@@ -289,6 +324,45 @@ impl Next {
     fn top(&self, len: usize) -> &[f32] {
         &self.h[self.h.len() - len..]
     }
+}
+
+/// Masked attention of each row over the memory's prepared keys, read in
+/// place: `score(r, key)` scores row `r`'s query against one key row; the
+/// weights are the masked softmax of the scores, the context their sum of
+/// `values` → weights `[B, slots]`, contexts `[B, width]`.
+fn attend(
+    memory: &Memory,
+    values: &Tensor,
+    b: usize,
+    score: impl Fn(usize, &[f32]) -> f32,
+) -> Result<(Vec<f32>, Vec<f32>)> {
+    let (_, slots, width) = values.dims3()?;
+    let keys = memory
+        .keys
+        .as_ref()
+        .ok_or_else(|| crate::Error::Shape("the memory lacks the attention keys".into()))?;
+    let (keys, mask) = (keys.contiguous()?, memory.mask.contiguous()?);
+    let kw = keys.dim(2)?;
+    let mut weights = vec![0f32; b * slots];
+    let mut context = vec![0f32; b * width];
+    read_cpu::<f32, _>(&keys, |keys| {
+        read_cpu::<f32, _>(values, |values| {
+            read_cpu::<f32, _>(&mask, |mask| {
+                for r in 0..b {
+                    let row = &mut weights[r * slots..(r + 1) * slots];
+                    for (s, w) in row.iter_mut().enumerate() {
+                        *w = score(r, &keys[(r * slots + s) * kw..(r * slots + s + 1) * kw]);
+                    }
+                    softmax(row, Some(&mask[r * slots..(r + 1) * slots]));
+                    let per_row = slots * width;
+                    let out = &mut context[r * width..(r + 1) * width];
+                    mix(row, &values[r * per_row..(r + 1) * per_row], out);
+                }
+                Ok(())
+            })
+        })
+    })?;
+    Ok((weights, context))
 }
 
 /// Rows `[a_r; b_r]` of two row-major matrices with `wa` and `wb` columns.

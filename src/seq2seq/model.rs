@@ -292,14 +292,18 @@ impl StepDecoder for Seq2Seq {
         memory: &Memory,
     ) -> Result<Step<DecoderState>> {
         if let Some(fused) = self.decoder.fused_step() {
-            let out = fused.step(tokens, (state.rnn.h(), state.rnn.c()), memory, &self.device)?;
+            let prev = (state.rnn.h(), state.rnn.c(), state.feed.as_ref());
+            let out = fused.step(tokens, prev, memory, &self.device)?;
             let rnn = match out.c {
                 Some(c) => State::HC { h: out.h, c },
                 None => State::H(out.h),
             };
             return Ok(Step {
                 log_probs: out.log_probs,
-                state: DecoderState { rnn, feed: None },
+                state: DecoderState {
+                    rnn,
+                    feed: out.feed,
+                },
                 attention: Some(out.attention),
             });
         }

@@ -336,12 +336,12 @@ fn inference_twin_scores_alike_without_a_graph() -> Result<()> {
 
 /// The fused host step against the graph step, over a few steps of a batch
 /// fed its gold tokens (rows of different source lengths, so Luong's mask
-/// matters): log-probabilities, attention rows and states agree to f32
-/// rounding, for the tutorial decoder and Luong dot/general without input
-/// feeding (dot over a bidirectional encoder, through its key projection),
-/// GRU, LSTM and Elman cells, one and two layers. Only the constant f32
-/// twin takes it; the trainable model, input feeding and additive attention
-/// keep the graph.
+/// matters): log-probabilities, attention rows and states (input feeding's
+/// `h̃` included) agree to f32 rounding, for the tutorial decoder, Luong
+/// dot/general with and without input feeding (dot over a bidirectional
+/// encoder, through its key projection) and Bahdanau additive, GRU, LSTM and
+/// Elman cells, one and two layers. Only the constant f32 twin takes it; the
+/// trainable model and the decoder without attention keep the graph.
 #[test]
 fn fused_step_matches_the_graph_step() -> Result<()> {
     use crate::nn::Rebuild;
@@ -351,8 +351,8 @@ fn fused_step_matches_the_graph_step() -> Result<()> {
         ..cfg(kind, cell, bidi, layers)
     };
     let graph_only = [
-        cfg(DecoderKind::General, Cell::Gru, false, 1),
-        plain(DecoderKind::Additive, Cell::Gru, false, 1),
+        cfg(DecoderKind::None, Cell::Gru, false, 1),
+        plain(DecoderKind::None, Cell::Lstm, true, 2),
     ];
     for c in graph_only {
         let (model, store) = build(&c, DType::F32)?;
@@ -372,6 +372,16 @@ fn fused_step_matches_the_graph_step() -> Result<()> {
         plain(DecoderKind::General, Cell::Lstm, true, 2),
         plain(DecoderKind::Dot, Cell::Gru, true, 1),
         plain(DecoderKind::Dot, Cell::Rnn(Nonlinearity::Tanh), false, 2),
+        cfg(DecoderKind::General, Cell::Gru, false, 1),
+        cfg(DecoderKind::Dot, Cell::Lstm, true, 2),
+        cfg(DecoderKind::Additive, Cell::Gru, false, 1),
+        cfg(DecoderKind::Additive, Cell::Lstm, true, 2),
+        plain(
+            DecoderKind::Additive,
+            Cell::Rnn(Nonlinearity::Tanh),
+            true,
+            1,
+        ),
     ] {
         let (model, store) = build(&c, DType::F32)?;
         assert!(model.decoder().fused_step().is_none(), "trainable weights");
@@ -404,6 +414,13 @@ fn fused_step_matches_the_graph_step() -> Result<()> {
                 (Some(a), Some(b)) => assert!(max(a, b)? < 1e-6, "{kind:?} step {i}"),
                 (None, None) => {}
                 _ => panic!("{kind:?} step {i}: memory cells differ in kind"),
+            }
+            match (got.state.feed.as_ref(), want.state.feed.as_ref()) {
+                (Some(a), Some(b)) => assert!(max(a, b)? < 1e-6, "{kind:?} step {i}"),
+                (None, None) => assert!(
+                    !c.input_feeding || !matches!(kind, DecoderKind::Dot | DecoderKind::General)
+                ),
+                _ => panic!("{kind:?} step {i}: input feeding differs"),
             }
             (graph, fused) = (want.state, got.state);
         }

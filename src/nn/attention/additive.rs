@@ -57,6 +57,16 @@ impl Additive {
     pub fn config(&self) -> &AdditiveConfig {
         &self.cfg
     }
+
+    /// `W_q`, `[A, Hq]`: what a fused decoding step reads.
+    pub fn query_weight(&self) -> &Tensor {
+        self.w_q.weight()
+    }
+
+    /// `w_v` as a column, `[A, 1]`.
+    pub fn score_vector(&self) -> &Tensor {
+        &self.w_v
+    }
 }
 
 impl Attention for Additive {
