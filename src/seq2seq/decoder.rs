@@ -215,8 +215,9 @@ impl Decoder {
 
     /// The fused host step that computes what [`Decoder::advance`] and
     /// [`Decoder::step_log_probs`] do, where one exists for this decoder:
-    /// `tutorial`, or Luong `dot`/`general` without input feeding (any cell
-    /// and depth), f32 on the CPU, constant weights, the fused kernel
+    /// `tutorial`, Bahdanau `additive`, or Luong `dot`/`general` with or
+    /// without input feeding (any cell and depth; not the decoder without
+    /// attention), f32 on the CPU, constant weights, the fused kernel
     /// ([`super::fused_step`]).
     pub fn fused_step(&self) -> Option<&FusedStep> {
         // A decoder the fused step cannot read (an error building it)
