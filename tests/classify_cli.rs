@@ -305,3 +305,110 @@ fn compare_prints_one_row_per_cell_and_size() {
     ]);
     assert_ne!(two.code, Some(0));
 }
+
+/// `train --ensemble 2`: two members trained with their own seeds on the
+/// same split, an `ensemble.json` beside them, and the directory scored and
+/// explained as one model whose probabilities and attention rows are the
+/// means of its members'.
+#[test]
+fn an_ensemble_predicts_the_mean_of_its_members() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("ens");
+    let m = model.display().to_string();
+    ok(&attend(&[
+        "--threads",
+        "2",
+        "classify",
+        "train",
+        "--data",
+        "names",
+        "--epochs",
+        "2",
+        "--hidden",
+        "32",
+        "--ensemble",
+        "2",
+        "--out",
+        &m,
+    ]));
+    for f in [
+        "ensemble.json",
+        "test.tsv",
+        "valid.tsv",
+        "member-1/model.safetensors",
+        "member-2/model.safetensors",
+    ] {
+        assert!(model.join(f).is_file(), "{f} missing");
+    }
+    let run = attend(&["classify", "eval", "--model", &m, "--json"]);
+    ok(&run);
+    let r: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    // The majority class scores 0.469; two epochs of working members are
+    // far above it.
+    let acc = r["accuracy"].as_f64().unwrap();
+    assert!(acc >= 0.65, "test accuracy {acc}");
+
+    let predict = |dir: &str| -> Vec<serde_json::Value> {
+        let run = attend_stdin(
+            &[
+                "classify",
+                "predict",
+                "--model",
+                dir,
+                "--explain",
+                "--top",
+                "18",
+            ],
+            "Kowalski\nNakamura\n".as_bytes(),
+        );
+        ok(&run);
+        run.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let probs = |v: &serde_json::Value| -> std::collections::BTreeMap<String, f64> {
+        v["classes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["class"].as_str().unwrap().to_string(),
+                    c["probability"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let weights = |v: &serde_json::Value| -> Vec<f64> {
+        v["attention"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let whole = predict(&m);
+    let a = predict(&model.join("member-1").display().to_string());
+    let b = predict(&model.join("member-2").display().to_string());
+    for i in 0..2 {
+        let (pw, pa, pb) = (probs(&whole[i]), probs(&a[i]), probs(&b[i]));
+        assert_eq!(pw.len(), 18);
+        // The members differ (their own seeds), and the ensemble is their mean.
+        assert!(pa.iter().any(|(c, p)| (p - pb[c]).abs() > 1e-4));
+        for (c, p) in &pw {
+            assert!(
+                (p - (pa[c] + pb[c]) / 2.0).abs() < 1e-6,
+                "{c}: {p} vs {} {}",
+                pa[c],
+                pb[c]
+            );
+        }
+        let (ww, wa, wb) = (weights(&whole[i]), weights(&a[i]), weights(&b[i]));
+        assert_eq!(ww.len(), 8);
+        assert!((ww.iter().sum::<f64>() - 1.0).abs() < 1e-5, "{ww:?}");
+        for j in 0..8 {
+            assert!((ww[j] - (wa[j] + wb[j]) / 2.0).abs() < 1e-6);
+        }
+    }
+}

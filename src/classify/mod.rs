@@ -5,9 +5,11 @@
 //! attention weights.
 
 mod model;
+pub mod predictor;
 pub mod recipe;
 pub mod task;
 
 pub use model::{Classified, Classifier, ClassifierConfig, Pooling};
-pub use recipe::{ClassifyConfig, Level, Prediction, Predictor, TextConfig};
+pub use predictor::{Prediction, Predictor};
+pub use recipe::{ClassifyConfig, Level, TextConfig};
 pub use task::{ClassifyTask, Example, LabelBatch};

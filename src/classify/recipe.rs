@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
 
+use super::predictor::{ENSEMBLE, SavedEnsemble};
 use super::task::{ClassifyTask, Example, TaskConfig};
 use super::{Classifier, ClassifierConfig};
 use crate::data::Resolver;
@@ -25,9 +26,7 @@ use crate::data::labelled::{
 };
 use crate::data::registry::DataFormat;
 use crate::data::split::{SplitConfig, python_stratified_split};
-use crate::metrics::classification::{Confusion, Report};
-use crate::nn::weights::load_checked;
-use crate::nn::{Mode, ParamStore};
+use crate::nn::ParamStore;
 pub use crate::text::tokenize::Level;
 use crate::text::tokenize::{chars, whitespace};
 use crate::text::{NormalizeConfig, Normalizer, Specials, Vocab, VocabConfig};
@@ -37,7 +36,7 @@ use crate::train::{
 use crate::{Error, Result};
 
 /// The best weights, as the trainer writes them.
-const WEIGHTS: &str = "model.safetensors";
+pub(crate) const WEIGHTS: &str = "model.safetensors";
 
 /// The text pipeline: normalisation and tokenisation, saved with the model
 /// so prediction reads text exactly as training did.
@@ -94,7 +93,11 @@ impl TextConfig {
 
     /// Ids of tokens (one `<unk>` for none) and the tokens those ids stand
     /// for, `<unk>` included where it was added.
-    fn encode_tokens(&self, tokens: &[String], vocab: &Vocab) -> Result<(Vec<u32>, Vec<String>)> {
+    pub(crate) fn encode_tokens(
+        &self,
+        tokens: &[String],
+        vocab: &Vocab,
+    ) -> Result<(Vec<u32>, Vec<String>)> {
         if !tokens.is_empty() {
             return Ok((vocab.encode(tokens), tokens.to_vec()));
         }
@@ -452,157 +455,6 @@ pub struct SavedClassifier {
     pub text: TextConfig,
 }
 
-/// A trained classifier with its vocabulary, classes and text pipeline.
-pub struct Predictor {
-    model: Classifier,
-    params: ParamStore,
-    vocab: Vocab,
-    classes: Vec<String>,
-    text: TextConfig,
-}
-
-/// One prediction.
-#[derive(Clone, Debug, Serialize)]
-pub struct Prediction {
-    /// `(class, probability)`, most probable first.
-    pub classes: Vec<(String, f64)>,
-    /// The tokens the model read.
-    pub tokens: Vec<String>,
-    /// Each token's attention weight (attention pooling only), summing to 1.
-    pub attention: Option<Vec<f64>>,
-}
-
-impl Predictor {
-    /// Loads a model directory written by [`train`].
-    pub fn load(dir: &Path) -> Result<Self> {
-        let d = ModelDir::open(dir)?;
-        let saved: SavedClassifier = d.read_json("config.json")?;
-        let vocab = Vocab::load(&d.file("vocab.json"))?;
-        let classes: Vec<String> = d.read_json("classes.json")?;
-        if vocab.len() != saved.model.vocab || classes.len() != saved.model.classes {
-            return Err(Error::Config(format!(
-                "{}: config.json says {} tokens and {} classes, vocab.json has {} and classes.json {}",
-                dir.display(),
-                saved.model.vocab,
-                saved.model.classes,
-                vocab.len(),
-                classes.len()
-            )));
-        }
-        let device = candle_core::Device::Cpu;
-        let tensors = d.read_tensors(WEIGHTS, &device)?;
-        let (model, params) = load_checked(
-            |vb| Classifier::new(&saved.model, vb),
-            tensors,
-            &device,
-            &d.file(WEIGHTS),
-            &|n: &str| n.to_string(),
-        )?;
-        Ok(Predictor {
-            model,
-            params,
-            vocab,
-            classes,
-            text: saved.text,
-        })
-    }
-
-    /// Number of parameters (scalars).
-    pub fn parameters(&self) -> usize {
-        self.params.tensors().values().map(|t| t.elem_count()).sum()
-    }
-
-    /// The class names.
-    pub fn classes(&self) -> &[String] {
-        &self.classes
-    }
-
-    /// Class index of a label, if known.
-    pub fn class_id(&self, label: &str) -> Option<u32> {
-        self.classes
-            .iter()
-            .position(|c| c == label)
-            .map(|i| i as u32)
-    }
-
-    /// Predicts each text, in input order. Texts are batched by length (a
-    /// batch pads to its longest text, and reviews run from a few words to
-    /// thousands); results do not depend on the batching.
-    pub fn predict(&self, texts: &[&str]) -> Result<Vec<Prediction>> {
-        let mut encoded: Vec<(Vec<u32>, Vec<String>)> = texts
-            .iter()
-            .map(|t| self.text.encode_tokens(&self.text.tokens(t), &self.vocab))
-            .collect::<Result<_>>()?;
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| encoded[i].0.len());
-        let mut slots: Vec<Option<Prediction>> = vec![None; texts.len()];
-        for idx in order.chunks(256) {
-            let ids: Vec<&[u32]> = idx.iter().map(|&i| encoded[i].0.as_slice()).collect();
-            let pad = self.model.config().pad_id.unwrap_or(0);
-            let batch = crate::data::SeqBatch::new(&ids, pad, self.model.device())?;
-            let res = self
-                .model
-                .forward(&batch.ids, &batch.lengths, &mut Mode::Eval)?;
-            let probs: Vec<Vec<f32>> = self.model.probabilities(&res.logits)?.to_vec2()?;
-            let att: Option<Vec<Vec<f32>>> = match &res.attention {
-                Some(a) => Some(a.to_dtype(candle_core::DType::F32)?.to_vec2()?),
-                None => None,
-            };
-            for (row, p) in probs.into_iter().enumerate() {
-                let mut classes: Vec<(String, f64)> = self
-                    .classes
-                    .iter()
-                    .cloned()
-                    .zip(p.into_iter().map(f64::from))
-                    .collect();
-                classes.sort_by(|a, b| b.1.total_cmp(&a.1));
-                let len = batch.lengths[row];
-                let tokens = std::mem::take(&mut encoded[idx[row]].1);
-                slots[idx[row]] = Some(Prediction {
-                    classes,
-                    tokens,
-                    attention: att
-                        .as_ref()
-                        .map(|a| a[row][..len].iter().map(|&w| f64::from(w)).collect()),
-                });
-            }
-        }
-        slots
-            .into_iter()
-            .map(|p| p.ok_or_else(|| Error::Config("a text was not predicted".into())))
-            .collect()
-    }
-
-    /// Scores labelled rows: the full report and its confusion matrix.
-    /// Rows whose label the model does not know are an error.
-    pub fn evaluate(&self, rows: &[Labelled]) -> Result<(Report, Confusion)> {
-        if rows.is_empty() {
-            return Err(Error::Config("nothing to evaluate: no examples".into()));
-        }
-        let gold: Vec<u32> = rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                self.class_id(&r.label).ok_or_else(|| {
-                    Error::Config(format!(
-                        "example {}: label `{}` is not one of the model's classes",
-                        i + 1,
-                        r.label
-                    ))
-                })
-            })
-            .collect::<Result<_>>()?;
-        let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
-        let predicted: Vec<u32> = self
-            .predict(&texts)?
-            .iter()
-            .map(|p| self.class_id(&p.classes[0].0).unwrap_or(0))
-            .collect();
-        let confusion = Confusion::new(&self.classes, &gold, &predicted)?;
-        Ok((confusion.report(), confusion))
-    }
-}
-
 /// Writes rows as `text<TAB>label` lines (tabs and newlines in texts become spaces).
 fn write_rows(dir: &ModelDir, name: &str, rows: &[Labelled]) -> Result<()> {
     let mut out = Vec::new();
@@ -774,6 +626,52 @@ pub fn train(
         classes,
         coverage,
     })
+}
+
+/// Trains an ensemble of `n` classifiers on the same split into `out`:
+/// member `k` (from 1) with seed `cfg.train.seed + k − 1` in `out/member-k`
+/// (a complete model directory), then `ensemble.json` and the held-out rows
+/// (`valid.tsv`, `test.tsv`) beside them, so `out` loads as one model
+/// ([`Predictor::load`](super::Predictor::load)) and `classify eval` scores its test split. With
+/// [`Start::Resume`], members whose directory exists resume (a finished one
+/// stays as it is) and the rest start fresh, so an interrupted ensemble goes on.
+pub fn train_ensemble(
+    cfg: &ClassifyConfig,
+    out: &Path,
+    n: usize,
+    start: Start,
+    threads: usize,
+) -> Result<Vec<TrainReport>> {
+    if n == 0 {
+        return Err(Error::Config(
+            "an ensemble needs at least one member".into(),
+        ));
+    }
+    let dir = match start {
+        Start::Fresh => ModelDir::create(out)?,
+        Start::Resume => ModelDir::open(out)?,
+    };
+    let names: Vec<String> = (1..=n).map(|k| format!("member-{k}")).collect();
+    let mut reports = Vec::with_capacity(n);
+    for (k, name) in names.iter().enumerate() {
+        let member = out.join(name);
+        let member_start = match start {
+            Start::Resume if member.is_dir() => Start::Resume,
+            _ => Start::Fresh,
+        };
+        let mut c = cfg.clone();
+        c.train.seed = cfg.train.seed.wrapping_add(k as u64);
+        eprintln!("ensemble member {}/{n} (seed {})", k + 1, c.train.seed);
+        reports.push(train(&c, &member, member_start, threads, k > 0)?);
+    }
+    for split in ["valid.tsv", "test.tsv"] {
+        let bytes = std::fs::read(out.join(&names[0]).join(split))
+            .map_err(|e| Error::io(out.join(&names[0]).join(split), e))?;
+        dir.write_bytes(split, &bytes)?;
+    }
+    dir.write_json("train_config.json", cfg)?;
+    dir.write_json(ENSEMBLE, &SavedEnsemble { members: names })?;
+    Ok(reports)
 }
 
 /// How many of `splits`' texts have more than `max` tokens.

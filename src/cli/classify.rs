@@ -165,6 +165,11 @@ pub struct TrainArgs {
     /// Learning rate.
     #[arg(long, value_name = "X")]
     lr: Option<f64>,
+    /// Train N models with seeds seed, seed + 1, … on the same split (in
+    /// `--out`/member-K) and predict with the mean of their probabilities:
+    /// eval and predict read the directory as one model.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    ensemble: Option<u16>,
 }
 
 /// `attend classify eval` flags.
@@ -234,6 +239,9 @@ fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
     }
     let mut cfg: ClassifyConfig = args.run.load()?;
     apply_flags(&mut cfg, args, globals);
+    if let Some(n) = args.ensemble.filter(|&n| n > 1) {
+        return train_ensemble(&cfg, args, usize::from(n), globals);
+    }
     let report = recipe::train(
         &cfg,
         &args.run.out,
@@ -249,6 +257,40 @@ fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
     );
     args.run
         .report_best(&report.summary, &cfg.train.select_metric);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `train --ensemble N`: the members one after the other, then each
+/// member's and the ensemble's validation accuracy.
+fn train_ensemble(
+    cfg: &ClassifyConfig,
+    args: &TrainArgs,
+    n: usize,
+    globals: &Globals,
+) -> Result<ExitCode> {
+    let out = &args.run.out;
+    let reports = recipe::train_ensemble(cfg, out, n, args.run.start(), globals.threads)?;
+    if let Some(first) = reports.first() {
+        let (train, valid, test) = first.sizes;
+        eprintln!(
+            "train {train}, valid {valid}, test {test}; {} tokens, {} classes",
+            first.vocab,
+            first.classes.len()
+        );
+    }
+    let valid = held_out(out, "valid")?;
+    if let Some(members) = Predictor::members_of(out)? {
+        for m in &members {
+            let (r, _) = Predictor::load(m)?.evaluate(&valid)?;
+            eprintln!("{}: validation accuracy {:.4}", m.display(), r.accuracy);
+        }
+    }
+    let (r, _) = Predictor::load(out)?.evaluate(&valid)?;
+    eprintln!(
+        "ensemble of {n}: validation accuracy {:.4}; model in {}",
+        r.accuracy,
+        out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
