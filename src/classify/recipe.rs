@@ -500,6 +500,19 @@ pub fn train(
     threads: usize,
     quiet: bool,
 ) -> Result<TrainReport> {
+    train_member(cfg, out, start, threads, quiet, quiet)
+}
+
+/// [`train`] with the data warnings (which repeat for every member of an
+/// ensemble) silenced apart from the progress output.
+fn train_member(
+    cfg: &ClassifyConfig,
+    out: &Path,
+    start: Start,
+    threads: usize,
+    quiet: bool,
+    silent_progress: bool,
+) -> Result<TrainReport> {
     cfg.train.validate()?;
     let data = prepare(&cfg.data)?;
     if let (Some(w), false) = (&data.warning, quiet) {
@@ -617,7 +630,7 @@ pub fn train(
     )?;
     let summary = Trainer::new(cfg.train.clone(), dir)?
         .threads(threads)
-        .quiet(quiet)
+        .quiet(silent_progress)
         .fit(&task, start)?;
     Ok(TrainReport {
         summary,
@@ -641,6 +654,7 @@ pub fn train_ensemble(
     n: usize,
     start: Start,
     threads: usize,
+    quiet: bool,
 ) -> Result<Vec<TrainReport>> {
     if n == 0 {
         return Err(Error::Config(
@@ -661,8 +675,17 @@ pub fn train_ensemble(
         };
         let mut c = cfg.clone();
         c.train.seed = cfg.train.seed.wrapping_add(k as u64);
-        eprintln!("ensemble member {}/{n} (seed {})", k + 1, c.train.seed);
-        reports.push(train(&c, &member, member_start, threads, k > 0)?);
+        if !quiet {
+            eprintln!("ensemble member {}/{n} (seed {})", k + 1, c.train.seed);
+        }
+        reports.push(train_member(
+            &c,
+            &member,
+            member_start,
+            threads,
+            quiet || k > 0,
+            quiet,
+        )?);
     }
     for split in ["valid.tsv", "test.tsv"] {
         let bytes = std::fs::read(out.join(&names[0]).join(split))

@@ -269,7 +269,7 @@ fn train_ensemble(
     globals: &Globals,
 ) -> Result<ExitCode> {
     let out = &args.run.out;
-    let reports = recipe::train_ensemble(cfg, out, n, args.run.start(), globals.threads)?;
+    let reports = recipe::train_ensemble(cfg, out, n, args.run.start(), globals.threads, false)?;
     if let Some(first) = reports.first() {
         let (train, valid, test) = first.sizes;
         eprintln!(
