@@ -411,4 +411,65 @@ fn an_ensemble_predicts_the_mean_of_its_members() {
             assert!((ww[j] - (wa[j] + wb[j]) / 2.0).abs() < 1e-6);
         }
     }
+
+    // A model of another architecture on the same split joins the ensemble:
+    // three members, each weighing a third.
+    let lstm = tmp.path().join("lstm").display().to_string();
+    ok(&attend(&[
+        "--threads",
+        "2",
+        "classify",
+        "train",
+        "--data",
+        "names",
+        "--epochs",
+        "1",
+        "--hidden",
+        "16",
+        "--cell",
+        "lstm",
+        "--pooling",
+        "mean",
+        "--out",
+        &lstm,
+    ]));
+    let joined = tmp.path().join("joined").display().to_string();
+    let run = attend(&["classify", "ensemble", &m, &lstm, "--out", &joined]);
+    ok(&run);
+    assert!(run.stderr.contains("ensemble of 3"), "{}", run.stderr);
+    let all = predict(&joined);
+    let c = predict(&lstm);
+    for i in 0..2 {
+        let (pj, pw, pc) = (probs(&all[i]), probs(&whole[i]), probs(&c[i]));
+        for (k, p) in &pj {
+            let mean = (2.0 * pw[k] + pc[k]) / 3.0;
+            assert!((p - mean).abs() < 1e-6, "{k}: {p} vs {mean}");
+        }
+    }
+    ok(&attend(&["classify", "eval", "--model", &joined, "--json"]));
+
+    // Members trained on another split, or a directory that exists, are refused.
+    let bad = tmp.path().join("bad");
+    std::fs::create_dir(&bad).unwrap();
+    for f in [
+        "config.json",
+        "vocab.json",
+        "classes.json",
+        "model.safetensors",
+        "valid.tsv",
+    ] {
+        std::fs::copy(tmp.path().join("lstm").join(f), bad.join(f)).unwrap();
+    }
+    let test = std::fs::read_to_string(tmp.path().join("lstm/test.tsv")).unwrap();
+    let fewer: Vec<&str> = test.lines().take(100).collect();
+    std::fs::write(bad.join("test.tsv"), fewer.join("\n")).unwrap();
+    let bad = bad.display().to_string();
+    let other = tmp.path().join("other").display().to_string();
+    let run = attend(&["classify", "ensemble", &lstm, &bad, "--out", &other]);
+    assert_ne!(run.code, Some(0));
+    assert!(run.stderr.contains("another split"), "{}", run.stderr);
+    assert!(!tmp.path().join("other").exists());
+    let run = attend(&["classify", "ensemble", &lstm, "--out", &joined]);
+    assert_ne!(run.code, Some(0));
+    assert!(run.stderr.contains("already exists"), "{}", run.stderr);
 }

@@ -697,6 +697,90 @@ pub fn train_ensemble(
     Ok(reports)
 }
 
+/// The files of a member that prediction and evaluation read (checkpoints,
+/// which only resume training, and the plots stay behind).
+const MEMBER_FILES: [&str; 8] = [
+    "config.json",
+    "vocab.json",
+    "classes.json",
+    WEIGHTS,
+    "train_config.json",
+    "history.csv",
+    "valid.tsv",
+    "test.tsv",
+];
+
+/// Joins trained models — single models or ensembles, of any architectures —
+/// into one ensemble in `out` (which must not exist yet): each model (each
+/// member of an ensemble) is copied into `out/member-k`. All must classify
+/// into the same classes and have been trained on the same split (identical
+/// `valid.tsv` and `test.tsv`), since averaging models that saw each other's
+/// test rows in training would score the ensemble on data it learned from.
+/// Returns the number of members.
+pub fn assemble_ensemble(models: &[PathBuf], out: &Path) -> Result<usize> {
+    if models.is_empty() {
+        return Err(Error::Config("an ensemble needs at least one model".into()));
+    }
+    if out.exists() {
+        return Err(Error::Config(format!(
+            "{}: already exists; an ensemble is assembled into a new directory",
+            out.display()
+        )));
+    }
+    let mut singles = Vec::new();
+    for m in models {
+        match super::Predictor::members_of(m)? {
+            Some(members) => singles.extend(members),
+            None => singles.push(m.clone()),
+        }
+    }
+    let first = &singles[0];
+    let classes = super::Predictor::load(first)?.classes().to_vec();
+    let split = |dir: &Path| -> Result<[Vec<u8>; 2]> {
+        let read = |name: &str| {
+            let p = dir.join(name);
+            std::fs::read(&p).map_err(|e| Error::io(p, e))
+        };
+        Ok([read("valid.tsv")?, read("test.tsv")?])
+    };
+    let held = split(first)?;
+    for m in &singles[1..] {
+        if super::Predictor::load(m)?.classes() != classes.as_slice() {
+            return Err(Error::Config(format!(
+                "{}: other classes than {}",
+                m.display(),
+                first.display()
+            )));
+        }
+        if split(m)? != held {
+            return Err(Error::Config(format!(
+                "{}: trained on another split than {} (valid.tsv or test.tsv differ)",
+                m.display(),
+                first.display()
+            )));
+        }
+    }
+    let dir = ModelDir::create(out)?;
+    let mut names = Vec::with_capacity(singles.len());
+    for (k, m) in singles.iter().enumerate() {
+        let name = format!("member-{}", k + 1);
+        let member = ModelDir::create(out.join(&name))?;
+        for file in MEMBER_FILES {
+            let from = m.join(file);
+            if !from.is_file() {
+                continue;
+            }
+            let bytes = std::fs::read(&from).map_err(|e| Error::io(from, e))?;
+            member.write_bytes(file, &bytes)?;
+        }
+        names.push(name);
+    }
+    dir.write_bytes("valid.tsv", &held[0])?;
+    dir.write_bytes("test.tsv", &held[1])?;
+    dir.write_json(ENSEMBLE, &SavedEnsemble { members: names })?;
+    Ok(singles.len())
+}
+
 /// How many of `splits`' texts have more than `max` tokens.
 fn truncated(text: &TextConfig, max: usize, splits: [&[Labelled]; 3]) -> usize {
     let full = TextConfig {

@@ -28,6 +28,19 @@ pub enum ClassifyCommand {
     Predict(PredictArgs),
     /// Train one model per cell × hidden size on the same split; one table.
     Compare(Box<CompareArgs>),
+    /// Join trained models (any architectures, one split) into one ensemble.
+    Ensemble(EnsembleArgs),
+}
+
+/// `attend classify ensemble` flags.
+#[derive(Debug, Args)]
+pub struct EnsembleArgs {
+    /// Model directories (single models or ensembles) trained on the same split.
+    #[arg(required = true, value_name = "MODEL")]
+    models: Vec<PathBuf>,
+    /// The new ensemble's directory (must not exist).
+    #[arg(long)]
+    out: PathBuf,
 }
 
 /// `attend classify compare` flags (the other training flags as for `train`;
@@ -230,6 +243,7 @@ pub fn run(cmd: ClassifyCommand, globals: &Globals) -> Result<ExitCode> {
         ClassifyCommand::Eval(args) => eval(&args),
         ClassifyCommand::Predict(args) => predict(&args),
         ClassifyCommand::Compare(args) => compare(&args, globals),
+        ClassifyCommand::Ensemble(args) => ensemble(&args),
     }
 }
 
@@ -278,16 +292,27 @@ fn train_ensemble(
             first.classes.len()
         );
     }
+    report_ensemble(out)
+}
+
+/// `classify ensemble`: copies the models into one ensemble directory.
+fn ensemble(args: &EnsembleArgs) -> Result<ExitCode> {
+    recipe::assemble_ensemble(&args.models, &args.out)?;
+    report_ensemble(&args.out)
+}
+
+/// Prints each member's and the ensemble's validation accuracy.
+fn report_ensemble(out: &std::path::Path) -> Result<ExitCode> {
     let valid = held_out(out, "valid")?;
-    if let Some(members) = Predictor::members_of(out)? {
-        for m in &members {
-            let (r, _) = Predictor::load(m)?.evaluate(&valid)?;
-            eprintln!("{}: validation accuracy {:.4}", m.display(), r.accuracy);
-        }
+    let members = Predictor::members_of(out)?.unwrap_or_default();
+    for m in &members {
+        let (r, _) = Predictor::load(m)?.evaluate(&valid)?;
+        eprintln!("{}: validation accuracy {:.4}", m.display(), r.accuracy);
     }
     let (r, _) = Predictor::load(out)?.evaluate(&valid)?;
     eprintln!(
-        "ensemble of {n}: validation accuracy {:.4}; model in {}",
+        "ensemble of {}: validation accuracy {:.4}; model in {}",
+        members.len(),
         r.accuracy,
         out.display()
     );
