@@ -6,25 +6,20 @@ mod common;
 
 use common::cli::{attend, attend_stdin, ok};
 
+/// `attend --threads 2 classify train --data names ARGS… --out OUT`.
+fn train_names(out: &str, args: &[&str]) -> common::cli::Run {
+    let mut a = vec!["--threads", "2", "classify", "train", "--data", "names"];
+    a.extend_from_slice(args);
+    a.extend_from_slice(&["--out", out]);
+    attend(&a)
+}
+
 #[test]
 fn names_model_trains_scores_and_explains() {
     let tmp = tempfile::tempdir().unwrap();
     let model = tmp.path().join("names");
     let m = model.display().to_string();
-    ok(&attend(&[
-        "--threads",
-        "2",
-        "classify",
-        "train",
-        "--data",
-        "names",
-        "--epochs",
-        "3",
-        "--hidden",
-        "64",
-        "--out",
-        &m,
-    ]));
+    ok(&train_names(&m, &["--epochs", "3", "--hidden", "64"]));
     for f in [
         "config.json",
         "vocab.json",
@@ -315,22 +310,10 @@ fn an_ensemble_predicts_the_mean_of_its_members() {
     let tmp = tempfile::tempdir().unwrap();
     let model = tmp.path().join("ens");
     let m = model.display().to_string();
-    ok(&attend(&[
-        "--threads",
-        "2",
-        "classify",
-        "train",
-        "--data",
-        "names",
-        "--epochs",
-        "2",
-        "--hidden",
-        "32",
-        "--ensemble",
-        "2",
-        "--out",
+    ok(&train_names(
         &m,
-    ]));
+        &["--epochs", "2", "--hidden", "32", "--ensemble", "2"],
+    ));
     for f in [
         "ensemble.json",
         "test.tsv",
@@ -415,24 +398,19 @@ fn an_ensemble_predicts_the_mean_of_its_members() {
     // A model of another architecture on the same split joins the ensemble:
     // three members, each weighing a third.
     let lstm = tmp.path().join("lstm").display().to_string();
-    ok(&attend(&[
-        "--threads",
-        "2",
-        "classify",
-        "train",
-        "--data",
-        "names",
-        "--epochs",
-        "1",
-        "--hidden",
-        "16",
-        "--cell",
-        "lstm",
-        "--pooling",
-        "mean",
-        "--out",
+    ok(&train_names(
         &lstm,
-    ]));
+        &[
+            "--epochs",
+            "1",
+            "--hidden",
+            "16",
+            "--cell",
+            "lstm",
+            "--pooling",
+            "mean",
+        ],
+    ));
     let joined = tmp.path().join("joined").display().to_string();
     let run = attend(&["classify", "ensemble", &m, &lstm, "--out", &joined]);
     ok(&run);

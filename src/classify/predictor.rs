@@ -16,7 +16,6 @@ use serde::{Deserialize, Serialize};
 use super::Classifier;
 use super::recipe::{Labelled, SavedClassifier, TextConfig, WEIGHTS};
 use crate::metrics::classification::{Confusion, Report};
-use crate::nn::weights::load_checked;
 use crate::nn::{Mode, ParamStore};
 use crate::text::Vocab;
 use crate::train::ModelDir;
@@ -67,14 +66,8 @@ impl Member {
             )));
         }
         let device = candle_core::Device::Cpu;
-        let tensors = d.read_tensors(WEIGHTS, &device)?;
-        let (model, params) = load_checked(
-            |vb| Classifier::new(&saved.model, vb),
-            tensors,
-            &device,
-            &d.file(WEIGHTS),
-            &|n: &str| n.to_string(),
-        )?;
+        let (model, params) =
+            d.load_weights(WEIGHTS, &device, |vb| Classifier::new(&saved.model, vb))?;
         Ok(Member {
             model,
             params,

@@ -19,7 +19,6 @@ use super::model::{LanguageModel, LmConfig};
 use super::task::{EncodedLine, LmData, LmSpecials, LmTask, TaskConfig, score};
 use crate::data::labelled::{Column, Delimiter, LabelledFormat, read_labelled};
 use crate::nn::ParamStore;
-use crate::nn::weights::load_checked;
 use crate::text::Vocab;
 use crate::text::tokenize::Level;
 use crate::train::{
@@ -98,14 +97,8 @@ pub fn load_model(dir: &Path) -> Result<(LanguageModel, Vocab, SavedLm)> {
         )));
     }
     let device = candle_core::Device::Cpu;
-    let tensors = d.read_tensors(WEIGHTS, &device)?;
-    let (model, _params) = load_checked(
-        |vb| LanguageModel::new(&saved.model, vb),
-        tensors,
-        &device,
-        &d.file(WEIGHTS),
-        &|n: &str| n.to_string(),
-    )?;
+    let (model, _params) =
+        d.load_weights(WEIGHTS, &device, |vb| LanguageModel::new(&saved.model, vb))?;
     Ok((model, vocab, saved))
 }
 

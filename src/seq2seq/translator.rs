@@ -12,7 +12,6 @@ use std::path::Path;
 use candle_core::Device;
 use serde::{Deserialize, Serialize};
 
-use super::weights::load_model;
 use super::{DecoderKind, Seq2Seq, Seq2SeqConfig, TextConfig};
 use crate::data::SeqBatch;
 use crate::decode::{
@@ -242,14 +241,8 @@ impl Translator {
                 });
             }
         }
-        let tensors = dir.read_tensors(WEIGHTS, device)?;
-        let (model, params) = load_model(
-            &cfg.model,
-            tensors,
-            device,
-            &dir.file(WEIGHTS),
-            &|n: &str| n.to_string(),
-        )?;
+        let (model, params) =
+            dir.load_weights(WEIGHTS, device, |vb| Seq2Seq::new(&cfg.model, vb))?;
         Translator::new(model, params, src_vocab, tgt_vocab, cfg.text)
     }
 

@@ -23,8 +23,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
+use candle_nn::VarBuilder;
 use serde::{Serialize, de::DeserializeOwned};
 
+use crate::nn::ParamStore;
+use crate::nn::weights::load_checked;
 use crate::{Error, Result};
 
 /// How many complete checkpoints are kept; older ones are removed after a save.
@@ -84,6 +87,22 @@ impl ModelDir {
     /// Reads safetensors file `name` onto `device`.
     pub fn read_tensors(&self, name: &str, device: &Device) -> Result<HashMap<String, Tensor>> {
         read_tensors(&self.file(name), device)
+    }
+
+    /// Builds a model with `build` from weights file `name` on `device`,
+    /// after checking that the file holds exactly the model's parameters
+    /// with the model's shapes ([`load_checked`]); errors name the file and
+    /// our tensor names.
+    pub fn load_weights<M>(
+        &self,
+        name: &str,
+        device: &Device,
+        build: impl Fn(VarBuilder) -> Result<M>,
+    ) -> Result<(M, ParamStore)> {
+        let tensors = self.read_tensors(name, device)?;
+        load_checked(build, tensors, device, &self.file(name), &|n: &str| {
+            n.to_string()
+        })
     }
 
     /// Writes raw bytes to `name`, atomically.
