@@ -9,7 +9,7 @@ pub mod predictor;
 pub mod recipe;
 pub mod task;
 
-pub use model::{Classified, Classifier, ClassifierConfig, Pooling};
+pub use model::{Classified, Classifier, ClassifierConfig, Encoder, Pooling};
 pub use predictor::{Prediction, Predictor};
 pub use recipe::{ClassifyConfig, Level, TextConfig};
 pub use task::{ClassifyTask, Example, LabelBatch};

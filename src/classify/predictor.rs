@@ -7,7 +7,9 @@
 //! the mean of its members' class probabilities (the usual averaging of
 //! independently trained networks; Hansen & Salamon, 1990) and, for
 //! attention pooling, the mean of their attention rows — still a
-//! distribution over the tokens.
+//! distribution over the tokens. An assembled ensemble may weigh its
+//! members (`classify ensemble --weights`): the mean is then weighted, and
+//! the attention rows are averaged over the members that have them.
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +32,30 @@ pub const ENSEMBLE: &str = "ensemble.json";
 pub struct SavedEnsemble {
     /// Member directories, in training order.
     pub members: Vec<String>,
+    /// Each member's weight in the mean (positive; need not sum to 1);
+    /// absent: all weigh the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<Vec<f64>>,
+}
+
+impl SavedEnsemble {
+    /// The members' weights, summing to 1; an error names `path` when they
+    /// are not one positive finite number per member.
+    pub fn normalized_weights(&self, path: &Path) -> Result<Vec<f64>> {
+        let n = self.members.len();
+        let w = match &self.weights {
+            None => vec![1.0; n],
+            Some(w) if w.len() == n && w.iter().all(|x| x.is_finite() && *x > 0.0) => w.clone(),
+            Some(w) => {
+                return Err(Error::Config(format!(
+                    "{}: expected {n} positive weights, one per member, got {w:?}",
+                    path.display()
+                )));
+            }
+        };
+        let total: f64 = w.iter().sum();
+        Ok(w.into_iter().map(|x| x / total).collect())
+    }
 }
 
 /// One trained model with its vocabulary and text pipeline.
@@ -122,6 +148,8 @@ impl Member {
 /// classes and text pipeline.
 pub struct Predictor {
     members: Vec<Member>,
+    /// One per member, summing to 1.
+    weights: Vec<f64>,
 }
 
 /// One prediction.
@@ -144,6 +172,7 @@ impl Predictor {
         if !path.is_file() {
             return Ok(Predictor {
                 members: vec![Member::load(dir)?],
+                weights: vec![1.0],
             });
         }
         let saved: SavedEnsemble = ModelDir::open(dir)?.read_json(ENSEMBLE)?;
@@ -153,6 +182,7 @@ impl Predictor {
                 path.display()
             )));
         }
+        let weights = saved.normalized_weights(&path)?;
         let members = saved
             .members
             .iter()
@@ -170,7 +200,18 @@ impl Predictor {
                 saved.members[0]
             )));
         }
-        Ok(Predictor { members })
+        Ok(Predictor { members, weights })
+    }
+
+    /// The members' weights (summing to 1), as [`Predictor::members_of`]
+    /// lists them (`[1.0]` for a single model).
+    pub fn weights_of(dir: &Path) -> Result<Vec<f64>> {
+        let path = dir.join(ENSEMBLE);
+        if !path.is_file() {
+            return Ok(vec![1.0]);
+        }
+        let saved: SavedEnsemble = ModelDir::open(dir)?.read_json(ENSEMBLE)?;
+        saved.normalized_weights(&path)
     }
 
     /// The members' directories of an ensemble, relative to `dir`
@@ -216,48 +257,51 @@ impl Predictor {
     }
 
     /// Predicts each text, in input order; an ensemble averages its
-    /// members' probabilities (and attention rows, where every member read
-    /// the text as the same number of tokens).
+    /// members' probabilities with their weights, and the attention rows of
+    /// the members that read the text as the same tokens as the first member
+    /// with attention (its tokens are then the ones shown), reweighted among
+    /// themselves.
     pub fn predict(&self, texts: &[&str]) -> Result<Vec<Prediction>> {
         let mut runs = self
             .members
             .iter()
-            .map(|m| m.predict(texts))
-            .collect::<Result<Vec<_>>>()?;
-        let n = runs.len() as f64;
-        let first = runs.remove(0);
-        Ok(first
-            .into_iter()
-            .enumerate()
-            .map(|(i, raw)| {
-                let mut probs: Vec<f64> = raw.probs.iter().map(|&p| f64::from(p)).collect();
-                let mut attention = raw.attention;
-                for run in &runs {
-                    for (s, &p) in probs.iter_mut().zip(&run[i].probs) {
-                        *s += f64::from(p);
+            .map(|m| m.predict(texts).map(|r| r.into_iter().map(Some).collect()))
+            .collect::<Result<Vec<Vec<Option<Raw>>>>>()?;
+        (0..texts.len())
+            .map(|i| {
+                let mut views: Vec<Raw> = runs.iter_mut().filter_map(|r| r[i].take()).collect();
+                let mut probs = vec![0.0f64; self.classes().len()];
+                for (raw, &w) in views.iter().zip(&self.weights) {
+                    for (s, &p) in probs.iter_mut().zip(&raw.probs) {
+                        *s += w * f64::from(p);
                     }
-                    attention = match (attention, &run[i].attention) {
-                        (Some(mut a), Some(b)) if a.len() == b.len() => {
-                            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-                            Some(a)
-                        }
-                        _ => None,
-                    };
                 }
-                let mut classes: Vec<(String, f64)> = self
-                    .classes()
+                let lead = views
                     .iter()
-                    .cloned()
-                    .zip(probs.into_iter().map(|p| p / n))
-                    .collect();
+                    .position(|r| r.attention.is_some())
+                    .unwrap_or(0);
+                let tokens = std::mem::take(&mut views[lead].tokens);
+                let attention = views[lead].attention.as_ref().map(|first| {
+                    let mut sum = vec![0.0; first.len()];
+                    let mut total = 0.0;
+                    for (raw, &w) in views.iter().zip(&self.weights) {
+                        if let Some(a) = raw.attention.as_ref().filter(|a| a.len() == sum.len()) {
+                            sum.iter_mut().zip(a).for_each(|(s, x)| *s += w * x);
+                            total += w;
+                        }
+                    }
+                    sum.into_iter().map(|x| x / total).collect()
+                });
+                let mut classes: Vec<(String, f64)> =
+                    self.classes().iter().cloned().zip(probs).collect();
                 classes.sort_by(|a, b| b.1.total_cmp(&a.1));
-                Prediction {
+                Ok(Prediction {
                     classes,
-                    tokens: raw.tokens,
-                    attention: attention.map(|a| a.into_iter().map(|w| w / n).collect()),
-                }
+                    tokens,
+                    attention,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Scores labelled rows: the full report and its confusion matrix.

@@ -53,6 +53,12 @@ pub struct TextConfig {
     pub normalize: NormalizeConfig,
     /// Keep at most this many tokens of a text (the first ones).
     pub max_len: Option<usize>,
+    /// Read a text as its n-grams of 1 to `ngrams` tokens (1: the tokens
+    /// alone), fastText's features for the bag encoder: character n-grams
+    /// (`<` and `>` mark a name's start and end, as fastText's subwords) or
+    /// word n-grams (joined by a space). `max_len` counts the tokens before
+    /// n-grams are added.
+    pub ngrams: usize,
 }
 
 impl Default for TextConfig {
@@ -64,11 +70,23 @@ impl Default for TextConfig {
                 split_punctuation: false,
             },
             max_len: None,
+            ngrams: 1,
         }
     }
 }
 
 impl TextConfig {
+    /// Checks the n-gram length.
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=MAX_NGRAMS).contains(&self.ngrams) {
+            return Err(Error::Config(format!(
+                "ngrams must be in 1..={MAX_NGRAMS} (1: the tokens alone), got {}",
+                self.ngrams
+            )));
+        }
+        Ok(())
+    }
+
     /// The tokens of a raw text.
     pub fn tokens(&self, text: &str) -> Vec<String> {
         let normalizer = Normalizer::new(&self.normalize);
@@ -82,6 +100,9 @@ impl TextConfig {
         };
         if let Some(m) = self.max_len {
             toks.truncate(m);
+        }
+        if self.ngrams > 1 {
+            toks = with_ngrams(toks, self.ngrams, self.level);
         }
         toks
     }
@@ -106,6 +127,30 @@ impl TextConfig {
             .ok_or_else(|| Error::Vocab("the vocabulary has no <unk>".into()))?;
         Ok((vec![unk], vec!["<unk>".into()]))
     }
+}
+
+/// The longest n-grams `TextConfig::ngrams` allows (fastText's `-maxn` is 6).
+const MAX_NGRAMS: usize = 6;
+
+/// The tokens followed by their n-grams of 2 to `n` tokens, shortest first:
+/// characters within `<` … `>`, words joined by a space.
+fn with_ngrams(tokens: Vec<String>, n: usize, level: Level) -> Vec<String> {
+    let (marked, joint): (Vec<&str>, &str) = match level {
+        Level::Char => (
+            std::iter::once("<")
+                .chain(tokens.iter().map(String::as_str))
+                .chain(std::iter::once(">"))
+                .collect(),
+            "",
+        ),
+        Level::Word => (tokens.iter().map(String::as_str).collect(), " "),
+    };
+    let grams: Vec<String> = (2..=n)
+        .flat_map(|k| marked.windows(k).map(|w| w.join(joint)))
+        .collect();
+    let mut all = tokens;
+    all.extend(grams);
+    all
 }
 
 /// The `data` section.
@@ -514,6 +559,13 @@ fn train_member(
     silent_progress: bool,
 ) -> Result<TrainReport> {
     cfg.train.validate()?;
+    cfg.text.validate()?;
+    if cfg.text.ngrams > 1 && cfg.model.encoder != super::Encoder::Bag {
+        return Err(Error::Config(format!(
+            "ngrams = {} needs the bag encoder (--encoder bag): an RNN reads the tokens in order, n-grams are for a bag",
+            cfg.text.ngrams
+        )));
+    }
     let data = prepare(&cfg.data)?;
     if let (Some(w), false) = (&data.warning, quiet) {
         eprintln!("{w}");
@@ -693,7 +745,13 @@ pub fn train_ensemble(
         dir.write_bytes(split, &bytes)?;
     }
     dir.write_json("train_config.json", cfg)?;
-    dir.write_json(ENSEMBLE, &SavedEnsemble { members: names })?;
+    dir.write_json(
+        ENSEMBLE,
+        &SavedEnsemble {
+            members: names,
+            weights: None,
+        },
+    )?;
     Ok(reports)
 }
 
@@ -716,10 +774,24 @@ const MEMBER_FILES: [&str; 8] = [
 /// into the same classes and have been trained on the same split (identical
 /// `valid.tsv` and `test.tsv`), since averaging models that saw each other's
 /// test rows in training would score the ensemble on data it learned from.
+///
+/// `weights` (one per model, positive) weigh the models in the mean; an
+/// ensemble's weight is shared among its members as they were weighted in
+/// it. Without them every member weighs the same, as in `--ensemble N`
+/// (an ensemble of five counts five times a single model) — unless a joined
+/// ensemble was itself weighted, whose members keep their proportions.
 /// Returns the number of members.
-pub fn assemble_ensemble(models: &[PathBuf], out: &Path) -> Result<usize> {
+pub fn assemble_ensemble(models: &[PathBuf], weights: Option<&[f64]>, out: &Path) -> Result<usize> {
     if models.is_empty() {
         return Err(Error::Config("an ensemble needs at least one model".into()));
+    }
+    if let Some(w) = weights
+        && (w.len() != models.len() || !w.iter().all(|x| x.is_finite() && *x > 0.0))
+    {
+        return Err(Error::Config(format!(
+            "expected {} positive weights, one per model, got {w:?}",
+            models.len()
+        )));
     }
     if out.exists() {
         return Err(Error::Config(format!(
@@ -728,12 +800,17 @@ pub fn assemble_ensemble(models: &[PathBuf], out: &Path) -> Result<usize> {
         )));
     }
     let mut singles = Vec::new();
-    for m in models {
-        match super::Predictor::members_of(m)? {
-            Some(members) => singles.extend(members),
-            None => singles.push(m.clone()),
-        }
+    let mut member_weights = Vec::new();
+    for (i, m) in models.iter().enumerate() {
+        let members = super::Predictor::members_of(m)?.unwrap_or_else(|| vec![m.clone()]);
+        let within = super::Predictor::weights_of(m)?;
+        let scale = weights.map_or(members.len() as f64, |w| w[i]);
+        member_weights.extend(within.iter().map(|u| u * scale));
+        singles.extend(members);
     }
+    let uniform = member_weights
+        .iter()
+        .all(|w| (w - member_weights[0]).abs() <= 1e-12 * w.abs());
     let first = &singles[0];
     let classes = super::Predictor::load(first)?.classes().to_vec();
     let split = |dir: &Path| -> Result<[Vec<u8>; 2]> {
@@ -777,7 +854,13 @@ pub fn assemble_ensemble(models: &[PathBuf], out: &Path) -> Result<usize> {
     }
     dir.write_bytes("valid.tsv", &held[0])?;
     dir.write_bytes("test.tsv", &held[1])?;
-    dir.write_json(ENSEMBLE, &SavedEnsemble { members: names })?;
+    dir.write_json(
+        ENSEMBLE,
+        &SavedEnsemble {
+            members: names,
+            weights: (!uniform).then_some(member_weights),
+        },
+    )?;
     Ok(singles.len())
 }
 
@@ -837,4 +920,51 @@ fn load_pretrained(
         tokens: vocab.len() - specials,
         found,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn ngrams_follow_the_tokens_shortest_first() -> Result<()> {
+        let chars = TextConfig {
+            ngrams: 3,
+            ..TextConfig::default()
+        };
+        chars.validate()?;
+        assert_eq!(
+            chars.tokens("Abé"),
+            strings(&["A", "b", "é", "<A", "Ab", "bé", "é>", "<Ab", "Abé", "bé>"])
+        );
+        // max_len cuts the tokens first; a one-letter name still has its marks.
+        let short = TextConfig {
+            max_len: Some(1),
+            ..chars.clone()
+        };
+        assert_eq!(short.tokens("Abé"), strings(&["A", "<A", "A>", "<A>"]));
+        let words = TextConfig {
+            level: Level::Word,
+            normalize: NormalizeConfig::default(),
+            ngrams: 2,
+            ..TextConfig::default()
+        };
+        assert_eq!(
+            words.tokens("Oil prices rise"),
+            strings(&["oil", "prices", "rise", "oil prices", "prices rise"])
+        );
+        assert_eq!(TextConfig::default().tokens("Ab"), strings(&["A", "b"]));
+        for bad in [0, MAX_NGRAMS + 1] {
+            let cfg = TextConfig {
+                ngrams: bad,
+                ..TextConfig::default()
+            };
+            assert!(cfg.validate().is_err(), "{bad}");
+        }
+        Ok(())
+    }
 }

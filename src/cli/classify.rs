@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use attend::classify::recipe::{self, LabelDataConfig, Labelled, held_out};
-use attend::classify::{ClassifyConfig, Level, Pooling, Prediction, Predictor};
+use attend::classify::{ClassifyConfig, Encoder, Level, Pooling, Prediction, Predictor};
 use attend::data::TextLines;
 use attend::text::NormalizeConfig;
 use attend::train::{EarlyStoppingConfig, PlateauConfig, ScheduleConfig, Start};
@@ -38,6 +38,11 @@ pub struct EnsembleArgs {
     /// Model directories (single models or ensembles) trained on the same split.
     #[arg(required = true, value_name = "MODEL")]
     models: Vec<PathBuf>,
+    /// Each model's weight in the mean of probabilities, comma-separated, one
+    /// per MODEL (an ensemble's is shared among its members); default: every
+    /// member weighs the same. Choose them on the validation split.
+    #[arg(long, value_name = "W,…", value_delimiter = ',')]
+    weights: Vec<f64>,
     /// The new ensemble's directory (must not exist).
     #[arg(long)]
     out: PathBuf,
@@ -74,6 +79,15 @@ pub enum PoolingArg {
     Dot,
     /// Attender/predictor: sigmoid gates per token, a sparsity penalty (explainable).
     Mask,
+}
+
+/// What reads the embedded tokens.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum EncoderArg {
+    /// A recurrent network, then the pooling.
+    Rnn,
+    /// The mean of the token embeddings (fastText; pair it with --ngrams).
+    Bag,
 }
 
 /// Token level.
@@ -120,6 +134,14 @@ pub struct TrainArgs {
     /// Keep at most N tokens of each text.
     #[arg(long, value_name = "N")]
     max_len: Option<usize>,
+    /// Recurrent network, or a bag of tokens (and n-grams) averaged: fastText's
+    /// classifier, trained in seconds, a strong partner in an ensemble.
+    #[arg(long, value_enum)]
+    encoder: Option<EncoderArg>,
+    /// Add the n-grams of 2..=N tokens to each text (the bag encoder only;
+    /// characters: `<` and `>` mark the start and end).
+    #[arg(long, value_name = "N")]
+    ngrams: Option<usize>,
     /// Recurrent cell.
     #[arg(long, value_enum)]
     cell: Option<CellArg>,
@@ -130,6 +152,9 @@ pub struct TrainArgs {
     /// 32,64,128).
     #[arg(long, value_name = "N", value_delimiter = ',')]
     hidden: Vec<usize>,
+    /// Width of the head's hidden layer (default: --hidden's; 0: a linear head).
+    #[arg(long, value_name = "N")]
+    head: Option<usize>,
     /// Embedding width.
     #[arg(long, value_name = "N", conflicts_with = "embeddings")]
     embed: Option<usize>,
@@ -297,7 +322,8 @@ fn train_ensemble(
 
 /// `classify ensemble`: copies the models into one ensemble directory.
 fn ensemble(args: &EnsembleArgs) -> Result<ExitCode> {
-    recipe::assemble_ensemble(&args.models, &args.out)?;
+    let weights = (!args.weights.is_empty()).then_some(args.weights.as_slice());
+    recipe::assemble_ensemble(&args.models, weights, &args.out)?;
     report_ensemble(&args.out)
 }
 
@@ -398,7 +424,20 @@ fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) {
     if a.max_len.is_some() {
         cfg.text.max_len = a.max_len;
     }
+    if let Some(n) = a.ngrams {
+        cfg.text.ngrams = n;
+    }
     let m = &mut cfg.model;
+    if let Some(e) = a.encoder {
+        m.encoder = match e {
+            EncoderArg::Rnn => Encoder::Rnn,
+            EncoderArg::Bag => Encoder::Bag,
+        };
+        // A bag's only pooling is the mean; the RNN's default is attention.
+        if m.encoder == Encoder::Bag && a.pooling.is_none() {
+            m.pooling = Pooling::Mean;
+        }
+    }
     if let Some(c) = a.cell {
         m.cell = c.into();
     }
@@ -414,6 +453,9 @@ fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) {
     }
     if let Some(&h) = a.hidden.first() {
         m.hidden = h;
+        m.head_hidden = h;
+    }
+    if let Some(h) = a.head {
         m.head_hidden = h;
     }
     if let Some(e) = a.embed {
