@@ -9,6 +9,9 @@
 #
 #   bash bench/lm_text8.sh [OUT_DIR] [MINUTES]
 #
+# HIDDEN, LAYERS, BATCH, LR, WARMUP, VALIDATE_EVERY and EPOCHS override the recipe
+# (defaults: the recipe BENCHMARKS.md reports, for this machine type).
+#
 # Prints the validation curve (bits per character against wall-clock
 # minutes, from history.csv) and the test score; the model directory also
 # holds bpc_time.png/.svg.
@@ -19,12 +22,20 @@ minutes=${2:-60}
 export ATTEND_DATA_DIR=${ATTEND_DATA_DIR:-../shared/data}
 cargo build --release --quiet
 bin=target/release/attend
+hidden=${HIDDEN:-512}
+layers=${LAYERS:-1}
+batch=${BATCH:-64}
+lr=${LR:-0.004}
+warmup=${WARMUP:-0}
+validate_every=${VALIDATE_EVERY:-800}
+epochs=${EPOCHS:-1}
 rm -rf "$out"
 start=$(date +%s)
 $bin --threads 2 lm train --data text8 --level char --holdout-chars 5000000 \
-  --cell lstm --embed 64 --hidden 512 --dropout 0 --batch-size 64 --bptt 50 \
-  --lr 0.004 --cosine --validate-every-steps 800 --valid-tokens 300000 \
-  --time-limit "$minutes" --epochs 1 --out "$out"
+  --cell lstm --embed 64 --hidden "$hidden" --layers "$layers" --dropout 0 \
+  --batch-size "$batch" --bptt 50 --lr "$lr" --cosine --warmup-steps "$warmup" \
+  --validate-every-steps "$validate_every" --valid-tokens 300000 \
+  --time-limit "$minutes" --epochs "$epochs" --out "$out"
 echo "training wall time: $(( $(date +%s) - start )) s"
 echo "validation curve (minutes, bits per char):"
 python3 - "$out/history.csv" <<'PY'
