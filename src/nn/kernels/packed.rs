@@ -8,14 +8,20 @@
 //! hidden-512 LSTM step) at 24–42 GFLOP/s and 32 × 1,024 × 4,096 at 16–22,
 //! where this kernel, packing once, ran 52–71 and 40–51 (32 × 256 × 768, a
 //! GRU-256 step: 56–69 against 59–78). So the layer packs `b` into panels of
-//! [`NR`] columns once per sequence, and each step runs a 6 × 16 AVX2
-//! register tile (twelve accumulators) over a [`KC`]-deep slice of a panel,
-//! the slice staying in L1 while every row block of `a` passes it.
+//! [`NR`] columns once per sequence, and each step runs a register tile over
+//! a slice of the depth of one or two panels, the slice staying in L1 while
+//! every row block of `a` passes it:
 //!
-//! Only where AVX2 is the widest instruction set: on AVX-512 machines the
-//! `gemm` crate's own 16-lane kernels stay (measured there in earlier
-//! sessions; this kernel has no 16-lane tile yet), as does every other
-//! machine and f64 (the parity tests), through [`matmul_ld`].
+//! - AVX2: 6 rows × one panel (two 8-float registers a row, twelve
+//!   accumulators), [`KC`] deep;
+//! - AVX-512: 8 rows × two panels (one 16-float register a row and panel,
+//!   sixteen accumulators), [`KC_WIDE`] deep, masked loads and stores at the
+//!   last panel's edge.
+//!
+//! Every output element sums its depth in the same order whichever tile (or
+//! thread) computes it, so the two tiles and any split agree bit for bit.
+//! f64 (the parity tests) and machines without AVX2 keep the `gemm` crate,
+//! through [`matmul_ld`].
 
 use std::any::TypeId;
 use std::borrow::Cow;
@@ -25,7 +31,8 @@ use super::gemm::{Op, matmul_ld, transpose};
 use super::{Real, helper};
 use crate::embed::simd::Isa;
 
-/// Columns of a panel: two AVX2 registers of eight floats.
+/// Columns of a panel: two AVX2 registers of eight floats, or one AVX-512
+/// register of sixteen.
 pub const NR: usize = 16;
 /// Rows of a register tile: 6 × 2 accumulators, two loads of `b` and one
 /// broadcast of `a` fill 15 of the 16 AVX registers.
@@ -33,6 +40,13 @@ const MR: usize = 6;
 /// Depth of the slice of a panel a tile runs over: 256 × 16 floats = 16 KB,
 /// half of L1, beside the six rows of `a` it meets.
 const KC: usize = 256;
+/// Rows of the AVX-512 tile: 8 × 2 accumulators, two loads of `b` and one
+/// broadcast of `a` use 19 of the 32 registers; a shard of 32 rows is four
+/// tiles.
+const MR_WIDE: usize = 8;
+/// Depth of the AVX-512 tile's slice: two panels 128 deep (16 KB) beside a
+/// shard's 32 rows of `a` as deep (16 KB) fit a 48 KB L1.
+const KC_WIDE: usize = 128;
 /// Multiply-adds from which a product is split over two cores (as `gemm`'s).
 const SPLIT: usize = 1 << 18;
 
@@ -45,28 +59,47 @@ pub struct Packed<'a, T: Clone> {
 
 enum Repr<'a, T: Clone> {
     /// f32 panels: panel `q` holds rows `0..k` of columns `q·NR..q·NR + NR`,
-    /// `NR` floats a row, zeros past `n`.
-    Panels(Vec<f32>),
+    /// `NR` floats a row, zeros past `n`; the tile that multiplies them.
+    Panels(Vec<f32>, Tiles),
     /// `b` as the `gemm` crate reads it, row-major with its leading dimension.
     Plain(Cow<'a, [T]>, usize),
 }
 
-/// Whether f32 products take the panels: AVX2 (with FMA) is the widest
-/// instruction set here.
-fn panels_here() -> bool {
-    static HERE: OnceLock<bool> = OnceLock::new();
-    *HERE.get_or_init(|| Isa::detect() == Isa::Avx2 && avx2_fma())
+/// The register tiles of this kernel, by instruction set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tiles {
+    /// 6 rows × 16 columns in 8-float registers.
+    Avx2,
+    /// 8 rows × 32 columns in 16-float registers.
+    Avx512,
 }
 
-fn avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+impl Tiles {
+    fn available(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+            match self {
+                Tiles::Avx2 => avx2,
+                Tiles::Avx512 => avx2 && is_x86_feature_detected!("avx512f"),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+}
+
+/// The tile f32 products take on this machine: its widest instruction set's,
+/// none without AVX2.
+fn tiles_here() -> Option<Tiles> {
+    static HERE: OnceLock<Option<Tiles>> = OnceLock::new();
+    *HERE.get_or_init(|| match Isa::detect() {
+        Isa::Avx512 if Tiles::Avx512.available() => Some(Tiles::Avx512),
+        Isa::Avx512 | Isa::Avx2 if Tiles::Avx2.available() => Some(Tiles::Avx2),
+        _ => None,
+    })
 }
 
 impl<'a, T: Real> Packed<'a, T> {
@@ -78,11 +111,21 @@ impl<'a, T: Real> Packed<'a, T> {
     /// # Panics
     /// When `b` is too short for its shape.
     pub fn new(b: &'a [T], b_op: Op, b_ld: usize, k: usize, n: usize) -> Self {
-        let panels = TypeId::of::<T>() == TypeId::of::<f32>() && panels_here();
-        Self::build(b, b_op, b_ld, (k, n), panels)
+        let tiles = if TypeId::of::<T>() == TypeId::of::<f32>() {
+            tiles_here()
+        } else {
+            None
+        };
+        Self::build(b, b_op, b_ld, (k, n), tiles)
     }
 
-    fn build(b: &'a [T], b_op: Op, b_ld: usize, (k, n): (usize, usize), panels: bool) -> Self {
+    fn build(
+        b: &'a [T],
+        b_op: Op,
+        b_ld: usize,
+        (k, n): (usize, usize),
+        tiles: Option<Tiles>,
+    ) -> Self {
         let (rows, cols) = match b_op {
             Op::N => (k, n),
             Op::T => (n, k),
@@ -91,15 +134,16 @@ impl<'a, T: Real> Packed<'a, T> {
             b_ld >= cols && (rows == 0 || cols == 0 || b.len() >= (rows - 1) * b_ld + cols),
             "packed: b too small for its shape"
         );
-        let repr = if panels {
-            // SAFETY: `T` is `f32` (checked by the caller), same layout.
-            let b = unsafe { std::slice::from_raw_parts(b.as_ptr().cast::<f32>(), b.len()) };
-            Repr::Panels(pack(b, b_op, b_ld, k, n))
-        } else {
-            match b_op {
+        let repr = match tiles {
+            Some(tiles) => {
+                // SAFETY: `T` is `f32` (checked by the caller), same layout.
+                let b = unsafe { std::slice::from_raw_parts(b.as_ptr().cast::<f32>(), b.len()) };
+                Repr::Panels(pack(b, b_op, b_ld, k, n), tiles)
+            }
+            None => match b_op {
                 Op::N => Repr::Plain(Cow::Borrowed(b), b_ld),
                 Op::T => Repr::Plain(Cow::Owned(transpose(b, n, k, b_ld)), n),
-            }
+            },
         };
         Packed { k, n, repr }
     }
@@ -128,7 +172,7 @@ impl<'a, T: Real> Packed<'a, T> {
                     accumulate,
                 );
             }
-            Repr::Panels(panels) => {
+            Repr::Panels(panels, tiles) => {
                 let fits = |len: usize, ld: usize, cols: usize| {
                     m == 0 || (ld >= cols && len >= (m - 1) * ld + cols)
                 };
@@ -149,11 +193,16 @@ impl<'a, T: Real> Packed<'a, T> {
                     k,
                     n,
                     accumulate,
+                    tiles: *tiles,
                 };
-                let half = n.div_ceil(NR) / 2;
+                let mut half = n.div_ceil(NR) / 2;
+                if *tiles == Tiles::Avx512 && half > 1 {
+                    // Whole pairs of panels on the left: one lone panel at most.
+                    half &= !1;
+                }
                 if m * n * k >= SPLIT && half > 0 {
                     let (left, right) = run.split(half);
-                    // SAFETY: the panels exist only where AVX2 and FMA do;
+                    // SAFETY: the panels exist only where their tile runs;
                     // the assert keeps rows inside their buffers; the halves
                     // write disjoint columns of `dst`, which outlives both.
                     helper::join(|| unsafe { left.go() }, move || unsafe { right.go() });
@@ -207,6 +256,8 @@ struct Run {
     /// Columns from the first panel's first.
     n: usize,
     accumulate: bool,
+    /// The tile that runs it.
+    tiles: Tiles,
 }
 
 // SAFETY: a `Run` is sent only to the helper thread by `helper::join`, which
@@ -227,14 +278,17 @@ impl Run {
     }
 
     /// # Safety
-    /// AVX2 and FMA exist; `a` holds `m` rows of `k` floats `a_ld` apart,
-    /// `dst` `m` rows of `n` `dst_ld` apart, untouched by anyone else
-    /// meanwhile; `panels` holds `⌈n / NR⌉` panels of `k` rows.
+    /// The instruction sets of `tiles` exist; `a` holds `m` rows of `k`
+    /// floats `a_ld` apart, `dst` `m` rows of `n` `dst_ld` apart, untouched
+    /// by anyone else meanwhile; `panels` holds `⌈n / NR⌉` panels of `k` rows.
     unsafe fn go(self) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the caller's.
         unsafe {
-            x86::product(self)
+            match self.tiles {
+                Tiles::Avx2 => x86::product(self),
+                Tiles::Avx512 => x86::product_wide(self),
+            }
         }
     }
 }
@@ -243,7 +297,7 @@ impl Run {
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{KC, MR, NR, Run};
+    use super::{KC, KC_WIDE, MR, MR_WIDE, NR, Run};
 
     /// Slices of [`KC`] of the depth, outermost, so that a slice of a panel
     /// stays in L1 while every row block of `a` passes it.
@@ -362,6 +416,143 @@ mod x86 {
     }
 
     const _: () = assert!(MR == 6 && NR == 16);
+
+    /// [`product`] with the AVX-512 tile: panels two at a time (a lone last
+    /// one alone), [`KC_WIDE`]-deep slices.
+    ///
+    /// # Safety
+    /// [`Run::go`]'s, with AVX-512F.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub(super) unsafe fn product_wide(run: Run) {
+        let Run { m, k, n, .. } = run;
+        let count = n.div_ceil(NR);
+        let mut k0 = 0;
+        while k0 < k {
+            let kc = KC_WIDE.min(k - k0);
+            let load = run.accumulate || k0 > 0;
+            let mut q = 0;
+            while q < count {
+                let pair = count - q >= 2;
+                let w = (n - q * NR).min(if pair { 2 * NR } else { NR });
+                // SAFETY (the pointer arithmetic): panels q (and q + 1),
+                // rows k0..k0 + kc, rows i..i + r of `a` from column k0 and
+                // of `dst` from column q·NR are inside their buffers.
+                let b0 = unsafe { run.panels.add((q * k + k0) * NR) };
+                let b1 = if pair {
+                    unsafe { run.panels.add(((q + 1) * k + k0) * NR) }
+                } else {
+                    b0
+                };
+                let mut i = 0;
+                while i < m {
+                    let r = (m - i).min(MR_WIDE);
+                    let t = WideTile {
+                        a: unsafe { run.a.add(i * run.a_ld + k0) },
+                        a_ld: run.a_ld,
+                        b: [b0, b1],
+                        kc,
+                        c: unsafe { run.dst.add(i * run.dst_ld + q * NR) },
+                        c_ld: run.dst_ld,
+                        w,
+                        load,
+                    };
+                    // SAFETY: as above; AVX-512F is the caller's.
+                    unsafe {
+                        if pair {
+                            t.rows::<2>(r);
+                        } else {
+                            t.rows::<1>(r);
+                        }
+                    }
+                    i += r;
+                }
+                q += if pair { 2 } else { 1 };
+            }
+            k0 += kc;
+        }
+    }
+
+    /// `R` rows of `a` (`kc` deep) against slices of `P` panels, into `R`
+    /// rows of `w ≤ P·NR` columns of `dst`.
+    struct WideTile {
+        a: *const f32,
+        a_ld: usize,
+        b: [*const f32; 2],
+        kc: usize,
+        c: *mut f32,
+        c_ld: usize,
+        w: usize,
+        load: bool,
+    }
+
+    impl WideTile {
+        /// # Safety
+        /// [`WideTile::run`]'s.
+        #[inline(always)]
+        unsafe fn rows<const P: usize>(&self, r: usize) {
+            // SAFETY: the caller's.
+            unsafe {
+                match r {
+                    8 => self.run::<8, P>(),
+                    7 => self.run::<7, P>(),
+                    6 => self.run::<6, P>(),
+                    5 => self.run::<5, P>(),
+                    4 => self.run::<4, P>(),
+                    3 => self.run::<3, P>(),
+                    2 => self.run::<2, P>(),
+                    _ => self.run::<1, P>(),
+                }
+            }
+        }
+
+        /// # Safety
+        /// AVX-512F exists; the tile's rows and the panel slices are inside
+        /// their buffers; the masks keep loads and stores of `dst` inside
+        /// its `w` columns.
+        #[inline(always)]
+        unsafe fn run<const R: usize, const P: usize>(&self) {
+            let mask = |t: usize| -> __mmask16 {
+                let cols = self.w.saturating_sub(t * NR).min(NR);
+                if cols == NR {
+                    0xffff
+                } else {
+                    ((1u32 << cols) - 1) as __mmask16
+                }
+            };
+            let masks: [__mmask16; P] = std::array::from_fn(mask);
+            // SAFETY: register arithmetic, and loads/stores inside the
+            // caller's buffers (masked at the edge of `dst`).
+            unsafe {
+                let mut acc = [[_mm512_setzero_ps(); P]; R];
+                if self.load {
+                    for (i, row) in acc.iter_mut().enumerate() {
+                        let c = self.c.add(i * self.c_ld);
+                        for (t, v) in row.iter_mut().enumerate() {
+                            *v = _mm512_maskz_loadu_ps(masks[t], c.add(t * NR));
+                        }
+                    }
+                }
+                for p in 0..self.kc {
+                    let b: [__m512; P] =
+                        std::array::from_fn(|t| _mm512_loadu_ps(self.b[t].add(p * NR)));
+                    for (i, row) in acc.iter_mut().enumerate() {
+                        let x = _mm512_set1_ps(*self.a.add(i * self.a_ld + p));
+                        for (v, bt) in row.iter_mut().zip(&b) {
+                            *v = _mm512_fmadd_ps(x, *bt, *v);
+                        }
+                    }
+                }
+                for (i, row) in acc.iter().enumerate() {
+                    let c = self.c.add(i * self.c_ld);
+                    for (t, v) in row.iter().enumerate() {
+                        _mm512_mask_storeu_ps(c.add(t * NR), masks[t], *v);
+                    }
+                }
+            }
+        }
+    }
+
+    const _: () = assert!(MR_WIDE == 8 && NR == 16);
 }
 
 #[cfg(test)]
@@ -394,22 +585,21 @@ mod tests {
         out
     }
 
-    /// Every row count of the tile (1–6 and past), panel edges (n off and on
-    /// 16), depths past one slice, both layouts of `b`, leading dimensions
-    /// wider than the rows, and both `accumulate` modes: the panels (where
-    /// this CPU has AVX2) and the plain fallback give the naive product.
+    /// Every row count of the tiles (1–8 and past), panel edges (n off and on
+    /// 16, a lone last panel and a pair), depths past one slice, both layouts
+    /// of `b`, leading dimensions wider than the rows, and both `accumulate`
+    /// modes: each tile this CPU runs and the plain fallback give the naive
+    /// product.
     #[test]
     fn packed_products_match_the_naive_product() {
         let mut cases = Vec::new();
-        for m in [1, 5, 6, 7, 13, 37] {
-            for (k, n) in [(1, 1), (7, 15), (300, 16), (40, 17), (600, 50)] {
+        for m in [1, 5, 6, 7, 8, 9, 13, 37] {
+            for (k, n) in [(1, 1), (7, 15), (300, 16), (40, 17), (200, 40), (33, 48), (600, 50)] {
                 cases.push((m, k, n));
             }
         }
-        for panels in [false, true] {
-            if panels && !avx2_fma() {
-                continue;
-            }
+        let tiles = [None, Some(Tiles::Avx2), Some(Tiles::Avx512)];
+        for tiles in tiles.into_iter().filter(|t| t.is_none_or(Tiles::available)) {
             for &(m, k, n) in &cases {
                 for b_op in [Op::N, Op::T] {
                     let (a_ld, dst_ld) = (k + 3, n + 2);
@@ -418,7 +608,7 @@ mod tests {
                     let a: Vec<f32> = (0..m * a_ld).map(|i| (i as f32 * 0.37).sin()).collect();
                     let b: Vec<f32> = (0..rows * b_ld).map(|i| (i as f32 * 0.91).cos()).collect();
                     let want = naive(&a, a_ld, &b, b_op, b_ld, m, k, n);
-                    let packed = Packed::build(&b, b_op, b_ld, (k, n), panels);
+                    let packed = Packed::build(&b, b_op, b_ld, (k, n), tiles);
                     for accumulate in [false, true] {
                         let mut dst = vec![0.5f32; (m - 1) * dst_ld + n + 1];
                         packed.matmul((&mut dst, dst_ld), (&a, a_ld), m, accumulate);
@@ -428,7 +618,7 @@ mod tests {
                                 let got = dst[i * dst_ld + j] as f64;
                                 assert!(
                                     (got - w).abs() <= 1e-4 * (1.0 + w.abs()),
-                                    "panels {panels} {m}×{k}×{n} {b_op:?} acc {accumulate}: [{i},{j}] {got} vs {w}"
+                                    "tiles {tiles:?} {m}×{k}×{n} {b_op:?} acc {accumulate}: [{i},{j}] {got} vs {w}"
                                 );
                             }
                             // Columns between n and the next row stay as they were.
@@ -444,37 +634,47 @@ mod tests {
     }
 
     /// Split over the helper core, a product equals the same product on one
-    /// thread bit for bit.
+    /// thread bit for bit, whichever tile runs it; and the two tiles agree bit
+    /// for bit (each element sums its depth in the same order).
     #[test]
     fn split_panels_equal_one_thread_exactly() {
-        if !avx2_fma() {
-            return;
-        }
         helper::enable();
         let (m, k, n) = (40, 300, 901);
         let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
         let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.91).cos()).collect();
-        let packed = Packed::build(&b, Op::N, n, (k, n), true);
         assert!(m * n * k >= SPLIT);
-        let mut split = vec![0.5f32; m * n];
-        packed.matmul((&mut split, n), (&a, k), m, true);
-        let Repr::Panels(panels) = &packed.repr else {
-            unreachable!("built with panels")
-        };
-        let mut alone = vec![0.5f32; m * n];
-        let run = Run {
-            dst: alone.as_mut_ptr(),
-            dst_ld: n,
-            a: a.as_ptr(),
-            a_ld: k,
-            panels: panels.as_ptr(),
-            m,
-            k,
-            n,
-            accumulate: true,
-        };
-        // SAFETY: AVX2 and FMA checked above; the buffers fit the shapes.
-        unsafe { run.go() };
-        assert!(split == alone);
+        let mut results = Vec::new();
+        for tiles in [Tiles::Avx2, Tiles::Avx512] {
+            if !tiles.available() {
+                continue;
+            }
+            let packed = Packed::build(&b, Op::N, n, (k, n), Some(tiles));
+            let mut split = vec![0.5f32; m * n];
+            packed.matmul((&mut split, n), (&a, k), m, true);
+            let Repr::Panels(panels, _) = &packed.repr else {
+                unreachable!("built with panels")
+            };
+            let mut alone = vec![0.5f32; m * n];
+            let run = Run {
+                dst: alone.as_mut_ptr(),
+                dst_ld: n,
+                a: a.as_ptr(),
+                a_ld: k,
+                panels: panels.as_ptr(),
+                m,
+                k,
+                n,
+                accumulate: true,
+                tiles,
+            };
+            // SAFETY: the tile's instruction sets checked above; the
+            // buffers fit the shapes.
+            unsafe { run.go() };
+            assert!(split == alone, "{tiles:?}");
+            results.push(alone);
+        }
+        if let [avx2, avx512] = &results[..] {
+            assert!(avx2 == avx512);
+        }
     }
 }
