@@ -594,7 +594,15 @@ mod tests {
     fn packed_products_match_the_naive_product() {
         let mut cases = Vec::new();
         for m in [1, 5, 6, 7, 8, 9, 13, 37] {
-            for (k, n) in [(1, 1), (7, 15), (300, 16), (40, 17), (200, 40), (33, 48), (600, 50)] {
+            for (k, n) in [
+                (1, 1),
+                (7, 15),
+                (300, 16),
+                (40, 17),
+                (200, 40),
+                (33, 48),
+                (600, 50),
+            ] {
                 cases.push((m, k, n));
             }
         }

@@ -26,7 +26,11 @@ use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 use super::gemm::{FEW_ROWS, Op, matmul_ld};
 use super::packed::Packed;
 use super::{Real, read_cpu};
+#[cfg(target_arch = "x86_64")]
+use crate::embed::simd::Isa;
 use crate::nn::rnn::{Cell, Nonlinearity};
+#[cfg(target_arch = "x86_64")]
+use std::sync::OnceLock;
 
 /// The op: the cell, lengths of the batch rows and the direction.
 #[derive(Clone, Debug)]
@@ -98,6 +102,7 @@ impl<const RELU: bool> CellMath for Elman<RELU> {
     const STATES: usize = 1;
     const SAVED: usize = 0;
 
+    #[inline(always)]
     fn forward<T: Real>(h: usize, x: &[T], hw: &[T], state: &mut [T], _: &mut [T]) {
         for j in 0..h {
             let pre = x[j] + hw[j];
@@ -109,6 +114,7 @@ impl<const RELU: bool> CellMath for Elman<RELU> {
         }
     }
 
+    #[inline(always)]
     fn backward<T: Real>(h: usize, step: StepIn<'_, T>, grads: StepGrads<'_, T>) {
         let StepIn { new, d_new, .. } = step;
         let StepGrads { d_x, d_hw, d_prev } = grads;
@@ -137,6 +143,7 @@ impl CellMath for Lstm {
     const STATES: usize = 2;
     const SAVED: usize = 5;
 
+    #[inline(always)]
     fn forward<T: Real>(h: usize, x: &[T], hw: &[T], state: &mut [T], saved: &mut [T]) {
         // Every block re-sliced to exactly H, so the indexed loop carries no
         // bounds checks and vectorises.
@@ -161,6 +168,7 @@ impl CellMath for Lstm {
         }
     }
 
+    #[inline(always)]
     fn backward<T: Real>(h: usize, step: StepIn<'_, T>, grads: StepGrads<'_, T>) {
         let StepIn {
             saved, prev, d_new, ..
@@ -200,6 +208,7 @@ impl CellMath for Gru {
     const STATES: usize = 1;
     const SAVED: usize = 4;
 
+    #[inline(always)]
     fn forward<T: Real>(h: usize, x: &[T], hw: &[T], state: &mut [T], saved: &mut [T]) {
         let [xr, xz, xn] = blocks_of::<T, 3>(x, h);
         let [hr, hz, hn] = blocks_of::<T, 3>(hw, h);
@@ -217,6 +226,7 @@ impl CellMath for Gru {
         }
     }
 
+    #[inline(always)]
     fn backward<T: Real>(h: usize, step: StepIn<'_, T>, grads: StepGrads<'_, T>) {
         let StepIn {
             saved, prev, d_new, ..
@@ -241,6 +251,59 @@ impl CellMath for Gru {
 }
 
 /// The first `N` blocks of width `h` of `x`, each exactly `h` long.
+/// The instruction sets the element-wise loops are compiled for here: the
+/// widest of AVX-512 and AVX2 (with FMA) this CPU has, else none.
+#[cfg(target_arch = "x86_64")]
+fn loop_isa() -> Isa {
+    static HERE: OnceLock<Isa> = OnceLock::new();
+    *HERE.get_or_init(|| match Isa::detect() {
+        Isa::Avx512 if Isa::Avx2.available() => Isa::Avx512,
+        Isa::Avx512 | Isa::Avx2 if Isa::Avx2.available() => Isa::Avx2,
+        _ => Isa::Scalar,
+    })
+}
+
+/// `fn NAME / BODY(args) -> R { … }`: defines `BODY::<C, T>` (inlined
+/// wherever it is called) and `NAME::<C, T>`, which runs it compiled for
+/// AVX-512 or AVX2 where the CPU has them. The crate is built for baseline x86-64, so the gate math's
+/// loops would otherwise run four lanes wide; compiled inside a
+/// `target_feature` function they run eight or sixteen. The results are the
+/// same bit for bit: the loops are element-wise IEEE operations, and Rust
+/// never fuses a multiply and an add on its own (tested).
+macro_rules! widest {
+    ($(#[$doc:meta])* fn $name:ident / $body:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $block:block) => {
+        #[inline(always)]
+        fn $body<C: CellMath, T: Real>($($arg: $ty),*) -> $ret $block
+
+        $(#[$doc])*
+        fn $name<C: CellMath, T: Real>($($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            {
+                /// # Safety
+                /// The CPU has AVX-512F, AVX2 and FMA.
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                unsafe fn avx512<C: CellMath, T: Real>($($arg: $ty),*) -> $ret {
+                    $body::<C, T>($($arg),*)
+                }
+                /// # Safety
+                /// The CPU has AVX2 and FMA.
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2<C: CellMath, T: Real>($($arg: $ty),*) -> $ret {
+                    $body::<C, T>($($arg),*)
+                }
+                match loop_isa() {
+                    // SAFETY: `loop_isa` found these instruction sets.
+                    Isa::Avx512 => return unsafe { avx512::<C, T>($($arg),*) },
+                    // SAFETY: as above.
+                    Isa::Avx2 => return unsafe { avx2::<C, T>($($arg),*) },
+                    Isa::Scalar => {}
+                }
+            }
+            $body::<C, T>($($arg),*)
+        }
+    };
+}
+
 fn blocks_of<T, const N: usize>(x: &[T], h: usize) -> [&[T]; N] {
     std::array::from_fn(|k| &x[k * h..(k + 1) * h])
 }
@@ -344,151 +407,158 @@ impl RecurrentSequence {
     }
 }
 
-fn forward<C: CellMath, T: Real>(
-    op: &RecurrentSequence,
-    xw: &[T],
-    s0: &[T],
-    whb: &[T],
-    d: Dims,
-) -> Vec<T> {
-    let Dims { t, b, h } = d;
-    let (g, sw) = (C::GATES * h, C::STATES * h);
-    let width = (C::STATES + C::SAVED) * h;
-    let mut out = vec![T::ZERO; t * b * width];
-    let (whh, bias) = whb.split_at(g * h);
-    // `h W_hhᵀ` for a few rows runs on `W_hh` as stored (see `matmul_ld`);
-    // for more, `W_hhᵀ` is packed once per sequence rather than repacked by
-    // `gemm` on every step.
-    let packed = (b > FEW_ROWS).then(|| Packed::new(whh, Op::T, h, h, g));
-    let mut hw = vec![T::ZERO; b * g];
-    let mut state = s0.to_vec();
-    for s in op.order(t) {
-        for row in hw.chunks_mut(g) {
-            row.copy_from_slice(bias);
-        }
-        // hw += h W_hhᵀ, reading the h block of each [h | c] state row.
-        match &packed {
-            Some(w) => w.matmul((&mut hw, g), (&state, sw), b, true),
-            None => matmul_ld(
-                (&mut hw, g),
-                (&state, Op::N, sw),
-                (whh, Op::T, h),
-                b,
-                h,
-                g,
-                true,
-            ),
-        }
-        let rows = out[s * b * width..(s + 1) * b * width].chunks_mut(width);
-        for (r, row) in rows.enumerate() {
-            let st = &mut state[r * sw..(r + 1) * sw];
-            let (row_state, saved) = row.split_at_mut(sw);
-            if s < op.lengths[r] {
-                let x = &xw[(s * b + r) * g..(s * b + r + 1) * g];
-                C::forward(h, x, &hw[r * g..(r + 1) * g], st, saved);
+widest! {
+    /// The op's forward pass (see the module docs), compiled for the widest
+    /// vectors this CPU has.
+    fn forward / forward_steps(
+        op: &RecurrentSequence,
+        xw: &[T],
+        s0: &[T],
+        whb: &[T],
+        d: Dims,
+    ) -> Vec<T> {
+        let Dims { t, b, h } = d;
+        let (g, sw) = (C::GATES * h, C::STATES * h);
+        let width = (C::STATES + C::SAVED) * h;
+        let mut out = vec![T::ZERO; t * b * width];
+        let (whh, bias) = whb.split_at(g * h);
+        // `h W_hhᵀ` for a few rows runs on `W_hh` as stored (see `matmul_ld`);
+        // for more, `W_hhᵀ` is packed once per sequence rather than repacked by
+        // `gemm` on every step.
+        let packed = (b > FEW_ROWS).then(|| Packed::new(whh, Op::T, h, h, g));
+        let mut hw = vec![T::ZERO; b * g];
+        let mut state = s0.to_vec();
+        for s in op.order(t) {
+            for row in hw.chunks_mut(g) {
+                row.copy_from_slice(bias);
             }
-            row_state.copy_from_slice(st);
+            // hw += h W_hhᵀ, reading the h block of each [h | c] state row.
+            match &packed {
+                Some(w) => w.matmul((&mut hw, g), (&state, sw), b, true),
+                None => matmul_ld(
+                    (&mut hw, g),
+                    (&state, Op::N, sw),
+                    (whh, Op::T, h),
+                    b,
+                    h,
+                    g,
+                    true,
+                ),
+            }
+            let rows = out[s * b * width..(s + 1) * b * width].chunks_mut(width);
+            for (r, row) in rows.enumerate() {
+                let st = &mut state[r * sw..(r + 1) * sw];
+                let (row_state, saved) = row.split_at_mut(sw);
+                if s < op.lengths[r] {
+                    let x = &xw[(s * b + r) * g..(s * b + r + 1) * g];
+                    C::forward(h, x, &hw[r * g..(r + 1) * g], st, saved);
+                }
+                row_state.copy_from_slice(st);
+            }
         }
+        out
     }
-    out
 }
 
-/// Gradients of `xw`, `s0` and `whb` from the gradient of the output.
-fn backward<C: CellMath, T: Real>(
-    op: &RecurrentSequence,
-    s0: &[T],
-    whb: &[T],
-    out: &[T],
-    grad: &[T],
-    d: Dims,
-) -> (Vec<T>, Vec<T>, Vec<T>) {
-    let Dims { t, b, h } = d;
-    let (g, sw) = (C::GATES * h, C::STATES * h);
-    let width = (C::STATES + C::SAVED) * h;
-    let order = op.order(t);
-    // The state each step started from, `[T·B, S·H]` in step order: s0 for
-    // the first step processed, else the state after the step before it.
-    let mut prev = vec![T::ZERO; t * b * sw];
-    for (i, &s) in order.iter().enumerate() {
-        let dst = prev[s * b * sw..(s + 1) * b * sw].chunks_mut(sw);
-        match i {
-            0 => dst
-                .zip(s0.chunks(sw))
-                .for_each(|(d, x)| d.copy_from_slice(x)),
-            _ => {
-                let from = &out[order[i - 1] * b * width..(order[i - 1] + 1) * b * width];
-                dst.zip(from.chunks(width))
-                    .for_each(|(d, row)| d.copy_from_slice(&row[..sw]));
+widest! {
+    /// Gradients of `xw`, `s0` and `whb` from the gradient of the output,
+    /// compiled for the widest vectors this CPU has.
+    fn backward / backward_steps(
+        op: &RecurrentSequence,
+        s0: &[T],
+        whb: &[T],
+        out: &[T],
+        grad: &[T],
+        d: Dims,
+    ) -> (Vec<T>, Vec<T>, Vec<T>) {
+        let Dims { t, b, h } = d;
+        let (g, sw) = (C::GATES * h, C::STATES * h);
+        let width = (C::STATES + C::SAVED) * h;
+        let order = op.order(t);
+        // The state each step started from, `[T·B, S·H]` in step order: s0 for
+        // the first step processed, else the state after the step before it.
+        let mut prev = vec![T::ZERO; t * b * sw];
+        for (i, &s) in order.iter().enumerate() {
+            let dst = prev[s * b * sw..(s + 1) * b * sw].chunks_mut(sw);
+            match i {
+                0 => dst
+                    .zip(s0.chunks(sw))
+                    .for_each(|(d, x)| d.copy_from_slice(x)),
+                _ => {
+                    let from = &out[order[i - 1] * b * width..(order[i - 1] + 1) * b * width];
+                    dst.zip(from.chunks(width))
+                        .for_each(|(d, row)| d.copy_from_slice(&row[..sw]));
+                }
             }
         }
-    }
-    // `W_hh` packed once for the steps' products, as in the forward pass.
-    let packed = (b > FEW_ROWS).then(|| Packed::new(&whb[..g * h], Op::N, h, g, h));
-    let mut d_xw = vec![T::ZERO; t * b * g];
-    let mut d_hw = vec![T::ZERO; t * b * g];
-    let mut d_state = vec![T::ZERO; b * sw];
-    let mut d_next = vec![T::ZERO; b * sw];
-    for &s in order.iter().rev() {
-        for r in 0..b {
-            let o = (s * b + r) * width;
-            let ds = &mut d_state[r * sw..(r + 1) * sw];
-            for (x, gr) in ds.iter_mut().zip(&grad[o..o + sw]) {
-                *x += *gr;
+        // `W_hh` packed once for the steps' products, as in the forward pass.
+        let packed = (b > FEW_ROWS).then(|| Packed::new(&whb[..g * h], Op::N, h, g, h));
+        let mut d_xw = vec![T::ZERO; t * b * g];
+        let mut d_hw = vec![T::ZERO; t * b * g];
+        let mut d_state = vec![T::ZERO; b * sw];
+        let mut d_next = vec![T::ZERO; b * sw];
+        for &s in order.iter().rev() {
+            for r in 0..b {
+                let o = (s * b + r) * width;
+                let ds = &mut d_state[r * sw..(r + 1) * sw];
+                for (x, gr) in ds.iter_mut().zip(&grad[o..o + sw]) {
+                    *x += *gr;
+                }
+                let next = &mut d_next[r * sw..(r + 1) * sw];
+                if s >= op.lengths[r] {
+                    // A padded step passes the state, and so its gradient, through.
+                    next.copy_from_slice(ds);
+                    continue;
+                }
+                let gi = (s * b + r) * g;
+                let step = StepIn {
+                    saved: &out[o + sw..o + width],
+                    new: &out[o..o + sw],
+                    prev: &prev[(s * b + r) * sw..(s * b + r + 1) * sw],
+                    d_new: ds,
+                };
+                let grads = StepGrads {
+                    d_x: &mut d_xw[gi..gi + g],
+                    d_hw: &mut d_hw[gi..gi + g],
+                    d_prev: next,
+                };
+                C::backward(h, step, grads);
             }
-            let next = &mut d_next[r * sw..(r + 1) * sw];
-            if s >= op.lengths[r] {
-                // A padded step passes the state, and so its gradient, through.
-                next.copy_from_slice(ds);
-                continue;
+            // dh_prev += d_hw W_hh; padded rows have zero d_hw, so they get nothing.
+            let d_step = &d_hw[s * b * g..(s + 1) * b * g];
+            match &packed {
+                Some(w) => w.matmul((&mut d_next, sw), (d_step, g), b, true),
+                None => matmul_ld(
+                    (&mut d_next, sw),
+                    (d_step, Op::N, g),
+                    (&whb[..g * h], Op::N, h),
+                    b,
+                    g,
+                    h,
+                    true,
+                ),
             }
-            let gi = (s * b + r) * g;
-            let step = StepIn {
-                saved: &out[o + sw..o + width],
-                new: &out[o..o + sw],
-                prev: &prev[(s * b + r) * sw..(s * b + r + 1) * sw],
-                d_new: ds,
-            };
-            let grads = StepGrads {
-                d_x: &mut d_xw[gi..gi + g],
-                d_hw: &mut d_hw[gi..gi + g],
-                d_prev: next,
-            };
-            C::backward(h, step, grads);
+            std::mem::swap(&mut d_state, &mut d_next);
         }
-        // dh_prev += d_hw W_hh; padded rows have zero d_hw, so they get nothing.
-        let d_step = &d_hw[s * b * g..(s + 1) * b * g];
-        match &packed {
-            Some(w) => w.matmul((&mut d_next, sw), (d_step, g), b, true),
-            None => matmul_ld(
-                (&mut d_next, sw),
-                (d_step, Op::N, g),
-                (&whb[..g * h], Op::N, h),
-                b,
-                g,
-                h,
-                true,
-            ),
+        // dW = Σ_s h_prevᵀ d_hw over all steps at once; db = Σ rows of d_hw.
+        let mut d_whb = vec![T::ZERO; (g + C::GATES) * h];
+        let (dw, db) = d_whb.split_at_mut(g * h);
+        matmul_ld(
+            (dw, h),
+            (&d_hw, Op::T, g),
+            (&prev, Op::N, sw),
+            g,
+            t * b,
+            h,
+            false,
+        );
+        for row in d_hw.chunks(g) {
+            for (acc, v) in db.iter_mut().zip(row) {
+                *acc += *v;
+            }
         }
-        std::mem::swap(&mut d_state, &mut d_next);
+        (d_xw, d_state, d_whb)
     }
-    // dW = Σ_s h_prevᵀ d_hw over all steps at once; db = Σ rows of d_hw.
-    let mut d_whb = vec![T::ZERO; (g + C::GATES) * h];
-    let (dw, db) = d_whb.split_at_mut(g * h);
-    matmul_ld(
-        (dw, h),
-        (&d_hw, Op::T, g),
-        (&prev, Op::N, sw),
-        g,
-        t * b,
-        h,
-        false,
-    );
-    for row in d_hw.chunks(g) {
-        for (acc, v) in db.iter_mut().zip(row) {
-            *acc += *v;
-        }
-    }
-    (d_xw, d_state, d_whb)
 }
 
 fn slice<'a, T>(v: &'a [T], l: &Layout, what: &str) -> candle_core::Result<&'a [T]> {
@@ -598,4 +668,51 @@ pub fn recurrent_sequence(
     };
     xw.contiguous()?
         .apply_op3(&s0.contiguous()?, &whb.contiguous()?, op)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, seed: f32) -> Vec<f32> {
+        (0..n).map(|i| (i as f32 * seed).sin() * 1.5).collect()
+    }
+
+    /// The passes compiled for this CPU's widest vectors give what the
+    /// baseline build of the same loops gives, bit for bit, for every cell,
+    /// both directions and rows of different lengths (padded steps included).
+    #[test]
+    fn widest_build_equals_the_baseline_bit_for_bit() {
+        fn case<C: CellMath>(cell: Cell) {
+            let (t, b, h) = (5, 19, 37);
+            let (g, sw) = (C::GATES * h, C::STATES * h);
+            let xw = values(t * b * g, 0.37);
+            let s0 = values(b * sw, 0.11);
+            let whb = values((g + C::GATES) * h, 0.05)
+                .iter()
+                .map(|v| v * 0.2)
+                .collect::<Vec<_>>();
+            let d = Dims { t, b, h };
+            for reverse in [false, true] {
+                let op = RecurrentSequence {
+                    cell,
+                    lengths: (0..b).map(|r| 1 + r % t).collect(),
+                    reverse,
+                };
+                let out = forward::<C, f32>(&op, &xw, &s0, &whb, d);
+                assert!(
+                    out == forward_steps::<C, f32>(&op, &xw, &s0, &whb, d),
+                    "{cell:?}"
+                );
+                let grad = values(out.len(), 0.23);
+                let wide = backward::<C, f32>(&op, &s0, &whb, &out, &grad, d);
+                let base = backward_steps::<C, f32>(&op, &s0, &whb, &out, &grad, d);
+                assert!(wide == base, "{cell:?} reverse {reverse}");
+            }
+        }
+        case::<Elman<false>>(Cell::Rnn(Nonlinearity::Tanh));
+        case::<Elman<true>>(Cell::Rnn(Nonlinearity::Relu));
+        case::<Lstm>(Cell::Lstm);
+        case::<Gru>(Cell::Gru);
+    }
 }
