@@ -63,6 +63,11 @@ trait CellMath: Copy {
     const STATES: usize;
     /// Saved blocks `K`.
     const SAVED: usize;
+    /// Whether the gradient of `hw` is that of `x` (both enter the gates as
+    /// one sum, as in the LSTM and the Elman RNN; not the GRU, whose `hw`
+    /// for `n` is scaled by `r`). Such a cell's backward writes `d_x` only,
+    /// and the caller reads it for `d_hw` too, with one buffer fewer.
+    const HW_IS_X: bool;
 
     /// One step: `state` goes from the state before the step to the one after.
     fn forward<T: Real>(h: usize, x: &[T], hw: &[T], state: &mut [T], saved: &mut [T]);
@@ -83,9 +88,10 @@ struct StepIn<'a, T> {
     d_new: &'a [T],
 }
 
-/// What one row's backward step writes: the gradients of `x` and `hw`, and
-/// the part of `prev`'s gradient that does not go through `hw` (the caller
-/// adds `d_hw · W_hh` to its `h` block).
+/// What one row's backward step writes: the gradients of `x` and `hw`
+/// (`d_hw` empty where [`CellMath::HW_IS_X`]), and the part of `prev`'s
+/// gradient that does not go through `hw` (the caller adds `d_hw · W_hh` to
+/// its `h` block).
 struct StepGrads<'a, T> {
     d_x: &'a mut [T],
     d_hw: &'a mut [T],
@@ -101,6 +107,7 @@ impl<const RELU: bool> CellMath for Elman<RELU> {
     const GATES: usize = 1;
     const STATES: usize = 1;
     const SAVED: usize = 0;
+    const HW_IS_X: bool = true;
 
     #[inline(always)]
     fn forward<T: Real>(h: usize, x: &[T], hw: &[T], state: &mut [T], _: &mut [T]) {
@@ -117,7 +124,7 @@ impl<const RELU: bool> CellMath for Elman<RELU> {
     #[inline(always)]
     fn backward<T: Real>(h: usize, step: StepIn<'_, T>, grads: StepGrads<'_, T>) {
         let StepIn { new, d_new, .. } = step;
-        let StepGrads { d_x, d_hw, d_prev } = grads;
+        let StepGrads { d_x, d_prev, .. } = grads;
         for j in 0..h {
             let y = new[j];
             // relu'(0) = 0, as PyTorch; relu(pre) > 0 exactly when pre > 0.
@@ -126,9 +133,7 @@ impl<const RELU: bool> CellMath for Elman<RELU> {
                 true => T::ZERO,
                 false => T::ONE - y * y,
             };
-            let d = d_new[j] * slope;
-            d_x[j] = d;
-            d_hw[j] = d;
+            d_x[j] = d_new[j] * slope;
             d_prev[j] = T::ZERO;
         }
     }
@@ -142,6 +147,7 @@ impl CellMath for Lstm {
     const GATES: usize = 4;
     const STATES: usize = 2;
     const SAVED: usize = 5;
+    const HW_IS_X: bool = true;
 
     #[inline(always)]
     fn forward<T: Real>(h: usize, x: &[T], hw: &[T], state: &mut [T], saved: &mut [T]) {
@@ -173,7 +179,7 @@ impl CellMath for Lstm {
         let StepIn {
             saved, prev, d_new, ..
         } = step;
-        let StepGrads { d_x, d_hw, d_prev } = grads;
+        let StepGrads { d_x, d_prev, .. } = grads;
         let c_prev = &prev[h..2 * h];
         let (dh, dc) = d_new.split_at(h);
         let (dh_prev, dc_prev) = d_prev.split_at_mut(h);
@@ -190,7 +196,6 @@ impl CellMath for Lstm {
             ];
             for (k, p) in pre.into_iter().enumerate() {
                 d_x[k * h + j] = p;
-                d_hw[k * h + j] = p;
             }
             dh_prev[j] = T::ZERO;
             dc_prev[j] = d_c * f;
@@ -207,6 +212,7 @@ impl CellMath for Gru {
     const GATES: usize = 3;
     const STATES: usize = 1;
     const SAVED: usize = 4;
+    const HW_IS_X: bool = false;
 
     #[inline(always)]
     fn forward<T: Real>(h: usize, x: &[T], hw: &[T], state: &mut [T], saved: &mut [T]) {
@@ -494,7 +500,10 @@ widest! {
         // `W_hh` packed once for the steps' products, as in the forward pass.
         let packed = (b > FEW_ROWS).then(|| Packed::new(&whb[..g * h], Op::N, h, g, h));
         let mut d_xw = vec![T::ZERO; t * b * g];
-        let mut d_hw = vec![T::ZERO; t * b * g];
+        let mut d_hw = match C::HW_IS_X {
+            true => Vec::new(),
+            false => vec![T::ZERO; t * b * g],
+        };
         let mut d_state = vec![T::ZERO; b * sw];
         let mut d_next = vec![T::ZERO; b * sw];
         for &s in order.iter().rev() {
@@ -519,12 +528,16 @@ widest! {
                 };
                 let grads = StepGrads {
                     d_x: &mut d_xw[gi..gi + g],
-                    d_hw: &mut d_hw[gi..gi + g],
+                    d_hw: match C::HW_IS_X {
+                        true => &mut [],
+                        false => &mut d_hw[gi..gi + g],
+                    },
                     d_prev: next,
                 };
                 C::backward(h, step, grads);
             }
             // dh_prev += d_hw W_hh; padded rows have zero d_hw, so they get nothing.
+            let d_hw = if C::HW_IS_X { &d_xw } else { &d_hw };
             let d_step = &d_hw[s * b * g..(s + 1) * b * g];
             match &packed {
                 Some(w) => w.matmul((&mut d_next, sw), (d_step, g), b, true),
@@ -541,11 +554,12 @@ widest! {
             std::mem::swap(&mut d_state, &mut d_next);
         }
         // dW = Σ_s h_prevᵀ d_hw over all steps at once; db = Σ rows of d_hw.
+        let d_hw = if C::HW_IS_X { &d_xw } else { &d_hw };
         let mut d_whb = vec![T::ZERO; (g + C::GATES) * h];
         let (dw, db) = d_whb.split_at_mut(g * h);
         matmul_ld(
             (dw, h),
-            (&d_hw, Op::T, g),
+            (d_hw, Op::T, g),
             (&prev, Op::N, sw),
             g,
             t * b,
