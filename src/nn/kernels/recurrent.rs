@@ -362,13 +362,19 @@ pub fn cell_step<T: Real>(
     state: &mut [T],
     scratch: &mut Vec<T>,
 ) {
-    fn run<C: CellMath, T: Real>(h: usize, x: &[T], hw: &[T], state: &mut [T], saved: &mut Vec<T>) {
-        if saved.len() < C::SAVED * h {
-            saved.resize(C::SAVED * h, T::ZERO);
-        }
+    let (_, _, saved) = blocks(cell);
+    if scratch.len() < saved * h {
+        scratch.resize(saved * h, T::ZERO);
+    }
+    with_cell!(cell, step::<T>(h, x, hw, state, scratch))
+}
+
+widest! {
+    /// One row's step of the cell `C` (see [`cell_step`]), compiled for the
+    /// widest vectors this CPU has.
+    fn step / step_row(h: usize, x: &[T], hw: &[T], state: &mut [T], saved: &mut [T]) -> () {
         C::forward(h, x, hw, state, &mut saved[..C::SAVED * h]);
     }
-    with_cell!(cell, run::<T>(h, x, hw, state, scratch))
 }
 
 impl RecurrentSequence {
@@ -694,7 +700,8 @@ mod tests {
 
     /// The passes compiled for this CPU's widest vectors give what the
     /// baseline build of the same loops gives, bit for bit, for every cell,
-    /// both directions and rows of different lengths (padded steps included).
+    /// both directions and rows of different lengths (padded steps
+    /// included), and so does the decoding step.
     #[test]
     fn widest_build_equals_the_baseline_bit_for_bit() {
         fn case<C: CellMath>(cell: Cell) {
@@ -723,6 +730,13 @@ mod tests {
                 let base = backward_steps::<C, f32>(&op, &s0, &whb, &out, &grad, d);
                 assert!(wide == base, "{cell:?} reverse {reverse}");
             }
+            // The decoding step's single row too.
+            let (x, hw) = (&xw[..g], &xw[g..2 * g]);
+            let (mut wide, mut base) = (s0[..sw].to_vec(), s0[..sw].to_vec());
+            let (mut saved_wide, mut saved_base) = (vec![0.0; 5 * h], vec![0.0; 5 * h]);
+            step::<C, f32>(h, x, hw, &mut wide, &mut saved_wide);
+            step_row::<C, f32>(h, x, hw, &mut base, &mut saved_base);
+            assert!(wide == base && saved_wide == saved_base, "{cell:?} step");
         }
         case::<Elman<false>>(Cell::Rnn(Nonlinearity::Tanh));
         case::<Elman<true>>(Cell::Rnn(Nonlinearity::Relu));
