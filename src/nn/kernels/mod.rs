@@ -21,9 +21,12 @@ pub mod packed;
 pub mod recurrent;
 mod rows;
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use serde::{Deserialize, Serialize};
+
+use crate::embed::simd::Isa;
 
 pub use recurrent::RecurrentSequence;
 
@@ -207,6 +210,18 @@ pub mod fast {
             assert!(w < 6e-7, "sigmoid relative error {w:e}");
         }
     }
+}
+
+/// The widest vector instruction set the kernels' `target_feature` code may
+/// use here, detected once: AVX-512 only where AVX2 and FMA come with it (the
+/// AVX-512 paths enable all three), else AVX2 with FMA, else none.
+pub(crate) fn vector_isa() -> Isa {
+    static HERE: OnceLock<Isa> = OnceLock::new();
+    *HERE.get_or_init(|| match Isa::detect() {
+        Isa::Avx512 if Isa::Avx2.available() => Isa::Avx512,
+        Isa::Avx512 | Isa::Avx2 if Isa::Avx2.available() => Isa::Avx2,
+        _ => Isa::Scalar,
+    })
 }
 
 /// A contiguous CPU tensor's elements as a slice, read under its lock (the

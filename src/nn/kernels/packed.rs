@@ -25,10 +25,9 @@
 
 use std::any::TypeId;
 use std::borrow::Cow;
-use std::sync::OnceLock;
 
 use super::gemm::{Op, matmul_ld, transpose};
-use super::{Real, helper};
+use super::{Real, helper, vector_isa};
 use crate::embed::simd::Isa;
 
 /// Columns of a panel: two AVX2 registers of eight floats, or one AVX-512
@@ -75,31 +74,23 @@ enum Tiles {
 }
 
 impl Tiles {
-    fn available(self) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
-            match self {
-                Tiles::Avx2 => avx2,
-                Tiles::Avx512 => avx2 && is_x86_feature_detected!("avx512f"),
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
+    /// The tile of an instruction set, if it has one.
+    fn of(isa: Isa) -> Option<Tiles> {
+        match isa {
+            Isa::Avx512 => Some(Tiles::Avx512),
+            Isa::Avx2 => Some(Tiles::Avx2),
+            Isa::Scalar => None,
         }
     }
-}
 
-/// The tile f32 products take on this machine: its widest instruction set's,
-/// none without AVX2.
-fn tiles_here() -> Option<Tiles> {
-    static HERE: OnceLock<Option<Tiles>> = OnceLock::new();
-    *HERE.get_or_init(|| match Isa::detect() {
-        Isa::Avx512 if Tiles::Avx512.available() => Some(Tiles::Avx512),
-        Isa::Avx512 | Isa::Avx2 if Tiles::Avx2.available() => Some(Tiles::Avx2),
-        _ => None,
-    })
+    /// Whether this CPU runs the tile (AVX-512 machines run both).
+    #[cfg(test)]
+    fn available(self) -> bool {
+        !matches!(
+            (self, vector_isa()),
+            (_, Isa::Scalar) | (Tiles::Avx512, Isa::Avx2)
+        )
+    }
 }
 
 impl<'a, T: Real> Packed<'a, T> {
@@ -111,8 +102,9 @@ impl<'a, T: Real> Packed<'a, T> {
     /// # Panics
     /// When `b` is too short for its shape.
     pub fn new(b: &'a [T], b_op: Op, b_ld: usize, k: usize, n: usize) -> Self {
+        // f32 products take the tile of this machine's widest instruction set.
         let tiles = if TypeId::of::<T>() == TypeId::of::<f32>() {
-            tiles_here()
+            Tiles::of(vector_isa())
         } else {
             None
         };

@@ -25,12 +25,12 @@ use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 
 use super::gemm::{FEW_ROWS, Op, matmul_ld};
 use super::packed::Packed;
+#[cfg(target_arch = "x86_64")]
+use super::vector_isa;
 use super::{Real, read_cpu};
 #[cfg(target_arch = "x86_64")]
 use crate::embed::simd::Isa;
 use crate::nn::rnn::{Cell, Nonlinearity};
-#[cfg(target_arch = "x86_64")]
-use std::sync::OnceLock;
 
 /// The op: the cell, lengths of the batch rows and the direction.
 #[derive(Clone, Debug)]
@@ -256,24 +256,12 @@ impl CellMath for Gru {
     }
 }
 
-/// The first `N` blocks of width `h` of `x`, each exactly `h` long.
-/// The instruction sets the element-wise loops are compiled for here: the
-/// widest of AVX-512 and AVX2 (with FMA) this CPU has, else none.
-#[cfg(target_arch = "x86_64")]
-fn loop_isa() -> Isa {
-    static HERE: OnceLock<Isa> = OnceLock::new();
-    *HERE.get_or_init(|| match Isa::detect() {
-        Isa::Avx512 if Isa::Avx2.available() => Isa::Avx512,
-        Isa::Avx512 | Isa::Avx2 if Isa::Avx2.available() => Isa::Avx2,
-        _ => Isa::Scalar,
-    })
-}
-
 /// `fn NAME / BODY(args) -> R { … }`: defines `BODY::<C, T>` (inlined
 /// wherever it is called) and `NAME::<C, T>`, which runs it compiled for
-/// AVX-512 or AVX2 where the CPU has them. The crate is built for baseline x86-64, so the gate math's
-/// loops would otherwise run four lanes wide; compiled inside a
-/// `target_feature` function they run eight or sixteen. The results are the
+/// AVX-512 or AVX2 where the CPU has them ([`vector_isa`]). The crate is
+/// built for baseline x86-64, so the gate math's loops would otherwise run
+/// four lanes wide; compiled inside a `target_feature` function they run
+/// eight or sixteen. The results are the
 /// same bit for bit: the loops are element-wise IEEE operations, and Rust
 /// never fuses a multiply and an add on its own (tested).
 macro_rules! widest {
@@ -297,8 +285,8 @@ macro_rules! widest {
                 unsafe fn avx2<C: CellMath, T: Real>($($arg: $ty),*) -> $ret {
                     $body::<C, T>($($arg),*)
                 }
-                match loop_isa() {
-                    // SAFETY: `loop_isa` found these instruction sets.
+                match vector_isa() {
+                    // SAFETY: `vector_isa` found these instruction sets.
                     Isa::Avx512 => return unsafe { avx512::<C, T>($($arg),*) },
                     // SAFETY: as above.
                     Isa::Avx2 => return unsafe { avx2::<C, T>($($arg),*) },
@@ -310,6 +298,7 @@ macro_rules! widest {
     };
 }
 
+/// The first `N` blocks of width `h` of `x`, each exactly `h` long.
 fn blocks_of<T, const N: usize>(x: &[T], h: usize) -> [&[T]; N] {
     std::array::from_fn(|k| &x[k * h..(k + 1) * h])
 }
