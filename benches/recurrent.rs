@@ -3,7 +3,9 @@
 //! fused kernel and on the candle reference graph, plus the matrix-product
 //! ceiling of the same shapes measured in the same run.
 //!
-//! `cargo bench --bench recurrent [-- --threads N --quick --json]`. With 2
+//! `cargo bench --bench recurrent [-- --threads N --quick --json --cell C
+//! --hidden H --batch B --no-ceiling]` (the last four pick one case and time
+//! the layer alone, for profiling). With 2
 //! threads attend does what its trainer does: the batch is split into one
 //! shard per thread, each shard runs forward and backward on its own core
 //! (batch 1 cannot be split and runs on one). The ceiling is the same layer's
@@ -31,6 +33,12 @@ struct Args {
     reference: bool,
     /// Only this cell (`rnn`, `lstm`, `gru`), for profiling one case.
     cell: Option<String>,
+    /// Only this hidden size.
+    hidden: Option<usize>,
+    /// Only this batch size.
+    batch: Option<usize>,
+    /// Skip the ceiling (profiling the layer alone).
+    no_ceiling: bool,
 }
 
 fn args() -> Args {
@@ -51,6 +59,9 @@ fn args() -> Args {
             .position(|a| a == "--cell")
             .and_then(|i| argv.get(i + 1))
             .cloned(),
+        hidden: value("--hidden"),
+        batch: value("--batch"),
+        no_ceiling: argv.iter().any(|a| a == "--no-ceiling"),
     }
 }
 
@@ -219,9 +230,15 @@ fn main() -> candle_core::Result<()> {
         }
         let gates = cell.gates();
         for &h in hiddens {
+            if a.hidden.is_some_and(|x| x != h) {
+                continue;
+            }
             let fused = layer(cell, h, Kernel::Fused)?;
             let reference = layer(cell, h, Kernel::Reference)?;
             for &b in batches {
+                if a.batch.is_some_and(|x| x != b) {
+                    continue;
+                }
                 let sizes = shards(b, a.threads);
                 let inputs: Vec<Var> = sizes
                     .iter()
@@ -244,16 +261,19 @@ fn main() -> candle_core::Result<()> {
                         .iter()
                         .map(|&sb| Mutex::new(Buffers::new(gates, h, sb)))
                         .collect();
-                    let ceiling_s = time(
-                        || {
-                            on_shards(&sizes, &|i, sb| {
-                                if let Ok(mut buf) = bufs[i].lock() {
-                                    products(gates, h, sb, backward, &mut buf);
-                                }
-                            })
-                        },
-                        budget,
-                    );
+                    let ceiling_s = match a.no_ceiling {
+                        true => f64::NAN,
+                        false => time(
+                            || {
+                                on_shards(&sizes, &|i, sb| {
+                                    if let Ok(mut buf) = bufs[i].lock() {
+                                        products(gates, h, sb, backward, &mut buf);
+                                    }
+                                })
+                            },
+                            budget,
+                        ),
+                    };
                     let fl = flops(gates, h, b, backward);
                     let gflops = fl / fused_s / 1e9;
                     let share = 100.0 * ceiling_s / fused_s;

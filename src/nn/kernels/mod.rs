@@ -144,7 +144,8 @@ pub mod fast {
         // Round to nearest by adding and removing 1.5·2²³ (no `roundf` call,
         // so loops over this vectorise on plain SSE2); |x·log2 e| < 2²², exact.
         const SHIFT: f32 = 12_582_912.0;
-        let n = (x * LOG2E + SHIFT) - SHIFT;
+        let shifted = x * LOG2E + SHIFT;
+        let n = shifted - SHIFT;
         let r = x - n * LN2_HI - n * LN2_LO;
         let p = 1.0 / 720.0;
         let p = p * r + 1.0 / 120.0;
@@ -153,7 +154,12 @@ pub mod fast {
         let p = p * r + 0.5;
         let p = p * r + 1.0;
         let p = p * r + 1.0;
-        p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+        // 2ⁿ from the integer bits of `shifted`: all of them share 2²³'s
+        // exponent, so its bit pattern is SHIFT's plus n. (`n as i32` is a
+        // saturating cast that LLVM lowers to one scalar conversion and NaN
+        // check per lane, which kept these loops from vectorising.)
+        let n_bits = shifted.to_bits().wrapping_sub(SHIFT.to_bits());
+        p * f32::from_bits(n_bits.wrapping_add(127) << 23)
     }
 
     /// `tanh x`: `1 − 2 / (e^{2|x|} + 1)` with the sign of `x`, and for
@@ -194,6 +200,24 @@ pub mod fast {
             assert_eq!(super::exp(0.0), 1.0);
             assert!(super::exp(-200.0) >= 0.0 && super::exp(-200.0) < 1e-37);
             assert!(super::exp(200.0).is_finite());
+        }
+
+        /// The scale 2ⁿ read from the shifted sum's bits is the one the
+        /// plain integer conversion gives, over the whole clamped range.
+        #[test]
+        fn exponent_bits_equal_the_integer_conversion() {
+            const SHIFT: f32 = 12_582_912.0;
+            for i in 0..=2_000_000 {
+                let x = -87.0 + 175.0 * i as f32 / 2_000_000.0;
+                let shifted = x * std::f32::consts::LOG2_E + SHIFT;
+                let n = shifted - SHIFT;
+                let from_bits = shifted.to_bits().wrapping_sub(SHIFT.to_bits());
+                assert_eq!(
+                    from_bits.wrapping_add(127) << 23,
+                    ((n as i32 + 127) as u32) << 23,
+                    "x = {x}"
+                );
+            }
         }
 
         #[test]
