@@ -7,19 +7,23 @@
 //! weights of all gates and one fused pass over the gate math ([`CellMath`]:
 //! the only part that differs between cells). Rows past their length keep
 //! their state (packed-sequence semantics) and cost no gate math. The gates
-//! are saved in the output, so the backward pass recomputes nothing: per
+//! are saved with the op, so the backward pass recomputes nothing: per
 //! step one product with `W_hh` for the state gradient, and the weight
 //! gradient of all steps in one product at the end.
 //!
-//! Inputs: `xw [T, B, G·H]`, `s0 [B, S·H]` (the initial state: `h`, then an
-//! LSTM's `c`), `whb [G·(H + 1), H]` (`W_hh` in PyTorch's layout, then
-//! `b_hh` as `G` more rows, so the op has three inputs: gluing the rows on is
-//! one copy, the backward pass multiplies by `W_hh` as it is stored, and its
-//! rows keep their aligned length `H` — a bias column made them `H + 1`
-//! long, which cost `gemm` a repacking of `W_hh` on every step). Output `[T, B, (S + K)·H]`: for each step and
-//! row, the state after the step (`[h | c]`, the carried state on a padded
-//! step), then the `K` saved blocks of the cell (zero on padded steps). Only
-//! the state columns are meant to be read; theirs are the only gradients used.
+//! Inputs: `xw [B·T, G·H]` (batch-major, as the input projection of a
+//! `[B, T, in]` batch comes out of one product), `aux` (the initial state as
+//! `S` blocks `[B, H]` — `h`, then an LSTM's `c` — followed by `b_hh`), and `W_hh`
+//! itself, so the parameter enters the op without a copy (a copy is a graph
+//! node whose gradient costs a weight-sized zero-fill and addition). The
+//! output is flat: `[B, T, H]` (every step's `h`, zero past a row's length as
+//! PyTorch pads) then the final state's `h` and (LSTM) `c`, `[B, H]` each;
+//! the caller's views of it are contiguous slices, so reading them copies
+//! nothing. What backward needs (every step's state and the saved gate
+//! blocks) stays with the op, not in its output, so the graph's gradient
+//! bookkeeping never touches it.
+
+use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 
@@ -32,15 +36,33 @@ use super::{Real, read_cpu};
 use crate::embed::simd::Isa;
 use crate::nn::rnn::{Cell, Nonlinearity};
 
-/// The op: the cell, lengths of the batch rows and the direction.
-#[derive(Clone, Debug)]
+/// The op: the cell, lengths of the batch rows and the direction, and the
+/// forward pass's trace for backward.
 pub struct RecurrentSequence {
     /// Which cell's math runs.
-    pub cell: Cell,
+    cell: Cell,
+    /// Padded length `T`.
+    steps: usize,
     /// `lengths[b]` in `1..=T`: row `b` runs steps `0..lengths[b]`.
-    pub lengths: Vec<usize>,
+    lengths: Vec<usize>,
     /// Run from the last valid step back to step 0.
-    pub reverse: bool,
+    reverse: bool,
+    /// Keep the trace: some input tracks gradients.
+    keep: bool,
+    /// Written by the forward pass, read (never consumed: backward may run
+    /// twice) by the backward pass, freed with the graph node.
+    tape: Mutex<Option<Tape>>,
+}
+
+impl std::fmt::Debug for RecurrentSequence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecurrentSequence")
+            .field("cell", &self.cell)
+            .field("steps", &self.steps)
+            .field("lengths", &self.lengths)
+            .field("reverse", &self.reverse)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Sizes of one call.
@@ -368,31 +390,31 @@ widest! {
 
 impl RecurrentSequence {
     /// Steps in processing order.
-    fn order(&self, t: usize) -> Vec<usize> {
+    fn order(&self) -> Vec<usize> {
         match self.reverse {
-            true => (0..t).rev().collect(),
-            false => (0..t).collect(),
+            true => (0..self.steps).rev().collect(),
+            false => (0..self.steps).collect(),
         }
     }
 
-    fn dims(&self, xw: &Layout, s0: &Layout, whb: &Layout) -> candle_core::Result<Dims> {
+    fn dims(&self, xw: &Layout, aux: &Layout, whh: &Layout) -> candle_core::Result<Dims> {
         let (gates, states, _) = blocks(self.cell);
-        let (t, b, g) = xw.shape().dims3()?;
-        let (sb, sw) = s0.shape().dims2()?;
-        let (wr, h) = whb.shape().dims2()?;
-        if wr != gates * (h + 1)
+        let (t, b) = (self.steps, self.lengths.len());
+        let (rows, g) = xw.shape().dims2()?;
+        let aux_len = aux.shape().elem_count();
+        let (wr, h) = whh.shape().dims2()?;
+        if t == 0
+            || rows != b * t
+            || wr != gates * h
             || g != gates * h
-            || sb != b
-            || sw != states * h
-            || self.lengths.len() != b
+            || aux_len != b * states * h + gates * h
         {
             candle_core::bail!(
-                "recurrent kernel ({:?}): xw {:?}, s0 {:?}, whb {:?} and {} lengths do not fit",
+                "recurrent kernel ({:?}): xw {:?}, aux {:?} and w_hh {:?} do not fit {b} rows of {t} steps",
                 self.cell,
                 xw.shape(),
-                s0.shape(),
-                whb.shape(),
-                self.lengths.len()
+                aux.shape(),
+                whh.shape(),
             );
         }
         if self.lengths.iter().any(|&l| l == 0 || l > t) {
@@ -401,145 +423,181 @@ impl RecurrentSequence {
         Ok(Dims { t, b, h })
     }
 
-    /// Width of one output row: state and saved blocks.
-    fn row_width(&self, h: usize) -> usize {
-        let (_, states, saved) = blocks(self.cell);
-        (states + saved) * h
+    /// The output's length: every step's `h`, then the final state.
+    fn output_len(&self, d: Dims) -> usize {
+        let (_, states, _) = blocks(self.cell);
+        d.b * (d.t + states) * d.h
     }
+}
+
+/// What the forward pass keeps for the backward pass, in processing order:
+/// `states` `[T + 1, B, S·H]` (the state before the first step, then after
+/// each; a padded step carries its row's state) and `saved` `[T, B, K·H]`
+/// (the cell's saved blocks; stale on padded steps, which backward skips).
+struct Trace<T> {
+    states: Vec<T>,
+    saved: Vec<T>,
+}
+
+/// A [`Trace`] of either float type, held by the op between its passes.
+enum Tape {
+    F32(Trace<f32>),
+    F64(Trace<f64>),
 }
 
 widest! {
     /// The op's forward pass (see the module docs), compiled for the widest
-    /// vectors this CPU has.
+    /// vectors this CPU has: the output, and the trace when `keep`.
     fn forward / forward_steps(
         op: &RecurrentSequence,
         xw: &[T],
-        s0: &[T],
-        whb: &[T],
+        aux: &[T],
+        whh: &[T],
         d: Dims,
-    ) -> Vec<T> {
+        keep: bool,
+    ) -> (Vec<T>, Option<Trace<T>>) {
         let Dims { t, b, h } = d;
-        let (g, sw) = (C::GATES * h, C::STATES * h);
-        let width = (C::STATES + C::SAVED) * h;
-        let mut out = vec![T::ZERO; t * b * width];
-        let (whh, bias) = whb.split_at(g * h);
+        let (g, sw, k) = (C::GATES * h, C::STATES * h, C::SAVED * h);
+        let (s0, bias) = aux.split_at(b * sw);
+        // Zero where a row is past its length: PyTorch's padded outputs.
+        let mut out = vec![T::ZERO; op.output_len(d)];
+        // `states` and `saved` grow step by step, each step's part written
+        // while it is in cache (zero-filling them whole up front cost a pass
+        // over memory as long as the gate math's).
+        let mut states = Vec::with_capacity((t + 1) * b * sw);
+        for r in 0..b {
+            for j in 0..C::STATES {
+                states.extend_from_slice(&s0[(j * b + r) * h..(j * b + r + 1) * h]);
+            }
+        }
+        // Without `keep` (nothing will ask for gradients) one row's saved
+        // blocks are scratch, overwritten row after row.
+        let mut saved = Vec::with_capacity(if keep { t * b * k } else { k });
+        if !keep {
+            saved.resize(k, T::ZERO);
+        }
         // `h W_hhᵀ` for a few rows runs on `W_hh` as stored (see `matmul_ld`);
         // for more, `W_hhᵀ` is packed once per sequence rather than repacked by
         // `gemm` on every step.
         let packed = (b > FEW_ROWS).then(|| Packed::new(whh, Op::T, h, h, g));
         let mut hw = vec![T::ZERO; b * g];
-        let mut state = s0.to_vec();
-        for s in op.order(t) {
+        for (i, s) in op.order().into_iter().enumerate() {
+            // The new state starts as a copy of the old: padded rows carry it.
+            states.extend_from_within(i * b * sw..(i + 1) * b * sw);
+            if keep {
+                saved.resize((i + 1) * b * k, T::ZERO);
+            }
+            let (before, after) = states.split_at_mut((i + 1) * b * sw);
+            let prev = &before[i * b * sw..];
             for row in hw.chunks_mut(g) {
                 row.copy_from_slice(bias);
             }
             // hw += h W_hhᵀ, reading the h block of each [h | c] state row.
             match &packed {
-                Some(w) => w.matmul((&mut hw, g), (&state, sw), b, true),
-                None => matmul_ld(
-                    (&mut hw, g),
-                    (&state, Op::N, sw),
-                    (whh, Op::T, h),
-                    b,
-                    h,
-                    g,
-                    true,
-                ),
+                Some(w) => w.matmul((&mut hw, g), (prev, sw), b, true),
+                None => matmul_ld((&mut hw, g), (prev, Op::N, sw), (whh, Op::T, h), b, h, g, true),
             }
-            let rows = out[s * b * width..(s + 1) * b * width].chunks_mut(width);
-            for (r, row) in rows.enumerate() {
-                let st = &mut state[r * sw..(r + 1) * sw];
-                let (row_state, saved) = row.split_at_mut(sw);
-                if s < op.lengths[r] {
-                    let x = &xw[(s * b + r) * g..(s * b + r + 1) * g];
-                    C::forward(h, x, &hw[r * g..(r + 1) * g], st, saved);
+            for (r, st) in after.chunks_mut(sw).enumerate() {
+                if s >= op.lengths[r] {
+                    continue;
                 }
-                row_state.copy_from_slice(st);
+                let at = r * t + s;
+                let sv = match keep {
+                    true => &mut saved[(i * b + r) * k..(i * b + r + 1) * k],
+                    false => &mut saved[..],
+                };
+                C::forward(h, &xw[at * g..(at + 1) * g], &hw[r * g..(r + 1) * g], st, sv);
+                out[at * h..(at + 1) * h].copy_from_slice(&st[..h]);
             }
         }
-        out
+        // The final state, `h` of every row, then `c` of every row.
+        let last = &states[t * b * sw..];
+        let finals = &mut out[b * t * h..];
+        for (r, st) in last.chunks(sw).enumerate() {
+            for (j, block) in st.chunks(h).enumerate() {
+                finals[(j * b + r) * h..(j * b + r + 1) * h].copy_from_slice(block);
+            }
+        }
+        (out, keep.then_some(Trace { states, saved }))
     }
 }
 
 widest! {
-    /// Gradients of `xw`, `s0` and `whb` from the gradient of the output,
+    /// Gradients of `xw`, `aux` and `W_hh` from the gradient of the output,
     /// compiled for the widest vectors this CPU has.
     fn backward / backward_steps(
         op: &RecurrentSequence,
-        s0: &[T],
-        whb: &[T],
-        out: &[T],
+        whh: &[T],
+        trace: &Trace<T>,
         grad: &[T],
         d: Dims,
     ) -> (Vec<T>, Vec<T>, Vec<T>) {
         let Dims { t, b, h } = d;
-        let (g, sw) = (C::GATES * h, C::STATES * h);
-        let width = (C::STATES + C::SAVED) * h;
-        let order = op.order(t);
-        // The state each step started from, `[T·B, S·H]` in step order: s0 for
-        // the first step processed, else the state after the step before it.
-        let mut prev = vec![T::ZERO; t * b * sw];
-        for (i, &s) in order.iter().enumerate() {
-            let dst = prev[s * b * sw..(s + 1) * b * sw].chunks_mut(sw);
-            match i {
-                0 => dst
-                    .zip(s0.chunks(sw))
-                    .for_each(|(d, x)| d.copy_from_slice(x)),
-                _ => {
-                    let from = &out[order[i - 1] * b * width..(order[i - 1] + 1) * b * width];
-                    dst.zip(from.chunks(width))
-                        .for_each(|(d, row)| d.copy_from_slice(&row[..sw]));
-                }
-            }
-        }
-        // `W_hh` packed once for the steps' products, as in the forward pass.
-        let packed = (b > FEW_ROWS).then(|| Packed::new(&whb[..g * h], Op::N, h, g, h));
-        let mut d_xw = vec![T::ZERO; t * b * g];
+        let (g, sw, k) = (C::GATES * h, C::STATES * h, C::SAVED * h);
+        let Trace { states, saved } = trace;
+        let (grad_out, grad_final) = grad.split_at(b * t * h);
+        // Batch-major like xw, so every gradient row (r, s) lines up with the
+        // h it multiplies in the weight gradient; zero on padded steps.
+        let mut d_xw = vec![T::ZERO; b * t * g];
         let mut d_hw = match C::HW_IS_X {
             true => Vec::new(),
-            false => vec![T::ZERO; t * b * g],
+            false => vec![T::ZERO; b * t * g],
         };
+        let mut prev_h = vec![T::ZERO; b * t * h];
         let mut d_state = vec![T::ZERO; b * sw];
+        for (r, ds) in d_state.chunks_mut(sw).enumerate() {
+            for (j, block) in ds.chunks_mut(h).enumerate() {
+                block.copy_from_slice(&grad_final[(j * b + r) * h..(j * b + r + 1) * h]);
+            }
+        }
         let mut d_next = vec![T::ZERO; b * sw];
-        for &s in order.iter().rev() {
+        // `W_hh` packed once for the steps' products, as in the forward pass.
+        let packed = (b > FEW_ROWS).then(|| Packed::new(whh, Op::N, h, g, h));
+        let order = op.order();
+        for (i, &s) in order.iter().enumerate().rev() {
+            let prev = &states[i * b * sw..(i + 1) * b * sw];
+            let new = &states[(i + 1) * b * sw..(i + 2) * b * sw];
             for r in 0..b {
-                let o = (s * b + r) * width;
                 let ds = &mut d_state[r * sw..(r + 1) * sw];
-                for (x, gr) in ds.iter_mut().zip(&grad[o..o + sw]) {
-                    *x += *gr;
-                }
                 let next = &mut d_next[r * sw..(r + 1) * sw];
                 if s >= op.lengths[r] {
-                    // A padded step passes the state, and so its gradient, through.
+                    // A padded step passes the state, and so its gradient,
+                    // through; its output is a constant zero.
                     next.copy_from_slice(ds);
                     continue;
                 }
-                let gi = (s * b + r) * g;
+                let at = r * t + s;
+                for (x, gr) in ds[..h].iter_mut().zip(&grad_out[at * h..(at + 1) * h]) {
+                    *x += *gr;
+                }
+                let p = &prev[r * sw..(r + 1) * sw];
+                prev_h[at * h..(at + 1) * h].copy_from_slice(&p[..h]);
                 let step = StepIn {
-                    saved: &out[o + sw..o + width],
-                    new: &out[o..o + sw],
-                    prev: &prev[(s * b + r) * sw..(s * b + r + 1) * sw],
+                    saved: &saved[(i * b + r) * k..(i * b + r + 1) * k],
+                    new: &new[r * sw..(r + 1) * sw],
+                    prev: p,
                     d_new: ds,
                 };
                 let grads = StepGrads {
-                    d_x: &mut d_xw[gi..gi + g],
+                    d_x: &mut d_xw[at * g..(at + 1) * g],
                     d_hw: match C::HW_IS_X {
                         true => &mut [],
-                        false => &mut d_hw[gi..gi + g],
+                        false => &mut d_hw[at * g..(at + 1) * g],
                     },
                     d_prev: next,
                 };
                 C::backward(h, step, grads);
             }
-            // dh_prev += d_hw W_hh; padded rows have zero d_hw, so they get nothing.
+            // dh_prev += d_hw W_hh over the step's rows (stride T·G); padded
+            // rows have zero d_hw, so they get nothing.
             let d_hw = if C::HW_IS_X { &d_xw } else { &d_hw };
-            let d_step = &d_hw[s * b * g..(s + 1) * b * g];
+            let d_step = (&d_hw[s * g..], t * g);
             match &packed {
-                Some(w) => w.matmul((&mut d_next, sw), (d_step, g), b, true),
+                Some(w) => w.matmul((&mut d_next, sw), d_step, b, true),
                 None => matmul_ld(
                     (&mut d_next, sw),
-                    (d_step, Op::N, g),
-                    (&whb[..g * h], Op::N, h),
+                    (d_step.0, Op::N, d_step.1),
+                    (whh, Op::N, h),
                     b,
                     g,
                     h,
@@ -548,25 +606,31 @@ widest! {
             }
             std::mem::swap(&mut d_state, &mut d_next);
         }
-        // dW = Σ_s h_prevᵀ d_hw over all steps at once; db = Σ rows of d_hw.
+        // dW = Σ h_prevᵀ d_hw over all steps at once; db = Σ rows of d_hw.
         let d_hw = if C::HW_IS_X { &d_xw } else { &d_hw };
-        let mut d_whb = vec![T::ZERO; (g + C::GATES) * h];
-        let (dw, db) = d_whb.split_at_mut(g * h);
+        let mut d_whh = vec![T::ZERO; g * h];
         matmul_ld(
-            (dw, h),
+            (&mut d_whh, h),
             (d_hw, Op::T, g),
-            (&prev, Op::N, sw),
+            (&prev_h, Op::N, h),
             g,
             t * b,
             h,
             false,
         );
+        let mut d_aux = vec![T::ZERO; b * sw + g];
+        for (r, ds) in d_state.chunks(sw).enumerate() {
+            for (j, block) in ds.chunks(h).enumerate() {
+                d_aux[(j * b + r) * h..(j * b + r + 1) * h].copy_from_slice(block);
+            }
+        }
+        let db = &mut d_aux[b * sw..];
         for row in d_hw.chunks(g) {
             for (acc, v) in db.iter_mut().zip(row) {
                 *acc += *v;
             }
         }
-        (d_xw, d_state, d_whb)
+        (d_xw, d_aux, d_whh)
     }
 }
 
@@ -592,91 +656,105 @@ impl CustomOp3 for RecurrentSequence {
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let d = self.dims(l1, l2, l3)?;
-        let shape = Shape::from((d.t, d.b, self.row_width(d.h)));
+        let shape = Shape::from(self.output_len(d));
         macro_rules! run {
-            ($t:ty, $x:expr, $s0:expr, $w:expr) => {{
-                let (x, s0, w) = (
+            ($t:ty, $x:expr, $aux:expr, $w:expr) => {{
+                let (x, aux, w) = (
                     slice($x, l1, "xw")?,
-                    slice($s0, l2, "s0")?,
-                    slice($w, l3, "whb")?,
+                    slice($aux, l2, "aux")?,
+                    slice($w, l3, "w_hh")?,
                 );
-                with_cell!(self.cell, forward::<$t>(self, x, s0, w, d))
+                with_cell!(self.cell, forward::<$t>(self, x, aux, w, d, self.keep))
             }};
         }
-        let out = match (s1, s2, s3) {
-            (CpuStorage::F32(x), CpuStorage::F32(s0), CpuStorage::F32(w)) => {
-                CpuStorage::F32(run!(f32, x, s0, w))
+        let (out, tape) = match (s1, s2, s3) {
+            (CpuStorage::F32(x), CpuStorage::F32(aux), CpuStorage::F32(w)) => {
+                let (out, trace) = run!(f32, x, aux, w);
+                (CpuStorage::F32(out), trace.map(Tape::F32))
             }
-            (CpuStorage::F64(x), CpuStorage::F64(s0), CpuStorage::F64(w)) => {
-                CpuStorage::F64(run!(f64, x, s0, w))
+            (CpuStorage::F64(x), CpuStorage::F64(aux), CpuStorage::F64(w)) => {
+                let (out, trace) = run!(f64, x, aux, w);
+                (CpuStorage::F64(out), trace.map(Tape::F64))
             }
             _ => candle_core::bail!("recurrent kernel: f32 or f64 inputs of one dtype only"),
         };
+        match self.tape.lock() {
+            Ok(mut slot) => *slot = tape,
+            Err(_) => candle_core::bail!("recurrent kernel: the trace's lock is poisoned"),
+        }
         Ok((out, shape))
     }
 
     fn bwd(
         &self,
         xw: &Tensor,
-        s0: &Tensor,
-        whb: &Tensor,
-        res: &Tensor,
+        aux: &Tensor,
+        whh: &Tensor,
+        _res: &Tensor,
         grad_res: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let d = self.dims(xw.layout(), s0.layout(), whb.layout())?;
+        let d = self.dims(xw.layout(), aux.layout(), whh.layout())?;
         let dev = xw.device();
+        let Ok(tape) = self.tape.lock() else {
+            candle_core::bail!("recurrent kernel: the trace's lock is poisoned");
+        };
+        // Only the incoming gradient may need making contiguous.
+        let grad = grad_res.contiguous()?;
         macro_rules! run {
-            ($t:ty) => {{
-                // Read in place (no copies); only the incoming gradient may
-                // need making contiguous.
-                let grad = grad_res.contiguous()?;
-                let (dx, ds0, dw) = read_cpu::<$t, _>(s0, |s0v| {
-                    read_cpu::<$t, _>(whb, |wv| {
-                        read_cpu::<$t, _>(res, |out| {
-                            read_cpu::<$t, _>(&grad, |g| {
-                                Ok(with_cell!(
-                                    self.cell,
-                                    backward::<$t>(self, s0v, wv, out, g, d)
-                                ))
-                            })
-                        })
+            ($t:ty, $trace:expr) => {{
+                let (dx, daux, dw) = read_cpu::<$t, _>(whh, |wv| {
+                    read_cpu::<$t, _>(&grad, |g| {
+                        Ok(with_cell!(
+                            self.cell,
+                            backward::<$t>(self, wv, $trace, g, d)
+                        ))
                     })
                 })?;
                 (
                     Tensor::from_vec(dx, xw.shape(), dev)?,
-                    Tensor::from_vec(ds0, s0.shape(), dev)?,
-                    Tensor::from_vec(dw, whb.shape(), dev)?,
+                    Tensor::from_vec(daux, aux.shape(), dev)?,
+                    Tensor::from_vec(dw, whh.shape(), dev)?,
                 )
             }};
         }
-        let (dx, ds0, dw) = match xw.dtype() {
-            candle_core::DType::F32 => run!(f32),
-            candle_core::DType::F64 => run!(f64),
-            other => candle_core::bail!("recurrent kernel: no backward for {other:?}"),
+        let (dx, daux, dw) = match (&*tape, xw.dtype()) {
+            (Some(Tape::F32(trace)), candle_core::DType::F32) => run!(f32, trace),
+            (Some(Tape::F64(trace)), candle_core::DType::F64) => run!(f64, trace),
+            (None, _) => candle_core::bail!(
+                "recurrent kernel: backward through a pass run without gradients"
+            ),
+            (_, other) => candle_core::bail!("recurrent kernel: no backward for {other:?}"),
         };
-        Ok((Some(dx), Some(ds0), Some(dw)))
+        Ok((Some(dx), Some(daux), Some(dw)))
     }
 }
 
-/// Runs the op (see the module docs): `[T, B, (S + K)·H]`, the state after
-/// every step in the first `S·H` columns.
+/// Runs the op (see the module docs) over `steps` steps of `lengths.len()`
+/// rows: a vector of `B·T·H` outputs (`[B, T, H]`) then the final state's
+/// `S` blocks of `B·H`.
 ///
-/// xw: `[T, B, G·H]`, s0: `[B, S·H]`, whb: `[G·(H + 1), H]`.
+/// xw: `[B·T, G·H]` (batch-major), aux: the initial state `[S, B, H]` then
+/// `b_hh` `[G·H]`, flat; whh: `W_hh` `[G·H, H]`.
 pub fn recurrent_sequence(
     cell: Cell,
-    xw: &Tensor,
-    s0: &Tensor,
-    whb: &Tensor,
+    steps: usize,
+    (xw, aux, whh): (&Tensor, &Tensor, &Tensor),
     lengths: &[usize],
     reverse: bool,
 ) -> candle_core::Result<Tensor> {
     let op = RecurrentSequence {
         cell,
+        steps,
         lengths: lengths.to_vec(),
         reverse,
+        // Saving for backward only where a gradient can be asked for.
+        keep: [xw, aux, whh]
+            .iter()
+            .any(|t| t.is_variable() || t.track_op()),
+        tape: Mutex::new(None),
     };
     xw.contiguous()?
-        .apply_op3(&s0.contiguous()?, &whb.contiguous()?, op)
+        .apply_op3(&aux.contiguous()?, &whh.contiguous()?, op)
 }
 
 #[cfg(test)]
@@ -697,8 +775,8 @@ mod tests {
             let (t, b, h) = (5, 19, 37);
             let (g, sw) = (C::GATES * h, C::STATES * h);
             let xw = values(t * b * g, 0.37);
-            let s0 = values(b * sw, 0.11);
-            let whb = values((g + C::GATES) * h, 0.05)
+            let aux = values(b * sw + g, 0.11);
+            let whh = values(g * h, 0.05)
                 .iter()
                 .map(|v| v * 0.2)
                 .collect::<Vec<_>>();
@@ -706,22 +784,31 @@ mod tests {
             for reverse in [false, true] {
                 let op = RecurrentSequence {
                     cell,
+                    steps: t,
                     lengths: (0..b).map(|r| 1 + r % t).collect(),
                     reverse,
+                    keep: true,
+                    tape: Mutex::new(None),
                 };
-                let out = forward::<C, f32>(&op, &xw, &s0, &whb, d);
+                let (out, trace) = forward::<C, f32>(&op, &xw, &aux, &whh, d, true);
+                let (base_out, base_trace) = forward_steps::<C, f32>(&op, &xw, &aux, &whh, d, true);
+                let (Some(trace), Some(base_trace)) = (trace, base_trace) else {
+                    panic!("{cell:?}: no trace kept");
+                };
                 assert!(
-                    out == forward_steps::<C, f32>(&op, &xw, &s0, &whb, d),
+                    out == base_out
+                        && trace.states == base_trace.states
+                        && trace.saved == base_trace.saved,
                     "{cell:?}"
                 );
                 let grad = values(out.len(), 0.23);
-                let wide = backward::<C, f32>(&op, &s0, &whb, &out, &grad, d);
-                let base = backward_steps::<C, f32>(&op, &s0, &whb, &out, &grad, d);
+                let wide = backward::<C, f32>(&op, &whh, &trace, &grad, d);
+                let base = backward_steps::<C, f32>(&op, &whh, &trace, &grad, d);
                 assert!(wide == base, "{cell:?} reverse {reverse}");
             }
             // The decoding step's single row too.
             let (x, hw) = (&xw[..g], &xw[g..2 * g]);
-            let (mut wide, mut base) = (s0[..sw].to_vec(), s0[..sw].to_vec());
+            let (mut wide, mut base) = (aux[..sw].to_vec(), aux[..sw].to_vec());
             let (mut saved_wide, mut saved_base) = (vec![0.0; 5 * h], vec![0.0; 5 * h]);
             step::<C, f32>(h, x, hw, &mut wide, &mut saved_wide);
             step_row::<C, f32>(h, x, hw, &mut base, &mut saved_base);

@@ -114,13 +114,6 @@ impl LayerWeights {
             .transpose(0, 1)?
             .contiguous()?)
     }
-
-    /// [`LayerWeights::input_projection`] through the fused linear kernel,
-    /// transposing the (narrower) input instead of the output.
-    fn fused_input_projection(&self, xs: &Tensor) -> Result<Tensor> {
-        let time_major = xs.transpose(0, 1)?.contiguous()?;
-        Ok(linear(&time_major, &self.w_ih, Some(&self.b_ih))?)
-    }
 }
 
 /// The recurrent weights of every layer and direction in the layout the
@@ -163,14 +156,12 @@ pub struct Rnn {
     frozen_steps: Arc<OnceLock<StepWeights>>,
 }
 
-/// Per-step validity masks of a padded batch, shared by all layers and directions.
+/// Per-step validity masks of a padded batch, shared by all layers and
+/// directions of the reference path (the fused op masks by itself).
 struct StepMasks {
     /// For step `t`: `None` when every sequence is still running, else
     /// `(m, 1 − m)` as `[batch, 1]` with `m = 1` where `t < length`.
     steps: Vec<Option<(Tensor, Tensor)>>,
-    /// All steps' `m` at once, `[seq, batch, 1]`, for the fused path; `None`
-    /// when no step is masked.
-    time_major: Option<Tensor>,
 }
 
 impl StepMasks {
@@ -190,18 +181,7 @@ impl StepMasks {
                 Ok(Some((m, not_m)))
             })
             .collect::<Result<Vec<_>>>()?;
-        let time_major = match steps.iter().any(Option::is_some) {
-            false => None,
-            true => {
-                let ones = Tensor::ones((lengths.len(), 1), dtype, device)?;
-                let ms: Vec<&Tensor> = steps
-                    .iter()
-                    .map(|s| s.as_ref().map_or(&ones, |(m, _)| m))
-                    .collect();
-                Some(Tensor::stack(&ms, 0)?)
-            }
-        };
-        Ok(StepMasks { steps, time_major })
+        Ok(StepMasks { steps })
     }
 }
 
@@ -366,7 +346,7 @@ impl Rnn {
                 &zeros
             }
         };
-        let masks = StepMasks::new(lengths, t, x.dtype(), x.device())?;
+        let mut masks: Option<StepMasks> = None;
         let dirs = self.cfg.directions();
         let (mut hs, mut cs) = (Vec::new(), Vec::new());
         let mut layer_in = x.clone();
@@ -381,19 +361,22 @@ impl Rnn {
                 let w = &self.weights[k];
                 let (out, last) = match self.fused(&layer_in) {
                     true => {
-                        let whb = match steps.whb.get(k) {
-                            Some(whb) => whb.clone(),
-                            None => w.whb()?,
-                        };
                         let run = Direction {
                             cell: self.cfg.cell,
                             lengths,
-                            masks: &masks,
                             reverse: dir == 1,
                         };
-                        run.fused(&layer_in, w, &whb, &start)?
+                        run.fused(&layer_in, w, &start)?
                     }
-                    false => self.run_direction(&layer_in, w, start, &masks, dir == 1)?,
+                    false => {
+                        let m = match masks.take() {
+                            Some(m) => m,
+                            None => StepMasks::new(lengths, t, x.dtype(), x.device())?,
+                        };
+                        let run = self.run_direction(&layer_in, w, start, &m, dir == 1);
+                        masks = Some(m);
+                        run?
+                    }
                 };
                 outs.push(out);
                 hs.push(last.h);
@@ -500,48 +483,42 @@ impl Rnn {
 struct Direction<'a> {
     cell: Cell,
     lengths: &'a [usize],
-    masks: &'a StepMasks,
     reverse: bool,
 }
 
 impl Direction<'_> {
     /// One layer and direction through the fused op: the same outputs and
-    /// final state as [`Rnn::run_direction`]. xs: [batch, seq, in]; `whb`:
-    /// [`LayerWeights::whb`] of `w`.
-    fn fused(
-        &self,
-        xs: &Tensor,
-        w: &LayerWeights,
-        whb: &Tensor,
-        start: &Carry,
-    ) -> Result<(Tensor, Carry)> {
-        let (cell, lengths, masks, reverse) = (self.cell, self.lengths, self.masks, self.reverse);
-        let t = xs.dim(1)?;
+    /// final state as [`Rnn::run_direction`]. xs: [batch, seq, in].
+    fn fused(&self, xs: &Tensor, w: &LayerWeights, start: &Carry) -> Result<(Tensor, Carry)> {
+        let (b, t, input) = xs.dims3()?;
         let hidden = start.h.dim(1)?;
-        let xw = w.fused_input_projection(xs)?;
-        let s0 = match &start.c {
-            Some(c) => Tensor::cat(&[&start.h, c], 1)?,
-            None => start.h.clone(),
+        // Batch-major rows, as the op reads them: no transposes either way.
+        let xw = linear(&xs.reshape((b * t, input))?, &w.w_ih, Some(&w.b_ih))?;
+        let mut aux = vec![start.h.flatten_all()?];
+        aux.extend(start.c.as_ref().map(|c| c.flatten_all()).transpose()?);
+        aux.push(w.b_hh.clone());
+        let aux = Tensor::cat(&aux, 0)?;
+        // [B, T, H] outputs (zero past each length), then the final h and c.
+        let flat = recurrent_sequence(
+            self.cell,
+            t,
+            (&xw, &aux, &w.w_hh),
+            self.lengths,
+            self.reverse,
+        )?;
+        let n = b * t * hidden;
+        let out = flat.narrow(0, 0, n)?.reshape((b, t, hidden))?;
+        let block = |k: usize| {
+            flat.narrow(0, n + k * b * hidden, b * hidden)?
+                .reshape((b, hidden))
         };
-        // [seq, batch, (states + saved) * hidden]: the carried state after every
-        // step leads each row, h first.
-        let rows = recurrent_sequence(cell, &xw, &s0, whb, lengths, reverse)?;
-        let last = rows.get(if reverse { 0 } else { t - 1 })?;
-        // Contiguous, as the reference path's states are: beam search reorders
-        // them with index_select.
         let carry = Carry {
-            h: last.narrow(1, 0, hidden)?.contiguous()?,
+            h: block(0)?,
             c: match start.c {
-                Some(_) => Some(last.narrow(1, hidden, hidden)?.contiguous()?),
+                Some(_) => Some(block(1)?),
                 None => None,
             },
         };
-        let states = rows.narrow(2, 0, hidden)?;
-        // Outputs past a sequence's length are zero (packed semantics).
-        let out = match &masks.time_major {
-            None => states,
-            Some(m) => states.broadcast_mul(m)?,
-        };
-        Ok((out.transpose(0, 1)?.contiguous()?, carry))
+        Ok((out, carry))
     }
 }
