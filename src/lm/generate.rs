@@ -251,11 +251,7 @@ impl Generator {
                 .hidden(&ids, &lengths, conditions.as_ref(), None, &mut Mode::Eval)?
                 .1
         };
-        Ok(LmMemory {
-            start,
-            conditions,
-            rnn_steps: self.model.step_weights()?,
-        })
+        Ok(LmMemory { start, conditions })
     }
 
     fn detokenize(&self, ids: &[u32]) -> String {

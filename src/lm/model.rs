@@ -19,7 +19,6 @@ use serde::{Deserialize, Serialize};
 use crate::decode::{Batched, Step, StepDecoder};
 use crate::nn::{
     Cell, Dropout, Embedding, EmbeddingConfig, Linear, LinearConfig, Mode, Rnn, RnnConfig, State,
-    StepWeights,
 };
 use crate::{Error, Result};
 
@@ -230,29 +229,6 @@ impl LanguageModel {
         init: Option<&State>,
         mode: &mut Mode<'_>,
     ) -> Result<(Tensor, State)> {
-        let none = StepWeights::default();
-        self.hidden_with(ids, lengths, conditions, init, &none, mode)
-    }
-
-    /// The RNN's recurrent weights for many single-step [`hidden_with`]
-    /// calls, built once (valid until the parameters change).
-    ///
-    /// [`hidden_with`]: LanguageModel::hidden_with
-    pub fn step_weights(&self) -> Result<StepWeights> {
-        self.rnn.step_weights()
-    }
-
-    /// [`LanguageModel::hidden`] reading the RNN's recurrent weights from
-    /// `steps` ([`LanguageModel::step_weights`]) instead of building them.
-    pub fn hidden_with(
-        &self,
-        ids: &Tensor,
-        lengths: &[usize],
-        conditions: Option<&Tensor>,
-        init: Option<&State>,
-        steps: &StepWeights,
-        mode: &mut Mode<'_>,
-    ) -> Result<(Tensor, State)> {
         let (b, t) = ids.dims2()?;
         let x = self.dropout.forward(&self.embedding.forward(ids)?, mode)?;
         let x = match (&self.condition, conditions) {
@@ -274,7 +250,7 @@ impl LanguageModel {
                 ));
             }
         };
-        let (out, state) = self.rnn.forward_with(&x, lengths, init, steps, mode)?;
+        let (out, state) = self.rnn.forward(&x, lengths, init, mode)?;
         Ok((self.dropout.forward(&out, mode)?, state))
     }
 
@@ -312,9 +288,6 @@ pub struct LmMemory {
     pub start: State,
     /// Conditions `u32 [B]` of a conditioned model.
     pub conditions: Option<Tensor>,
-    /// The RNN's recurrent weights for the single steps, built once
-    /// ([`LanguageModel::step_weights`]).
-    pub rnn_steps: StepWeights,
 }
 
 impl Batched for LmMemory {
@@ -330,7 +303,6 @@ impl Batched for LmMemory {
                 .as_ref()
                 .map(|c| c.index_select(idx, 0))
                 .transpose()?,
-            rnn_steps: self.rnn_steps.clone(),
         })
     }
 }
@@ -360,12 +332,11 @@ impl StepDecoder for LanguageModel {
     fn step(&self, tokens: &Tensor, state: &LmState, memory: &LmMemory) -> Result<Step<LmState>> {
         let b = tokens.dims1()?;
         let ids = tokens.unsqueeze(1)?;
-        let (out, next) = self.hidden_with(
+        let (out, next) = self.hidden(
             &ids,
             &vec![1; b],
             memory.conditions.as_ref(),
             Some(&state.0),
-            &memory.rnn_steps,
             &mut Mode::Eval,
         )?;
         let logits = self.logits(&out.squeeze(1)?)?;
@@ -424,7 +395,6 @@ mod tests {
             let memory = LmMemory {
                 start: m.zero_state(2)?,
                 conditions: Some(cond),
-                rnn_steps: m.step_weights()?,
             };
             let mut state = m.start(&memory)?;
             for t in 0..5 {
@@ -493,7 +463,6 @@ mod tests {
         let memory = LmMemory {
             start: m.zero_state(rows)?,
             conditions: None,
-            rnn_steps: m.step_weights()?,
         };
         let specials = Specials { sos: 4, eos: 3 };
         let limit = LengthLimit {

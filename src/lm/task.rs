@@ -464,7 +464,6 @@ fn unroll(
         Some(s) => s.clone(),
         None => model.zero_state(b)?,
     };
-    let steps = model.step_weights()?;
     let mut outs = Vec::with_capacity(t);
     let mut sampled: Option<Vec<u32>> = None;
     for s in 0..t {
@@ -475,8 +474,7 @@ fn unroll(
             })
             .collect();
         let ids = Tensor::from_vec(tokens, (b, 1), device)?;
-        let (out, next) =
-            model.hidden_with(&ids, &vec![1; b], conditions, Some(&state), &steps, mode)?;
+        let (out, next) = model.hidden(&ids, &vec![1; b], conditions, Some(&state), mode)?;
         state = next;
         sampled = if s + 1 < t {
             feed_samples(model, &out, input, b, t, s + 1, p, mode)?

@@ -18,4 +18,4 @@ pub use embedding::{Embedding, EmbeddingConfig};
 pub use init::{ParamStore, Rebuild};
 pub use kernels::Kernel;
 pub use linear::{Linear, LinearConfig};
-pub use rnn::{Cell, Nonlinearity, Rnn, RnnConfig, State, StepWeights};
+pub use rnn::{Cell, Nonlinearity, Rnn, RnnConfig, State};

@@ -362,7 +362,6 @@ impl Decoder {
             mask,
             init,
             context,
-            rnn_steps: self.rnn.step_weights()?,
         })
     }
 
@@ -406,7 +405,7 @@ impl Decoder {
                     (true, None) => return Err(missing()),
                     (false, _) => emb.clone(),
                 };
-                let (h, rnn) = self.run(&input, state, memory, mode)?;
+                let (h, rnn) = self.run(&input, state, mode)?;
                 Ok(Advance {
                     hidden: h,
                     state: DecoderState { rnn, feed: None },
@@ -417,7 +416,7 @@ impl Decoder {
                 let keys = memory.keys.as_ref().ok_or_else(missing)?;
                 let att = attention.attend(&state.top()?, &memory.values, keys, &memory.mask)?;
                 let input = Tensor::cat(&[emb, &att.context], 1)?;
-                let (h, rnn) = self.run(&input, state, memory, mode)?;
+                let (h, rnn) = self.run(&input, state, mode)?;
                 Ok(Advance {
                     hidden: h,
                     state: DecoderState { rnn, feed: None },
@@ -435,7 +434,7 @@ impl Decoder {
                     true => Tensor::cat(&[emb, state.feed.as_ref().ok_or_else(missing)?], 1)?,
                     false => emb.clone(),
                 };
-                let (h, rnn) = self.run(&input, state, memory, mode)?;
+                let (h, rnn) = self.run(&input, state, mode)?;
                 let att = attention.attend(&h, &memory.values, keys, &memory.mask)?;
                 let h_tilde = combine
                     .forward(&Tensor::cat(&[&att.context, &h], 1)?)?
@@ -451,7 +450,7 @@ impl Decoder {
             }
             Context::Tutorial { attention, .. } => {
                 let att = attention.forward(emb, &state.top()?, &memory.values)?;
-                let (h, rnn) = self.run(&att.gru_input, state, memory, mode)?;
+                let (h, rnn) = self.run(&att.gru_input, state, mode)?;
                 Ok(Advance {
                     hidden: h,
                     state: DecoderState { rnn, feed: None },
@@ -525,17 +524,12 @@ impl Decoder {
         &self,
         input: &Tensor,
         state: &DecoderState,
-        memory: &Memory,
         mode: &mut Mode<'_>,
     ) -> Result<(Tensor, State)> {
         let b = input.dim(0)?;
-        let (out, state) = self.rnn.forward_with(
-            &input.unsqueeze(1)?,
-            &vec![1; b],
-            Some(&state.rnn),
-            &memory.rnn_steps,
-            mode,
-        )?;
+        let (out, state) =
+            self.rnn
+                .forward(&input.unsqueeze(1)?, &vec![1; b], Some(&state.rnn), mode)?;
         Ok((out.squeeze(1)?, state))
     }
 

@@ -9,7 +9,7 @@ use candle_core::Tensor;
 
 use crate::Result;
 use crate::decode::Batched;
-use crate::nn::{State, StepWeights};
+use crate::nn::State;
 
 /// The encoded source, read at every decoder step.
 #[derive(Clone, Debug)]
@@ -31,9 +31,6 @@ pub struct Memory {
     /// The encoder's final top hidden state, `[B, H]`, concatenated to every
     /// input of a `none` decoder with `feed_context`.
     pub context: Option<Tensor>,
-    /// The decoder RNN's recurrent weights for its single steps, built once
-    /// per batch ([`Rnn::step_weights`](crate::nn::Rnn::step_weights)).
-    pub rnn_steps: StepWeights,
 }
 
 impl Batched for Memory {
@@ -49,7 +46,6 @@ impl Batched for Memory {
             mask: rows(&self.mask)?,
             init: self.init.select(idx)?,
             context: self.context.as_ref().map(rows).transpose()?,
-            rnn_steps: self.rnn_steps.clone(),
         })
     }
 }

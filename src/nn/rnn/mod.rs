@@ -19,8 +19,6 @@ pub mod state;
 #[cfg(test)]
 mod tests;
 
-use std::sync::{Arc, OnceLock};
-
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{Init, VarBuilder};
 use serde::{Deserialize, Serialize};
@@ -116,32 +114,6 @@ impl LayerWeights {
     }
 }
 
-/// The recurrent weights of every layer and direction in the layout the
-/// fused op reads (`W_hh` with `b_hh` below it as `G` rows of `H`), built once
-/// by [`Rnn::step_weights`] for callers that run the stack one step at a time
-/// (decoders, generation). Building them is a weight-sized copy, and through
-/// the graph a weight-sized gradient split back per use: per step that cost
-/// about as much as the step itself.
-///
-/// Valid until the parameters change: build them per batch, not per model.
-#[derive(Clone, Debug, Default)]
-pub struct StepWeights {
-    /// Index `layer * dirs + dir`; empty when the stack runs the reference path.
-    whb: Vec<Tensor>,
-}
-
-impl LayerWeights {
-    /// `[W_hh; b_hh as G rows of H]`, `[G·(H+1), H]`: one copy, where
-    /// `[W_hhᵀ; b_hh]` was a strided gather.
-    fn whb(&self) -> Result<Tensor> {
-        let (gh, hh) = self.w_hh.dims2()?;
-        Ok(Tensor::cat(
-            &[&self.w_hh, &self.b_hh.reshape((gh / hh, hh))?],
-            0,
-        )?)
-    }
-}
-
 /// A multi-layer, optionally bidirectional RNN/LSTM/GRU.
 #[derive(Clone, Debug)]
 pub struct Rnn {
@@ -150,10 +122,6 @@ pub struct Rnn {
     weights: Vec<LayerWeights>,
     dropout: Dropout,
     kernel: Kernel,
-    /// [`Rnn::step_weights`] of a stack whose weights are constants (a model
-    /// loaded for inference, never a trainable one): built on first use and
-    /// shared by clones, so decoding one sentence at a time copies no weight.
-    frozen_steps: Arc<OnceLock<StepWeights>>,
 }
 
 /// Per-step validity masks of a padded batch, shared by all layers and
@@ -220,7 +188,6 @@ impl Rnn {
             weights,
             dropout: Dropout::new(cfg.dropout)?,
             kernel: default_kernel(),
-            frozen_steps: Arc::default(),
         })
     }
 
@@ -228,8 +195,6 @@ impl Rnn {
     /// default, [`default_kernel`]).
     pub fn with_kernel(mut self, kernel: Kernel) -> Self {
         self.kernel = kernel;
-        // What the fused op reads is not what the reference path does.
-        self.frozen_steps = Arc::default();
         self
     }
 
@@ -258,43 +223,6 @@ impl Rnn {
         &self.cfg
     }
 
-    /// The recurrent weights for [`Rnn::forward_with`], built once for many
-    /// single-step calls (empty on the reference kernel, which reads the
-    /// parameters directly).
-    pub fn step_weights(&self) -> Result<StepWeights> {
-        if let Some(steps) = self.frozen_steps.get() {
-            return Ok(steps.clone());
-        }
-        let steps = self.build_step_weights()?;
-        if self.frozen() {
-            // A race between two first uses builds twice and keeps one: the same values.
-            let _ = self.frozen_steps.set(steps.clone());
-        }
-        Ok(steps)
-    }
-
-    /// Whether no weight can change: none is a variable or computed from one.
-    fn frozen(&self) -> bool {
-        self.weights.iter().all(|w| {
-            [&w.w_ih, &w.w_hh, &w.b_ih, &w.b_hh]
-                .iter()
-                .all(|t| !t.is_variable() && !t.track_op())
-        })
-    }
-
-    fn build_step_weights(&self) -> Result<StepWeights> {
-        let fused = self.weights.first().is_some_and(|w| self.fused(&w.w_hh));
-        let whb = match fused {
-            true => self
-                .weights
-                .iter()
-                .map(LayerWeights::whb)
-                .collect::<Result<_>>()?,
-            false => Vec::new(),
-        };
-        Ok(StepWeights { whb })
-    }
-
     /// Runs the stack over a padded batch.
     ///
     /// x: [batch, seq, input]; `lengths[b]` in `1..=seq` is sequence `b`'s
@@ -308,31 +236,6 @@ impl Rnn {
         init: Option<&State>,
         mode: &mut Mode<'_>,
     ) -> Result<(Tensor, State)> {
-        let steps = match self.frozen() {
-            true => self.step_weights()?,
-            false => StepWeights::default(),
-        };
-        self.forward_with(x, lengths, init, &steps, mode)
-    }
-
-    /// [`Rnn::forward`] reading the recurrent weights from `steps` (from
-    /// [`Rnn::step_weights`] of this stack, since its last parameter update)
-    /// instead of building them: the same values and gradients.
-    pub fn forward_with(
-        &self,
-        x: &Tensor,
-        lengths: &[usize],
-        init: Option<&State>,
-        steps: &StepWeights,
-        mode: &mut Mode<'_>,
-    ) -> Result<(Tensor, State)> {
-        if !steps.whb.is_empty() && steps.whb.len() != self.weights.len() {
-            return Err(Error::Shape(format!(
-                "step weights for {} layer directions given to a stack of {}",
-                steps.whb.len(),
-                self.weights.len()
-            )));
-        }
         let (b, t, input) = x.dims3()?;
         self.check_input(b, t, input, lengths)?;
         let zeros;
