@@ -207,26 +207,30 @@ impl<'a, T: Real> Packed<'a, T> {
     }
 }
 
-/// `b` in panels of [`NR`] columns, zero padded.
+/// `b` in panels of [`NR`] columns, zero padded. Written front to back
+/// (nothing zero-filled first: that was a third of the packing's time).
 fn pack(b: &[f32], b_op: Op, b_ld: usize, k: usize, n: usize) -> Vec<f32> {
     let count = n.div_ceil(NR);
-    let mut out = vec![0f32; count * k * NR];
-    for (q, panel) in out.chunks_mut(k * NR).enumerate().take(count) {
+    let mut out = Vec::with_capacity(count * k * NR);
+    for q in 0..count {
         let (j0, w) = (q * NR, NR.min(n - q * NR));
         match b_op {
             Op::N => {
-                for (p, row) in panel.chunks_mut(NR).enumerate() {
-                    row[..w].copy_from_slice(&b[p * b_ld + j0..p * b_ld + j0 + w]);
+                for p in 0..k {
+                    out.extend_from_slice(&b[p * b_ld + j0..p * b_ld + j0 + w]);
+                    out.resize(out.len() + NR - w, 0.0);
                 }
             }
-            // Column j of the product is row j of the stored `b`: read it
-            // along, write it down the panel.
+            // Column j of the product is row j of the stored `b`: the panel
+            // is the transpose of `w` stored rows, taken `NR` deep at a time
+            // so the rows' cache lines are reused while they are read.
             Op::T => {
-                for c in 0..w {
-                    let src = &b[(j0 + c) * b_ld..(j0 + c) * b_ld + k];
-                    for (row, &v) in panel.chunks_mut(NR).zip(src) {
-                        row[c] = v;
-                    }
+                let rows: [&[f32]; NR] = std::array::from_fn(|c| match c < w {
+                    true => &b[(j0 + c) * b_ld..(j0 + c) * b_ld + k],
+                    false => &[],
+                });
+                for p in 0..k {
+                    out.extend((0..NR).map(|c| rows[c].get(p).copied().unwrap_or(0.0)));
                 }
             }
         }
