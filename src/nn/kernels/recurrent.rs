@@ -2,32 +2,34 @@
 //! candle op with backpropagation through time, for every cell of
 //! [`crate::nn::rnn::cell`] (PyTorch's equations and gate order).
 //!
-//! `x W_ihᵀ + b_ih` comes precomputed for all steps (one matrix product
-//! outside the op). Each step is one product of the state with the recurrent
+//! The input projection `x W_ihᵀ + b_ih` of all steps is one matrix product
+//! inside the op. Each step is one product of the state with the recurrent
 //! weights of all gates and one fused pass over the gate math ([`CellMath`]:
 //! the only part that differs between cells). Rows past their length keep
 //! their state (packed-sequence semantics) and cost no gate math. The gates
-//! are saved with the op, so the backward pass recomputes nothing: per
-//! step one product with `W_hh` for the state gradient, and the weight
-//! gradient of all steps in one product at the end.
+//! are saved with the op, so the backward pass recomputes nothing: per step
+//! one product with `W_hh` for the state gradient; then the input gradient
+//! and both weight gradients of all steps in one product each.
 //!
-//! Inputs: `xw [B·T, G·H]` (batch-major, as the input projection of a
-//! `[B, T, in]` batch comes out of one product), `aux` (the initial state as
-//! `S` blocks `[B, H]` — `h`, then an LSTM's `c` — followed by `b_hh`), and `W_hh`
-//! itself, so the parameter enters the op without a copy (a copy is a graph
-//! node whose gradient costs a weight-sized zero-fill and addition). The
-//! output is flat: `[B, T, H]` (every step's `h`, zero past a row's length as
-//! PyTorch pads) then the final state's `h` and (LSTM) `c`, `[B, H]` each;
-//! the caller's views of it are contiguous slices, so reading them copies
-//! nothing. What backward needs (every step's state and the saved gate
-//! blocks) stays with the op, not in its output, so the graph's gradient
-//! bookkeeping never touches it.
+//! Inputs: `W_ih` and `W_hh` themselves, so the parameters enter the op
+//! without a copy (a copy is a graph node whose gradient costs a
+//! weight-sized zero-fill and addition), and everything else in one flat
+//! vector: `x` (`[B, T, I]`), the initial state's `S` blocks `[B, H]` (`h`,
+//! then an LSTM's `c`), `b_ih`, `b_hh`. Glueing those is a copy of `x`, but
+//! it keeps the projection's `[B·T, G·H]` result out of the graph (its
+//! gradient bookkeeping cost four times as much). The output is flat too:
+//! `[B, T, H]` (every step's `h`, zero past a row's length as PyTorch pads)
+//! then the final state's `h` and (LSTM) `c`, `[B, H]` each; the caller's
+//! views of it are contiguous slices, so reading them copies nothing. What
+//! backward needs (every step's state and the saved gate blocks) stays with
+//! the op, not in its output, so the graph's bookkeeping never touches it.
 
 use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 
-use super::gemm::{FEW_ROWS, Op, matmul_ld};
+use super::gemm::{FEW_ROWS, Op, matmul, matmul_ld};
+use super::linear;
 use super::packed::Packed;
 #[cfg(target_arch = "x86_64")]
 use super::vector_isa;
@@ -49,6 +51,8 @@ pub struct RecurrentSequence {
     reverse: bool,
     /// Keep the trace: some input tracks gradients.
     keep: bool,
+    /// The layer's input `x` tracks gradients (else backward skips `d_x`).
+    input_tracked: bool,
     /// Written by the forward pass, read (never consumed: backward may run
     /// twice) by the backward pass, freed with the graph node.
     tape: Mutex<Option<Tape>>,
@@ -70,6 +74,8 @@ impl std::fmt::Debug for RecurrentSequence {
 struct Dims {
     t: usize,
     b: usize,
+    /// Input width.
+    i: usize,
     h: usize,
 }
 
@@ -397,30 +403,29 @@ impl RecurrentSequence {
         }
     }
 
-    fn dims(&self, xw: &Layout, aux: &Layout, whh: &Layout) -> candle_core::Result<Dims> {
+    fn dims(&self, xa: &Layout, wih: &Layout, whh: &Layout) -> candle_core::Result<Dims> {
         let (gates, states, _) = blocks(self.cell);
         let (t, b) = (self.steps, self.lengths.len());
-        let (rows, g) = xw.shape().dims2()?;
-        let aux_len = aux.shape().elem_count();
-        let (wr, h) = whh.shape().dims2()?;
+        let (gi, i) = wih.shape().dims2()?;
+        let (gh, h) = whh.shape().dims2()?;
+        let g = gates * h;
         if t == 0
-            || rows != b * t
-            || wr != gates * h
-            || g != gates * h
-            || aux_len != b * states * h + gates * h
+            || gi != g
+            || gh != g
+            || xa.shape().elem_count() != b * t * i + b * states * h + 2 * g
         {
             candle_core::bail!(
-                "recurrent kernel ({:?}): xw {:?}, aux {:?} and w_hh {:?} do not fit {b} rows of {t} steps",
+                "recurrent kernel ({:?}): inputs {:?}, w_ih {:?} and w_hh {:?} do not fit {b} rows of {t} steps",
                 self.cell,
-                xw.shape(),
-                aux.shape(),
+                xa.shape(),
+                wih.shape(),
                 whh.shape(),
             );
         }
         if self.lengths.iter().any(|&l| l == 0 || l > t) {
             candle_core::bail!("recurrent kernel: lengths must be in 1..={t}");
         }
-        Ok(Dims { t, b, h })
+        Ok(Dims { t, b, i, h })
     }
 
     /// The output's length: every step's `h`, then the final state.
@@ -450,15 +455,17 @@ widest! {
     /// vectors this CPU has: the output, and the trace when `keep`.
     fn forward / forward_steps(
         op: &RecurrentSequence,
-        xw: &[T],
-        aux: &[T],
+        xa: &[T],
+        wih: &[T],
         whh: &[T],
         d: Dims,
         keep: bool,
     ) -> (Vec<T>, Option<Trace<T>>) {
-        let Dims { t, b, h } = d;
+        let Dims { t, b, i: input, h } = d;
         let (g, sw, k) = (C::GATES * h, C::STATES * h, C::SAVED * h);
-        let (s0, bias) = aux.split_at(b * sw);
+        let Inputs { x, s0, b_ih, b_hh: bias } = Inputs::of(xa, d, C::STATES, g);
+        // x W_ihᵀ + b_ih of every step in one product, batch-major.
+        let xw = linear::forward(x, wih, b_ih, (b * t, input, g));
         // Zero where a row is past its length: PyTorch's padded outputs.
         let mut out = vec![T::ZERO; op.output_len(d)];
         // `states` and `saved` grow step by step, each step's part written
@@ -527,17 +534,19 @@ widest! {
     /// compiled for the widest vectors this CPU has.
     fn backward / backward_steps(
         op: &RecurrentSequence,
-        whh: &[T],
+        inputs: (&[T], &[T], &[T]),
         trace: &Trace<T>,
         grad: &[T],
         d: Dims,
+        need_dx: bool,
     ) -> (Vec<T>, Vec<T>, Vec<T>) {
-        let Dims { t, b, h } = d;
+        let Dims { t, b, i: input, h } = d;
+        let (xa, wih, whh) = inputs;
         let (g, sw, k) = (C::GATES * h, C::STATES * h, C::SAVED * h);
         let Trace { states, saved } = trace;
         let (grad_out, grad_final) = grad.split_at(b * t * h);
         // Batch-major like xw, so every gradient row (r, s) lines up with the
-        // h it multiplies in the weight gradient; zero on padded steps.
+        // x and h it multiplies in the weight gradients; zero on padded steps.
         let mut d_xw = vec![T::ZERO; b * t * g];
         let mut d_hw = match C::HW_IS_X {
             true => Vec::new(),
@@ -606,31 +615,68 @@ widest! {
             }
             std::mem::swap(&mut d_state, &mut d_next);
         }
-        // dW = Σ h_prevᵀ d_hw over all steps at once; db = Σ rows of d_hw.
-        let d_hw = if C::HW_IS_X { &d_xw } else { &d_hw };
+        // Every weight gradient over all steps at once: dW_ih = Σ d_xwᵀ x,
+        // dW_hh = Σ d_hwᵀ h_prev; the biases' are the rows' sums.
+        let x = Inputs::of(xa, d, C::STATES, g).x;
+        let mut d_wih = vec![T::ZERO; g * input];
+        matmul(&mut d_wih, &d_xw, Op::T, x, Op::N, g, t * b, input, false);
+        let d_gates = if C::HW_IS_X { &d_xw } else { &d_hw };
         let mut d_whh = vec![T::ZERO; g * h];
         matmul_ld(
             (&mut d_whh, h),
-            (d_hw, Op::T, g),
+            (d_gates, Op::T, g),
             (&prev_h, Op::N, h),
             g,
             t * b,
             h,
             false,
         );
-        let mut d_aux = vec![T::ZERO; b * sw + g];
+        // The gradient of the op's first input: [d_x | d_s0 | d_b_ih | d_b_hh].
+        let mut d_xa = vec![T::ZERO; b * t * input + b * sw + 2 * g];
+        let (d_x, rest) = d_xa.split_at_mut(b * t * input);
+        if need_dx {
+            matmul(d_x, &d_xw, Op::N, wih, Op::N, t * b, g, input, false);
+        }
+        let (d_s0, rest) = rest.split_at_mut(b * sw);
         for (r, ds) in d_state.chunks(sw).enumerate() {
             for (j, block) in ds.chunks(h).enumerate() {
-                d_aux[(j * b + r) * h..(j * b + r + 1) * h].copy_from_slice(block);
+                d_s0[(j * b + r) * h..(j * b + r + 1) * h].copy_from_slice(block);
             }
         }
-        let db = &mut d_aux[b * sw..];
-        for row in d_hw.chunks(g) {
-            for (acc, v) in db.iter_mut().zip(row) {
+        let (db_ih, db_hh) = rest.split_at_mut(g);
+        for row in d_xw.chunks(g) {
+            for (acc, v) in db_ih.iter_mut().zip(row) {
                 *acc += *v;
             }
         }
-        (d_xw, d_aux, d_whh)
+        match C::HW_IS_X {
+            true => db_hh.copy_from_slice(db_ih),
+            false => {
+                for row in d_hw.chunks(g) {
+                    for (acc, v) in db_hh.iter_mut().zip(row) {
+                        *acc += *v;
+                    }
+                }
+            }
+        }
+        (d_xa, d_wih, d_whh)
+    }
+}
+
+/// The parts of the op's first input (see [`recurrent_sequence`]).
+struct Inputs<'a, T> {
+    x: &'a [T],
+    s0: &'a [T],
+    b_ih: &'a [T],
+    b_hh: &'a [T],
+}
+
+impl<'a, T> Inputs<'a, T> {
+    fn of(xa: &'a [T], d: Dims, states: usize, g: usize) -> Self {
+        let (x, rest) = xa.split_at(d.b * d.t * d.i);
+        let (s0, rest) = rest.split_at(d.b * states * d.h);
+        let (b_ih, b_hh) = rest.split_at(g);
+        Inputs { x, s0, b_ih, b_hh }
     }
 }
 
@@ -658,22 +704,22 @@ impl CustomOp3 for RecurrentSequence {
         let d = self.dims(l1, l2, l3)?;
         let shape = Shape::from(self.output_len(d));
         macro_rules! run {
-            ($t:ty, $x:expr, $aux:expr, $w:expr) => {{
-                let (x, aux, w) = (
-                    slice($x, l1, "xw")?,
-                    slice($aux, l2, "aux")?,
-                    slice($w, l3, "w_hh")?,
+            ($t:ty, $xa:expr, $wih:expr, $whh:expr) => {{
+                let (xa, wih, whh) = (
+                    slice($xa, l1, "inputs")?,
+                    slice($wih, l2, "w_ih")?,
+                    slice($whh, l3, "w_hh")?,
                 );
-                with_cell!(self.cell, forward::<$t>(self, x, aux, w, d, self.keep))
+                with_cell!(self.cell, forward::<$t>(self, xa, wih, whh, d, self.keep))
             }};
         }
         let (out, tape) = match (s1, s2, s3) {
-            (CpuStorage::F32(x), CpuStorage::F32(aux), CpuStorage::F32(w)) => {
-                let (out, trace) = run!(f32, x, aux, w);
+            (CpuStorage::F32(xa), CpuStorage::F32(wih), CpuStorage::F32(whh)) => {
+                let (out, trace) = run!(f32, xa, wih, whh);
                 (CpuStorage::F32(out), trace.map(Tape::F32))
             }
-            (CpuStorage::F64(x), CpuStorage::F64(aux), CpuStorage::F64(w)) => {
-                let (out, trace) = run!(f64, x, aux, w);
+            (CpuStorage::F64(xa), CpuStorage::F64(wih), CpuStorage::F64(whh)) => {
+                let (out, trace) = run!(f64, xa, wih, whh);
                 (CpuStorage::F64(out), trace.map(Tape::F64))
             }
             _ => candle_core::bail!("recurrent kernel: f32 or f64 inputs of one dtype only"),
@@ -687,37 +733,44 @@ impl CustomOp3 for RecurrentSequence {
 
     fn bwd(
         &self,
-        xw: &Tensor,
-        aux: &Tensor,
+        xa: &Tensor,
+        wih: &Tensor,
         whh: &Tensor,
         _res: &Tensor,
         grad_res: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let d = self.dims(xw.layout(), aux.layout(), whh.layout())?;
-        let dev = xw.device();
+        let d = self.dims(xa.layout(), wih.layout(), whh.layout())?;
+        let dev = xa.device();
         let Ok(tape) = self.tape.lock() else {
             candle_core::bail!("recurrent kernel: the trace's lock is poisoned");
         };
         // Only the incoming gradient may need making contiguous.
         let grad = grad_res.contiguous()?;
+        // The product for the input's gradient is skipped where nothing
+        // upstream of it asks (the op's other inputs always do: its biases).
+        let need_dx = self.input_tracked;
         macro_rules! run {
             ($t:ty, $trace:expr) => {{
-                let (dx, daux, dw) = read_cpu::<$t, _>(whh, |wv| {
-                    read_cpu::<$t, _>(&grad, |g| {
-                        Ok(with_cell!(
-                            self.cell,
-                            backward::<$t>(self, wv, $trace, g, d)
-                        ))
+                let (dxa, dwih, dwhh) = read_cpu::<$t, _>(xa, |xav| {
+                    read_cpu::<$t, _>(wih, |wiv| {
+                        read_cpu::<$t, _>(whh, |whv| {
+                            read_cpu::<$t, _>(&grad, |g| {
+                                Ok(with_cell!(
+                                    self.cell,
+                                    backward::<$t>(self, (xav, wiv, whv), $trace, g, d, need_dx)
+                                ))
+                            })
+                        })
                     })
                 })?;
                 (
-                    Tensor::from_vec(dx, xw.shape(), dev)?,
-                    Tensor::from_vec(daux, aux.shape(), dev)?,
-                    Tensor::from_vec(dw, whh.shape(), dev)?,
+                    Tensor::from_vec(dxa, xa.shape(), dev)?,
+                    Tensor::from_vec(dwih, wih.shape(), dev)?,
+                    Tensor::from_vec(dwhh, whh.shape(), dev)?,
                 )
             }};
         }
-        let (dx, daux, dw) = match (&*tape, xw.dtype()) {
+        let (dxa, dwih, dwhh) = match (&*tape, xa.dtype()) {
             (Some(Tape::F32(trace)), candle_core::DType::F32) => run!(f32, trace),
             (Some(Tape::F64(trace)), candle_core::DType::F64) => run!(f64, trace),
             (None, _) => candle_core::bail!(
@@ -725,36 +778,45 @@ impl CustomOp3 for RecurrentSequence {
             ),
             (_, other) => candle_core::bail!("recurrent kernel: no backward for {other:?}"),
         };
-        Ok((Some(dx), Some(daux), Some(dw)))
+        Ok((Some(dxa), Some(dwih), Some(dwhh)))
     }
 }
 
-/// Runs the op (see the module docs) over `steps` steps of `lengths.len()`
-/// rows: a vector of `B·T·H` outputs (`[B, T, H]`) then the final state's
-/// `S` blocks of `B·H`.
+/// One layer direction through the op (see the module docs): `x W_ihᵀ +
+/// b_ih` and the steps, over `x.dim(1)` steps of `lengths.len()` rows.
+/// Returns a vector of `B·T·H` outputs (`[B, T, H]`, zero past each length)
+/// then the final state's `S` blocks of `B·H` (`h`, then an LSTM's `c`).
 ///
-/// xw: `[B·T, G·H]` (batch-major), aux: the initial state `[S, B, H]` then
-/// `b_hh` `[G·H]`, flat; whh: `W_hh` `[G·H, H]`.
+/// x: `[B, T, I]`; s0: the initial state's blocks, each `[B, H]`; the
+/// weights in PyTorch's layout: w_ih `[G·H, I]`, w_hh `[G·H, H]`, biases
+/// `[G·H]`.
 pub fn recurrent_sequence(
     cell: Cell,
-    steps: usize,
-    (xw, aux, whh): (&Tensor, &Tensor, &Tensor),
+    x: &Tensor,
+    s0: &[&Tensor],
+    [w_ih, b_ih, w_hh, b_hh]: [&Tensor; 4],
     lengths: &[usize],
     reverse: bool,
 ) -> candle_core::Result<Tensor> {
+    let tracked = |t: &Tensor| t.is_variable() || t.track_op();
+    let mut parts = vec![x.flatten_all()?];
+    for s in s0 {
+        parts.push(s.flatten_all()?);
+    }
+    parts.push(b_ih.clone());
+    parts.push(b_hh.clone());
+    let xa = Tensor::cat(&parts, 0)?;
     let op = RecurrentSequence {
         cell,
-        steps,
+        steps: x.dim(1)?,
         lengths: lengths.to_vec(),
         reverse,
         // Saving for backward only where a gradient can be asked for.
-        keep: [xw, aux, whh]
-            .iter()
-            .any(|t| t.is_variable() || t.track_op()),
+        keep: tracked(&xa) || tracked(w_ih) || tracked(w_hh),
+        input_tracked: tracked(x),
         tape: Mutex::new(None),
     };
-    xw.contiguous()?
-        .apply_op3(&aux.contiguous()?, &whh.contiguous()?, op)
+    xa.apply_op3(&w_ih.contiguous()?, &w_hh.contiguous()?, op)
 }
 
 #[cfg(test)]
@@ -772,15 +834,12 @@ mod tests {
     #[test]
     fn widest_build_equals_the_baseline_bit_for_bit() {
         fn case<C: CellMath>(cell: Cell) {
-            let (t, b, h) = (5, 19, 37);
+            let (t, b, i, h) = (5, 19, 23, 37);
             let (g, sw) = (C::GATES * h, C::STATES * h);
-            let xw = values(t * b * g, 0.37);
-            let aux = values(b * sw + g, 0.11);
-            let whh = values(g * h, 0.05)
-                .iter()
-                .map(|v| v * 0.2)
-                .collect::<Vec<_>>();
-            let d = Dims { t, b, h };
+            let xa = values(b * t * i + b * sw + 2 * g, 0.37);
+            let small = |n: usize, f: f32| values(n, f).iter().map(|v| v * 0.2).collect::<Vec<_>>();
+            let (wih, whh) = (small(g * i, 0.13), small(g * h, 0.05));
+            let d = Dims { t, b, i, h };
             for reverse in [false, true] {
                 let op = RecurrentSequence {
                     cell,
@@ -788,10 +847,11 @@ mod tests {
                     lengths: (0..b).map(|r| 1 + r % t).collect(),
                     reverse,
                     keep: true,
+                    input_tracked: true,
                     tape: Mutex::new(None),
                 };
-                let (out, trace) = forward::<C, f32>(&op, &xw, &aux, &whh, d, true);
-                let (base_out, base_trace) = forward_steps::<C, f32>(&op, &xw, &aux, &whh, d, true);
+                let (out, trace) = forward::<C, f32>(&op, &xa, &wih, &whh, d, true);
+                let (base_out, base_trace) = forward_steps::<C, f32>(&op, &xa, &wih, &whh, d, true);
                 let (Some(trace), Some(base_trace)) = (trace, base_trace) else {
                     panic!("{cell:?}: no trace kept");
                 };
@@ -802,13 +862,14 @@ mod tests {
                     "{cell:?}"
                 );
                 let grad = values(out.len(), 0.23);
-                let wide = backward::<C, f32>(&op, &whh, &trace, &grad, d);
-                let base = backward_steps::<C, f32>(&op, &whh, &trace, &grad, d);
+                let inputs = (&xa[..], &wih[..], &whh[..]);
+                let wide = backward::<C, f32>(&op, inputs, &trace, &grad, d, true);
+                let base = backward_steps::<C, f32>(&op, inputs, &trace, &grad, d, true);
                 assert!(wide == base, "{cell:?} reverse {reverse}");
             }
             // The decoding step's single row too.
-            let (x, hw) = (&xw[..g], &xw[g..2 * g]);
-            let (mut wide, mut base) = (aux[..sw].to_vec(), aux[..sw].to_vec());
+            let (x, hw) = (&xa[..g], &xa[g..2 * g]);
+            let (mut wide, mut base) = (xa[..sw].to_vec(), xa[..sw].to_vec());
             let (mut saved_wide, mut saved_base) = (vec![0.0; 5 * h], vec![0.0; 5 * h]);
             step::<C, f32>(h, x, hw, &mut wide, &mut saved_wide);
             step_row::<C, f32>(h, x, hw, &mut base, &mut saved_base);

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use cell::{Carry, Cell, Nonlinearity, Recurrent};
 pub use state::State;
 
-use super::kernels::{Kernel, default_kernel, linear::linear, recurrent::recurrent_sequence};
+use super::kernels::{Kernel, default_kernel, recurrent::recurrent_sequence};
 use super::{Dropout, Mode};
 use crate::{Error, Result};
 
@@ -393,19 +393,16 @@ impl Direction<'_> {
     /// One layer and direction through the fused op: the same outputs and
     /// final state as [`Rnn::run_direction`]. xs: [batch, seq, in].
     fn fused(&self, xs: &Tensor, w: &LayerWeights, start: &Carry) -> Result<(Tensor, Carry)> {
-        let (b, t, input) = xs.dims3()?;
+        let (b, t, _) = xs.dims3()?;
         let hidden = start.h.dim(1)?;
-        // Batch-major rows, as the op reads them: no transposes either way.
-        let xw = linear(&xs.reshape((b * t, input))?, &w.w_ih, Some(&w.b_ih))?;
-        let mut aux = vec![start.h.flatten_all()?];
-        aux.extend(start.c.as_ref().map(|c| c.flatten_all()).transpose()?);
-        aux.push(w.b_hh.clone());
-        let aux = Tensor::cat(&aux, 0)?;
+        let mut s0 = vec![&start.h];
+        s0.extend(start.c.as_ref());
         // [B, T, H] outputs (zero past each length), then the final h and c.
         let flat = recurrent_sequence(
             self.cell,
-            t,
-            (&xw, &aux, &w.w_hh),
+            xs,
+            &s0,
+            [&w.w_ih, &w.b_ih, &w.w_hh, &w.b_hh],
             self.lengths,
             self.reverse,
         )?;
