@@ -74,6 +74,12 @@ impl Linear {
         Ok(self.inner.forward(xs)?)
     }
 
+    /// `tanh` of [`Linear::forward`], through the fused `tanh` where the
+    /// layer runs fused kernels.
+    pub fn forward_tanh(&self, xs: &Tensor) -> Result<Tensor> {
+        Ok(kernels::activation::tanh(&self.forward(xs)?, self.kernel)?)
+    }
+
     /// The weight, `[output, input]`.
     pub fn weight(&self) -> &Tensor {
         self.inner.weight()

@@ -113,7 +113,7 @@ impl Bridge {
         let out = per_layer
             .iter()
             .enumerate()
-            .map(|(l, lin)| lin.forward(&joined.get(l)?)?.tanh().map_err(Error::from))
+            .map(|(l, lin)| lin.forward_tanh(&joined.get(l)?))
             .collect::<Result<Vec<_>>>()?;
         Ok(Tensor::stack(&out, 0)?)
     }

@@ -436,9 +436,7 @@ impl Decoder {
                 };
                 let (h, rnn) = self.run(&input, state, mode)?;
                 let att = attention.attend(&h, &memory.values, keys, &memory.mask)?;
-                let h_tilde = combine
-                    .forward(&Tensor::cat(&[&att.context, &h], 1)?)?
-                    .tanh()?;
+                let h_tilde = combine.forward_tanh(&Tensor::cat(&[&att.context, &h], 1)?)?;
                 Ok(Advance {
                     hidden: h_tilde.clone(),
                     state: DecoderState {
@@ -511,9 +509,7 @@ impl Decoder {
                     .ok_or_else(|| Error::Shape("the memory lacks the attention keys".into()))?;
                 let h = run(emb, mode)?;
                 let att = attention.attend_all(&h, &memory.values, keys, &memory.mask)?;
-                Ok(combine
-                    .forward(&Tensor::cat(&[&att.context, &h], 2)?)?
-                    .tanh()?)
+                combine.forward_tanh(&Tensor::cat(&[&att.context, &h], 2)?)
             })()),
             _ => None,
         }

@@ -9,6 +9,7 @@
 //! process default [`default_kernel`] unless the layer is told otherwise), so
 //! two layers in one process can be compared side by side.
 
+pub mod activation;
 pub mod cross_entropy;
 pub mod dots;
 pub mod gemm;
