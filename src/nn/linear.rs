@@ -74,6 +74,11 @@ impl Linear {
         Ok(self.inner.forward(xs)?)
     }
 
+    /// The kernel this layer runs on.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
     /// `tanh` of [`Linear::forward`], through the fused `tanh` where the
     /// layer runs fused kernels.
     pub fn forward_tanh(&self, xs: &Tensor) -> Result<Tensor> {

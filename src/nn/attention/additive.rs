@@ -10,6 +10,7 @@ use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
 use super::{Attention, check_keys, check_step, linear_init};
+use crate::nn::kernels::activation::tanh;
 use crate::{Error, Result};
 
 /// Sizes of an [`Additive`] attention.
@@ -80,7 +81,7 @@ impl Attention for Additive {
     fn scores(&self, query: &Tensor, prepared: &Tensor) -> Result<Tensor> {
         check_step(query, self.cfg.query, prepared, self.cfg.hidden)?;
         let q = self.w_q.forward(query)?.unsqueeze(1)?;
-        let energy = prepared.broadcast_add(&q)?.tanh()?;
+        let energy = tanh(&prepared.broadcast_add(&q)?, self.w_q.kernel())?;
         Ok(energy.broadcast_matmul(&self.w_v)?.squeeze(2)?)
     }
 }
