@@ -67,31 +67,57 @@ impl LinearCrossEntropy {
         let v = dims.2;
         let mut z = linear::forward(x, w, b, dims);
         let eps = T::of(self.label_smoothing);
-        let inv_v = T::of(1.0 / v as f64);
-        let losses = z
-            .chunks_mut(v)
-            .zip(&self.targets)
-            .map(|(row, &y)| {
-                let (sum, m) = sum_and_max(row);
-                let zy = row[y as usize];
-                let s = exp_shifted(row, m);
-                let inv_s = T::ONE / s;
-                for zj in row.iter_mut() {
-                    *zj = *zj * inv_s;
-                }
-                let lse = m + s.ln();
-                (T::ONE - eps) * (lse - zy) + eps * (lse - sum * inv_v)
-            })
-            .collect();
+        let losses = softmax_losses(&mut z, &self.targets, v, eps);
         (losses, z)
     }
 
     /// Turns the probabilities `p` into `∂L/∂logits` in place, from `∂L/∂loss`.
     fn logit_gradients<T: Real>(&self, p: &mut [T], grad: &[T], v: usize) {
         let eps = T::of(self.label_smoothing);
+        logit_gradients(p, &self.targets, grad, v, eps);
+    }
+}
+
+widest! {
+    /// Each row of `v` logits in `z` replaced by its softmax; the rows'
+    /// losses against `targets` with label smoothing `eps`. Compiled for the
+    /// widest vectors this CPU has.
+    fn softmax_losses / softmax_losses_body<T: Real>(
+        z: &mut [T],
+        targets: &[u32],
+        v: usize,
+        eps: T,
+    ) -> Vec<T> {
+        let inv_v = T::of(1.0 / v as f64);
+        let mut losses = Vec::with_capacity(targets.len());
+        for (row, &y) in z.chunks_mut(v).zip(targets) {
+            let (sum, m) = sum_and_max(row);
+            let zy = row[y as usize];
+            let s = exp_shifted(row, m);
+            let inv_s = T::ONE / s;
+            for zj in row.iter_mut() {
+                *zj = *zj * inv_s;
+            }
+            let lse = m + s.ln();
+            losses.push((T::ONE - eps) * (lse - zy) + eps * (lse - sum * inv_v));
+        }
+        losses
+    }
+}
+
+widest! {
+    /// The softmax rows `p` turned into `∂L/∂logits` in place, from the
+    /// rows' loss gradients `grad`. Compiled for the widest vectors.
+    fn logit_gradients / logit_gradients_body<T: Real>(
+        p: &mut [T],
+        targets: &[u32],
+        grad: &[T],
+        v: usize,
+        eps: T,
+    ) -> () {
         let off = eps * T::of(1.0 / v as f64);
         let hit = T::ONE - eps;
-        for ((row, &y), &g) in p.chunks_mut(v).zip(&self.targets).zip(grad) {
+        for ((row, &y), &g) in p.chunks_mut(v).zip(targets).zip(grad) {
             for dj in row.iter_mut() {
                 *dj = g * (*dj - off);
             }
@@ -209,6 +235,25 @@ mod tests {
 
     use super::*;
     use crate::nn::kernels::cross_entropy::softmax_cross_entropy;
+
+    /// The row passes compiled for this CPU's widest vectors give the
+    /// baseline build's bits (rows of 37 logits: lanes and a tail).
+    #[test]
+    fn widest_build_equals_the_baseline_bit_for_bit() {
+        let (n, v) = (11, 37);
+        let z: Vec<f32> = (0..n * v)
+            .map(|i| ((i as f32) * 0.61).sin() * 4.0)
+            .collect();
+        let targets: Vec<u32> = (0..n as u32).map(|r| (r * 7) % v as u32).collect();
+        let grad: Vec<f32> = (0..n).map(|r| 0.1 + r as f32 * 0.05).collect();
+        let (mut wide, mut base) = (z.clone(), z);
+        let lw = softmax_losses(&mut wide, &targets, v, 0.1);
+        let lb = softmax_losses_body(&mut base, &targets, v, 0.1);
+        assert!(lw == lb && wide == base);
+        logit_gradients(&mut wide, &targets, &grad, v, 0.1);
+        logit_gradients_body(&mut base, &targets, &grad, v, 0.1);
+        assert!(wide == base);
+    }
 
     #[test]
     fn matches_linear_then_cross_entropy_with_all_gradients() -> crate::Result<()> {

@@ -9,6 +9,50 @@
 //! process default [`default_kernel`] unless the layer is told otherwise), so
 //! two layers in one process can be compared side by side.
 
+/// `fn NAME / BODY<G: Bound, …>(args) -> R { … }`: defines `BODY` (inlined
+/// wherever it is called) and `NAME`, which runs it compiled for AVX-512 or
+/// AVX2 where the CPU has them ([`vector_isa`]). The crate is built for
+/// baseline x86-64, so the kernels' element-wise loops would otherwise run
+/// four lanes wide; compiled inside a `target_feature` function they run
+/// eight or sixteen. The results are the same bit for bit: the loops are
+/// IEEE operations in a fixed order, and Rust never fuses a multiply and an
+/// add on its own (tested where it is used). Closures do not inherit the
+/// target features of an inlined caller: bodies keep their hot loops as
+/// plain loops and `#[inline(always)]` functions.
+macro_rules! widest {
+    ($(#[$doc:meta])* fn $name:ident / $body:ident<$($g:ident: $bound:path),+>($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $block:block) => {
+        #[inline(always)]
+        fn $body<$($g: $bound),+>($($arg: $ty),*) -> $ret $block
+
+        $(#[$doc])*
+        fn $name<$($g: $bound),+>($($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            {
+                /// # Safety
+                /// The CPU has AVX-512F, AVX2 and FMA.
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                unsafe fn avx512<$($g: $bound),+>($($arg: $ty),*) -> $ret {
+                    $body::<$($g),+>($($arg),*)
+                }
+                /// # Safety
+                /// The CPU has AVX2 and FMA.
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2<$($g: $bound),+>($($arg: $ty),*) -> $ret {
+                    $body::<$($g),+>($($arg),*)
+                }
+                match $crate::nn::kernels::vector_isa() {
+                    // SAFETY: `vector_isa` found these instruction sets.
+                    $crate::embed::simd::Isa::Avx512 => return unsafe { avx512::<$($g),+>($($arg),*) },
+                    // SAFETY: as above.
+                    $crate::embed::simd::Isa::Avx2 => return unsafe { avx2::<$($g),+>($($arg),*) },
+                    $crate::embed::simd::Isa::Scalar => {}
+                }
+            }
+            $body::<$($g),+>($($arg),*)
+        }
+    };
+}
+
 pub mod activation;
 pub mod cross_entropy;
 pub mod dots;

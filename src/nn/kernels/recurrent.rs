@@ -31,11 +31,7 @@ use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 use super::gemm::{FEW_ROWS, Op, matmul, matmul_ld};
 use super::linear;
 use super::packed::Packed;
-#[cfg(target_arch = "x86_64")]
-use super::vector_isa;
 use super::{Real, read_cpu};
-#[cfg(target_arch = "x86_64")]
-use crate::embed::simd::Isa;
 use crate::nn::rnn::{Cell, Nonlinearity};
 
 /// The op: the cell, lengths of the batch rows and the direction, and the
@@ -284,48 +280,6 @@ impl CellMath for Gru {
     }
 }
 
-/// `fn NAME / BODY(args) -> R { … }`: defines `BODY::<C, T>` (inlined
-/// wherever it is called) and `NAME::<C, T>`, which runs it compiled for
-/// AVX-512 or AVX2 where the CPU has them ([`vector_isa`]). The crate is
-/// built for baseline x86-64, so the gate math's loops would otherwise run
-/// four lanes wide; compiled inside a `target_feature` function they run
-/// eight or sixteen. The results are the
-/// same bit for bit: the loops are element-wise IEEE operations, and Rust
-/// never fuses a multiply and an add on its own (tested).
-macro_rules! widest {
-    ($(#[$doc:meta])* fn $name:ident / $body:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $block:block) => {
-        #[inline(always)]
-        fn $body<C: CellMath, T: Real>($($arg: $ty),*) -> $ret $block
-
-        $(#[$doc])*
-        fn $name<C: CellMath, T: Real>($($arg: $ty),*) -> $ret {
-            #[cfg(target_arch = "x86_64")]
-            {
-                /// # Safety
-                /// The CPU has AVX-512F, AVX2 and FMA.
-                #[target_feature(enable = "avx512f,avx2,fma")]
-                unsafe fn avx512<C: CellMath, T: Real>($($arg: $ty),*) -> $ret {
-                    $body::<C, T>($($arg),*)
-                }
-                /// # Safety
-                /// The CPU has AVX2 and FMA.
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2<C: CellMath, T: Real>($($arg: $ty),*) -> $ret {
-                    $body::<C, T>($($arg),*)
-                }
-                match vector_isa() {
-                    // SAFETY: `vector_isa` found these instruction sets.
-                    Isa::Avx512 => return unsafe { avx512::<C, T>($($arg),*) },
-                    // SAFETY: as above.
-                    Isa::Avx2 => return unsafe { avx2::<C, T>($($arg),*) },
-                    Isa::Scalar => {}
-                }
-            }
-            $body::<C, T>($($arg),*)
-        }
-    };
-}
-
 /// The first `N` blocks of width `h` of `x`, each exactly `h` long.
 fn blocks_of<T, const N: usize>(x: &[T], h: usize) -> [&[T]; N] {
     std::array::from_fn(|k| &x[k * h..(k + 1) * h])
@@ -389,7 +343,7 @@ pub fn cell_step<T: Real>(
 widest! {
     /// One row's step of the cell `C` (see [`cell_step`]), compiled for the
     /// widest vectors this CPU has.
-    fn step / step_row(h: usize, x: &[T], hw: &[T], state: &mut [T], saved: &mut [T]) -> () {
+    fn step / step_row<C: CellMath, T: Real>(h: usize, x: &[T], hw: &[T], state: &mut [T], saved: &mut [T]) -> () {
         C::forward(h, x, hw, state, &mut saved[..C::SAVED * h]);
     }
 }
@@ -453,7 +407,7 @@ enum Tape {
 widest! {
     /// The op's forward pass (see the module docs), compiled for the widest
     /// vectors this CPU has: the output, and the trace when `keep`.
-    fn forward / forward_steps(
+    fn forward / forward_steps<C: CellMath, T: Real>(
         op: &RecurrentSequence,
         xa: &[T],
         wih: &[T],
@@ -532,7 +486,7 @@ widest! {
 widest! {
     /// Gradients of `xw`, `aux` and `W_hh` from the gradient of the output,
     /// compiled for the widest vectors this CPU has.
-    fn backward / backward_steps(
+    fn backward / backward_steps<C: CellMath, T: Real>(
         op: &RecurrentSequence,
         inputs: (&[T], &[T], &[T]),
         trace: &Trace<T>,
