@@ -23,6 +23,7 @@ pub struct SoftmaxCrossEntropy {
 }
 
 /// `(max, log Σ e^{x − max})` of a row.
+#[inline(always)]
 fn log_sum_exp<T: Real>(row: &[T]) -> (T, T) {
     let (_, m) = sum_and_max(row);
     (m, exp_sum(row, m).ln())
@@ -45,27 +46,42 @@ impl SoftmaxCrossEntropy {
     }
 
     fn forward<T: Real>(&self, x: &[T], v: usize) -> Vec<T> {
-        let eps = T::of(self.label_smoothing);
-        let inv_v = T::of(1.0 / v as f64);
-        x.chunks(v)
-            .zip(&self.targets)
-            .map(|(row, &y)| {
-                let (sum, m) = sum_and_max(row);
-                let lse = m + exp_sum(row, m).ln();
-                (T::ONE - eps) * (lse - row[y as usize]) + eps * (lse - sum * inv_v)
-            })
-            .collect()
+        losses(x, &self.targets, v, T::of(self.label_smoothing))
     }
 
     fn backward<T: Real>(&self, x: &[T], grad: &[T], v: usize) -> Vec<T> {
-        let eps = T::of(self.label_smoothing);
+        gradients(x, &self.targets, grad, v, T::of(self.label_smoothing))
+    }
+}
+
+widest! {
+    /// The rows' losses against `targets` with label smoothing `eps`,
+    /// compiled for the widest vectors this CPU has.
+    fn losses / losses_body<T: Real>(x: &[T], targets: &[u32], v: usize, eps: T) -> Vec<T> {
+        let inv_v = T::of(1.0 / v as f64);
+        let mut out = Vec::with_capacity(targets.len());
+        for (row, &y) in x.chunks(v).zip(targets) {
+            let (sum, m) = sum_and_max(row);
+            let lse = m + exp_sum(row, m).ln();
+            out.push((T::ONE - eps) * (lse - row[y as usize]) + eps * (lse - sum * inv_v));
+        }
+        out
+    }
+}
+
+widest! {
+    /// `∂L/∂logits` from the rows' loss gradients `grad`, compiled for the
+    /// widest vectors this CPU has.
+    fn gradients / gradients_body<T: Real>(
+        x: &[T],
+        targets: &[u32],
+        grad: &[T],
+        v: usize,
+        eps: T,
+    ) -> Vec<T> {
         let off = eps * T::of(1.0 / v as f64);
         let mut out = vec![T::ZERO; x.len()];
-        for ((row, d), (&y, &g)) in x
-            .chunks(v)
-            .zip(out.chunks_mut(v))
-            .zip(self.targets.iter().zip(grad))
-        {
+        for ((row, d), (&y, &g)) in x.chunks(v).zip(out.chunks_mut(v)).zip(targets.iter().zip(grad)) {
             let (m, l) = log_sum_exp(row);
             let lse = m + l;
             for (dj, &xj) in d.iter_mut().zip(row) {
@@ -136,6 +152,22 @@ mod tests {
     use candle_core::{D, DType, Device, Var};
 
     use super::*;
+
+    /// The row passes compiled for this CPU's widest vectors give the
+    /// baseline build's bits (rows of 37 logits: lanes and a tail).
+    #[test]
+    fn widest_build_equals_the_baseline_bit_for_bit() {
+        let (n, v) = (11, 37);
+        let x: Vec<f32> = (0..n * v)
+            .map(|i| ((i as f32) * 0.61).sin() * 4.0)
+            .collect();
+        let targets: Vec<u32> = (0..n as u32).map(|r| (r * 7) % v as u32).collect();
+        let grad: Vec<f32> = (0..n).map(|r| 0.1 + r as f32 * 0.05).collect();
+        assert!(losses(&x, &targets, v, 0.1) == losses_body(&x, &targets, v, 0.1));
+        assert!(
+            gradients(&x, &targets, &grad, v, 0.1) == gradients_body(&x, &targets, &grad, v, 0.1)
+        );
+    }
     use crate::train::{CrossEntropy, Reduction};
 
     #[test]

@@ -9,8 +9,8 @@
 //! process default [`default_kernel`] unless the layer is told otherwise), so
 //! two layers in one process can be compared side by side.
 
-/// `fn NAME / BODY<G: Bound, …>(args) -> R { … }`: defines `BODY` (inlined
-/// wherever it is called) and `NAME`, which runs it compiled for AVX-512 or
+/// `[pub] fn NAME / BODY<G: Bound, …>(args) -> R { … }`: defines `BODY`
+/// (inlined wherever it is called) and `NAME`, which runs it compiled for AVX-512 or
 /// AVX2 where the CPU has them ([`vector_isa`]). The crate is built for
 /// baseline x86-64, so the kernels' element-wise loops would otherwise run
 /// four lanes wide; compiled inside a `target_feature` function they run
@@ -20,12 +20,12 @@
 /// target features of an inlined caller: bodies keep their hot loops as
 /// plain loops and `#[inline(always)]` functions.
 macro_rules! widest {
-    ($(#[$doc:meta])* fn $name:ident / $body:ident<$($g:ident: $bound:path),+>($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $block:block) => {
+    ($(#[$doc:meta])* $vis:vis fn $name:ident / $body:ident<$($g:ident: $bound:path),+>($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $block:block) => {
         #[inline(always)]
         fn $body<$($g: $bound),+>($($arg: $ty),*) -> $ret $block
 
         $(#[$doc])*
-        fn $name<$($g: $bound),+>($($arg: $ty),*) -> $ret {
+        $vis fn $name<$($g: $bound),+>($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             {
                 /// # Safety
