@@ -19,7 +19,7 @@ use super::{Real, read_cpu, slice_of};
 
 /// Elements per parallel task: large enough that scheduling is noise, small
 /// enough that a parameter of a few hundred thousand values splits across cores.
-const CHUNK: usize = 1 << 15;
+pub(crate) const CHUNK: usize = 1 << 15;
 
 /// The per-element rule of an in-place update of `dst` from `N` operands.
 pub trait Elementwise<const N: usize>: Sync {

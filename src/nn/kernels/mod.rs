@@ -52,6 +52,7 @@ macro_rules! widest {
         }
     };
 }
+pub(crate) use widest;
 
 pub mod activation;
 pub mod cross_entropy;

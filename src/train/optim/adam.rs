@@ -16,8 +16,11 @@
 
 use std::collections::HashMap;
 
+use std::sync::Mutex;
+
 use candle_core::backprop::GradStore;
-use candle_core::{Tensor, Var};
+use candle_core::{CpuStorage, InplaceOp2, Layout, Tensor, Var};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -25,8 +28,8 @@ use super::{
     lr_tensor, saved_lr,
 };
 use crate::Result;
-use crate::nn::kernels::inplace::{self, Elementwise};
-use crate::nn::kernels::{Kernel, Real, default_kernel};
+use crate::nn::kernels::inplace::{self, CHUNK, Elementwise};
+use crate::nn::kernels::{Kernel, Real, default_kernel, slice_of, widest};
 
 /// Settings of [`Adam`]; defaults are PyTorch's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -115,8 +118,67 @@ struct Param {
     var: Var,
     /// Steps taken with a gradient (PyTorch keeps one count per parameter).
     step: u64,
-    /// `exp_avg` and `exp_avg_sq`; `None` until the first step with a gradient.
+    /// `exp_avg` and `exp_avg_sq` as tensors (the reference path, and
+    /// state just loaded); `None` until the first step with a gradient or
+    /// while the fused path holds them in `host`.
     moments: Option<(Tensor, Tensor)>,
+    /// The same moments as plain buffers, where the fused path keeps them
+    /// between steps (at most one of `moments` and `host` is set).
+    host: Option<Host>,
+}
+
+/// `exp_avg` and `exp_avg_sq` of one parameter, flat, in its dtype.
+enum Host {
+    F32(Vec<f32>, Vec<f32>),
+    F64(Vec<f64>, Vec<f64>),
+}
+
+impl Param {
+    /// The moments as tensors shaped like the parameter (a copy where the
+    /// fused path holds them).
+    fn moment_tensors(&self) -> Result<Option<(Tensor, Tensor)>> {
+        let (shape, dev) = (self.var.shape(), self.var.device());
+        Ok(match (&self.host, &self.moments) {
+            (Some(Host::F32(m, v)), _) => Some((
+                Tensor::from_slice(m, shape, dev)?,
+                Tensor::from_slice(v, shape, dev)?,
+            )),
+            (Some(Host::F64(m, v)), _) => Some((
+                Tensor::from_slice(m, shape, dev)?,
+                Tensor::from_slice(v, shape, dev)?,
+            )),
+            (None, Some((m, v))) => Some((m.copy()?, v.copy()?)),
+            (None, None) => None,
+        })
+    }
+
+    /// Moves the moments from `host` back into `moments`.
+    fn move_to_tensors(&mut self) -> Result<()> {
+        if self.host.is_some() {
+            self.moments = self.moment_tensors()?;
+            self.host = None;
+        }
+        Ok(())
+    }
+
+    /// The moments as buffers of `g`'s dtype (zeros before the first step),
+    /// taken out of the parameter.
+    fn take_host(&mut self, g: &Tensor) -> Result<Host> {
+        if let Some(h) = self.host.take() {
+            return Ok(h);
+        }
+        let flat = |t: &Tensor| t.flatten_all().map_err(crate::Error::from);
+        Ok(match (self.moments.take(), g.dtype()) {
+            (Some((m, v)), candle_core::DType::F64) => {
+                Host::F64(flat(&m)?.to_vec1()?, flat(&v)?.to_vec1()?)
+            }
+            (Some((m, v)), _) => Host::F32(flat(&m)?.to_vec1()?, flat(&v)?.to_vec1()?),
+            (None, candle_core::DType::F64) => {
+                Host::F64(vec![0.0; g.elem_count()], vec![0.0; g.elem_count()])
+            }
+            (None, _) => Host::F32(vec![0.0; g.elem_count()], vec![0.0; g.elem_count()]),
+        })
+    }
 }
 
 /// The update both variants share; `decoupled` picks AdamW's weight decay.
@@ -164,6 +226,7 @@ struct FirstMoment {
 
 impl Elementwise<2> for FirstMoment {
     const NAME: &'static str = "adam-exp-avg";
+    #[inline(always)]
     fn apply<T: Real>(&self, m: &mut [T], [g, p]: [&[T]; 2]) {
         let (w, w1) = (T::of(self.weight), T::of(1.0 - self.weight));
         let l2 = (self.l2 != 0.0).then(|| T::of(self.l2));
@@ -188,6 +251,7 @@ struct SecondMoment {
 
 impl Elementwise<2> for SecondMoment {
     const NAME: &'static str = "adam-exp-avg-sq";
+    #[inline(always)]
     fn apply<T: Real>(&self, v: &mut [T], [g, p]: [&[T]; 2]) {
         let (b2, b2c) = (T::of(self.beta2), T::of(1.0 - self.beta2));
         let l2 = (self.l2 != 0.0).then(|| T::of(self.l2));
@@ -208,6 +272,7 @@ struct Apply {
 
 impl Elementwise<2> for Apply {
     const NAME: &'static str = "adam-apply";
+    #[inline(always)]
     fn apply<T: Real>(&self, p: &mut [T], [m, v]: [&[T]; 2]) {
         let (k, eps, ss) = (
             T::of(self.inv_sqrt_bias_c2),
@@ -222,6 +287,91 @@ impl Elementwise<2> for Apply {
             };
             let denom = v.sqrt() * k + eps;
             *p = w - ((m / denom) * ss + T::ZERO);
+        }
+    }
+}
+
+/// The fused step of one parameter: the parameter is the op's destination,
+/// the gradient its operand, the moments the optimizer's own buffers.
+struct Pass<'a> {
+    host: Mutex<&'a mut Host>,
+    first: FirstMoment,
+    second: SecondMoment,
+    apply: Apply,
+}
+
+impl Pass<'_> {
+    /// Chunk by chunk over the cores: the moments, then the parameter, each
+    /// chunk's four arrays read once from memory.
+    fn run<T: Real>(
+        &self,
+        p: &mut [T],
+        m: &mut [T],
+        v: &mut [T],
+        g: &[T],
+    ) -> candle_core::Result<()> {
+        if [m.len(), v.len(), g.len()].iter().any(|&n| n != p.len()) {
+            candle_core::bail!(
+                "adam: parameter of {} values, gradient {}, moments {} and {}",
+                p.len(),
+                g.len(),
+                m.len(),
+                v.len()
+            );
+        }
+        p.par_chunks_mut(CHUNK)
+            .zip(m.par_chunks_mut(CHUNK))
+            .zip(v.par_chunks_mut(CHUNK))
+            .zip(g.par_chunks(CHUNK))
+            .for_each(|(((p, m), v), g)| chunk_step(self, p, m, v, g));
+        Ok(())
+    }
+}
+
+widest! {
+    /// One chunk of [`Pass::run`]: the three element rules in their order,
+    /// compiled for the widest vectors this CPU has (the square root and
+    /// division ran four lanes wide: the step was bound by them, not by
+    /// memory).
+    fn chunk_step / chunk_step_body<T: Real>(
+        pass: &Pass<'_>,
+        p: &mut [T],
+        m: &mut [T],
+        v: &mut [T],
+        g: &[T],
+    ) -> () {
+        pass.first.apply(m, [g, &*p]);
+        pass.second.apply(v, [g, &*p]);
+        pass.apply.apply(p, [&*m, &*v]);
+    }
+}
+
+impl InplaceOp2 for Pass<'_> {
+    fn name(&self) -> &'static str {
+        "adam"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s: &mut CpuStorage,
+        l: &Layout,
+        gs: &CpuStorage,
+        gl: &Layout,
+    ) -> candle_core::Result<()> {
+        let Some((lo, hi)) = l.contiguous_offsets() else {
+            candle_core::bail!("adam: parameter not contiguous");
+        };
+        let Ok(mut host) = self.host.lock() else {
+            candle_core::bail!("adam: the moments' lock is poisoned");
+        };
+        match (s, &mut **host) {
+            (CpuStorage::F32(p), Host::F32(m, v)) => {
+                self.run(&mut p[lo..hi], m, v, slice_of::<f32>(gs, gl)?)
+            }
+            (CpuStorage::F64(p), Host::F64(m, v)) => {
+                self.run(&mut p[lo..hi], m, v, slice_of::<f64>(gs, gl)?)
+            }
+            _ => candle_core::bail!("adam: parameter and moments of different dtypes"),
         }
     }
 }
@@ -243,6 +393,7 @@ impl Core {
                 var,
                 step: 0,
                 moments: None,
+                host: None,
             })
             .collect();
         Ok(Core {
@@ -269,6 +420,7 @@ impl Core {
                 continue;
             }
             let p = &mut self.params[i];
+            p.move_to_tensors()?;
             if self.weight_decay != 0.0 {
                 if self.decoupled {
                     w = w.affine(1.0 - self.lr * self.weight_decay, 0.0)?;
@@ -295,17 +447,14 @@ impl Core {
         Ok(())
     }
 
-    /// The step of one parameter as three in-place passes (the same
-    /// arithmetic as the tensor ops of [`Core::step`], so the same bits);
+    /// The step of one parameter as one in-place pass over parameter,
+    /// gradient and moments (per chunk, the three element rules of the
+    /// tensor ops of [`Core::step`] in their order, so the same bits);
     /// `false`, with nothing changed, where the kernels cannot run.
     fn fused_step(&mut self, i: usize, g: &Tensor, w: &Tensor) -> Result<bool> {
         let g = g.contiguous()?;
-        let p = &self.params[i];
-        let (m, v) = match &p.moments {
-            Some((m, v)) => (m.clone(), v.clone()),
-            None => (g.zeros_like()?, g.zeros_like()?),
-        };
-        if !inplace::eligible(w, &[&g, &m, &v]) {
+        if !inplace::eligible(w, &[&g]) {
+            self.params[i].move_to_tensors()?;
             return Ok(false);
         }
         let (b1, b2) = self.betas;
@@ -314,37 +463,37 @@ impl Core {
         } else {
             self.weight_decay
         };
-        let t = p.step as f64;
+        let t = self.params[i].step as f64;
         let bias_c2 = 1.0 - b2.powf(t);
-        inplace::update2(
-            &m,
-            &g,
-            w,
-            &FirstMoment {
+        let mut host = self.params[i].take_host(&g)?;
+        let pass = Pass {
+            host: Mutex::new(&mut host),
+            first: FirstMoment {
                 weight: 1.0 - b1,
                 l2,
             },
-        )?;
-        inplace::update2(&v, &g, w, &SecondMoment { beta2: b2, l2 })?;
-        let apply = Apply {
-            decay: (self.decoupled && self.weight_decay != 0.0)
-                .then_some(1.0 - self.lr * self.weight_decay),
-            inv_sqrt_bias_c2: 1.0 / bias_c2.sqrt(),
-            eps: self.eps,
-            step_size: self.lr / (1.0 - b1.powf(t)),
+            second: SecondMoment { beta2: b2, l2 },
+            apply: Apply {
+                decay: (self.decoupled && self.weight_decay != 0.0)
+                    .then_some(1.0 - self.lr * self.weight_decay),
+                inv_sqrt_bias_c2: 1.0 / bias_c2.sqrt(),
+                eps: self.eps,
+                step_size: self.lr / (1.0 - b1.powf(t)),
+            },
         };
-        inplace::update2(w, &m, &v, &apply)?;
-        self.params[i].moments = Some((m, v));
+        let done = w.inplace_op2(&g, &pass);
+        self.params[i].host = Some(host);
+        done?;
         Ok(true)
     }
 
     fn state(&self) -> Result<HashMap<String, Tensor>> {
         let mut out = HashMap::from([(LR_KEY.to_string(), lr_tensor(self.lr)?)]);
         for p in &self.params {
-            if let Some((m, v)) = &p.moments {
+            if let Some((m, v)) = p.moment_tensors()? {
                 out.insert(format!("{}.{STEP}", p.name), count_tensor(p.step)?);
-                out.insert(format!("{}.{EXP_AVG}", p.name), m.copy()?);
-                out.insert(format!("{}.{EXP_AVG_SQ}", p.name), v.copy()?);
+                out.insert(format!("{}.{EXP_AVG}", p.name), m);
+                out.insert(format!("{}.{EXP_AVG_SQ}", p.name), v);
             }
         }
         Ok(out)
@@ -379,6 +528,7 @@ impl Core {
         for (p, (step, moments)) in self.params.iter_mut().zip(loaded) {
             p.step = step;
             p.moments = moments;
+            p.host = None;
         }
         if let Some(lr) = lr {
             self.lr = lr;
