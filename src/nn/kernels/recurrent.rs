@@ -392,7 +392,7 @@ impl RecurrentSequence {
 /// What the forward pass keeps for the backward pass, in processing order:
 /// `states` `[T + 1, B, S·H]` (the state before the first step, then after
 /// each; a padded step carries its row's state) and `saved` `[T, B, K·H]`
-/// (the cell's saved blocks; stale on padded steps, which backward skips).
+/// (the cell's saved blocks; zero on padded steps, which backward skips).
 struct Trace<T> {
     states: Vec<T>,
     saved: Vec<T>,
