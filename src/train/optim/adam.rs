@@ -15,7 +15,6 @@
 //! step size and to `√v`, not to `m` and `v`), so `eps` means the same thing.
 
 use std::collections::HashMap;
-
 use std::sync::Mutex;
 
 use candle_core::backprop::GradStore;
