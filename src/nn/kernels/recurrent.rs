@@ -426,11 +426,8 @@ widest! {
         // while it is in cache (zero-filling them whole up front cost a pass
         // over memory as long as the gate math's).
         let mut states = Vec::with_capacity((t + 1) * b * sw);
-        for r in 0..b {
-            for j in 0..C::STATES {
-                states.extend_from_slice(&s0[(j * b + r) * h..(j * b + r + 1) * h]);
-            }
-        }
+        states.resize(b * sw, T::ZERO);
+        blocks_to_rows(s0, &mut states, (b, h, sw));
         // Without `keep` (nothing will ask for gradients) one row's saved
         // blocks are scratch, overwritten row after row.
         let mut saved = Vec::with_capacity(if keep { t * b * k } else { k });
@@ -472,20 +469,15 @@ widest! {
             }
         }
         // The final state, `h` of every row, then `c` of every row.
-        let last = &states[t * b * sw..];
-        let finals = &mut out[b * t * h..];
-        for (r, st) in last.chunks(sw).enumerate() {
-            for (j, block) in st.chunks(h).enumerate() {
-                finals[(j * b + r) * h..(j * b + r + 1) * h].copy_from_slice(block);
-            }
-        }
+        rows_to_blocks(&states[t * b * sw..], &mut out[b * t * h..], (b, h, sw));
         (out, keep.then_some(Trace { states, saved }))
     }
 }
 
 widest! {
-    /// Gradients of `xw`, `aux` and `W_hh` from the gradient of the output,
-    /// compiled for the widest vectors this CPU has.
+    /// Gradients of the op's inputs (the flat `x`, `s0`, `b_ih`, `b_hh`;
+    /// `W_ih`; `W_hh`) from the gradient of its output, compiled for the
+    /// widest vectors this CPU has.
     fn backward / backward_steps<C: CellMath, T: Real>(
         op: &RecurrentSequence,
         inputs: (&[T], &[T], &[T]),
@@ -508,11 +500,7 @@ widest! {
         };
         let mut prev_h = vec![T::ZERO; b * t * h];
         let mut d_state = vec![T::ZERO; b * sw];
-        for (r, ds) in d_state.chunks_mut(sw).enumerate() {
-            for (j, block) in ds.chunks_mut(h).enumerate() {
-                block.copy_from_slice(&grad_final[(j * b + r) * h..(j * b + r + 1) * h]);
-            }
-        }
+        blocks_to_rows(grad_final, &mut d_state, (b, h, sw));
         let mut d_next = vec![T::ZERO; b * sw];
         // `W_hh` packed once for the steps' products, as in the forward pass.
         let packed = (b > FEW_ROWS).then(|| Packed::new(whh, Op::N, h, g, h));
@@ -592,28 +580,43 @@ widest! {
             matmul(d_x, &d_xw, Op::N, wih, Op::N, t * b, g, input, false);
         }
         let (d_s0, rest) = rest.split_at_mut(b * sw);
-        for (r, ds) in d_state.chunks(sw).enumerate() {
-            for (j, block) in ds.chunks(h).enumerate() {
-                d_s0[(j * b + r) * h..(j * b + r + 1) * h].copy_from_slice(block);
-            }
-        }
+        rows_to_blocks(&d_state, d_s0, (b, h, sw));
         let (db_ih, db_hh) = rest.split_at_mut(g);
-        for row in d_xw.chunks(g) {
-            for (acc, v) in db_ih.iter_mut().zip(row) {
-                *acc += *v;
-            }
-        }
+        add_rows(db_ih, &d_xw);
         match C::HW_IS_X {
             true => db_hh.copy_from_slice(db_ih),
-            false => {
-                for row in d_hw.chunks(g) {
-                    for (acc, v) in db_hh.iter_mut().zip(row) {
-                        *acc += *v;
-                    }
-                }
-            }
+            false => add_rows(db_hh, &d_hw),
         }
         (d_xa, d_wih, d_whh)
+    }
+}
+
+/// A state as the op's input and output hold it, `S` blocks `[B, H]` (`h` of
+/// every row, then `c`), written into `[B, S·H]` rows (`sw = S·H` wide) as
+/// the steps run it.
+fn blocks_to_rows<T: Copy>(blocks: &[T], rows: &mut [T], (b, h, sw): (usize, usize, usize)) {
+    for (r, row) in rows.chunks_mut(sw).enumerate() {
+        for (j, block) in row.chunks_mut(h).enumerate() {
+            block.copy_from_slice(&blocks[(j * b + r) * h..(j * b + r + 1) * h]);
+        }
+    }
+}
+
+/// [`blocks_to_rows`] the other way.
+fn rows_to_blocks<T: Copy>(rows: &[T], blocks: &mut [T], (b, h, sw): (usize, usize, usize)) {
+    for (r, row) in rows.chunks(sw).enumerate() {
+        for (j, block) in row.chunks(h).enumerate() {
+            blocks[(j * b + r) * h..(j * b + r + 1) * h].copy_from_slice(block);
+        }
+    }
+}
+
+/// `acc += Σ` of the rows of `rows` (each as long as `acc`): a bias gradient.
+fn add_rows<T: Real>(acc: &mut [T], rows: &[T]) {
+    for row in rows.chunks(acc.len()) {
+        for (a, v) in acc.iter_mut().zip(row) {
+            *a += *v;
+        }
     }
 }
 

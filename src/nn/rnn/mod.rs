@@ -249,7 +249,12 @@ impl Rnn {
                 &zeros
             }
         };
-        let mut masks: Option<StepMasks> = None;
+        // Every layer's input has `x`'s device and dtype, so one path serves
+        // the whole stack; only the reference path reads step masks.
+        let masks = match self.fused(x) {
+            true => None,
+            false => Some(StepMasks::new(lengths, t, x.dtype(), x.device())?),
+        };
         let dirs = self.cfg.directions();
         let (mut hs, mut cs) = (Vec::new(), Vec::new());
         let mut layer_in = x.clone();
@@ -262,8 +267,8 @@ impl Rnn {
                     c: init.c().map(|c| c.get(k)).transpose()?,
                 };
                 let w = &self.weights[k];
-                let (out, last) = match self.fused(&layer_in) {
-                    true => {
+                let (out, last) = match &masks {
+                    None => {
                         let run = Direction {
                             cell: self.cfg.cell,
                             lengths,
@@ -271,15 +276,7 @@ impl Rnn {
                         };
                         run.fused(&layer_in, w, &start)?
                     }
-                    false => {
-                        let m = match masks.take() {
-                            Some(m) => m,
-                            None => StepMasks::new(lengths, t, x.dtype(), x.device())?,
-                        };
-                        let run = self.run_direction(&layer_in, w, start, &m, dir == 1);
-                        masks = Some(m);
-                        run?
-                    }
+                    Some(m) => self.run_direction(&layer_in, w, start, m, dir == 1)?,
                 };
                 outs.push(out);
                 hs.push(last.h);
