@@ -74,6 +74,27 @@ pub(super) fn exp_sum<T: Real>(row: &[T], m: T) -> T {
     lane_sum(row, |z| (z - m).exp())
 }
 
+/// The label-smoothed cross-entropy of one row from its log-sum-exp `lse`,
+/// its target's logit `zy` and the sum of its logits (`inv_v = 1/V`):
+/// `(1 − ε)(lse − z_y) + ε(lse − mean z)`, PyTorch's `label_smoothing`.
+#[inline(always)]
+pub(super) fn smoothed_loss<T: Real>(lse: T, zy: T, sum: T, eps: T, inv_v: T) -> T {
+    (T::ONE - eps) * (lse - zy) + eps * (lse - sum * inv_v)
+}
+
+/// Rows for the kernels' wide-against-baseline tests: 11 rows of 37 logits
+/// (lanes and a tail), a target per row and a loss gradient per row.
+#[cfg(test)]
+pub(super) fn sample_rows() -> (Vec<f32>, Vec<u32>, Vec<f32>, usize) {
+    let (n, v) = (11, 37);
+    let logits = (0..n * v)
+        .map(|i| ((i as f32) * 0.61).sin() * 4.0)
+        .collect();
+    let targets = (0..n as u32).map(|r| (r * 7) % v as u32).collect();
+    let grad = (0..n).map(|r| 0.1 + r as f32 * 0.05).collect();
+    (logits, targets, grad, v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
