@@ -117,13 +117,19 @@ struct Param {
     var: Var,
     /// Steps taken with a gradient (PyTorch keeps one count per parameter).
     step: u64,
-    /// `exp_avg` and `exp_avg_sq` as tensors (the reference path, and
-    /// state just loaded); `None` until the first step with a gradient or
-    /// while the fused path holds them in `host`.
-    moments: Option<(Tensor, Tensor)>,
-    /// The same moments as plain buffers, where the fused path keeps them
-    /// between steps (at most one of `moments` and `host` is set).
-    host: Option<Host>,
+    /// `exp_avg` and `exp_avg_sq`.
+    moments: Moments,
+}
+
+/// A parameter's `exp_avg` and `exp_avg_sq`, where they are kept between
+/// steps.
+enum Moments {
+    /// Before the first step with a gradient.
+    None,
+    /// As tensors: the reference path's, and state just loaded.
+    Tensors(Tensor, Tensor),
+    /// As the fused path's own flat buffers, in the parameter's dtype.
+    Host(Host),
 }
 
 /// `exp_avg` and `exp_avg_sq` of one parameter, flat, in its dtype.
@@ -132,50 +138,54 @@ enum Host {
     F64(Vec<f64>, Vec<f64>),
 }
 
+impl Host {
+    /// Both buffers as tensors shaped like `var` (copies).
+    fn tensors(&self, var: &Var) -> Result<(Tensor, Tensor)> {
+        let (shape, dev) = (var.shape(), var.device());
+        Ok(match self {
+            Host::F32(m, v) => (
+                Tensor::from_slice(m, shape, dev)?,
+                Tensor::from_slice(v, shape, dev)?,
+            ),
+            Host::F64(m, v) => (
+                Tensor::from_slice(m, shape, dev)?,
+                Tensor::from_slice(v, shape, dev)?,
+            ),
+        })
+    }
+}
+
 impl Param {
-    /// The moments as tensors shaped like the parameter (a copy where the
-    /// fused path holds them).
+    /// Copies of the moments as tensors shaped like the parameter.
     fn moment_tensors(&self) -> Result<Option<(Tensor, Tensor)>> {
-        let (shape, dev) = (self.var.shape(), self.var.device());
-        Ok(match (&self.host, &self.moments) {
-            (Some(Host::F32(m, v)), _) => Some((
-                Tensor::from_slice(m, shape, dev)?,
-                Tensor::from_slice(v, shape, dev)?,
-            )),
-            (Some(Host::F64(m, v)), _) => Some((
-                Tensor::from_slice(m, shape, dev)?,
-                Tensor::from_slice(v, shape, dev)?,
-            )),
-            (None, Some((m, v))) => Some((m.copy()?, v.copy()?)),
-            (None, None) => None,
+        Ok(match &self.moments {
+            Moments::None => None,
+            Moments::Tensors(m, v) => Some((m.copy()?, v.copy()?)),
+            Moments::Host(h) => Some(h.tensors(&self.var)?),
         })
     }
 
-    /// Moves the moments from `host` back into `moments`.
-    fn move_to_tensors(&mut self) -> Result<()> {
-        if self.host.is_some() {
-            self.moments = self.moment_tensors()?;
-            self.host = None;
-        }
-        Ok(())
+    /// The moments as tensors, taken out of the parameter (the reference
+    /// path puts its new ones back).
+    fn take_tensors(&mut self) -> Result<Option<(Tensor, Tensor)>> {
+        Ok(match std::mem::replace(&mut self.moments, Moments::None) {
+            Moments::None => None,
+            Moments::Tensors(m, v) => Some((m, v)),
+            Moments::Host(h) => Some(h.tensors(&self.var)?),
+        })
     }
 
     /// The moments as buffers of `g`'s dtype (zeros before the first step),
-    /// taken out of the parameter.
+    /// taken out of the parameter (the fused path puts them back).
     fn take_host(&mut self, g: &Tensor) -> Result<Host> {
-        if let Some(h) = self.host.take() {
-            return Ok(h);
-        }
         let flat = |t: &Tensor| t.flatten_all().map_err(crate::Error::from);
-        Ok(match (self.moments.take(), g.dtype()) {
-            (Some((m, v)), candle_core::DType::F64) => {
-                Host::F64(flat(&m)?.to_vec1()?, flat(&v)?.to_vec1()?)
-            }
-            (Some((m, v)), _) => Host::F32(flat(&m)?.to_vec1()?, flat(&v)?.to_vec1()?),
-            (None, candle_core::DType::F64) => {
-                Host::F64(vec![0.0; g.elem_count()], vec![0.0; g.elem_count()])
-            }
-            (None, _) => Host::F32(vec![0.0; g.elem_count()], vec![0.0; g.elem_count()]),
+        let f64 = g.dtype() == candle_core::DType::F64;
+        Ok(match std::mem::replace(&mut self.moments, Moments::None) {
+            Moments::Host(h) => h,
+            Moments::Tensors(m, v) if f64 => Host::F64(flat(&m)?.to_vec1()?, flat(&v)?.to_vec1()?),
+            Moments::Tensors(m, v) => Host::F32(flat(&m)?.to_vec1()?, flat(&v)?.to_vec1()?),
+            Moments::None if f64 => Host::F64(vec![0.0; g.elem_count()], vec![0.0; g.elem_count()]),
+            Moments::None => Host::F32(vec![0.0; g.elem_count()], vec![0.0; g.elem_count()]),
         })
     }
 }
@@ -391,8 +401,7 @@ impl Core {
                 name,
                 var,
                 step: 0,
-                moments: None,
-                host: None,
+                moments: Moments::None,
             })
             .collect();
         Ok(Core {
@@ -419,7 +428,7 @@ impl Core {
                 continue;
             }
             let p = &mut self.params[i];
-            p.move_to_tensors()?;
+            let moments = p.take_tensors()?;
             if self.weight_decay != 0.0 {
                 if self.decoupled {
                     w = w.affine(1.0 - self.lr * self.weight_decay, 0.0)?;
@@ -427,7 +436,7 @@ impl Core {
                     g = (g + w.affine(self.weight_decay, 0.0)?)?;
                 }
             }
-            let (m, v) = match p.moments.take() {
+            let (m, v) = match moments {
                 Some(mv) => mv,
                 None => (g.zeros_like()?, g.zeros_like()?),
             };
@@ -441,7 +450,7 @@ impl Core {
             // √v / √bias_c2 + eps in one pass (x · (1/s) + eps, as torch's division does).
             let denom = v.sqrt()?.affine(1.0 / bias_c2.sqrt(), self.eps)?;
             p.var.set(&(w - (&m / &denom)?.affine(step_size, 0.0)?)?)?;
-            p.moments = Some((m, v));
+            p.moments = Moments::Tensors(m, v);
         }
         Ok(())
     }
@@ -453,7 +462,6 @@ impl Core {
     fn fused_step(&mut self, i: usize, g: &Tensor, w: &Tensor) -> Result<bool> {
         let g = g.contiguous()?;
         if !inplace::eligible(w, &[&g]) {
-            self.params[i].move_to_tensors()?;
             return Ok(false);
         }
         let (b1, b2) = self.betas;
@@ -481,7 +489,7 @@ impl Core {
             },
         };
         let done = w.inplace_op2(&g, &pass);
-        self.params[i].host = Some(host);
+        self.params[i].moments = Moments::Host(host);
         done?;
         Ok(true)
     }
@@ -526,8 +534,10 @@ impl Core {
         let lr = saved_lr(state)?;
         for (p, (step, moments)) in self.params.iter_mut().zip(loaded) {
             p.step = step;
-            p.moments = moments;
-            p.host = None;
+            p.moments = match moments {
+                Some((m, v)) => Moments::Tensors(m, v),
+                None => Moments::None,
+            };
         }
         if let Some(lr) = lr {
             self.lr = lr;
