@@ -3,7 +3,10 @@
 //! The file is merged onto the *serialised defaults* table by table, so a
 //! file that sets only `[model] hidden = 128` keeps every other default,
 //! including the other fields of `[model]`; unknown keys are still rejected
-//! by the config types' `deny_unknown_fields`.
+//! by the config types' `deny_unknown_fields`. A table that names another
+//! `type` than the default's (an enum variant: `schedule = { type = "cosine" }`
+//! over the recipe's exponential decay) replaces it whole, since the default's
+//! other fields belong to the variant it leaves.
 
 use std::path::Path;
 
@@ -39,7 +42,11 @@ fn one_line(e: &impl std::fmt::Display) -> String {
 fn merge(base: &mut toml::Table, over: toml::Table) {
     for (key, value) in over {
         match (base.get_mut(&key), value) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (Some(toml::Value::Table(b)), toml::Value::Table(o))
+                if o.get("type").is_none_or(|t| b.get("type") == Some(t)) =>
+            {
+                merge(b, o)
+            }
             (_, v) => {
                 base.insert(key, v);
             }
@@ -66,11 +73,58 @@ mod tests {
             }
         }
     }
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+    enum Shape {
+        Decay { gamma: f64, every: u32 },
+        Cosine { warmup: u32 },
+    }
+    impl Default for Shape {
+        fn default() -> Self {
+            Shape::Decay {
+                gamma: 0.5,
+                every: 2,
+            }
+        }
+    }
     #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
     #[serde(default, deny_unknown_fields)]
     struct Outer {
         inner: Inner,
         c: Option<f64>,
+        shape: Shape,
+    }
+
+    #[test]
+    fn a_table_naming_another_variant_replaces_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "shape = { type = \"cosine\", warmup = 3 }\n").unwrap();
+        let got: Outer = load(Some(&p)).unwrap();
+        assert_eq!(got.shape, Shape::Cosine { warmup: 3 });
+        // The same variant (named or not) still merges field by field.
+        std::fs::write(&p, "[shape]\ngamma = 0.9\n").unwrap();
+        let got: Outer = load(Some(&p)).unwrap();
+        assert_eq!(
+            got.shape,
+            Shape::Decay {
+                gamma: 0.9,
+                every: 2
+            }
+        );
+        std::fs::write(&p, "shape = { type = \"decay\", every = 5 }\n").unwrap();
+        let got: Outer = load(Some(&p)).unwrap();
+        assert_eq!(
+            got.shape,
+            Shape::Decay {
+                gamma: 0.5,
+                every: 5
+            }
+        );
+        // A variant missing a field it needs is an error naming the file.
+        std::fs::write(&p, "shape = { type = \"cosine\" }\n").unwrap();
+        let err = load::<Outer>(Some(&p)).unwrap_err().to_string();
+        assert!(err.contains("c.toml") && err.contains("warmup"), "{err}");
     }
 
     #[test]
