@@ -67,10 +67,12 @@ pub struct LoopFlags {
     /// over the run (its epochs, or --time-limit if that ends first).
     #[arg(long)]
     pub cosine: bool,
-    /// Linear warm-up steps before the cosine (with --cosine).
+    /// Linear warm-up steps before the cosine (with --cosine; default: the
+    /// recipe's own when its schedule is a cosine already, else 0).
     #[arg(long, value_name = "N", requires = "cosine")]
     pub warmup_steps: Option<u64>,
-    /// The rate the cosine ends at (with --cosine; default 0).
+    /// The rate the cosine ends at (with --cosine; default: the recipe's own
+    /// when its schedule is a cosine already, else 0).
     #[arg(long, value_name = "LR", requires = "cosine")]
     pub min_lr: Option<f64>,
 }
@@ -85,9 +87,18 @@ impl LoopFlags {
             t.time_limit_minutes = self.time_limit;
         }
         if self.cosine {
+            // `--cosine` on a recipe that anneals already (the translation
+            // default) changes only what its other flags name.
+            let (warmup, min_lr) = match t.schedule {
+                ScheduleConfig::Cosine {
+                    warmup_steps,
+                    min_lr,
+                } => (warmup_steps, min_lr),
+                _ => (0, 0.0),
+            };
             t.schedule = ScheduleConfig::Cosine {
-                warmup_steps: self.warmup_steps.unwrap_or(0),
-                min_lr: self.min_lr.unwrap_or(0.0),
+                warmup_steps: self.warmup_steps.unwrap_or(warmup),
+                min_lr: self.min_lr.unwrap_or(min_lr),
             };
         }
     }
@@ -151,5 +162,42 @@ pub fn apply_train_flags(
         };
     } else if let Some(lr) = lr {
         t.optimizer.set_lr(lr);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(warmup_steps: Option<u64>) -> LoopFlags {
+        LoopFlags {
+            validate_every_steps: None,
+            time_limit: None,
+            cosine: true,
+            warmup_steps,
+            min_lr: None,
+        }
+    }
+
+    #[test]
+    fn cosine_flag_keeps_what_a_cosine_recipe_set_unless_named() {
+        let cosine = |warmup_steps, min_lr| ScheduleConfig::Cosine {
+            warmup_steps,
+            min_lr,
+        };
+        let mut t = TrainConfig {
+            schedule: cosine(50, 1e-5),
+            ..TrainConfig::default()
+        };
+        flags(None).apply(&mut t);
+        assert_eq!(t.schedule, cosine(50, 1e-5));
+        flags(Some(7)).apply(&mut t);
+        assert_eq!(t.schedule, cosine(7, 1e-5));
+        let mut t = TrainConfig {
+            schedule: ScheduleConfig::Exponential { gamma: 0.9 },
+            ..TrainConfig::default()
+        };
+        flags(None).apply(&mut t);
+        assert_eq!(t.schedule, cosine(0, 0.0));
     }
 }
