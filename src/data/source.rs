@@ -75,7 +75,7 @@ pub struct TextLines<R> {
 
 impl<R: BufRead> TextLines<R> {
     /// Lines of `reader`; `expected` describes the content for error
-    /// messages ("English<TAB>French sentence pairs").
+    /// messages ("English`<TAB>`French sentence pairs").
     pub fn new(reader: R, expected: impl Into<String>) -> Self {
         TextLines {
             reader,

@@ -9,7 +9,7 @@
 //!   table; the hierarchical-softmax tree.
 //! - [`simd`]: the row operations, per instruction set.
 //! - [`train`](mod@train): the trainer.
-//! - [`vectors`], [`format`], [`eval`]: using the result.
+//! - [`vectors`], [`format`](mod@format), [`eval`]: using the result.
 
 pub mod config;
 pub mod corpus;

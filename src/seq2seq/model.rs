@@ -6,7 +6,7 @@
 //! Parameter paths are PyTorch-like: `encoder.embedding.weight`,
 //! `encoder.rnn.weight_ih_l0`, `bridge.h.0.weight`, `decoder.embedding.weight`,
 //! `decoder.rnn.*`, `decoder.attention.*`, `decoder.out.*` (see
-//! [`Decoder`](super::Decoder) for the rest).
+//! [`Decoder`] for the rest).
 
 use candle_core::{D, DType, Device, Tensor};
 use candle_nn::VarBuilder;

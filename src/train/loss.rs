@@ -55,7 +55,7 @@ pub struct CrossEntropy {
 }
 
 impl CrossEntropy {
-    /// logits: [N, C], targets: [N] (u32) → a scalar, or `[N]` for `Reduction::None`.
+    /// logits: `[N, C]`, targets: `[N]` (u32) → a scalar, or `[N]` for `Reduction::None`.
     pub fn forward(&self, logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
         if !self.fuses(logits) {
             return self.forward_log_probs(&log_softmax(logits, D::Minus1)?, targets);
@@ -205,12 +205,12 @@ impl CrossEntropy {
     }
 }
 
-/// Plain mean cross-entropy: logits [N, C], targets [N] → scalar.
+/// Plain mean cross-entropy: logits `[N, C]`, targets `[N]` → scalar.
 pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     CrossEntropy::default().forward(logits, targets)
 }
 
-/// Plain mean negative log-likelihood: log_probs [N, C], targets [N] → scalar.
+/// Plain mean negative log-likelihood: log_probs `[N, C]`, targets `[N]` → scalar.
 pub fn nll_loss(log_probs: &Tensor, targets: &Tensor) -> Result<Tensor> {
     CrossEntropy::default().forward_log_probs(log_probs, targets)
 }

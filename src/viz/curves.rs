@@ -1,6 +1,6 @@
 //! Training curves (loss per epoch, train and validation) as PNG and SVG.
 //!
-//! Text is drawn with the compiled-in font of [`super::font`], so plots look
+//! Text is drawn with the compiled-in font of `viz::font`, so plots look
 //! the same on a machine without any system fonts, such as a CI container.
 
 use std::path::Path;

@@ -7,7 +7,7 @@
 //! products, and waking one cost more than the half product saved (a split
 //! through rayon made decoding slower). So the split goes to one dedicated
 //! thread that spins while products keep coming, and parks after
-//! [`SPIN`] without one: a short burst of spinning on the other core after
+//! `SPIN` without one: a short burst of spinning on the other core after
 //! decoding stops, nothing while idle.
 //!
 //! Off unless [`enable`]d ([`crate::set_threads`] with two threads or more);

@@ -13,9 +13,9 @@
 //! every row block of `a` passes it:
 //!
 //! - AVX2: 6 rows × one panel (two 8-float registers a row, twelve
-//!   accumulators), [`KC`] deep;
+//!   accumulators), `KC` deep;
 //! - AVX-512: 8 rows × two panels (one 16-float register a row and panel,
-//!   sixteen accumulators), [`KC_WIDE`] deep, masked loads and stores at the
+//!   sixteen accumulators), `KC_WIDE` deep, masked loads and stores at the
 //!   last panel's edge.
 //!
 //! Every output element sums its depth in the same order whichever tile (or

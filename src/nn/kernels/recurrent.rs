@@ -4,7 +4,7 @@
 //!
 //! The input projection `x W_ihᵀ + b_ih` of all steps is one matrix product
 //! inside the op. Each step is one product of the state with the recurrent
-//! weights of all gates and one fused pass over the gate math ([`CellMath`]:
+//! weights of all gates and one fused pass over the gate math (`CellMath`:
 //! the only part that differs between cells). Rows past their length keep
 //! their state (packed-sequence semantics) and cost no gate math. The gates
 //! are saved with the op, so the backward pass recomputes nothing: per step

@@ -59,7 +59,7 @@ impl State {
         })
     }
 
-    /// Picks batch rows: idx: [n] (u32/i64) → state with batch `n` (for beam search).
+    /// Picks batch rows: idx: `[n]` (u32/i64) → state with batch `n` (for beam search).
     pub fn select(&self, idx: &Tensor) -> Result<Self> {
         self.map(|t| Ok(t.index_select(idx, 1)?))
     }
