@@ -99,28 +99,21 @@ mod tests {
     fn a_table_naming_another_variant_replaces_the_default() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.toml");
-        std::fs::write(&p, "shape = { type = \"cosine\", warmup = 3 }\n").unwrap();
-        let got: Outer = load(Some(&p)).unwrap();
-        assert_eq!(got.shape, Shape::Cosine { warmup: 3 });
-        // The same variant (named or not) still merges field by field.
-        std::fs::write(&p, "[shape]\ngamma = 0.9\n").unwrap();
-        let got: Outer = load(Some(&p)).unwrap();
-        assert_eq!(
-            got.shape,
-            Shape::Decay {
-                gamma: 0.9,
-                every: 2
-            }
-        );
-        std::fs::write(&p, "shape = { type = \"decay\", every = 5 }\n").unwrap();
-        let got: Outer = load(Some(&p)).unwrap();
-        assert_eq!(
-            got.shape,
-            Shape::Decay {
-                gamma: 0.5,
-                every: 5
-            }
-        );
+        let decay = |gamma, every| Shape::Decay { gamma, every };
+        // Another variant replaces the default's table; the same variant
+        // (named or not) still merges field by field.
+        for (text, want) in [
+            (
+                "shape = { type = \"cosine\", warmup = 3 }\n",
+                Shape::Cosine { warmup: 3 },
+            ),
+            ("[shape]\ngamma = 0.9\n", decay(0.9, 2)),
+            ("shape = { type = \"decay\", every = 5 }\n", decay(0.5, 5)),
+        ] {
+            std::fs::write(&p, text).unwrap();
+            let got: Outer = load(Some(&p)).unwrap();
+            assert_eq!(got.shape, want, "{text}");
+        }
         // A variant missing a field it needs is an error naming the file.
         std::fs::write(&p, "shape = { type = \"cosine\" }\n").unwrap();
         let err = load::<Outer>(Some(&p)).unwrap_err().to_string();

@@ -152,6 +152,7 @@ mod tests {
     use candle_core::{D, DType, Device, Var};
 
     use super::*;
+    use crate::train::{CrossEntropy, Reduction};
 
     /// The row passes compiled for this CPU's widest vectors give the
     /// baseline build's bits.
@@ -163,7 +164,6 @@ mod tests {
             gradients(&x, &targets, &grad, v, 0.1) == gradients_body(&x, &targets, &grad, v, 0.1)
         );
     }
-    use crate::train::{CrossEntropy, Reduction};
 
     #[test]
     fn matches_log_softmax_and_the_reference_loss_with_gradients() -> crate::Result<()> {
