@@ -40,6 +40,7 @@ use super::{DecoderKind, DecoderState, Memory, Seq2SeqConfig};
 use crate::nn::attention::{Attention, TutorialAttentionConfig};
 use crate::nn::kernels::Kernel;
 use crate::nn::kernels::log_softmax::log_softmax;
+use crate::nn::kernels::tutorial_decoder::{TutorialDecoderWeights, tutorial_decoder_sequence};
 use crate::nn::{
     AttentionConfig, AttentionKind, AttentionLayer, Dropout, Embedding, EmbeddingConfig, Linear,
     LinearConfig, Mode, Rnn, RnnConfig, State, TutorialAttention,
@@ -461,8 +462,10 @@ impl Decoder {
     /// Every step at once, when the decoder's inputs are all known up front
     /// (teacher forcing): the same vectors as calling [`Decoder::advance`]
     /// step by step, from the start state, in one RNN pass and one batched
-    /// attention. `None` for decoders whose input needs the previous step's
-    /// output (`additive`, `tutorial`, Luong with input feeding).
+    /// attention, or, for the one-layer `tutorial` decoder on the fused
+    /// kernel, one op over all steps. `None` for decoders whose input needs
+    /// the previous step's output (`additive`, Luong with input feeding,
+    /// a stacked `tutorial`).
     ///
     /// emb: `[B, T, E]` embedded gold inputs (after dropout) → hidden `[B, T, H]`.
     pub fn advance_all(
@@ -511,8 +514,52 @@ impl Decoder {
                 let att = attention.attend_all(&h, &memory.values, keys, &memory.mask)?;
                 combine.forward_tanh(&Tensor::cat(&[&att.context, &h], 2)?)
             })()),
+            Context::Tutorial { attention, .. } => self.tutorial_all(attention, emb, memory),
             _ => None,
         }
+    }
+
+    /// The tutorial decoder's teacher-forced steps through the fused op
+    /// ([`crate::nn::kernels::tutorial_decoder`]), where it applies: the
+    /// fused kernel, one layer, f32 or f64 on the CPU. `None` sends the
+    /// caller to the step-by-step graph, the op's reference.
+    fn tutorial_all(
+        &self,
+        attention: &TutorialAttention,
+        emb: &Tensor,
+        memory: &Memory,
+    ) -> Option<Result<Tensor>> {
+        let rnn = self.rnn.config();
+        let (attn, combine) = (attention.attn(), attention.attn_combine());
+        let (Some(cell), Some(attn_b), Some(comb_b)) =
+            (self.rnn.layer_parameters(0), attn.bias(), combine.bias())
+        else {
+            return None;
+        };
+        let supported = self.rnn.kernel() == Kernel::Fused
+            && rnn.layers == 1
+            && !rnn.bidirectional
+            && emb.device().is_cpu()
+            && matches!(emb.dtype(), DType::F32 | DType::F64);
+        if !supported {
+            return None;
+        }
+        Some((|| {
+            let init = &memory.init;
+            let top = |t: &Tensor| t.get(0);
+            let h0 = top(init.h())?;
+            let c0 = init.c().map(top).transpose()?;
+            let s0: Vec<&Tensor> = std::iter::once(&h0).chain(c0.as_ref()).collect();
+            let weights = TutorialDecoderWeights {
+                attn: (attn.weight(), attn_b),
+                combine: (combine.weight(), comb_b),
+                cell,
+            };
+            let values = memory.values.contiguous()?;
+            Ok(tutorial_decoder_sequence(
+                rnn.cell, emb, &s0, &values, &weights,
+            )?)
+        })())
     }
 
     /// One RNN step: input `[B, I]` → (top output `[B, H]`, new state).

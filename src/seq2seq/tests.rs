@@ -113,8 +113,123 @@ fn all_steps_at_once_equal_step_by_step() -> Result<()> {
             state = step.state;
         }
     }
-    // none ×7 (feed_context or not), dot/general without input feeding ×4.
-    assert_eq!(parallel, 11);
+    // none ×7 (feed_context or not), dot/general without input feeding ×4,
+    // the one-layer tutorial decoder (its fused op) ×3.
+    assert_eq!(parallel, 14);
+    Ok(())
+}
+
+/// The tutorial decoder's fused op over all teacher-forced steps equals the
+/// step-by-step graph it replaces, on values and on the gradient of every
+/// parameter (encoder included, through the slots and the initial state),
+/// for every cell; f64 to 1e-10 and f32 to 1e-5 relative, with few rows
+/// and with more than the packed products' threshold.
+#[test]
+fn fused_tutorial_decoder_equals_the_step_by_step_graph() -> Result<()> {
+    use crate::nn::kernels::gemm::FEW_ROWS;
+    let cells = [
+        Cell::Gru,
+        Cell::Lstm,
+        Cell::Rnn(Nonlinearity::Tanh),
+        Cell::Rnn(Nonlinearity::Relu),
+    ];
+    let many = FEW_ROWS + 4;
+    // Rows of varied lengths, the source within the 7 slots.
+    let rows = |n: usize| -> (Vec<Vec<u32>>, Vec<Vec<u32>>) {
+        let s = (0..n)
+            .map(|r| {
+                (0..1 + r % 6)
+                    .map(|j| 4 + ((r + j) % 7) as u32)
+                    .chain([3])
+                    .collect()
+            })
+            .collect();
+        let t = (0..n)
+            .map(|r| {
+                (0..1 + r % 5)
+                    .map(|j| 4 + ((2 * r + j) % 9) as u32)
+                    .collect()
+            })
+            .collect();
+        (s, t)
+    };
+    for (dtype, n, tol) in [
+        (DType::F64, 3, 1e-10),
+        (DType::F64, many, 1e-10),
+        (DType::F32, many, 1e-5),
+    ] {
+        let (s, t) = rows(n);
+        let b = batch(&s, &t)?;
+        for cell in cells {
+            let c = cfg(DecoderKind::Tutorial, cell, false, 1);
+            let (model, store) = build(&c, dtype)?;
+            let dec = model.decoder();
+            let run = |fused: bool| -> Result<(Tensor, Vec<Tensor>)> {
+                let mut rng = StdRng::seed_from_u64(8);
+                let mode = &mut Mode::Train(&mut rng);
+                let memory = model.encode(&b.src, &b.src_lengths, mode)?;
+                let emb = dec.embed(&b.tgt_in, mode)?;
+                let hidden = match fused {
+                    true => match dec.advance_all(&emb, &memory, mode) {
+                        Some(h) => h?,
+                        None => panic!("{cell:?}: no fused path"),
+                    },
+                    false => {
+                        let mut state = dec.start(&memory)?;
+                        let mut hs = Vec::new();
+                        for i in 0..emb.dim(1)? {
+                            let e = emb.narrow(1, i, 1)?.squeeze(1)?;
+                            let step = dec.advance(&e, &state, &memory, mode)?;
+                            hs.push(step.hidden);
+                            state = step.state;
+                        }
+                        Tensor::stack(&hs, 1)?
+                    }
+                };
+                // A loss that weighs every output differently.
+                let n = hidden.elem_count();
+                let w = Tensor::arange(0f64, n as f64, &Device::Cpu)?
+                    .affine(0.37, 0.0)?
+                    .sin()?
+                    .to_dtype(dtype)?
+                    .reshape(hidden.shape())?;
+                let grads = (&hidden * &w)?.sum_all()?.backward()?;
+                // Every parameter up to the output layer, which this loss skips.
+                let g = store
+                    .vars()
+                    .into_iter()
+                    .filter(|(name, _)| !name.starts_with("decoder.out."))
+                    .map(|(name, v)| match grads.get(v.as_tensor()) {
+                        Some(g) => Ok(g.clone()),
+                        None => panic!("{cell:?}: no gradient for {name}"),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((hidden, g))
+            };
+            let (hf, gf) = run(true)?;
+            let (hr, gr) = run(false)?;
+            let rel = |a: &Tensor, r: &Tensor| -> Result<f64> {
+                let (a, r) = (a.to_dtype(DType::F64)?, r.to_dtype(DType::F64)?);
+                let scale = r.abs()?.max_all()?.to_scalar::<f64>()?.max(1e-30);
+                Ok((a - r)?.abs()?.max_all()?.to_scalar::<f64>()? / scale)
+            };
+            let d = rel(&hf, &hr)?;
+            assert!(
+                d < tol,
+                "{cell:?} {dtype:?} {n} rows: outputs differ by {d}"
+            );
+            let names = store.vars().into_iter().map(|(n, _)| n);
+            let names: Vec<String> = names.filter(|n| !n.starts_with("decoder.out.")).collect();
+            assert_eq!((names.len(), gr.len()), (gf.len(), gf.len()));
+            for (name, (a, r)) in names.iter().zip(gf.iter().zip(&gr)) {
+                let d = rel(a, r)?;
+                assert!(
+                    d < tol,
+                    "{cell:?} {dtype:?} {n} rows: {name} differs by {d}"
+                );
+            }
+        }
+    }
     Ok(())
 }
 

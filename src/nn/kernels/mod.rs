@@ -66,6 +66,7 @@ pub mod log_softmax;
 pub mod packed;
 pub mod recurrent;
 mod rows;
+pub mod tutorial_decoder;
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, Ordering};

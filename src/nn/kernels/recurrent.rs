@@ -80,7 +80,7 @@ struct Dims {
 /// Slices hold `H`-wide blocks: `x` and `hw` the `G` gate pre-activations
 /// (`x W_ihᵀ + b_ih` and `h W_hhᵀ + b_hh`), states `S` blocks (`h`, then `c`),
 /// `saved` the `K` blocks the backward pass reads.
-trait CellMath: Copy {
+pub(super) trait CellMath: Copy {
     /// Gate blocks `G` in the weights.
     const GATES: usize;
     /// State blocks `S`: 1 (`h`) or 2 (`h`, `c`).
@@ -101,31 +101,31 @@ trait CellMath: Copy {
 }
 
 /// What one row's backward step reads.
-struct StepIn<'a, T> {
+pub(super) struct StepIn<'a, T> {
     /// The cell's saved blocks.
-    saved: &'a [T],
+    pub(super) saved: &'a [T],
     /// The state after the step.
-    new: &'a [T],
+    pub(super) new: &'a [T],
     /// The state before the step.
-    prev: &'a [T],
+    pub(super) prev: &'a [T],
     /// The gradient on `new`.
-    d_new: &'a [T],
+    pub(super) d_new: &'a [T],
 }
 
 /// What one row's backward step writes: the gradients of `x` and `hw`
 /// (`d_hw` empty where [`CellMath::HW_IS_X`]), and the part of `prev`'s
 /// gradient that does not go through `hw` (the caller adds `d_hw · W_hh` to
 /// its `h` block).
-struct StepGrads<'a, T> {
-    d_x: &'a mut [T],
-    d_hw: &'a mut [T],
-    d_prev: &'a mut [T],
+pub(super) struct StepGrads<'a, T> {
+    pub(super) d_x: &'a mut [T],
+    pub(super) d_hw: &'a mut [T],
+    pub(super) d_prev: &'a mut [T],
 }
 
 /// Elman RNN, `h' = act(x + hw)`; `RELU` picks relu over tanh. Nothing is
 /// saved: the derivative comes from `h'` itself.
 #[derive(Clone, Copy)]
-struct Elman<const RELU: bool>;
+pub(super) struct Elman<const RELU: bool>;
 
 impl<const RELU: bool> CellMath for Elman<RELU> {
     const GATES: usize = 1;
@@ -165,7 +165,7 @@ impl<const RELU: bool> CellMath for Elman<RELU> {
 
 /// LSTM, gates i, f, g, o; state `[h | c]`; saved i, f, g, o and `tanh(c')`.
 #[derive(Clone, Copy)]
-struct Lstm;
+pub(super) struct Lstm;
 
 impl CellMath for Lstm {
     const GATES: usize = 4;
@@ -230,7 +230,7 @@ impl CellMath for Lstm {
 /// GRU, gates r, z, n, with PyTorch's `r ⊙ (W_hn h + b_hn)`; saved r, z, n
 /// and `W_hn h + b_hn`.
 #[derive(Clone, Copy)]
-struct Gru;
+pub(super) struct Gru;
 
 impl CellMath for Gru {
     const GATES: usize = 3;
@@ -296,7 +296,7 @@ fn blocks_mut<T, const N: usize>(x: &mut [T], h: usize) -> [&mut [T]; N] {
 }
 
 /// Gates, state and saved blocks of a cell, for shape checks.
-fn blocks(cell: Cell) -> (usize, usize, usize) {
+pub(super) fn blocks(cell: Cell) -> (usize, usize, usize) {
     fn of<C: CellMath>() -> (usize, usize, usize) {
         (C::GATES, C::STATES, C::SAVED)
     }
@@ -319,6 +319,7 @@ macro_rules! with_cell {
         }
     };
 }
+pub(super) use with_cell;
 
 /// One row's step of `cell` outside any graph, the fused op's own cell
 /// math: `x` and `hw` are the input and recurrent projections with their
@@ -594,7 +595,11 @@ widest! {
 /// A state as the op's input and output hold it, `S` blocks `[B, H]` (`h` of
 /// every row, then `c`), written into `[B, S·H]` rows (`sw = S·H` wide) as
 /// the steps run it.
-fn blocks_to_rows<T: Copy>(blocks: &[T], rows: &mut [T], (b, h, sw): (usize, usize, usize)) {
+pub(super) fn blocks_to_rows<T: Copy>(
+    blocks: &[T],
+    rows: &mut [T],
+    (b, h, sw): (usize, usize, usize),
+) {
     for (r, row) in rows.chunks_mut(sw).enumerate() {
         for (j, block) in row.chunks_mut(h).enumerate() {
             block.copy_from_slice(&blocks[(j * b + r) * h..(j * b + r + 1) * h]);
@@ -603,7 +608,11 @@ fn blocks_to_rows<T: Copy>(blocks: &[T], rows: &mut [T], (b, h, sw): (usize, usi
 }
 
 /// [`blocks_to_rows`] the other way.
-fn rows_to_blocks<T: Copy>(rows: &[T], blocks: &mut [T], (b, h, sw): (usize, usize, usize)) {
+pub(super) fn rows_to_blocks<T: Copy>(
+    rows: &[T],
+    blocks: &mut [T],
+    (b, h, sw): (usize, usize, usize),
+) {
     for (r, row) in rows.chunks(sw).enumerate() {
         for (j, block) in row.chunks(h).enumerate() {
             blocks[(j * b + r) * h..(j * b + r + 1) * h].copy_from_slice(block);
@@ -612,7 +621,7 @@ fn rows_to_blocks<T: Copy>(rows: &[T], blocks: &mut [T], (b, h, sw): (usize, usi
 }
 
 /// `acc += Σ` of the rows of `rows` (each as long as `acc`): a bias gradient.
-fn add_rows<T: Real>(acc: &mut [T], rows: &[T]) {
+pub(super) fn add_rows<T: Real>(acc: &mut [T], rows: &[T]) {
     for row in rows.chunks(acc.len()) {
         for (a, v) in acc.iter_mut().zip(row) {
             *a += *v;
@@ -637,7 +646,7 @@ impl<'a, T> Inputs<'a, T> {
     }
 }
 
-fn slice<'a, T>(v: &'a [T], l: &Layout, what: &str) -> candle_core::Result<&'a [T]> {
+pub(super) fn slice<'a, T>(v: &'a [T], l: &Layout, what: &str) -> candle_core::Result<&'a [T]> {
     match l.contiguous_offsets() {
         Some((a, b)) => Ok(&v[a..b]),
         None => candle_core::bail!("recurrent kernel: {what} must be contiguous"),
