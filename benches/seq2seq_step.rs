@@ -12,9 +12,10 @@
 use std::time::Instant;
 
 use attend::data::{PairBatch, PairSpecials};
+use attend::nn::sparse::RowRecorder;
 use attend::nn::{Mode, ParamStore};
 use attend::seq2seq::{Seq2Seq, Seq2SeqConfig};
-use attend::train::{Optimizer, Sgd, SgdConfig, sum_gradients};
+use attend::train::{Optimizer, Sgd, SgdConfig, batch_gradients};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device};
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -81,6 +82,9 @@ fn main() -> attend::Result<()> {
             },
             vars.clone(),
         )?;
+        // Embedding tables as row gradients, as the trainer records them
+        // for plain SGD.
+        let recorder = sgd.takes_rows().then(|| RowRecorder::start(&vars));
         let mut rng = StdRng::seed_from_u64(3);
         let n = threads.min(b);
         let shards: Vec<PairBatch> = (0..n)
@@ -101,8 +105,9 @@ fn main() -> attend::Result<()> {
                 })
                 .collect();
             let grads = grads.into_iter().collect::<attend::Result<Vec<_>>>()?;
-            let total = sum_gradients(grads, &vars)?;
-            sgd.step(&total)
+            let (total, rows) = batch_gradients(grads, &vars, recorder.as_ref())?;
+            sgd.step(&total)?;
+            sgd.step_rows(&rows)
         };
         for _ in 0..3 {
             step()?;

@@ -7,6 +7,7 @@ pub mod init;
 pub mod kernels;
 pub mod linear;
 pub mod rnn;
+pub mod sparse;
 pub mod weights;
 
 pub use attention::{

@@ -9,6 +9,7 @@ use candle_core::backprop::GradStore;
 use candle_core::{DType, Tensor, Var};
 
 use crate::nn::kernels::inplace;
+use crate::nn::sparse::RowGrad;
 
 use crate::{Error, Result};
 
@@ -23,6 +24,20 @@ use crate::{Error, Result};
 /// parameters; here the caller sees the value and decides — the trainer skips
 /// the optimizer step.
 pub fn clip_grad_norm(vars: &[(String, Var)], grads: &mut GradStore, max_norm: f64) -> Result<f64> {
+    clip_grad_norm_rows(vars, grads, &[], max_norm)
+}
+
+/// [`clip_grad_norm`] over dense gradients and row gradients ([`RowGrad`],
+/// of tables without a dense gradient: see
+/// [`crate::nn::sparse::fold_into_dense`]) together: the norm and the
+/// scaled values the dense gradients the rows stand for would give, bit
+/// for bit on the CPU.
+pub fn clip_grad_norm_rows(
+    vars: &[(String, Var)],
+    grads: &mut GradStore,
+    rows: &[RowGrad],
+    max_norm: f64,
+) -> Result<f64> {
     if max_norm.is_nan() || max_norm < 0.0 {
         return Err(Error::Config(format!(
             "max_norm must be >= 0, got {max_norm}"
@@ -32,12 +47,19 @@ pub fn clip_grad_norm(vars: &[(String, Var)], grads: &mut GradStore, max_norm: f
     // Elsewhere Σ g² per tensor in its own dtype, then f64 for the total, so
     // one device sync serves every parameter.
     let (mut host, mut device, mut any) = (0.0, Vec::new(), false);
+    let row_grad = |var: &Var| rows.iter().find(|r| r.var.id() == var.id());
     for (_, var) in vars {
         if let Some(g) = grads.get(var.as_tensor()) {
             any = true;
             match inplace::sum_squares(g) {
                 Some(s) => host += s,
                 None => device.push(g.detach().sqr()?.sum_all()?.to_dtype(DType::F64)?),
+            }
+        } else if let Some(r) = row_grad(var) {
+            any = true;
+            match inplace::sum_squares_rows(&r.rows, &r.ids) {
+                Some(s) => host += s,
+                None => device.push(r.rows.sqr()?.sum_all()?.to_dtype(DType::F64)?),
             }
         }
     }
@@ -61,6 +83,13 @@ pub fn clip_grad_norm(vars: &[(String, Var)], grads: &mut GradStore, max_norm: f
                 }
                 let scaled = g.detach().affine(coef, 0.0)?;
                 grads.insert(var.as_tensor(), scaled);
+            }
+        }
+        for r in rows {
+            if !inplace::update0(&r.rows, &inplace::Scale(coef))? {
+                return Err(Error::Config(
+                    "row gradients are scaled in place, on the CPU only".into(),
+                ));
             }
         }
     }

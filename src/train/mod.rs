@@ -19,7 +19,7 @@ pub mod schedule;
 pub mod task;
 pub mod trainer;
 
-pub use clip::clip_grad_norm;
+pub use clip::{clip_grad_norm, clip_grad_norm_rows};
 pub use early_stop::{Decision, EarlyStopping, EarlyStoppingConfig, EarlyStoppingState};
 pub use history::{EpochRecord, History, Metrics};
 pub use loss::{
@@ -34,4 +34,6 @@ pub use optim::{
 pub use progress::Progress;
 pub use schedule::{PlateauConfig, ScheduleConfig, ScheduleState, Scheduler, ThresholdMode};
 pub use task::{BatchStats, Task};
-pub use trainer::{Start, Summary, TrainConfig, Trainer, TrainerState, sum_gradients};
+pub use trainer::{
+    Start, Summary, TrainConfig, Trainer, TrainerState, batch_gradients, sum_gradients,
+};

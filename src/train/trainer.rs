@@ -19,13 +19,14 @@ use crate::nn::Mode;
 use crate::viz::{Chart, Series, plot_lines};
 use crate::{Error, Result};
 
-use super::clip::clip_grad_norm;
+use super::clip::clip_grad_norm_rows;
 use super::early_stop::{EarlyStopping, EarlyStoppingConfig, EarlyStoppingState};
 use super::metric::Goal;
 use super::optim::{OptimizerConfig, build as build_optimizer};
 use super::schedule::{ScheduleConfig, ScheduleState, Scheduler};
 use super::{BatchStats, EpochRecord, History, Metrics, ModelDir, Progress, Task};
 use crate::nn::kernels::inplace;
+use crate::nn::sparse::{RowGrad, RowRecorder, fold_into_dense};
 
 /// The sum of the shards' gradients of `vars` (each shard's already weighted
 /// by its share of the batch): the whole batch's gradient up to summation order.
@@ -52,6 +53,24 @@ pub fn sum_gradients(
         }
     }
     Ok(acc)
+}
+
+/// The batch's gradient from its shards' (each already weighted): the
+/// tables `recorder` records as row gradients ([`RowRecorder::collect`],
+/// those of a table that also has a dense gradient added into it), every
+/// other parameter's summed by [`sum_gradients`].
+pub fn batch_gradients(
+    shards: Vec<GradStore>,
+    vars: &[(String, candle_core::Var)],
+    recorder: Option<&RowRecorder>,
+) -> Result<(GradStore, Vec<RowGrad>)> {
+    let rows = match recorder {
+        Some(r) => r.collect(&shards.iter().collect::<Vec<_>>())?,
+        None => Vec::new(),
+    };
+    let mut grads = sum_gradients(shards, vars)?;
+    let rows = fold_into_dense(&mut grads, rows)?;
+    Ok((grads, rows))
 }
 
 fn improves(goal: Goal, new: f64, old: f64) -> bool {
@@ -299,6 +318,9 @@ impl Trainer {
     {
         let vars = task.params().vars();
         let mut optimizer = build_optimizer(&self.cfg.optimizer, vars.clone())?;
+        // Embedding tables as row gradients where the optimizer updates
+        // from them exactly (plain SGD): the same weights, far less work.
+        let recorder = optimizer.takes_rows().then(|| RowRecorder::start(&vars));
         let mut scheduler = Scheduler::new(&self.cfg.schedule)?;
         let mut early = self
             .cfg
@@ -378,8 +400,13 @@ impl Trainer {
             let batches = task.train_batches(epoch)?;
             let mut progress = Progress::new(epoch + 1, self.cfg.epochs, batches.len(), self.quiet);
             for batch in batches.iter().skip(state.batches_done) {
-                let (value, mut grads, stats) =
-                    self.gradients(task, batch, state.step, state.shards, &vars)?;
+                let (value, mut grads, rows, stats) = self.gradients(
+                    task,
+                    batch,
+                    (state.step, state.shards),
+                    &vars,
+                    recorder.as_ref(),
+                )?;
                 if !value.is_finite() {
                     return Err(Error::Config(format!(
                         "the training loss became {value} at step {}: lower the learning rate or clip gradients (the last checkpoint is intact)",
@@ -387,7 +414,7 @@ impl Trainer {
                     )));
                 }
                 let finite = match self.cfg.clip_norm {
-                    Some(max) => clip_grad_norm(&vars, &mut grads, max)?.is_finite(),
+                    Some(max) => clip_grad_norm_rows(&vars, &mut grads, &rows, max)?.is_finite(),
                     None => true,
                 };
                 // This step's rate, set before it as PyTorch's per-step schedulers do.
@@ -408,6 +435,7 @@ impl Trainer {
                 // step (as PyTorch's AMP scaler does) and say so.
                 if finite {
                     run.optimizer.step(&grads)?;
+                    run.optimizer.step_rows(&rows)?;
                 } else if !self.quiet {
                     progress.note(&format!(
                         "warning: non-finite gradient norm at step {}; step skipped",
@@ -553,15 +581,16 @@ impl Trainer {
     /// that splits batches, each shard runs forward and backward on its own
     /// thread (candle's intra-op parallelism is off: it costs more than it
     /// gains at these sizes) and the weighted shard gradients are summed,
-    /// which is the whole batch's gradient up to summation order.
+    /// which is the whole batch's gradient up to summation order. Tables
+    /// `recorder` records come back as row gradients.
     fn gradients<T: Task + Sync>(
         &self,
         task: &T,
         batch: &T::Batch,
-        step: u64,
-        shards: usize,
+        (step, shards): (u64, usize),
         vars: &[(String, candle_core::Var)],
-    ) -> Result<(f64, GradStore, BatchStats)>
+        recorder: Option<&RowRecorder>,
+    ) -> Result<(f64, GradStore, Vec<RowGrad>, BatchStats)>
     where
         T::Batch: Send + Sync,
     {
@@ -574,7 +603,8 @@ impl Trainer {
             let mut rng = StdRng::seed_from_u64(step_seed);
             let (loss, stats) = task.loss_with_stats(batch, &mut Mode::Train(&mut rng))?;
             let value = scalar(&loss)?;
-            return Ok((value, loss.backward()?, stats));
+            let (grads, rows) = batch_gradients(vec![loss.backward()?], vars, recorder)?;
+            return Ok((value, grads, rows, stats));
         }
         // Rayon tasks, not plain threads: candle's element-wise kernels run
         // `par_iter` on the global pool, and from a plain thread that hands
@@ -598,7 +628,8 @@ impl Trainer {
             all.push(grads);
             stats.merge(&shard_stats);
         }
-        Ok((total, sum_gradients(all, vars)?, stats))
+        let (grads, rows) = batch_gradients(all, vars, recorder)?;
+        Ok((total, grads, rows, stats))
     }
 
     fn checkpoint<T: Task>(

@@ -17,6 +17,9 @@ use rayon::prelude::*;
 
 use super::{Real, read_cpu, slice_of};
 
+/// Running sums of [`chunk_sum_squares`].
+const LANES: usize = 8;
+
 /// Elements per parallel task: large enough that scheduling is noise, small
 /// enough that a parameter of a few hundred thousand values splits across cores.
 pub(crate) const CHUNK: usize = 1 << 15;
@@ -194,7 +197,6 @@ pub fn sum_squares(t: &Tensor) -> Option<f64> {
 /// translation epoch). The order is fixed, so the bits are the same on
 /// every run.
 fn chunk_sum_squares<T: Copy + Into<f64>>(c: &[T]) -> f64 {
-    const LANES: usize = 8;
     let mut acc = [0f64; LANES];
     let mut blocks = c.chunks_exact(LANES);
     for block in &mut blocks {
@@ -208,6 +210,113 @@ fn chunk_sum_squares<T: Copy + Into<f64>>(c: &[T]) -> f64 {
         *a += v * v;
     }
     acc.iter().sum()
+}
+
+/// [`sum_squares`] of a `[V, D]` tensor that is zero outside the rows `ids`
+/// (ascending, distinct), from those rows alone (`rows`, `[ids.len(), D]`):
+/// the same bits as the dense tensor gives, since each element lands in
+/// the chunk and running sum it would take there and the zeros add
+/// nothing. `None` where the kernels cannot read `rows` or `ids` is not
+/// ascending.
+pub fn sum_squares_rows(rows: &Tensor, ids: &[u32]) -> Option<f64> {
+    if !eligible(rows, &[]) || ids.windows(2).any(|w| w[0] >= w[1]) {
+        return None;
+    }
+    fn go<T: Copy + Into<f64> + WithDType>(rows: &Tensor, ids: &[u32]) -> Option<f64> {
+        read_cpu::<T, _>(rows, |x| {
+            let d = x.len() / ids.len().max(1);
+            let mut parts = Vec::new();
+            let (mut chunk, mut acc) = (None, [0f64; LANES]);
+            for (&id, row) in ids.iter().zip(x.chunks(d.max(1))) {
+                for (j, &v) in row.iter().enumerate() {
+                    let at = id as usize * d + j;
+                    if chunk != Some(at / CHUNK) {
+                        if chunk.is_some() {
+                            parts.push(acc.iter().sum::<f64>());
+                        }
+                        (chunk, acc) = (Some(at / CHUNK), [0f64; LANES]);
+                    }
+                    let v: f64 = v.into();
+                    acc[at % CHUNK % LANES] += v * v;
+                }
+            }
+            if chunk.is_some() {
+                parts.push(acc.iter().sum::<f64>());
+            }
+            Ok(parts.iter().sum())
+        })
+        .ok()
+    }
+    match rows.dtype() {
+        DType::F32 => go::<f32>(rows, ids),
+        DType::F64 => go::<f64>(rows, ids),
+        _ => None,
+    }
+}
+
+/// An element-wise rule applied to some rows of a `[V, D]` tensor.
+struct OnRows<'a, E> {
+    op: &'a E,
+    ids: &'a [u32],
+}
+
+impl<E: Elementwise<1>> InplaceOp2 for OnRows<'_, E> {
+    fn name(&self) -> &'static str {
+        E::NAME
+    }
+    fn cpu_fwd(
+        &self,
+        s: &mut CpuStorage,
+        l: &Layout,
+        a: &CpuStorage,
+        la: &Layout,
+    ) -> candle_core::Result<()> {
+        fn go<T: Real + WithDType, E: Elementwise<1>>(
+            op: &E,
+            ids: &[u32],
+            dst: &mut [T],
+            rows: &[T],
+        ) -> candle_core::Result<()> {
+            let d = rows.len() / ids.len().max(1);
+            for (&id, row) in ids.iter().zip(rows.chunks(d.max(1))) {
+                let at = id as usize * d;
+                let Some(dst) = dst.get_mut(at..at + d) else {
+                    candle_core::bail!("{}: row {id} is outside the tensor", E::NAME);
+                };
+                op.apply(dst, [row]);
+            }
+            Ok(())
+        }
+        let (lo, hi) = l
+            .contiguous_offsets()
+            .ok_or_else(|| candle_core::Error::Msg(format!("{}: dst not contiguous", E::NAME)))?;
+        match s {
+            CpuStorage::F32(d) => go(self.op, self.ids, &mut d[lo..hi], slice_of(a, la)?),
+            CpuStorage::F64(d) => go(self.op, self.ids, &mut d[lo..hi], slice_of(a, la)?),
+            _ => candle_core::bail!("{}: f32 or f64 only", E::NAME),
+        }
+    }
+}
+
+/// Applies `op` to the rows `ids` of `dst` (`[V, D]`), row `ids[i]` taking
+/// `rows[i]` (`rows`: `[ids.len(), D]`) as its operand; `false` (and
+/// nothing done) where the kernels cannot run.
+pub fn update_rows<E: Elementwise<1>>(
+    dst: &Tensor,
+    ids: &[u32],
+    rows: &Tensor,
+    op: &E,
+) -> candle_core::Result<bool> {
+    let fits = match (dst.dims(), rows.dims()) {
+        ([_, d], [k, d2]) => d == d2 && *k == ids.len(),
+        _ => false,
+    };
+    let ok = |t: &Tensor| t.device().is_cpu() && t.is_contiguous() && t.dtype() == dst.dtype();
+    if !fits || !matches!(dst.dtype(), DType::F32 | DType::F64) || !ok(dst) || !ok(rows) {
+        return Ok(false);
+    }
+    dst.inplace_op2(rows, &OnRows { op, ids })?;
+    Ok(true)
 }
 
 /// `dst += src`.
@@ -239,6 +348,32 @@ impl Elementwise<0> for Scale {
 mod tests {
     use super::*;
     use candle_core::{DType, Device};
+
+    /// A table that is zero outside some rows: their sum of squares from
+    /// the rows alone is the dense one's, bit for bit, with rows straddling
+    /// chunk borders (width 13) and the last row's tail; and `update_rows`
+    /// writes exactly those rows.
+    #[test]
+    fn row_kernels_equal_the_dense_ones() -> candle_core::Result<()> {
+        let (v, d) = (3 * CHUNK / 13 + 5, 13);
+        let ids: Vec<u32> = vec![0, 7, 2520, 2521, 5041, v as u32 - 1];
+        for dtype in [DType::F32, DType::F64] {
+            let rows = Tensor::randn(0f32, 1.0, (ids.len(), d), &Device::Cpu)?.to_dtype(dtype)?;
+            let dense = Tensor::zeros((v, d), dtype, &Device::Cpu)?;
+            let at = Tensor::new(ids.as_slice(), &Device::Cpu)?;
+            let dense = dense.index_add(&at, &rows, 0)?;
+            let want = sum_squares(&dense);
+            assert!(want.is_some_and(|w| w > 0.0));
+            assert_eq!(sum_squares_rows(&rows, &ids), want, "{dtype:?}");
+            assert_eq!(sum_squares_rows(&rows, &[7, 0, 1, 2, 3, 4]), None);
+            let table = Tensor::randn(0f32, 1.0, (v, d), &Device::Cpu)?.to_dtype(dtype)?;
+            let expected = (&table + &dense)?;
+            assert!(update_rows(&table, &ids, &rows, &AddAssign)?);
+            let diff = (table - expected)?.abs()?.max_all()?.to_dtype(DType::F64)?;
+            assert_eq!(diff.to_scalar::<f64>()?, 0.0);
+        }
+        Ok(())
+    }
 
     #[test]
     fn add_assign_and_scale_match_tensor_ops_bit_for_bit() {

@@ -21,6 +21,7 @@ use candle_core::backprop::GradStore;
 use candle_core::{DType, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
+use crate::nn::sparse::RowGrad;
 use crate::{Error, Result};
 
 pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
@@ -31,6 +32,28 @@ pub trait Optimizer {
     /// One update from the gradients in `grads` (params without a gradient are
     /// skipped, like PyTorch's `p.grad is None`).
     fn step(&mut self, grads: &GradStore) -> Result<()>;
+    /// Whether [`Optimizer::step_rows`] updates a parameter from its row
+    /// gradients exactly as [`Optimizer::step`] would from the dense
+    /// gradient they stand for (rows without a gradient do not move): only
+    /// then does the trainer record embedding gradients as rows
+    /// ([`crate::nn::sparse`]). Plain SGD can; momentum, weight decay and
+    /// Adam move every row.
+    fn takes_rows(&self) -> bool {
+        false
+    }
+    /// One update of the tables in `rows` from their row gradients, after
+    /// [`Optimizer::step`] of the same batch. Only called with rows when
+    /// [`Optimizer::takes_rows`] says so; an optimizer that cannot take them
+    /// refuses.
+    fn step_rows(&mut self, rows: &[RowGrad]) -> Result<()> {
+        match rows.first() {
+            None => Ok(()),
+            Some(r) => Err(Error::Config(format!(
+                "this optimizer cannot update a table from row gradients ({} rows)",
+                r.ids.len()
+            ))),
+        }
+    }
     /// The current learning rate.
     fn lr(&self) -> f64;
     /// Sets the learning rate (schedulers call this).

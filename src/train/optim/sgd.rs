@@ -20,9 +20,10 @@ use serde::{Deserialize, Serialize};
 use super::{
     LR_KEY, Optimizer, buffer, check_keys, check_params, ensure, grad_of, lr_tensor, saved_lr,
 };
-use crate::Result;
 use crate::nn::kernels::inplace::{self, Elementwise};
 use crate::nn::kernels::{Kernel, Real, default_kernel};
+use crate::nn::sparse::RowGrad;
+use crate::{Error, Result};
 
 /// Settings of [`Sgd`]; defaults are PyTorch's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -179,6 +180,42 @@ impl Optimizer for Sgd {
                 p.buf = Some(b);
             }
             p.var.set(&(w - g.affine(c.lr, 0.0)?)?)?;
+        }
+        Ok(())
+    }
+
+    fn takes_rows(&self) -> bool {
+        self.kernel == Kernel::Fused && self.cfg.momentum == 0.0 && self.cfg.weight_decay == 0.0
+    }
+
+    /// The rows' [`PlainStep`]: the bits the dense step gives those rows
+    /// (and every other row keeps its value, as the dense step's zero
+    /// gradient leaves it).
+    fn step_rows(&mut self, rows: &[RowGrad]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        if !self.takes_rows() {
+            return Err(Error::Config(
+                "SGD with momentum or weight decay moves every row: it needs dense gradients"
+                    .into(),
+            ));
+        }
+        let op = PlainStep {
+            lr: self.cfg.lr,
+            weight_decay: 0.0,
+        };
+        for r in rows {
+            let Some(p) = self.params.iter().find(|p| p.var.id() == r.var.id()) else {
+                continue;
+            };
+            let w = p.var.as_detached_tensor();
+            if !inplace::update_rows(&w, &r.ids, &r.rows, &op)? {
+                // Where the kernel cannot write (another device), the dense step.
+                let ids = Tensor::new(r.ids.as_slice(), w.device())?;
+                let g = w.zeros_like()?.index_add(&ids, &r.rows, 0)?;
+                p.var.set(&(&w - g.affine(self.cfg.lr, 0.0)?)?)?;
+            }
         }
         Ok(())
     }
