@@ -95,6 +95,100 @@ pub fn few_rows_nt<T: Real>(
 /// Multiply-adds from which a product is split over two cores.
 const SPLIT: usize = 1 << 16;
 
+/// Rows of `a` up to which [`few_rows_nn`] beats the `gemm` crate: it reads
+/// `b` once per row (once per core with two rows), where `gemm` packs it first.
+pub const FEW_ROWS_NN: usize = 2;
+
+/// `dst[r·dst_ld + j] (+)= Σ_p a[r·a_ld + p] · b[p·b_ld + j]` for `r < m`,
+/// `j < n`: a few rows of `a` against `b` stored `[k, n]` row-major — a
+/// layer's weight read as `x · W` (the input gradient of `x · Wᵀ`), as
+/// batch-1 backpropagation runs every step. Each row of `b` is streamed
+/// once per row of `a` into running sums that stay in L1; the `gemm`
+/// crate repacks all of `b` for such products first. A large product
+/// goes half to the helper core (the columns of a single row, or the
+/// rows), which changes no number.
+///
+/// # Panics
+/// When a buffer is too short for its rows (the caller checks first).
+pub fn few_rows_nn<T: Real>(
+    (dst, dst_ld): (&mut [T], usize),
+    (a, a_ld): (&[T], usize),
+    (b, b_ld): (&[T], usize),
+    (m, k, n): (usize, usize, usize),
+    accumulate: bool,
+) {
+    let fits = |len: usize, rows: usize, ld: usize, cols: usize| {
+        rows == 0 || len >= (rows - 1) * ld + cols
+    };
+    assert!(
+        fits(dst.len(), m, dst_ld, n) && fits(a.len(), m, a_ld, k) && fits(b.len(), k, b_ld, n),
+        "few_rows_nn: buffers too small for their shapes"
+    );
+    let big = m * n * k >= SPLIT;
+    if big && m == 1 && n >= 2 * NN_TILE {
+        let half = n / 2 / 16 * 16;
+        let (left, right) = dst.split_at_mut(half);
+        helper::join(
+            || nn_rows((left, dst_ld), (a, a_ld), (b, b_ld), (1, k, half), accumulate),
+            || {
+                let b = &b[half..];
+                nn_rows((right, dst_ld), (a, a_ld), (b, b_ld), (1, k, n - half), accumulate)
+            },
+        );
+    } else if big && m >= 2 {
+        let top = m / 2;
+        let (upper, lower) = dst.split_at_mut(top * dst_ld);
+        helper::join(
+            || nn_rows((upper, dst_ld), (a, a_ld), (b, b_ld), (top, k, n), accumulate),
+            || {
+                let a = &a[top * a_ld..];
+                nn_rows((lower, dst_ld), (a, a_ld), (b, b_ld), (m - top, k, n), accumulate)
+            },
+        );
+    } else {
+        nn_rows((dst, dst_ld), (a, a_ld), (b, b_ld), (m, k, n), accumulate);
+    }
+}
+
+/// Columns of `dst` one pass of [`few_rows_nn`] sums (1 KB of f32 running
+/// sums, in L1; `b` is read in rows of as many).
+const NN_TILE: usize = 256;
+
+widest! {
+    /// [`few_rows_nn`] on one core, compiled for the widest vectors this CPU has.
+    fn nn_rows / nn_rows_body<T: Real>(
+        dst: (&mut [T], usize),
+        a: (&[T], usize),
+        b: (&[T], usize),
+        sizes: (usize, usize, usize),
+        accumulate: bool,
+    ) -> () {
+        let ((dst, dst_ld), (a, a_ld), (b, b_ld), (m, k, n)) = (dst, a, b, sizes);
+        let mut acc = [T::ZERO; NN_TILE];
+        for r in 0..m {
+            let x = &a[r * a_ld..r * a_ld + k];
+            let mut j0 = 0;
+            while j0 < n {
+                let w = NN_TILE.min(n - j0);
+                let acc = &mut acc[..w];
+                acc.iter_mut().for_each(|s| *s = T::ZERO);
+                for (p, &xp) in x.iter().enumerate() {
+                    let row = &b[p * b_ld + j0..p * b_ld + j0 + w];
+                    for (s, &y) in acc.iter_mut().zip(row) {
+                        *s += xp * y;
+                    }
+                }
+                let d = &mut dst[r * dst_ld + j0..r * dst_ld + j0 + w];
+                match accumulate {
+                    true => d.iter_mut().zip(acc.iter()).for_each(|(d, &s)| *d += s),
+                    false => d.copy_from_slice(acc),
+                }
+                j0 += w;
+            }
+        }
+    }
+}
+
 /// One f32 product's operands.
 #[derive(Clone, Copy)]
 struct Run<'a> {

@@ -88,6 +88,11 @@ pub fn matmul_ld<T: Real>(
         super::dots::few_rows_nt((dst, dst_ld), (a, a_ld), (b, b_ld), (m, k, n), accumulate);
         return;
     }
+    if b_op == Op::N && a_op == Op::N && m <= super::dots::FEW_ROWS_NN && k > 0 {
+        // As above, `gemm` would repack all of `b` for one or two rows.
+        super::dots::few_rows_nn((dst, dst_ld), (a, a_ld), (b, b_ld), (m, k, n), accumulate);
+        return;
+    }
     if k == 0 {
         if !accumulate {
             for row in dst.chunks_mut(dst_ld).take(m) {
@@ -247,9 +252,13 @@ mod tests {
 
     #[test]
     fn every_layout_matches_the_naive_product() {
-        // One row, a few (run row by row when `b` is transposed), many.
-        for m in [1, 5, FEW_ROWS + 3] {
+        // One row, two, a few (run row by row when `b` is transposed),
+        // many; and products large enough to be split over two cores.
+        for m in [1, 2, 5, FEW_ROWS + 3] {
             layouts_match(m, 7, 3);
+        }
+        for m in [1, 2] {
+            layouts_match(m, 300, 700);
         }
     }
 
