@@ -12,7 +12,7 @@
 use std::time::Instant;
 
 use attend::data::{PairBatch, PairSpecials};
-use attend::nn::sparse::RowRecorder;
+use attend::nn::record::GradRecorder;
 use attend::nn::{Mode, ParamStore};
 use attend::seq2seq::{Seq2Seq, Seq2SeqConfig};
 use attend::train::{Optimizer, Sgd, SgdConfig, batch_gradients};
@@ -82,9 +82,9 @@ fn main() -> attend::Result<()> {
             },
             vars.clone(),
         )?;
-        // Embedding tables as row gradients, as the trainer records them
-        // for plain SGD.
-        let recorder = sgd.takes_rows().then(|| RowRecorder::start(&vars));
+        // Weight gradients beside the graph and embedding tables as row
+        // gradients, as the trainer records them for plain SGD.
+        let recorder = GradRecorder::start(&vars, sgd.takes_rows());
         let mut rng = StdRng::seed_from_u64(3);
         let n = threads.min(b);
         let shards: Vec<PairBatch> = (0..n)
@@ -105,7 +105,7 @@ fn main() -> attend::Result<()> {
                 })
                 .collect();
             let grads = grads.into_iter().collect::<attend::Result<Vec<_>>>()?;
-            let (total, rows) = batch_gradients(grads, &vars, recorder.as_ref())?;
+            let (total, rows) = batch_gradients(grads, &vars, Some(&recorder))?;
             sgd.step(&total)?;
             sgd.step_rows(&rows)
         };

@@ -113,7 +113,7 @@ impl Embedding {
     pub fn forward(&self, ids: &Tensor) -> Result<Tensor> {
         let (b, t) = ids.dims2()?;
         let flat = ids.flatten_all()?;
-        if let Some(rows) = super::sparse::lookup(&self.weight, &flat, self.cfg.padding_idx)? {
+        if let Some(rows) = super::record::lookup(&self.weight, &flat, self.cfg.padding_idx)? {
             return Ok(rows.reshape((b, t, self.cfg.dim))?);
         }
         let rows = self.weight.embedding(&flat)?;

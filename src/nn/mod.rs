@@ -6,8 +6,8 @@ pub mod embedding;
 pub mod init;
 pub mod kernels;
 pub mod linear;
+pub mod record;
 pub mod rnn;
-pub mod sparse;
 pub mod weights;
 
 pub use attention::{

@@ -9,7 +9,7 @@ use candle_core::backprop::GradStore;
 use candle_core::{DType, Tensor, Var};
 
 use crate::nn::kernels::inplace;
-use crate::nn::sparse::RowGrad;
+use crate::nn::record::RowGrad;
 
 use crate::{Error, Result};
 
@@ -29,7 +29,7 @@ pub fn clip_grad_norm(vars: &[(String, Var)], grads: &mut GradStore, max_norm: f
 
 /// [`clip_grad_norm`] over dense gradients and row gradients ([`RowGrad`],
 /// of tables without a dense gradient: see
-/// [`crate::nn::sparse::fold_into_dense`]) together: the norm and the
+/// [`crate::nn::record::fold_into_dense`]) together: the norm and the
 /// scaled values the dense gradients the rows stand for would give, bit
 /// for bit on the CPU.
 pub fn clip_grad_norm_rows(

@@ -26,7 +26,7 @@ use super::optim::{OptimizerConfig, build as build_optimizer};
 use super::schedule::{ScheduleConfig, ScheduleState, Scheduler};
 use super::{BatchStats, EpochRecord, History, Metrics, ModelDir, Progress, Task};
 use crate::nn::kernels::inplace;
-use crate::nn::sparse::{RowGrad, RowRecorder, fold_into_dense};
+use crate::nn::record::{GradRecorder, RowGrad, fold_into_dense};
 
 /// The sum of the shards' gradients of `vars` (each shard's already weighted
 /// by its share of the batch): the whole batch's gradient up to summation order.
@@ -55,17 +55,18 @@ pub fn sum_gradients(
     Ok(acc)
 }
 
-/// The batch's gradient from its shards' (each already weighted): the
-/// tables `recorder` records as row gradients ([`RowRecorder::collect`],
-/// those of a table that also has a dense gradient added into it), every
-/// other parameter's summed by [`sum_gradients`].
+/// The batch's gradient from its shards' (each already weighted), with
+/// what `recorder` recorded ([`GradRecorder::collect`]): the tables it
+/// records as rows come back as row gradients (those of a table that also
+/// has a dense gradient added into it), every other parameter's gradient
+/// summed by [`sum_gradients`].
 pub fn batch_gradients(
-    shards: Vec<GradStore>,
+    mut shards: Vec<GradStore>,
     vars: &[(String, candle_core::Var)],
-    recorder: Option<&RowRecorder>,
+    recorder: Option<&GradRecorder>,
 ) -> Result<(GradStore, Vec<RowGrad>)> {
     let rows = match recorder {
-        Some(r) => r.collect(&shards.iter().collect::<Vec<_>>())?,
+        Some(r) => r.collect(&mut shards)?,
         None => Vec::new(),
     };
     let mut grads = sum_gradients(shards, vars)?;
@@ -318,9 +319,10 @@ impl Trainer {
     {
         let vars = task.params().vars();
         let mut optimizer = build_optimizer(&self.cfg.optimizer, vars.clone())?;
-        // Embedding tables as row gradients where the optimizer updates
-        // from them exactly (plain SGD): the same weights, far less work.
-        let recorder = optimizer.takes_rows().then(|| RowRecorder::start(&vars));
+        // The fused ops' weight gradients beside the graph, and embedding
+        // tables as row gradients where the optimizer updates from them
+        // exactly (plain SGD): the same weights, far less work.
+        let recorder = GradRecorder::start(&vars, optimizer.takes_rows());
         let mut scheduler = Scheduler::new(&self.cfg.schedule)?;
         let mut early = self
             .cfg
@@ -400,13 +402,8 @@ impl Trainer {
             let batches = task.train_batches(epoch)?;
             let mut progress = Progress::new(epoch + 1, self.cfg.epochs, batches.len(), self.quiet);
             for batch in batches.iter().skip(state.batches_done) {
-                let (value, mut grads, rows, stats) = self.gradients(
-                    task,
-                    batch,
-                    (state.step, state.shards),
-                    &vars,
-                    recorder.as_ref(),
-                )?;
+                let (value, mut grads, rows, stats) =
+                    self.gradients(task, batch, (state.step, state.shards), &vars, &recorder)?;
                 if !value.is_finite() {
                     return Err(Error::Config(format!(
                         "the training loss became {value} at step {}: lower the learning rate or clip gradients (the last checkpoint is intact)",
@@ -589,7 +586,7 @@ impl Trainer {
         batch: &T::Batch,
         (step, shards): (u64, usize),
         vars: &[(String, candle_core::Var)],
-        recorder: Option<&RowRecorder>,
+        recorder: &GradRecorder,
     ) -> Result<(f64, GradStore, Vec<RowGrad>, BatchStats)>
     where
         T::Batch: Send + Sync,
@@ -603,7 +600,7 @@ impl Trainer {
             let mut rng = StdRng::seed_from_u64(step_seed);
             let (loss, stats) = task.loss_with_stats(batch, &mut Mode::Train(&mut rng))?;
             let value = scalar(&loss)?;
-            let (grads, rows) = batch_gradients(vec![loss.backward()?], vars, recorder)?;
+            let (grads, rows) = batch_gradients(vec![loss.backward()?], vars, Some(recorder))?;
             return Ok((value, grads, rows, stats));
         }
         // Rayon tasks, not plain threads: candle's element-wise kernels run
@@ -628,7 +625,7 @@ impl Trainer {
             all.push(grads);
             stats.merge(&shard_stats);
         }
-        let (grads, rows) = batch_gradients(all, vars, recorder)?;
+        let (grads, rows) = batch_gradients(all, vars, Some(recorder))?;
         Ok((total, grads, rows, stats))
     }
 

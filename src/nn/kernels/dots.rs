@@ -129,20 +129,48 @@ pub fn few_rows_nn<T: Real>(
         let half = n / 2 / 16 * 16;
         let (left, right) = dst.split_at_mut(half);
         helper::join(
-            || nn_rows((left, dst_ld), (a, a_ld), (b, b_ld), (1, k, half), accumulate),
+            || {
+                nn_rows(
+                    (left, dst_ld),
+                    (a, a_ld),
+                    (b, b_ld),
+                    (1, k, half),
+                    accumulate,
+                )
+            },
             || {
                 let b = &b[half..];
-                nn_rows((right, dst_ld), (a, a_ld), (b, b_ld), (1, k, n - half), accumulate)
+                nn_rows(
+                    (right, dst_ld),
+                    (a, a_ld),
+                    (b, b_ld),
+                    (1, k, n - half),
+                    accumulate,
+                )
             },
         );
     } else if big && m >= 2 {
         let top = m / 2;
         let (upper, lower) = dst.split_at_mut(top * dst_ld);
         helper::join(
-            || nn_rows((upper, dst_ld), (a, a_ld), (b, b_ld), (top, k, n), accumulate),
+            || {
+                nn_rows(
+                    (upper, dst_ld),
+                    (a, a_ld),
+                    (b, b_ld),
+                    (top, k, n),
+                    accumulate,
+                )
+            },
             || {
                 let a = &a[top * a_ld..];
-                nn_rows((lower, dst_ld), (a, a_ld), (b, b_ld), (m - top, k, n), accumulate)
+                nn_rows(
+                    (lower, dst_ld),
+                    (a, a_ld),
+                    (b, b_ld),
+                    (m - top, k, n),
+                    accumulate,
+                )
             },
         );
     } else {

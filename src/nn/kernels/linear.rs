@@ -159,10 +159,8 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> candle_core::Result
     let (m, _) = w.dims2()?;
     let b = bias_or_zeros(b, m, x)?;
     let n: usize = lead.iter().product();
-    let y = x
-        .contiguous()?
-        .reshape((n, k))?
-        .apply_op3(&w.contiguous()?, &b, LinearOp)?;
+    let x = x.contiguous()?.reshape((n, k))?;
+    let y = crate::nn::record::apply_op3(&x, &w.contiguous()?, &b, LinearOp)?;
     let mut shape = lead.to_vec();
     shape.push(m);
     y.reshape(shape)

@@ -226,7 +226,7 @@ pub fn linear_cross_entropy(
         probs: Mutex::new(None),
     };
     let b = linear::bias_or_zeros(b, w.dim(0)?, x)?;
-    x.contiguous()?.apply_op3(&w.contiguous()?, &b, op)
+    crate::nn::record::apply_op3(&x.contiguous()?, &w.contiguous()?, &b, op)
 }
 
 #[cfg(test)]

@@ -782,7 +782,7 @@ pub fn recurrent_sequence(
         input_tracked: tracked(x),
         tape: Mutex::new(None),
     };
-    xa.apply_op3(&w_ih.contiguous()?, &w_hh.contiguous()?, op)
+    crate::nn::record::apply_op3(&xa, &w_ih.contiguous()?, &w_hh.contiguous()?, op)
 }
 
 #[cfg(test)]

@@ -641,7 +641,7 @@ pub fn tutorial_decoder_sequence(
         keep: tracked(&flat) || tracked(w_ih) || tracked(w_hh),
         tape: Mutex::new(None),
     };
-    flat.apply_op3(&w_ih.contiguous()?, &w_hh.contiguous()?, op)
+    crate::nn::record::apply_op3(&flat, &w_ih.contiguous()?, &w_hh.contiguous()?, op)
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use candle_core::backprop::GradStore;
 use candle_core::{DType, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
-use crate::nn::sparse::RowGrad;
+use crate::nn::record::RowGrad;
 use crate::{Error, Result};
 
 pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};

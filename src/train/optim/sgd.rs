@@ -22,7 +22,7 @@ use super::{
 };
 use crate::nn::kernels::inplace::{self, Elementwise};
 use crate::nn::kernels::{Kernel, Real, default_kernel};
-use crate::nn::sparse::RowGrad;
+use crate::nn::record::RowGrad;
 use crate::{Error, Result};
 
 /// Settings of [`Sgd`]; defaults are PyTorch's.

@@ -1,0 +1,632 @@
+//! Gradients recorded beside candle's graph, where its bookkeeping costs
+//! more than the arithmetic: the weight gradients of the fused ops, and
+//! embedding tables' gradients as rows (PyTorch's
+//! `nn.Embedding(sparse=True)`).
+//!
+//! **Weights.** candle adds every gradient an op returns into its store as
+//! `zeros_like(weight) + gradient`: a fill and an out-of-place addition the
+//! size of the weight, for each use (a fifth of a batch-1 step of the
+//! tutorial model). While a [`GradRecorder`] lives, a fused op
+//! ([`apply_op3`]) reads a recorded parameter directly instead of through
+//! the graph: in its place the graph sees a one-value *marker* variable,
+//! and the op's backward pass leaves the parameter's gradient with the
+//! recorder (and a zero for the marker). [`GradRecorder::collect`] then puts
+//! each shard's gradients into that shard's store, found by its marker, in
+//! the order candle's backward pass would have added them (last use
+//! first): the same bits, when the parameter reaches the loss through
+//! fused ops only.
+//!
+//! **Rows.** Through the graph a lookup's backward pass zero-fills a
+//! gradient the size of the table and adds the rows into it, and the
+//! optimizer then passes over the whole table: at batch 1 the tutorial
+//! model's two tables (1.8 M values for 16 looked-up rows) cost more than
+//! the rest of its step. When the recorder also records rows (for an
+//! optimizer that updates only rows with a gradient, exactly: plain SGD),
+//! a lookup takes its rows from the detached table and adds a fresh *row
+//! variable*, `[n, D]` of −0.0 (adding −0.0 leaves every value as it is, bit
+//! for bit), so backward delivers the rows' gradients to the row variable,
+//! `n·D` values, and none to the table. [`GradRecorder::collect`] merges each
+//! table's rows into a [`RowGrad`]: per shard in lookup order from zero,
+//! then across shards in shard order, as `index_add` and the shard sum add
+//! them into the dense gradient, so a row holds the dense gradient's bits
+//! (for one lookup of a table per shard; several are added in forward
+//! order where the graph takes backward order). The padding row never gets
+//! a gradient.
+//!
+//! Ops and lookups find what is recorded in a process-wide table keyed by
+//! the parameter's tensor id, so the layers need no extra argument; only
+//! the parameters a recorder was started for are recorded, and the
+//! recorder forgets them when dropped. A recorder expects one backward pass
+//! per forward pass, collected before the next.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+
+use candle_core::backprop::GradStore;
+use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor, TensorId, Var, WithDType};
+
+use crate::nn::kernels::read_cpu;
+use crate::{Error, Result};
+
+/// One lookup's row variable and ids.
+struct Lookup {
+    rows: Tensor,
+    ids: Vec<u32>,
+    padding: Option<u32>,
+}
+
+/// Where one fused op leaves a recorded parameter's gradient, and the
+/// marker that says which shard's graph ran it.
+struct Direct {
+    marker: Tensor,
+    slot: Arc<Mutex<Option<Tensor>>>,
+}
+
+/// What is recorded for one parameter since the last collect.
+#[derive(Default)]
+struct Recorded {
+    /// `Some` when its lookups are recorded as rows.
+    lookups: Option<Vec<Lookup>>,
+    /// Fused ops that read it, in forward order.
+    direct: Vec<Direct>,
+}
+
+/// Recorded parameters, by tensor id.
+fn registry() -> MutexGuard<'static, HashMap<TensorId, Recorded>> {
+    static REGISTRY: LazyLock<Mutex<HashMap<TensorId, Recorded>>> = LazyLock::new(Mutex::default);
+    // A panic while holding the lock leaves plain data behind: keep using it.
+    REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Live recorders: ops and lookups skip the lock while there are none.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// A slot's content, the lock's poisoning ignored (plain data).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A table's gradient as rows: `rows[i]` is the gradient of row `ids[i]`
+/// (ascending, distinct); every other row's is zero.
+#[derive(Clone, Debug)]
+pub struct RowGrad {
+    /// The table.
+    pub var: Var,
+    /// The rows with a gradient, ascending.
+    pub ids: Vec<u32>,
+    /// `[ids.len(), D]`, in the table's dtype.
+    pub rows: Tensor,
+}
+
+/// Records the gradients of some parameters beside the graph (see the
+/// module docs) for as long as it lives.
+#[derive(Debug)]
+pub struct GradRecorder {
+    params: Vec<Var>,
+}
+
+impl GradRecorder {
+    /// Starts recording the parameters `vars` (their gradients from fused
+    /// ops), and with `rows` the lookups of every two-dimensional one as
+    /// row gradients.
+    pub fn start(vars: &[(String, Var)], rows: bool) -> Self {
+        let params: Vec<Var> = vars.iter().map(|(_, v)| v.clone()).collect();
+        let mut reg = registry();
+        for p in &params {
+            let lookups = (rows && p.rank() == 2).then(Vec::new);
+            reg.insert(
+                p.id(),
+                Recorded {
+                    lookups,
+                    direct: Vec::new(),
+                },
+            );
+        }
+        LIVE.fetch_add(1, Ordering::SeqCst);
+        GradRecorder { params }
+    }
+
+    /// Completes the shards' gradient stores (in shard order; each shard's
+    /// loss already weighted) with the recorded weight gradients, and
+    /// returns the recorded tables' row gradients; forgets everything noted
+    /// so far, with a gradient or not (a forward pass outside training, say).
+    pub fn collect(&self, shards: &mut [GradStore]) -> Result<Vec<RowGrad>> {
+        let pending: Vec<(Var, Recorded)> = {
+            let mut reg = registry();
+            self.params
+                .iter()
+                .filter_map(|p| {
+                    let r = reg.get_mut(&p.id())?;
+                    let taken = Recorded {
+                        lookups: r.lookups.as_mut().map(std::mem::take),
+                        direct: std::mem::take(&mut r.direct),
+                    };
+                    Some((p.clone(), taken))
+                })
+                .collect()
+        };
+        let mut out = Vec::new();
+        for (var, recorded) in pending {
+            for grads in shards.iter_mut() {
+                // Last use first, as the backward pass reaches them.
+                for d in recorded.direct.iter().rev() {
+                    if grads.get(&d.marker).is_none() {
+                        continue;
+                    }
+                    let Some(g) = lock(&d.slot).take() else {
+                        continue;
+                    };
+                    let sum = match grads.get(var.as_tensor()) {
+                        Some(acc) => (acc + g)?,
+                        None => g,
+                    };
+                    grads.insert(var.as_tensor(), sum);
+                }
+            }
+            let Some(lookups) = recorded.lookups.filter(|l| !l.is_empty()) else {
+                continue;
+            };
+            let stores: Vec<&GradStore> = shards.iter().collect();
+            let merged = match var.dtype() {
+                DType::F32 => merge::<f32>(&var, &lookups, &stores)?,
+                DType::F64 => merge::<f64>(&var, &lookups, &stores)?,
+                other => {
+                    return Err(Error::Config(format!(
+                        "row gradients need an f32 or f64 table, not {other:?}"
+                    )));
+                }
+            };
+            out.extend(merged);
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for GradRecorder {
+    fn drop(&mut self) {
+        let mut reg = registry();
+        for p in &self.params {
+            reg.remove(&p.id());
+        }
+        LIVE.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Adds the row gradients of tables that also have a dense gradient in
+/// `grads` (a table tied to an output layer) into that gradient, and
+/// returns the others. Equal to the dense path up to summation order.
+pub fn fold_into_dense(grads: &mut GradStore, rows: Vec<RowGrad>) -> Result<Vec<RowGrad>> {
+    let mut rest = Vec::with_capacity(rows.len());
+    for r in rows {
+        match grads.get(r.var.as_tensor()) {
+            Some(dense) => {
+                let ids = Tensor::new(r.ids.as_slice(), dense.device())?;
+                let sum = dense.index_add(&ids, &r.rows, 0)?;
+                grads.insert(r.var.as_tensor(), sum);
+            }
+            None => rest.push(r),
+        }
+    }
+    Ok(rest)
+}
+
+/// One table's lookups merged into a [`RowGrad`] (`None` when no lookup
+/// got a gradient).
+fn merge<T: WithDType + std::ops::AddAssign>(
+    var: &Var,
+    lookups: &[Lookup],
+    shards: &[&GradStore],
+) -> Result<Option<RowGrad>> {
+    let d = var.dim(1)?;
+    let mut total: HashMap<u32, Vec<T>> = HashMap::new();
+    for grads in shards {
+        // This shard's rows, each from zero in lookup order.
+        let mut shard: HashMap<u32, Vec<T>> = HashMap::new();
+        let mut order = Vec::new();
+        for lk in lookups {
+            let Some(g) = grads.get(&lk.rows) else {
+                continue;
+            };
+            read_cpu::<T, _>(&g.contiguous()?, |g| {
+                for (&id, row) in lk.ids.iter().zip(g.chunks(d)) {
+                    if Some(id) == lk.padding {
+                        continue;
+                    }
+                    let acc = shard.entry(id).or_insert_with(|| {
+                        order.push(id);
+                        vec![T::zero(); d]
+                    });
+                    for (a, &v) in acc.iter_mut().zip(row) {
+                        *a += v;
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        for id in order {
+            let Some(row) = shard.remove(&id) else {
+                continue;
+            };
+            let acc = total.entry(id).or_insert_with(|| vec![T::zero(); d]);
+            for (a, v) in acc.iter_mut().zip(row) {
+                *a += v;
+            }
+        }
+    }
+    if total.is_empty() {
+        return Ok(None);
+    }
+    let mut ids: Vec<u32> = total.keys().copied().collect();
+    ids.sort_unstable();
+    let mut rows = Vec::with_capacity(ids.len() * d);
+    for id in &ids {
+        if let Some(r) = total.get(id) {
+            rows.extend_from_slice(r);
+        }
+    }
+    let rows = Tensor::from_vec(rows, (ids.len(), d), var.device())?;
+    Ok(Some(RowGrad {
+        var: var.clone(),
+        ids,
+        rows,
+    }))
+}
+
+/// The rows `ids` (`[N]`, u32) of `table` with their gradient recorded as
+/// rows, when a [`GradRecorder`] records `table`'s rows and it is f32 or
+/// f64 on the CPU: `[N, D]`; `None` otherwise (the caller looks up through
+/// the graph). Ids equal to `padding` get no gradient.
+pub(crate) fn lookup(
+    table: &Tensor,
+    ids: &Tensor,
+    padding: Option<usize>,
+) -> Result<Option<Tensor>> {
+    let recorded = |reg: &HashMap<TensorId, Recorded>| {
+        reg.get(&table.id()).is_some_and(|r| r.lookups.is_some())
+    };
+    if LIVE.load(Ordering::SeqCst) == 0
+        || !table.device().is_cpu()
+        || !matches!(table.dtype(), DType::F32 | DType::F64)
+        || !recorded(&registry())
+    {
+        return Ok(None);
+    }
+    let rows = table.detach().embedding(ids)?;
+    // −0.0, not 0.0: `x + (−0.0)` is `x` for every `x`, −0.0 included.
+    let var = Var::from_tensor(&rows.zeros_like()?.neg()?)?;
+    let out = (rows + var.as_tensor())?;
+    let lookup = Lookup {
+        rows: var.as_tensor().clone(),
+        ids: ids.to_vec1::<u32>()?,
+        padding: padding.map(|p| p as u32),
+    };
+    // The recorder may have stopped since the check: then it is not noted.
+    if let Some(list) = registry()
+        .get_mut(&table.id())
+        .and_then(|r| r.lookups.as_mut())
+    {
+        list.push(lookup);
+    }
+    Ok(Some(out))
+}
+
+/// `a1.apply_op3(a2, a3, op)`, with the arguments a [`GradRecorder`]
+/// records read by the op directly and their gradients left with the
+/// recorder (see the module docs); just that call when none is.
+pub(crate) fn apply_op3<O: CustomOp3 + Send + Sync + 'static>(
+    a1: &Tensor,
+    a2: &Tensor,
+    a3: &Tensor,
+    op: O,
+) -> candle_core::Result<Tensor> {
+    let args = [a1, a2, a3];
+    if LIVE.load(Ordering::SeqCst) == 0 || !a1.device().is_cpu() {
+        return a1.apply_op3(a2, a3, op);
+    }
+    let recorded: [bool; 3] = {
+        let reg = registry();
+        args.map(|t| t.is_variable() && reg.contains_key(&t.id()))
+    };
+    let Some(first) = recorded.iter().position(|&r| r) else {
+        return a1.apply_op3(a2, a3, op);
+    };
+    let marker = Var::zeros(1, args[first].dtype(), args[first].device())?;
+    let marker = marker.as_tensor();
+    let slots: [Option<Arc<Mutex<Option<Tensor>>>>; 3] =
+        recorded.map(|r| r.then(|| Arc::new(Mutex::new(None))));
+    {
+        let mut reg = registry();
+        for (t, slot) in args.iter().zip(&slots) {
+            if let (Some(slot), Some(r)) = (slot, reg.get_mut(&t.id())) {
+                r.direct.push(Direct {
+                    marker: marker.clone(),
+                    slot: slot.clone(),
+                });
+            }
+        }
+    }
+    let wrapped = Recording {
+        real: std::array::from_fn(|i| recorded[i].then(|| args[i].clone())),
+        slots,
+        op,
+    };
+    let pick = |i: usize| if recorded[i] { marker } else { args[i] };
+    pick(0).apply_op3(pick(1), pick(2), wrapped)
+}
+
+/// A fused op whose recorded arguments (`real`) stand outside the graph,
+/// a marker in their place.
+struct Recording<O> {
+    real: [Option<Tensor>; 3],
+    slots: [Option<Arc<Mutex<Option<Tensor>>>>; 3],
+    op: O,
+}
+
+/// Runs `f` on `t`'s CPU storage and layout where `t` is given, else on `(s, l)`.
+fn with_storage<R>(
+    t: Option<&Tensor>,
+    (s, l): (&CpuStorage, &Layout),
+    f: impl FnOnce(&CpuStorage, &Layout) -> candle_core::Result<R>,
+) -> candle_core::Result<R> {
+    match t {
+        None => f(s, l),
+        Some(t) => {
+            let (storage, layout) = t.storage_and_layout();
+            let candle_core::Storage::Cpu(cpu) = &*storage else {
+                candle_core::bail!("recorded gradients: CPU tensors only");
+            };
+            f(cpu, layout)
+        }
+    }
+}
+
+impl<O: CustomOp3> CustomOp3 for Recording<O> {
+    fn name(&self) -> &'static str {
+        self.op.name()
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let [r1, r2, r3] = self.real.each_ref().map(Option::as_ref);
+        with_storage(r1, (s1, l1), |s1, l1| {
+            with_storage(r2, (s2, l2), |s2, l2| {
+                with_storage(r3, (s3, l3), |s3, l3| {
+                    self.op.cpu_fwd(s1, l1, s2, l2, s3, l3)
+                })
+            })
+        })
+    }
+
+    fn bwd(
+        &self,
+        a1: &Tensor,
+        a2: &Tensor,
+        a3: &Tensor,
+        res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let args = [a1, a2, a3];
+        let arg = |i: usize| self.real[i].as_ref().unwrap_or(args[i]);
+        let (g1, g2, g3) = self.op.bwd(arg(0), arg(1), arg(2), res, grad)?;
+        let mut out = [g1, g2, g3];
+        let mut marked = false;
+        for (i, slot) in self.slots.iter().enumerate() {
+            let Some(slot) = slot else {
+                continue;
+            };
+            *lock(slot) = out[i].take();
+            // One zero for the marker says this shard's graph ran the op.
+            if !marked {
+                out[i] = Some(args[i].zeros_like()?);
+                marked = true;
+            }
+        }
+        let [g1, g2, g3] = out;
+        Ok((g1, g2, g3))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{DType, Device};
+    use rand::{SeedableRng, rngs::StdRng};
+
+    use super::*;
+    use crate::data::{PairBatch, PairSpecials};
+    use crate::nn::{Cell, Mode, ParamStore};
+    use crate::seq2seq::{DecoderKind, Seq2Seq, Seq2SeqConfig};
+    use crate::train::{
+        AdamConfig, OptimizerConfig, SgdConfig, batch_gradients, build_optimizer as build,
+        clip_grad_norm_rows,
+    };
+
+    const SP: PairSpecials = PairSpecials {
+        pad: 0,
+        sos: 2,
+        eos: 3,
+    };
+
+    fn config(decoder: DecoderKind, tie_embeddings: bool) -> Seq2SeqConfig {
+        Seq2SeqConfig {
+            src_vocab: 17,
+            tgt_vocab: 19,
+            embed: 8,
+            hidden: 8,
+            cell: Cell::Gru,
+            layers: 1,
+            bidirectional: false,
+            dropout: 0.1,
+            out_dropout: 0.0,
+            decoder,
+            feed_context: false,
+            input_feeding: false,
+            max_length: (decoder == DecoderKind::Tutorial).then_some(6),
+            tie_embeddings,
+            pad_id: Some(0),
+        }
+    }
+
+    /// Two shards of a batch whose rows repeat tokens within and across
+    /// shards and hold padding, different at every step.
+    fn shards(step: u32) -> Result<Vec<PairBatch>> {
+        let s = |k: u32| -> Vec<Vec<u32>> {
+            vec![vec![4 + k, 5, 4 + k, 3], vec![6 + (k + step) % 9, 3]]
+        };
+        let t = |k: u32| -> Vec<Vec<u32>> { vec![vec![4, 7 + k, 4], vec![8 + (k * step) % 9]] };
+        (0..2)
+            .map(|k| PairBatch::new(&s(k), &t(k), &SP, &Device::Cpu))
+            .collect()
+    }
+
+    /// What one training run did: every parameter's values after it, how
+    /// many tables took row gradients and how many parameters' gradients
+    /// arrived beside the graph (absent from a shard's store until collected).
+    struct Run {
+        values: Vec<Vec<f32>>,
+        rows: usize,
+        beside: usize,
+    }
+
+    /// Four steps of `optimizer` on two shards (clipped when `clip`), with
+    /// a recorder or without.
+    fn train(
+        cfg: &Seq2SeqConfig,
+        optimizer: &OptimizerConfig,
+        record: bool,
+        clip: Option<f64>,
+    ) -> Result<Run> {
+        let store = ParamStore::new(11);
+        let model = Seq2Seq::new(cfg, store.var_builder(DType::F32, &Device::Cpu))?;
+        let vars = store.vars();
+        let mut opt = build(optimizer, vars.clone())?;
+        let recorder = record.then(|| GradRecorder::start(&vars, opt.takes_rows()));
+        let (mut rows, mut beside) = (0, 0);
+        for step in 0..4 {
+            let grads = shards(step)?
+                .iter()
+                .enumerate()
+                .map(|(k, shard)| {
+                    let mut rng = StdRng::seed_from_u64(k as u64 + 10 * step as u64);
+                    let loss = model.loss(shard, 1.0, 0.1, &mut Mode::Train(&mut rng))?;
+                    Ok((loss * 0.5)?.backward()?)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let missing: Vec<bool> = vars
+                .iter()
+                .map(|(_, v)| grads[0].get(v.as_tensor()).is_none())
+                .collect();
+            let (mut total, row_grads) = batch_gradients(grads, &vars, recorder.as_ref())?;
+            for ((_, v), missing) in vars.iter().zip(missing) {
+                beside += usize::from(missing && total.get(v.as_tensor()).is_some());
+            }
+            for r in &row_grads {
+                // A recorded table has its gradient as rows only.
+                assert!(total.get(r.var.as_tensor()).is_none());
+                rows += 1;
+            }
+            if let Some(max) = clip {
+                clip_grad_norm_rows(&vars, &mut total, &row_grads, max)?;
+            }
+            opt.step(&total)?;
+            opt.step_rows(&row_grads)?;
+        }
+        let values = vars
+            .iter()
+            .map(|(_, v)| Ok(v.as_tensor().flatten_all()?.to_vec1::<f32>()?))
+            .collect::<Result<_>>()?;
+        Ok(Run {
+            values,
+            rows,
+            beside,
+        })
+    }
+
+    /// Training with a recorder gives the weights training through the
+    /// graph gives, bit for bit: plain SGD from row gradients (padding,
+    /// tokens repeated within and across shards, and global norm clipping
+    /// included) and Adam, both with the fused ops' weight gradients
+    /// recorded, for the tutorial decoder and a Luong one; with the output
+    /// layer tied to the target table (rows folded into its dense
+    /// gradient) equal to rounding.
+    #[test]
+    fn recorded_gradients_train_like_the_graph() -> Result<()> {
+        let sgd = OptimizerConfig::Sgd(SgdConfig {
+            lr: 0.5,
+            ..SgdConfig::default()
+        });
+        let adam = OptimizerConfig::Adam(AdamConfig {
+            lr: 0.01,
+            ..AdamConfig::default()
+        });
+        for decoder in [DecoderKind::Tutorial, DecoderKind::General] {
+            for (opt, clip) in [(&sgd, None), (&sgd, Some(0.05)), (&adam, Some(0.05))] {
+                let cfg = config(decoder, false);
+                let graph = train(&cfg, opt, false, clip)?;
+                let recorded = train(&cfg, opt, true, clip)?;
+                let name = format!("{decoder:?} {opt:?} clip {clip:?}");
+                assert_eq!((graph.rows, graph.beside), (0, 0), "{name}");
+                // Plain SGD: both tables as rows at every step.
+                let tables = if matches!(opt, OptimizerConfig::Sgd(_)) {
+                    8
+                } else {
+                    0
+                };
+                assert_eq!(recorded.rows, tables, "{name}: tables as rows");
+                assert!(recorded.beside > 0, "{name}: no weight gradient recorded");
+                assert!(graph.values == recorded.values, "{name}: weights differ");
+            }
+        }
+        let cfg = config(DecoderKind::General, true);
+        let graph = train(&cfg, &sgd, false, Some(0.05))?;
+        let recorded = train(&cfg, &sgd, true, Some(0.05))?;
+        assert_eq!(recorded.rows, 4, "the source table alone as rows");
+        for (d, s) in graph.values.iter().zip(&recorded.values) {
+            for (a, b) in d.iter().zip(s) {
+                assert!((a - b).abs() <= 1e-5 * a.abs().max(1.0), "{a} vs {b}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Without a recorder a lookup goes through the graph; with one the
+    /// rows' gradients (the padding row's excepted) come back summed per
+    /// row; a recorder forgets its tables when dropped, and lookups outside
+    /// a backward pass leave nothing behind after a collect.
+    #[test]
+    fn recording_starts_and_stops_with_the_recorder() -> Result<()> {
+        let store = ParamStore::new(3);
+        let vb = store.var_builder(DType::F32, &Device::Cpu);
+        let cfg = crate::nn::EmbeddingConfig {
+            padding_idx: Some(0),
+            ..crate::nn::EmbeddingConfig::new(5, 4)
+        };
+        let emb = crate::nn::Embedding::new(&cfg, vb.pp("e"))?;
+        let ids = Tensor::new(&[[1u32, 2, 0, 1]], &Device::Cpu)?;
+        let dense = emb.forward(&ids)?.sum_all()?.backward()?;
+        assert!(dense.get(emb.weight()).is_some());
+        let recorder = GradRecorder::start(&store.vars(), true);
+        let out = emb.forward(&ids)?;
+        assert_eq!(out.to_vec3::<f32>()?, emb.forward(&ids)?.to_vec3::<f32>()?);
+        let mut grads = vec![out.affine(2.0, 0.0)?.sum_all()?.backward()?];
+        assert!(grads[0].get(emb.weight()).is_none());
+        let rows = recorder.collect(&mut grads)?;
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].ids, [1, 2]);
+        assert_eq!(rows[0].rows.to_vec2::<f32>()?, [[4.0; 4], [2.0; 4]]);
+        // Looked up (above, for the comparison) without a backward pass.
+        assert!(recorder.collect(&mut grads)?.is_empty());
+        drop(recorder);
+        let after = emb.forward(&ids)?.sum_all()?.backward()?;
+        assert!(after.get(emb.weight()).is_some());
+        assert!(!registry().contains_key(&emb.weight().id()));
+        Ok(())
+    }
+}
