@@ -8,7 +8,8 @@
 //! the layer alone, for profiling). With 2
 //! threads attend does what its trainer does: the batch is split into one
 //! shard per thread, each shard runs forward and backward on its own core
-//! (batch 1 cannot be split and runs on one). The ceiling is the same layer's
+//! (batch 1 cannot be split and runs on one), and the weight gradients are
+//! recorded beside candle's graph ([`GradRecorder`]) and collected. The ceiling is the same layer's
 //! products alone, as the layer runs them ([`matmul`], and [`Packed`] for
 //! the steps of a shard past `FEW_ROWS` rows, over plain buffers, sharded
 //! the same way), so
@@ -21,7 +22,9 @@ use std::time::Instant;
 
 use attend::nn::kernels::gemm::{FEW_ROWS, Op, matmul};
 use attend::nn::kernels::packed::Packed;
+use attend::nn::record::GradRecorder;
 use attend::nn::{Cell, Kernel, Mode, Nonlinearity, ParamStore, Rnn, RnnConfig};
+use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var};
 
 const LEN: usize = 20;
@@ -167,34 +170,34 @@ impl Buffers {
     }
 }
 
-fn layer(cell: Cell, h: usize, kernel: Kernel) -> candle_core::Result<Rnn> {
+/// The layer and its parameters.
+fn layer(cell: Cell, h: usize, kernel: Kernel) -> candle_core::Result<(Rnn, Vec<(String, Var)>)> {
     let store = ParamStore::new(7);
-    Rnn::new(
+    let rnn = Rnn::new(
         &RnnConfig::new(cell, h, h),
         store.var_builder(DType::F32, &Device::Cpu),
     )
     .map(|r| r.with_kernel(kernel))
-    .map_err(|e| candle_core::Error::Msg(e.to_string()))
+    .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+    Ok((rnn, store.vars()))
 }
 
-/// One forward (and backward) of the layer on a shard of batch `b`.
-fn run_layer(rnn: &Rnn, x: &Var, backward: bool) {
+/// One forward (and backward) of the layer on a shard of batch `b`: the
+/// gradients, with backward.
+fn run_layer(rnn: &Rnn, x: &Var, backward: bool) -> Option<GradStore> {
     let b = x.dim(0).unwrap_or(1);
     let lengths = vec![LEN; b];
     let result = rnn
         .forward(x.as_tensor(), &lengths, None, &mut Mode::Eval)
         .map_err(|e| candle_core::Error::Msg(e.to_string()))
-        .and_then(|(out, state)| {
-            if backward {
-                let loss = (out.sum_all()? + state.h().sum_all()?)?;
-                loss.backward()?;
-            }
-            Ok(())
+        .and_then(|(out, state)| match backward {
+            true => Ok(Some((out.sum_all()? + state.h().sum_all()?)?.backward()?)),
+            false => Ok(None),
         });
-    if let Err(e) = result {
+    result.unwrap_or_else(|e| {
         eprintln!("layer failed: {e}");
         std::process::exit(1);
-    }
+    })
 }
 
 fn name(cell: Cell) -> &'static str {
@@ -233,8 +236,10 @@ fn main() -> candle_core::Result<()> {
             if a.hidden.is_some_and(|x| x != h) {
                 continue;
             }
-            let fused = layer(cell, h, Kernel::Fused)?;
-            let reference = layer(cell, h, Kernel::Reference)?;
+            let (fused, params) = layer(cell, h, Kernel::Fused)?;
+            let (reference, _) = layer(cell, h, Kernel::Reference)?;
+            // The weight gradients beside the graph, as the trainer records them.
+            let recorder = GradRecorder::start(&params, false);
             for &b in batches {
                 if a.batch.is_some_and(|x| x != b) {
                     continue;
@@ -249,8 +254,28 @@ fn main() -> candle_core::Result<()> {
                     let pass = if backward { "fwd+bwd" } else { "fwd" };
                     let run = |rnn: &Rnn| {
                         let inputs = &inputs;
-                        let shard = move |i: usize, _| run_layer(rnn, &inputs[i], backward);
-                        time(|| on_shards(&sizes, &shard), budget)
+                        let stores: Vec<Mutex<Option<GradStore>>> =
+                            sizes.iter().map(|_| Mutex::new(None)).collect();
+                        let shard = |i: usize, _| {
+                            let grads = run_layer(rnn, &inputs[i], backward);
+                            if let Ok(mut slot) = stores[i].lock() {
+                                *slot = grads;
+                            }
+                        };
+                        time(
+                            || {
+                                on_shards(&sizes, &shard);
+                                let mut all: Vec<GradStore> = stores
+                                    .iter()
+                                    .filter_map(|s| s.lock().ok().and_then(|mut s| s.take()))
+                                    .collect();
+                                if let Err(e) = recorder.collect(&mut all) {
+                                    eprintln!("collect failed: {e}");
+                                    std::process::exit(1);
+                                }
+                            },
+                            budget,
+                        )
                     };
                     let fused_s = run(&fused);
                     let ref_s = match a.reference {
