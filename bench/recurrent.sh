@@ -9,6 +9,7 @@
 #   PYTHON=/path/to/venv/bin/python bench/recurrent.sh          # full (~5 min)
 #   QUICK=1 bench/recurrent.sh                                    # hidden 256, batch 1/64
 #   REFERENCE=1 bench/recurrent.sh   # also time attend's reference graph
+#   CELL=gru HIDDEN=512 BATCH=64 bench/recurrent.sh   # one case (any of the three)
 # Run it on a quiet machine: timings are wall-clock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,9 @@ OUT=${OUT:-$(mktemp -d /tmp/attend-recurrent-XXXXXX)}
 mkdir -p "$OUT"
 FLAGS=(--threads "$THREADS")
 [[ -n "${QUICK:-}" ]] && FLAGS+=(--quick)
+[[ -n "${CELL:-}" ]] && FLAGS+=(--cell "$CELL")
+[[ -n "${HIDDEN:-}" ]] && FLAGS+=(--hidden "$HIDDEN")
+[[ -n "${BATCH:-}" ]] && FLAGS+=(--batch "$BATCH")
 ATTEND_FLAGS=("${FLAGS[@]}" --json)
 [[ -n "${REFERENCE:-}" ]] && ATTEND_FLAGS+=(--reference)
 

@@ -37,13 +37,23 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true")
+    # One case only, as `cargo bench --bench recurrent -- --cell C --hidden H --batch B`.
+    ap.add_argument("--cell", choices=["rnn", "lstm", "gru"])
+    ap.add_argument("--hidden", type=int)
+    ap.add_argument("--batch", type=int)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(7)
     hiddens, batches = ([256], [1, 64]) if args.quick else ([128, 256, 512], [1, 16, 64])
     budget = 0.3 if args.quick else 0.6
     cells = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
+    if args.hidden:
+        hiddens = [args.hidden]
+    if args.batch:
+        batches = [args.batch]
     for name, cls in cells.items():
+        if args.cell and name != args.cell:
+            continue
         for h in hiddens:
             layer = cls(h, h, batch_first=True)
             for b in batches:
