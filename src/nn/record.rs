@@ -7,7 +7,7 @@
 //! `zeros_like(weight) + gradient`: a fill and an out-of-place addition the
 //! size of the weight, for each use (a fifth of a batch-1 step of the
 //! tutorial model). While a [`GradRecorder`] lives, a fused op
-//! ([`apply_op3`]) reads a recorded parameter directly instead of through
+//! (through `apply_op3`) reads a recorded parameter directly instead of through
 //! the graph: in its place the graph sees a one-value *marker* variable,
 //! and the op's backward pass leaves the parameter's gradient with the
 //! recorder (and a zero for the marker). [`GradRecorder::collect`] then puts

@@ -36,7 +36,7 @@ pub trait Optimizer {
     /// gradients exactly as [`Optimizer::step`] would from the dense
     /// gradient they stand for (rows without a gradient do not move): only
     /// then does the trainer record embedding gradients as rows
-    /// ([`crate::nn::sparse`]). Plain SGD can; momentum, weight decay and
+    /// ([`crate::nn::record`]). Plain SGD can; momentum, weight decay and
     /// Adam move every row.
     fn takes_rows(&self) -> bool {
         false

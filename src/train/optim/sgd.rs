@@ -188,7 +188,7 @@ impl Optimizer for Sgd {
         self.kernel == Kernel::Fused && self.cfg.momentum == 0.0 && self.cfg.weight_decay == 0.0
     }
 
-    /// The rows' [`PlainStep`]: the bits the dense step gives those rows
+    /// The rows' plain step: the bits the dense step gives those rows
     /// (and every other row keeps its value, as the dense step's zero
     /// gradient leaves it).
     fn step_rows(&mut self, rows: &[RowGrad]) -> Result<()> {
