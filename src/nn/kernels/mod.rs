@@ -66,6 +66,7 @@ pub mod log_softmax;
 pub mod packed;
 pub mod recurrent;
 mod rows;
+mod traced;
 pub mod tutorial_decoder;
 
 use std::sync::OnceLock;

@@ -24,14 +24,13 @@
 //! backward needs (every step's state and the saved gate blocks) stays with
 //! the op, not in its output, so the graph's bookkeeping never touches it.
 
-use std::sync::Mutex;
+use candle_core::{Layout, Shape, Tensor};
 
-use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
-
+use super::Real;
 use super::gemm::{FEW_ROWS, Op, matmul, matmul_ld};
 use super::linear;
 use super::packed::Packed;
-use super::{Real, read_cpu};
+use super::traced::{Traced, TracedKernel};
 use crate::nn::rnn::{Cell, Nonlinearity};
 
 /// The op: the cell, lengths of the batch rows and the direction, and the
@@ -49,9 +48,6 @@ pub struct RecurrentSequence {
     keep: bool,
     /// The layer's input `x` tracks gradients (else backward skips `d_x`).
     input_tracked: bool,
-    /// Written by the forward pass, read (never consumed: backward may run
-    /// twice) by the backward pass, freed with the graph node.
-    tape: Mutex<Option<Tape>>,
 }
 
 impl std::fmt::Debug for RecurrentSequence {
@@ -67,7 +63,7 @@ impl std::fmt::Debug for RecurrentSequence {
 
 /// Sizes of one call.
 #[derive(Clone, Copy, Debug)]
-struct Dims {
+pub(super) struct Dims {
     t: usize,
     b: usize,
     /// Input width.
@@ -394,15 +390,9 @@ impl RecurrentSequence {
 /// `states` `[T + 1, B, S·H]` (the state before the first step, then after
 /// each; a padded step carries its row's state) and `saved` `[T, B, K·H]`
 /// (the cell's saved blocks; zero on padded steps, which backward skips).
-struct Trace<T> {
+pub(super) struct Trace<T> {
     states: Vec<T>,
     saved: Vec<T>,
-}
-
-/// A [`Trace`] of either float type, held by the op between its passes.
-enum Tape {
-    F32(Trace<f32>),
-    F64(Trace<f64>),
 }
 
 widest! {
@@ -646,105 +636,41 @@ impl<'a, T> Inputs<'a, T> {
     }
 }
 
-pub(super) fn slice<'a, T>(v: &'a [T], l: &Layout, what: &str) -> candle_core::Result<&'a [T]> {
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&v[a..b]),
-        None => candle_core::bail!("recurrent kernel: {what} must be contiguous"),
-    }
-}
+impl TracedKernel for RecurrentSequence {
+    type Trace<T: Real> = Trace<T>;
+    type Dims = Dims;
+    const NAME: &'static str = "recurrent kernel";
 
-impl CustomOp3 for RecurrentSequence {
-    fn name(&self) -> &'static str {
-        "recurrent-sequence"
+    fn dims(&self, xa: &Layout, wih: &Layout, whh: &Layout) -> candle_core::Result<Dims> {
+        RecurrentSequence::dims(self, xa, wih, whh)
     }
 
-    fn cpu_fwd(
+    fn shape(&self, d: Dims) -> Shape {
+        Shape::from(self.output_len(d))
+    }
+
+    fn forward<T: Real>(
         &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let d = self.dims(l1, l2, l3)?;
-        let shape = Shape::from(self.output_len(d));
-        macro_rules! run {
-            ($t:ty, $xa:expr, $wih:expr, $whh:expr) => {{
-                let (xa, wih, whh) = (
-                    slice($xa, l1, "inputs")?,
-                    slice($wih, l2, "w_ih")?,
-                    slice($whh, l3, "w_hh")?,
-                );
-                with_cell!(self.cell, forward::<$t>(self, xa, wih, whh, d, self.keep))
-            }};
-        }
-        let (out, tape) = match (s1, s2, s3) {
-            (CpuStorage::F32(xa), CpuStorage::F32(wih), CpuStorage::F32(whh)) => {
-                let (out, trace) = run!(f32, xa, wih, whh);
-                (CpuStorage::F32(out), trace.map(Tape::F32))
-            }
-            (CpuStorage::F64(xa), CpuStorage::F64(wih), CpuStorage::F64(whh)) => {
-                let (out, trace) = run!(f64, xa, wih, whh);
-                (CpuStorage::F64(out), trace.map(Tape::F64))
-            }
-            _ => candle_core::bail!("recurrent kernel: f32 or f64 inputs of one dtype only"),
-        };
-        match self.tape.lock() {
-            Ok(mut slot) => *slot = tape,
-            Err(_) => candle_core::bail!("recurrent kernel: the trace's lock is poisoned"),
-        }
-        Ok((out, shape))
+        (xa, wih, whh): (&[T], &[T], &[T]),
+        d: Dims,
+    ) -> (Vec<T>, Option<Trace<T>>) {
+        with_cell!(self.cell, forward::<T>(self, xa, wih, whh, d, self.keep))
     }
 
-    fn bwd(
+    fn backward<T: Real>(
         &self,
-        xa: &Tensor,
-        wih: &Tensor,
-        whh: &Tensor,
-        _res: &Tensor,
-        grad_res: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let d = self.dims(xa.layout(), wih.layout(), whh.layout())?;
-        let dev = xa.device();
-        let Ok(tape) = self.tape.lock() else {
-            candle_core::bail!("recurrent kernel: the trace's lock is poisoned");
-        };
-        // Only the incoming gradient may need making contiguous.
-        let grad = grad_res.contiguous()?;
+        inputs: (&[T], &[T], &[T]),
+        trace: &Trace<T>,
+        grad: &[T],
+        d: Dims,
+    ) -> (Vec<T>, Vec<T>, Vec<T>) {
         // The product for the input's gradient is skipped where nothing
         // upstream of it asks (the op's other inputs always do: its biases).
         let need_dx = self.input_tracked;
-        macro_rules! run {
-            ($t:ty, $trace:expr) => {{
-                let (dxa, dwih, dwhh) = read_cpu::<$t, _>(xa, |xav| {
-                    read_cpu::<$t, _>(wih, |wiv| {
-                        read_cpu::<$t, _>(whh, |whv| {
-                            read_cpu::<$t, _>(&grad, |g| {
-                                Ok(with_cell!(
-                                    self.cell,
-                                    backward::<$t>(self, (xav, wiv, whv), $trace, g, d, need_dx)
-                                ))
-                            })
-                        })
-                    })
-                })?;
-                (
-                    Tensor::from_vec(dxa, xa.shape(), dev)?,
-                    Tensor::from_vec(dwih, wih.shape(), dev)?,
-                    Tensor::from_vec(dwhh, whh.shape(), dev)?,
-                )
-            }};
-        }
-        let (dxa, dwih, dwhh) = match (&*tape, xa.dtype()) {
-            (Some(Tape::F32(trace)), candle_core::DType::F32) => run!(f32, trace),
-            (Some(Tape::F64(trace)), candle_core::DType::F64) => run!(f64, trace),
-            (None, _) => candle_core::bail!(
-                "recurrent kernel: backward through a pass run without gradients"
-            ),
-            (_, other) => candle_core::bail!("recurrent kernel: no backward for {other:?}"),
-        };
-        Ok((Some(dxa), Some(dwih), Some(dwhh)))
+        with_cell!(
+            self.cell,
+            backward::<T>(self, inputs, trace, grad, d, need_dx)
+        )
     }
 }
 
@@ -780,8 +706,8 @@ pub fn recurrent_sequence(
         // Saving for backward only where a gradient can be asked for.
         keep: tracked(&xa) || tracked(w_ih) || tracked(w_hh),
         input_tracked: tracked(x),
-        tape: Mutex::new(None),
     };
+    let op = Traced::new(op);
     crate::nn::record::apply_op3(&xa, &w_ih.contiguous()?, &w_hh.contiguous()?, op)
 }
 
@@ -814,7 +740,6 @@ mod tests {
                     reverse,
                     keep: true,
                     input_tracked: true,
-                    tape: Mutex::new(None),
                 };
                 let (out, trace) = forward::<C, f32>(&op, &xa, &wih, &whh, d, true);
                 let (base_out, base_trace) = forward_steps::<C, f32>(&op, &xa, &wih, &whh, d, true);

@@ -30,17 +30,16 @@
 //! `attn_combine`'s weight `[H, E + H]` and bias `[H]`, `b_ih`, `b_hh`. The
 //! output is every step's `h`, `[B, T, H]`.
 
-use std::sync::Mutex;
+use candle_core::{Layout, Shape, Tensor};
 
-use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
-
+use super::Real;
 use super::gemm::{FEW_ROWS, Op, matmul_ld};
 use super::packed::Packed;
 use super::recurrent::{
     CellMath, Elman, Gru, Lstm, StepGrads, StepIn, add_rows, blocks, blocks_to_rows,
-    rows_to_blocks, slice, with_cell,
+    rows_to_blocks, with_cell,
 };
-use super::{Real, read_cpu};
+use super::traced::{Traced, TracedKernel};
 use crate::nn::rnn::{Cell, Nonlinearity};
 
 /// The op: the cell, the sizes the weights do not tell, and the forward
@@ -57,9 +56,6 @@ pub struct TutorialDecoderSequence {
     slots: usize,
     /// Keep the trace: some input tracks gradients.
     keep: bool,
-    /// Written by the forward pass, read (never consumed: backward may run
-    /// twice) by the backward pass, freed with the graph node.
-    tape: Mutex<Option<Tape>>,
 }
 
 impl std::fmt::Debug for TutorialDecoderSequence {
@@ -76,7 +72,7 @@ impl std::fmt::Debug for TutorialDecoderSequence {
 
 /// Sizes of one call.
 #[derive(Clone, Copy, Debug)]
-struct Dims {
+pub(super) struct Dims {
     b: usize,
     t: usize,
     e: usize,
@@ -203,18 +199,12 @@ fn bias_rows<T: Real>(bias: &[T], rows: usize) -> Vec<T> {
 /// the first step, then after each), `saved` `[T, B, K·H]` (the cell's
 /// blocks), `weights` `[B·T, L]` (attention), `context` `[B·T, H]`, `input`
 /// `[B·T, H]` (the cell's input `x`, after the relu).
-struct Trace<T> {
+pub(super) struct Trace<T> {
     states: Vec<T>,
     saved: Vec<T>,
     weights: Vec<T>,
     context: Vec<T>,
     input: Vec<T>,
-}
-
-/// A [`Trace`] of either float type, held by the op between its passes.
-enum Tape {
-    F32(Trace<f32>),
-    F64(Trace<f64>),
 }
 
 /// `row ← softmax(row)`, shifted by its maximum as candle's and PyTorch's are.
@@ -496,94 +486,35 @@ impl TutorialDecoderSequence {
     }
 }
 
-impl CustomOp3 for TutorialDecoderSequence {
-    fn name(&self) -> &'static str {
-        "tutorial-decoder-sequence"
+impl TracedKernel for TutorialDecoderSequence {
+    type Trace<T: Real> = Trace<T>;
+    type Dims = Dims;
+    const NAME: &'static str = "tutorial decoder kernel";
+
+    fn dims(&self, flat: &Layout, wih: &Layout, whh: &Layout) -> candle_core::Result<Dims> {
+        TutorialDecoderSequence::dims(self, flat, wih, whh)
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let d = self.dims(l1, l2, l3)?;
-        let shape = Shape::from((d.b, d.t, d.h));
-        macro_rules! run {
-            ($t:ty, $flat:expr, $wih:expr, $whh:expr) => {{
-                let (flat, wih, whh) = (
-                    slice($flat, l1, "inputs")?,
-                    slice($wih, l2, "w_ih")?,
-                    slice($whh, l3, "w_hh")?,
-                );
-                with_cell!(self.cell, forward::<$t>(flat, wih, whh, d, self.keep))
-            }};
-        }
-        let (out, tape) = match (s1, s2, s3) {
-            (CpuStorage::F32(a), CpuStorage::F32(wih), CpuStorage::F32(whh)) => {
-                let (out, trace) = run!(f32, a, wih, whh);
-                (CpuStorage::F32(out), trace.map(Tape::F32))
-            }
-            (CpuStorage::F64(a), CpuStorage::F64(wih), CpuStorage::F64(whh)) => {
-                let (out, trace) = run!(f64, a, wih, whh);
-                (CpuStorage::F64(out), trace.map(Tape::F64))
-            }
-            _ => candle_core::bail!("tutorial decoder kernel: f32 or f64 inputs of one dtype only"),
-        };
-        match self.tape.lock() {
-            Ok(mut slot) => *slot = tape,
-            Err(_) => candle_core::bail!("tutorial decoder kernel: the trace's lock is poisoned"),
-        }
-        Ok((out, shape))
+    fn shape(&self, d: Dims) -> Shape {
+        Shape::from((d.b, d.t, d.h))
     }
 
-    fn bwd(
+    fn forward<T: Real>(
         &self,
-        flat: &Tensor,
-        wih: &Tensor,
-        whh: &Tensor,
-        _res: &Tensor,
-        grad_res: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let d = self.dims(flat.layout(), wih.layout(), whh.layout())?;
-        let dev = flat.device();
-        let Ok(tape) = self.tape.lock() else {
-            candle_core::bail!("tutorial decoder kernel: the trace's lock is poisoned");
-        };
-        let grad = grad_res.contiguous()?;
-        macro_rules! run {
-            ($t:ty, $trace:expr) => {{
-                let (da, dwih, dwhh) = read_cpu::<$t, _>(flat, |fv| {
-                    read_cpu::<$t, _>(wih, |wiv| {
-                        read_cpu::<$t, _>(whh, |whv| {
-                            read_cpu::<$t, _>(&grad, |g| {
-                                Ok(with_cell!(
-                                    self.cell,
-                                    backward::<$t>((fv, wiv, whv), $trace, g, d)
-                                ))
-                            })
-                        })
-                    })
-                })?;
-                (
-                    Tensor::from_vec(da, flat.shape(), dev)?,
-                    Tensor::from_vec(dwih, wih.shape(), dev)?,
-                    Tensor::from_vec(dwhh, whh.shape(), dev)?,
-                )
-            }};
-        }
-        let (da, dwih, dwhh) = match (&*tape, flat.dtype()) {
-            (Some(Tape::F32(trace)), candle_core::DType::F32) => run!(f32, trace),
-            (Some(Tape::F64(trace)), candle_core::DType::F64) => run!(f64, trace),
-            (None, _) => candle_core::bail!(
-                "tutorial decoder kernel: backward through a pass run without gradients"
-            ),
-            (_, other) => candle_core::bail!("tutorial decoder kernel: no backward for {other:?}"),
-        };
-        Ok((Some(da), Some(dwih), Some(dwhh)))
+        (flat, wih, whh): (&[T], &[T], &[T]),
+        d: Dims,
+    ) -> (Vec<T>, Option<Trace<T>>) {
+        with_cell!(self.cell, forward::<T>(flat, wih, whh, d, self.keep))
+    }
+
+    fn backward<T: Real>(
+        &self,
+        inputs: (&[T], &[T], &[T]),
+        trace: &Trace<T>,
+        grad: &[T],
+        d: Dims,
+    ) -> (Vec<T>, Vec<T>, Vec<T>) {
+        with_cell!(self.cell, backward::<T>(inputs, trace, grad, d))
     }
 }
 
@@ -639,8 +570,8 @@ pub fn tutorial_decoder_sequence(
         embed: e,
         slots: l,
         keep: tracked(&flat) || tracked(w_ih) || tracked(w_hh),
-        tape: Mutex::new(None),
     };
+    let op = Traced::new(op);
     crate::nn::record::apply_op3(&flat, &w_ih.contiguous()?, &w_hh.contiguous()?, op)
 }
 
