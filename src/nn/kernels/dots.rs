@@ -32,9 +32,6 @@ pub fn few_rows_nt<T: Real>(
     (m, k, n): (usize, usize, usize),
     accumulate: bool,
 ) {
-    let fits = |len: usize, rows: usize, ld: usize, cols: usize| {
-        rows == 0 || len >= (rows - 1) * ld + cols
-    };
     assert!(
         fits(dst.len(), m, dst_ld, n) && fits(a.len(), m, a_ld, k) && fits(b.len(), n, b_ld, k),
         "few_rows_nt: buffers too small for their shapes"
@@ -95,6 +92,11 @@ pub fn few_rows_nt<T: Real>(
 /// Multiply-adds from which a product is split over two cores.
 const SPLIT: usize = 1 << 16;
 
+/// Whether a buffer of `len` holds `rows` rows of `cols` values `ld` apart.
+fn fits(len: usize, rows: usize, ld: usize, cols: usize) -> bool {
+    rows == 0 || len >= (rows - 1) * ld + cols
+}
+
 /// Rows of `a` up to which [`few_rows_nn`] beats the `gemm` crate: it reads
 /// `b` once per row (once per core with two rows), where `gemm` packs it first.
 pub const FEW_ROWS_NN: usize = 2;
@@ -117,9 +119,6 @@ pub fn few_rows_nn<T: Real>(
     (m, k, n): (usize, usize, usize),
     accumulate: bool,
 ) {
-    let fits = |len: usize, rows: usize, ld: usize, cols: usize| {
-        rows == 0 || len >= (rows - 1) * ld + cols
-    };
     assert!(
         fits(dst.len(), m, dst_ld, n) && fits(a.len(), m, a_ld, k) && fits(b.len(), k, b_ld, n),
         "few_rows_nn: buffers too small for their shapes"

@@ -33,8 +33,9 @@ use super::packed::Packed;
 use super::traced::{Traced, TracedKernel};
 use crate::nn::rnn::{Cell, Nonlinearity};
 
-/// The op: the cell, lengths of the batch rows and the direction, and the
-/// forward pass's trace for backward.
+/// The op's kernel: the cell, lengths of the batch rows and the direction
+/// (the trace between the passes is held by the shared op, `kernels::traced`).
+#[derive(Debug)]
 pub struct RecurrentSequence {
     /// Which cell's math runs.
     cell: Cell,
@@ -48,17 +49,6 @@ pub struct RecurrentSequence {
     keep: bool,
     /// The layer's input `x` tracks gradients (else backward skips `d_x`).
     input_tracked: bool,
-}
-
-impl std::fmt::Debug for RecurrentSequence {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RecurrentSequence")
-            .field("cell", &self.cell)
-            .field("steps", &self.steps)
-            .field("lengths", &self.lengths)
-            .field("reverse", &self.reverse)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Sizes of one call.

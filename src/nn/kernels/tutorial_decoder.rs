@@ -42,8 +42,9 @@ use super::recurrent::{
 use super::traced::{Traced, TracedKernel};
 use crate::nn::rnn::{Cell, Nonlinearity};
 
-/// The op: the cell, the sizes the weights do not tell, and the forward
-/// pass's trace for backward.
+/// The op's kernel: the cell and the sizes the weights do not tell (the
+/// trace between the passes is held by the shared op, `kernels::traced`).
+#[derive(Debug)]
 pub struct TutorialDecoderSequence {
     cell: Cell,
     /// Batch rows `B`.
@@ -56,18 +57,6 @@ pub struct TutorialDecoderSequence {
     slots: usize,
     /// Keep the trace: some input tracks gradients.
     keep: bool,
-}
-
-impl std::fmt::Debug for TutorialDecoderSequence {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TutorialDecoderSequence")
-            .field("cell", &self.cell)
-            .field("rows", &self.rows)
-            .field("steps", &self.steps)
-            .field("embed", &self.embed)
-            .field("slots", &self.slots)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Sizes of one call.
