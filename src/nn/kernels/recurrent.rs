@@ -266,6 +266,40 @@ impl CellMath for Gru {
     }
 }
 
+/// One row's step as the forward pass left it: the cell's saved blocks and
+/// the state before and after the step.
+pub(super) struct RowTrace<'a, T> {
+    pub(super) saved: &'a [T],
+    pub(super) prev: &'a [T],
+    pub(super) new: &'a [T],
+}
+
+/// One row's backward step, shared by the recurrent ops: the gradient on
+/// the state after the step (`ds`) takes the step's output gradient `dy`,
+/// `prev_h` takes `h` before the step (for the weight gradients), and the
+/// cell's backward writes the gate gradients `d_x`, `d_hw` (empty where
+/// [`CellMath::HW_IS_X`]) and the state's part of `d_prev`.
+#[inline(always)]
+pub(super) fn backward_row<C: CellMath, T: Real>(
+    h: usize,
+    step: RowTrace<'_, T>,
+    (ds, dy): (&mut [T], &[T]),
+    prev_h: &mut [T],
+    (d_x, d_hw, d_prev): (&mut [T], &mut [T], &mut [T]),
+) {
+    for (x, &g) in ds[..h].iter_mut().zip(dy) {
+        *x += g;
+    }
+    prev_h.copy_from_slice(&step.prev[..h]);
+    let step = StepIn {
+        saved: step.saved,
+        new: step.new,
+        prev: step.prev,
+        d_new: ds,
+    };
+    C::backward(h, step, StepGrads { d_x, d_hw, d_prev });
+}
+
 /// The first `N` blocks of width `h` of `x`, each exactly `h` long.
 fn blocks_of<T, const N: usize>(x: &[T], h: usize) -> [&[T]; N] {
     std::array::from_fn(|k| &x[k * h..(k + 1) * h])
@@ -499,26 +533,21 @@ widest! {
                     continue;
                 }
                 let at = r * t + s;
-                for (x, gr) in ds[..h].iter_mut().zip(&grad_out[at * h..(at + 1) * h]) {
-                    *x += *gr;
-                }
-                let p = &prev[r * sw..(r + 1) * sw];
-                prev_h[at * h..(at + 1) * h].copy_from_slice(&p[..h]);
-                let step = StepIn {
-                    saved: &saved[(i * b + r) * k..(i * b + r + 1) * k],
-                    new: &new[r * sw..(r + 1) * sw],
-                    prev: p,
-                    d_new: ds,
+                let d_hw_row = match C::HW_IS_X {
+                    true => &mut [],
+                    false => &mut d_hw[at * g..(at + 1) * g],
                 };
-                let grads = StepGrads {
-                    d_x: &mut d_xw[at * g..(at + 1) * g],
-                    d_hw: match C::HW_IS_X {
-                        true => &mut [],
-                        false => &mut d_hw[at * g..(at + 1) * g],
+                backward_row::<C, T>(
+                    h,
+                    RowTrace {
+                        saved: &saved[(i * b + r) * k..(i * b + r + 1) * k],
+                        prev: &prev[r * sw..(r + 1) * sw],
+                        new: &new[r * sw..(r + 1) * sw],
                     },
-                    d_prev: next,
-                };
-                C::backward(h, step, grads);
+                    (ds, &grad_out[at * h..(at + 1) * h]),
+                    &mut prev_h[at * h..(at + 1) * h],
+                    (&mut d_xw[at * g..(at + 1) * g], d_hw_row, next),
+                );
             }
             // dh_prev += d_hw W_hh over the step's rows (stride T·G); padded
             // rows have zero d_hw, so they get nothing.

@@ -36,7 +36,7 @@ use super::Real;
 use super::gemm::{FEW_ROWS, Op, matmul_ld};
 use super::packed::Packed;
 use super::recurrent::{
-    CellMath, Elman, Gru, Lstm, StepGrads, StepIn, add_rows, blocks, blocks_to_rows,
+    CellMath, Elman, Gru, Lstm, RowTrace, add_rows, backward_row, blocks, blocks_to_rows,
     rows_to_blocks, with_cell,
 };
 use super::traced::{Traced, TracedKernel};
@@ -351,27 +351,21 @@ widest! {
             let new = &states[(s + 1) * b * sw..(s + 2) * b * sw];
             for r in 0..b {
                 let at = r * t + s;
-                let ds = &mut d_state[r * sw..(r + 1) * sw];
-                for (x, &gr) in ds[..h].iter_mut().zip(&grad[at * h..(at + 1) * h]) {
-                    *x += gr;
-                }
-                let pr = &prev[r * sw..(r + 1) * sw];
-                prev_h[at * h..(at + 1) * h].copy_from_slice(&pr[..h]);
-                let step = StepIn {
-                    saved: &saved[(s * b + r) * k..(s * b + r + 1) * k],
-                    new: &new[r * sw..(r + 1) * sw],
-                    prev: pr,
-                    d_new: ds,
+                let d_hw_row = match C::HW_IS_X {
+                    true => &mut [],
+                    false => &mut d_hw[at * g..(at + 1) * g],
                 };
-                let grads = StepGrads {
-                    d_x: &mut d_xw[at * g..(at + 1) * g],
-                    d_hw: match C::HW_IS_X {
-                        true => &mut [],
-                        false => &mut d_hw[at * g..(at + 1) * g],
+                backward_row::<C, T>(
+                    h,
+                    RowTrace {
+                        saved: &saved[(s * b + r) * k..(s * b + r + 1) * k],
+                        prev: &prev[r * sw..(r + 1) * sw],
+                        new: &new[r * sw..(r + 1) * sw],
                     },
-                    d_prev: &mut d_next[r * sw..(r + 1) * sw],
-                };
-                C::backward(h, step, grads);
+                    (&mut d_state[r * sw..(r + 1) * sw], &grad[at * h..(at + 1) * h]),
+                    &mut prev_h[at * h..(at + 1) * h],
+                    (&mut d_xw[at * g..(at + 1) * g], d_hw_row, &mut d_next[r * sw..(r + 1) * sw]),
+                );
             }
             // Back through `x W_ihᵀ`, the relu, and `attn_combine`'s context half.
             w_ih.apply((&mut d_x, h), (&d_xw[s * g..], t * g), b, false);
