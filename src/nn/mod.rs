@@ -1,4 +1,6 @@
-//! Layers: embedding, linear, dropout, recurrent stacks (RNN/LSTM/GRU), attention.
+//! Layers: embedding, linear, dropout, recurrent stacks (RNN/LSTM/GRU), attention;
+//! their fused CPU kernels ([`kernels`]) and the gradients training records
+//! beside candle's graph ([`record`]).
 
 pub mod attention;
 pub mod dropout;
