@@ -553,9 +553,10 @@ mod tests {
     /// graph gives, bit for bit: plain SGD from row gradients (padding,
     /// tokens repeated within and across shards, and global norm clipping
     /// included) and Adam, both with the fused ops' weight gradients
-    /// recorded, for the tutorial decoder and a Luong one; with the output
-    /// layer tied to the target table (rows folded into its dense
-    /// gradient) equal to rounding.
+    /// recorded, for decoders that run all steps at once and step by step
+    /// (several uses of a weight in one shard); with the output layer tied
+    /// to the target table (rows folded into its dense gradient) equal to
+    /// rounding.
     #[test]
     fn recorded_gradients_train_like_the_graph() -> Result<()> {
         let sgd = OptimizerConfig::Sgd(SgdConfig {
@@ -566,11 +567,28 @@ mod tests {
             lr: 0.01,
             ..AdamConfig::default()
         });
-        for decoder in [DecoderKind::Tutorial, DecoderKind::General] {
+        // The step-by-step decoders (Luong with input feeding, Bahdanau) use
+        // each recorded weight once a target step: their gradients go into
+        // the store last use first, as candle's backward pass adds them.
+        let configs = [
+            config(DecoderKind::Tutorial, false),
+            config(DecoderKind::General, false),
+            Seq2SeqConfig {
+                input_feeding: true,
+                ..config(DecoderKind::General, false)
+            },
+            Seq2SeqConfig {
+                cell: Cell::Lstm,
+                layers: 2,
+                bidirectional: true,
+                ..config(DecoderKind::Additive, false)
+            },
+        ];
+        for cfg in &configs {
             for (opt, clip) in [(&sgd, None), (&sgd, Some(0.05)), (&adam, Some(0.05))] {
-                let cfg = config(decoder, false);
-                let graph = train(&cfg, opt, false, clip)?;
-                let recorded = train(&cfg, opt, true, clip)?;
+                let graph = train(cfg, opt, false, clip)?;
+                let recorded = train(cfg, opt, true, clip)?;
+                let decoder = cfg.decoder;
                 let name = format!("{decoder:?} {opt:?} clip {clip:?}");
                 assert_eq!((graph.rows, graph.beside), (0, 0), "{name}");
                 // Plain SGD: both tables as rows at every step.
