@@ -46,7 +46,7 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor, TensorId, Var, WithDType};
 
-use crate::nn::kernels::read_cpu;
+use crate::nn::kernels::{inplace, read_cpu};
 use crate::{Error, Result};
 
 /// One lookup's row variable and ids.
@@ -158,6 +158,9 @@ impl GradRecorder {
                         continue;
                     };
                     let sum = match grads.get(var.as_tensor()) {
+                        // A stored gradient is a buffer made for it alone
+                        // (as `sum_gradients` relies on too): add in place.
+                        Some(acc) if inplace::update1(acc, &g, &inplace::AddAssign)? => continue,
                         Some(acc) => (acc + g)?,
                         None => g,
                     };

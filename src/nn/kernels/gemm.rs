@@ -81,14 +81,14 @@ pub fn matmul_ld<T: Real>(
             && fits(b.len(), stored(b_op, k, n), b_ld),
         "matmul: buffers too small for their shapes and leading dimensions"
     );
-    if b_op == Op::T && a_op == Op::N && m <= FEW_ROWS && k > 0 {
+    if few_rows(a_op, b_op, m, k) && b_op == Op::T {
         // `gemm` would repack (a scalar strided gather of) the whole of `b`
         // for these few rows on every call — several times the product
         // itself — and its one-row path reads `b` once per row.
         super::dots::few_rows_nt((dst, dst_ld), (a, a_ld), (b, b_ld), (m, k, n), accumulate);
         return;
     }
-    if b_op == Op::N && a_op == Op::N && m <= super::dots::FEW_ROWS_NN && k > 0 {
+    if few_rows(a_op, b_op, m, k) {
         // As above, `gemm` would repack all of `b` for one or two rows.
         super::dots::few_rows_nn((dst, dst_ld), (a, a_ld), (b, b_ld), (m, k, n), accumulate);
         return;
@@ -101,6 +101,45 @@ pub fn matmul_ld<T: Real>(
         }
         return;
     }
+    // SAFETY: the assert above keeps every index the strides reach inside the
+    // buffers; `dst` does not alias `a` or `b` (distinct borrows).
+    unsafe {
+        gemm_into(
+            dst.as_mut_ptr(),
+            dst_ld,
+            (a, a_op, a_ld),
+            (b, b_op, b_ld),
+            (m, k, n),
+            accumulate,
+        )
+    }
+}
+
+/// Whether [`matmul_ld`] runs a product on the few-row kernels of
+/// [`super::dots`] rather than the `gemm` crate.
+fn few_rows(a_op: Op, b_op: Op, m: usize, k: usize) -> bool {
+    k > 0
+        && a_op == Op::N
+        && match b_op {
+            Op::T => m <= FEW_ROWS,
+            Op::N => m <= super::dots::FEW_ROWS_NN,
+        }
+}
+
+/// The `gemm` crate's product into `dst` (`m` rows `dst_ld` apart), which
+/// it only writes unless `accumulate`.
+///
+/// # Safety
+/// `dst` holds `m` rows of `n` values `dst_ld` apart, `a` and `b` hold
+/// their shapes (`k > 0`), and `dst` aliases neither and outlives the call.
+unsafe fn gemm_into<T: Real>(
+    dst: *mut T,
+    dst_ld: usize,
+    (a, a_op, a_ld): (&[T], Op, usize),
+    (b, b_op, b_ld): (&[T], Op, usize),
+    (m, k, n): (usize, usize, usize),
+    accumulate: bool,
+) {
     // (col stride, row stride) of each operand as the product reads it.
     let strides = |op: Op, ld: usize| match op {
         Op::N => (1, ld as isize),
@@ -112,7 +151,7 @@ pub fn matmul_ld<T: Real>(
         m,
         n,
         k,
-        dst: dst.as_mut_ptr(),
+        dst,
         dst_ld,
         a: a.as_ptr(),
         a_cs,
@@ -125,9 +164,7 @@ pub fn matmul_ld<T: Real>(
     // Large products outside the pool (batched decoding) split their
     // columns with the helper core; inside it the shards keep both busy.
     let half = n / 2;
-    // SAFETY: the assert above keeps every index the strides reach inside the
-    // buffers; `dst` does not alias `a` or `b` (distinct borrows); the two
-    // halves write disjoint columns of `dst`, which outlives both.
+    // SAFETY: the caller's; the two halves write disjoint columns of `dst`.
     unsafe {
         if m * n * k >= SPLIT && half >= 16 {
             let (left, right) = product.split(half);
@@ -136,6 +173,60 @@ pub fn matmul_ld<T: Real>(
             product.run();
         }
     }
+}
+
+/// `a · b` (operands as in [`matmul`]) into a fresh row-major `[m, n]`
+/// buffer. Where the `gemm` crate runs the product the buffer is not
+/// zero-filled first (it only writes it): a weight gradient of a few
+/// million values is a fill as long as the product's own writes.
+pub fn matmul_new<T: Real>(
+    a: &[T],
+    a_op: Op,
+    b: &[T],
+    b_op: Op,
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Vec<T> {
+    let a_ld = if a_op == Op::N { k } else { m };
+    let b_ld = if b_op == Op::N { n } else { k };
+    if m == 0 || n == 0 || k == 0 || few_rows(a_op, b_op, m, k) {
+        let mut dst = vec![T::ZERO; m * n];
+        matmul_ld(
+            (&mut dst, n),
+            (a, a_op, a_ld),
+            (b, b_op, b_ld),
+            m,
+            k,
+            n,
+            false,
+        );
+        return dst;
+    }
+    assert!(
+        a.len() >= m * k && b.len() >= k * n,
+        "matmul: buffers too small for their shapes"
+    );
+    let mut dst: Vec<std::mem::MaybeUninit<T>> = Vec::with_capacity(m * n);
+    // SAFETY: the capacity holds `m · n` values, the operands their shapes
+    // (asserted), and `dst` is a fresh allocation; `gemm` without
+    // `accumulate` writes every one of the `m · n` values and reads none.
+    unsafe {
+        gemm_into(
+            dst.as_mut_ptr().cast::<T>(),
+            n,
+            (a, a_op, a_ld),
+            (b, b_op, b_ld),
+            (m, k, n),
+            false,
+        );
+        dst.set_len(m * n);
+    }
+    let mut dst = std::mem::ManuallyDrop::new(dst);
+    let (ptr, len, cap) = (dst.as_mut_ptr().cast::<T>(), dst.len(), dst.capacity());
+    // SAFETY: every element is initialised (above); `MaybeUninit<T>` has
+    // `T`'s size and alignment, and the allocation is handed over whole.
+    unsafe { Vec::from_raw_parts(ptr, len, cap) }
 }
 
 /// Multiply-adds from which a packed product is split over two cores.
@@ -292,6 +383,12 @@ mod tests {
                 for (d, w) in dst.iter().zip(&want) {
                     assert!((d - w).abs() < 1e-12, "{ao:?}{bo:?}");
                 }
+                // A fresh buffer: the same bits as the product written over zeros.
+                assert_eq!(
+                    super::matmul_new(aa, ao, bb, bo, m, k, n),
+                    dst,
+                    "{ao:?}{bo:?}"
+                );
             }
         }
     }

@@ -10,7 +10,7 @@
 
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor, WithDType};
 
-use super::gemm::{Op, matmul};
+use super::gemm::{Op, matmul, matmul_new};
 use super::{Real, read_cpu, slice_of};
 
 /// The op (x `[N, K]`, w `[M, K]`, b `[M]` → `[N, M]`).
@@ -59,10 +59,8 @@ pub(super) fn gradients<T: Real + WithDType>(
 ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
     let (dx, dw) = read_cpu::<T, _>(x, |xs| {
         read_cpu::<T, _>(w, |ws| {
-            let mut dx = vec![T::ZERO; n * k];
-            matmul(&mut dx, dy, Op::N, ws, Op::N, n, m, k, false);
-            let mut dw = vec![T::ZERO; m * k];
-            matmul(&mut dw, dy, Op::T, xs, Op::N, m, n, k, false);
+            let dx = matmul_new(dy, Op::N, ws, Op::N, n, m, k);
+            let dw = matmul_new(dy, Op::T, xs, Op::N, m, n, k);
             Ok((dx, dw))
         })
     })?;

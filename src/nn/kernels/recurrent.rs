@@ -27,7 +27,7 @@
 use candle_core::{Layout, Shape, Tensor};
 
 use super::Real;
-use super::gemm::{FEW_ROWS, Op, matmul, matmul_ld};
+use super::gemm::{FEW_ROWS, Op, matmul, matmul_ld, matmul_new};
 use super::linear;
 use super::packed::Packed;
 use super::traced::{Traced, TracedKernel};
@@ -570,19 +570,9 @@ widest! {
         // Every weight gradient over all steps at once: dW_ih = Σ d_xwᵀ x,
         // dW_hh = Σ d_hwᵀ h_prev; the biases' are the rows' sums.
         let x = Inputs::of(xa, d, C::STATES, g).x;
-        let mut d_wih = vec![T::ZERO; g * input];
-        matmul(&mut d_wih, &d_xw, Op::T, x, Op::N, g, t * b, input, false);
+        let d_wih = matmul_new(&d_xw, Op::T, x, Op::N, g, t * b, input);
         let d_gates = if C::HW_IS_X { &d_xw } else { &d_hw };
-        let mut d_whh = vec![T::ZERO; g * h];
-        matmul_ld(
-            (&mut d_whh, h),
-            (d_gates, Op::T, g),
-            (&prev_h, Op::N, h),
-            g,
-            t * b,
-            h,
-            false,
-        );
+        let d_whh = matmul_new(d_gates, Op::T, &prev_h, Op::N, g, t * b, h);
         // The gradient of the op's first input: [d_x | d_s0 | d_b_ih | d_b_hh].
         let mut d_xa = vec![T::ZERO; b * t * input + b * sw + 2 * g];
         let (d_x, rest) = d_xa.split_at_mut(b * t * input);

@@ -33,7 +33,7 @@
 use candle_core::{Layout, Shape, Tensor};
 
 use super::Real;
-use super::gemm::{FEW_ROWS, Op, matmul_ld};
+use super::gemm::{FEW_ROWS, Op, matmul_ld, matmul_new};
 use super::packed::Packed;
 use super::recurrent::{
     CellMath, Elman, Gru, Lstm, RowTrace, add_rows, backward_row, blocks, blocks_to_rows,
@@ -409,11 +409,9 @@ widest! {
         }
         let n = b * t;
         // Every weight gradient over all steps at once.
-        let mut d_wih = vec![T::ZERO; g * h];
-        matmul_ld((&mut d_wih, h), (&d_xw, Op::T, g), (input, Op::N, h), g, n, h, false);
+        let d_wih = matmul_new(&d_xw, Op::T, input, Op::N, g, n, h);
         let d_gates = if C::HW_IS_X { &d_xw } else { &d_hw };
-        let mut d_whh = vec![T::ZERO; g * h];
-        matmul_ld((&mut d_whh, h), (d_gates, Op::T, g), (&prev_h, Op::N, h), g, n, h, false);
+        let d_whh = matmul_new(d_gates, Op::T, &prev_h, Op::N, g, n, h);
         matmul_ld((d_attn_w, w), (&d_scores, Op::T, l), (p.emb, Op::N, e), l, n, e, false);
         matmul_ld((&mut d_attn_w[e..], w), (&d_scores, Op::T, l), (&prev_h, Op::N, h), l, n, h, false);
         matmul_ld((d_comb_w, w), (&d_pre, Op::T, h), (p.emb, Op::N, e), h, n, e, false);
