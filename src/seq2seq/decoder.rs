@@ -592,8 +592,35 @@ impl Decoder {
         loss: &CrossEntropy,
         mode: &mut Mode<'_>,
     ) -> Result<Tensor> {
-        let x = self.out_dropout.forward(hidden, mode)?;
-        loss.forward_linear(&x, self.out.weight(), self.out.bias(), targets)
+        let x = self.output_input(hidden, mode)?;
+        self.input_losses(&x, targets, loss)
+    }
+
+    /// What the output layer reads: `hidden` after the output dropout.
+    pub fn output_input(&self, hidden: &Tensor, mode: &mut Mode<'_>) -> Result<Tensor> {
+        self.out_dropout.forward(hidden, mode)
+    }
+
+    /// [`Decoder::output_losses`] of inputs already through the output
+    /// dropout ([`Decoder::output_input`]): `[N, H]`, targets `[N]` → `[N]`.
+    pub fn input_losses(
+        &self,
+        x: &Tensor,
+        targets: &Tensor,
+        loss: &CrossEntropy,
+    ) -> Result<Tensor> {
+        loss.forward_linear(x, self.out.weight(), self.out.bias(), targets)
+    }
+
+    /// The highest-scoring token for each row of output-layer inputs
+    /// ([`Decoder::output_input`], `[B, H]` → `[B]`, u32), outside the graph.
+    pub fn best_tokens(&self, x: &Tensor) -> Result<Tensor> {
+        let detached = |t: &Tensor| t.detach();
+        let out = crate::nn::Linear::from_parts(
+            detached(self.out.weight()),
+            self.out.bias().map(detached),
+        );
+        Ok(out.forward(&x.detach())?.argmax(candle_core::D::Minus1)?)
     }
 
     /// Output-layer log-probabilities: hidden `[.., H]` → `[.., V]`.

@@ -114,15 +114,40 @@ impl Seq2Seq {
         teacher_forcing: f64,
         mode: &mut Mode<'_>,
     ) -> Result<Tensor> {
-        let (b, t) = batch.tgt_in.dims2()?;
-        if !(0.0..=1.0).contains(&teacher_forcing) {
-            return Err(Error::Config(format!(
-                "teacher forcing ratio must be in [0, 1], got {teacher_forcing}"
-            )));
+        if teacher_forcing >= 1.0 {
+            check_ratio(teacher_forcing)?;
+            let hidden = self.forced_hidden(batch, mode)?;
+            return self.decoder.project(&hidden, mode);
         }
-        // Coins first, so the dropout masks drawn later do not depend on them.
+        let steps = self.sampled_steps(batch, teacher_forcing, mode, |h, mode| {
+            let lp = self.decoder.project(h, mode)?;
+            let own = lp.detach().argmax(D::Minus1)?;
+            Ok((lp, own))
+        })?;
+        Ok(Tensor::stack(&steps, 1)?)
+    }
+
+    /// The steps of scheduled sampling (see [`Seq2Seq::forward_teacher`];
+    /// `teacher_forcing < 1`, the step-by-step path): `per_step` turns each
+    /// step's decoder output into what is kept and the row's own next
+    /// token; the kept tensors, one a step.
+    fn sampled_steps(
+        &self,
+        batch: &PairBatch,
+        teacher_forcing: f64,
+        mode: &mut Mode<'_>,
+        mut per_step: impl FnMut(&Tensor, &mut Mode<'_>) -> Result<(Tensor, Tensor)>,
+    ) -> Result<Vec<Tensor>> {
+        check_ratio(teacher_forcing)?;
+        if teacher_forcing >= 1.0 {
+            return Err(Error::Config(
+                "full teacher forcing runs all steps at once, not step by step".into(),
+            ));
+        }
+        let (b, t) = batch.tgt_in.dims2()?;
+        // Coins first (none when free running), so the dropout masks drawn later do not depend on them.
         let coins = match teacher_forcing {
-            r if r >= 1.0 || r <= 0.0 => None,
+            r if r <= 0.0 => None,
             r => {
                 let rng = mode.rng().ok_or_else(|| {
                     Error::Config(format!(
@@ -135,33 +160,28 @@ impl Seq2Seq {
                 Some(Tensor::from_vec(c, (t, b), &self.device)?)
             }
         };
-        if teacher_forcing >= 1.0 {
-            let hidden = self.forced_hidden(batch, mode)?;
-            return self.decoder.project(&hidden, mode);
-        }
         let memory = self.encode(&batch.src, &batch.src_lengths, mode)?;
         let mut state = self.decoder.start(&memory)?;
         let gold = batch.tgt_in.t()?.contiguous()?;
         let mut tokens = gold.get(0)?;
-        let mut log_probs = Vec::with_capacity(t);
+        let mut kept = Vec::with_capacity(t);
         for i in 0..t {
             let emb = self
                 .decoder
                 .embed(&tokens.unsqueeze(1)?, mode)?
                 .squeeze(1)?;
             let step = self.decoder.advance(&emb, &state, &memory, mode)?;
-            let lp = self.decoder.project(&step.hidden, mode)?;
+            let (keep, own) = per_step(&step.hidden, mode)?;
             if i + 1 < t {
-                let own = lp.detach().argmax(D::Minus1)?;
                 tokens = match &coins {
                     Some(c) => c.get(i + 1)?.where_cond(&gold.get(i + 1)?, &own)?,
                     None => own,
                 };
             }
-            log_probs.push(lp);
+            kept.push(keep);
             state = step.state;
         }
-        Ok(Tensor::stack(&log_probs, 1)?)
+        Ok(kept)
     }
 
     /// The decoder's output vectors under full teacher forcing: every gold
@@ -210,10 +230,22 @@ impl Seq2Seq {
             )?;
             return masked_mean_of(&per, &batch.tgt_mask);
         }
-        let log_probs = self.forward_teacher(batch, teacher_forcing, mode)?;
-        masked_mean(&log_probs, &batch.tgt_out, &batch.tgt_mask, |x, y| {
-            self.cross_entropy(label_smoothing).forward_log_probs(x, y)
-        })
+        // Each step's own token comes from its logits outside the graph; the
+        // loss of all steps is then one output layer + loss op, so the
+        // layer's weight gradient is formed once, not once a step.
+        let inputs = self.sampled_steps(batch, teacher_forcing, mode, |h, mode| {
+            let x = self.decoder.output_input(h, mode)?;
+            let own = self.decoder.best_tokens(&x)?;
+            Ok((x, own))
+        })?;
+        let x = Tensor::stack(&inputs, 1)?;
+        let (b, t, h) = x.dims3()?;
+        let per = self.decoder.input_losses(
+            &x.reshape((b * t, h))?,
+            &batch.tgt_out.flatten_all()?,
+            &self.cross_entropy(label_smoothing),
+        )?;
+        masked_mean_of(&per, &batch.tgt_mask)
     }
 
     /// The per-token loss with smoothing `ε` on this model's kernel.
@@ -224,6 +256,16 @@ impl Seq2Seq {
             kernel: self.kernel,
             ..CrossEntropy::default()
         }
+    }
+}
+
+/// A teacher forcing ratio must lie in `[0, 1]`.
+fn check_ratio(teacher_forcing: f64) -> Result<()> {
+    match (0.0..=1.0).contains(&teacher_forcing) {
+        true => Ok(()),
+        false => Err(Error::Config(format!(
+            "teacher forcing ratio must be in [0, 1], got {teacher_forcing}"
+        ))),
     }
 }
 

@@ -417,6 +417,55 @@ fn fused_loss_equals_the_reference_loss() -> Result<()> {
     Ok(())
 }
 
+/// Scheduled sampling's loss (each step's own token from its logits
+/// outside the graph, then one output layer + loss op over all steps)
+/// equals the masked NLL of `forward_teacher`'s log-probabilities, on the
+/// value and every gradient, in training mode for every decoder (the same
+/// coins and dropout masks: both draw them in the same order), and free
+/// running in eval mode.
+#[test]
+fn sampled_loss_equals_the_log_prob_loss() -> Result<()> {
+    let b = batch(&src(), &tgt())?;
+    for c in variants() {
+        let (model, store) = build(&c, DType::F64)?;
+        for ratio in [0.5, 0.0] {
+            let run = |fused: bool| -> Result<(f64, Vec<Tensor>)> {
+                let mut rng = StdRng::seed_from_u64(6);
+                let mut train = Mode::Train(&mut rng);
+                let mode = match ratio > 0.0 {
+                    true => &mut train,
+                    false => &mut Mode::Eval,
+                };
+                let loss = match fused {
+                    true => model.loss(&b, ratio, 0.1, mode)?,
+                    false => {
+                        let lp = model.forward_teacher(&b, ratio, mode)?;
+                        masked_loss(&lp, &b.tgt_out, &b.tgt_mask, 0.1)?
+                    }
+                };
+                let grads = loss.backward()?;
+                let g = store
+                    .vars()
+                    .into_iter()
+                    .map(|(name, v)| match grads.get(v.as_tensor()) {
+                        Some(g) => Ok(g.clone()),
+                        None => panic!("{c:?}: no gradient for {name}"),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((loss.to_scalar::<f64>()?, g))
+            };
+            let (lf, gf) = run(true)?;
+            let (lr, gr) = run(false)?;
+            assert!((lf - lr).abs() < 1e-10, "{c:?} {ratio}: {lf} vs {lr}");
+            for (a, r) in gf.iter().zip(&gr) {
+                let d = (a - r)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f64>()?;
+                assert!(d < 1e-10, "{c:?} {ratio}: gradient differs by {d}");
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The model rebuilt for validation over the same store scores like the
 /// trainable one (its log-probabilities through the host kernel), records
 /// no graph, and follows the store's updates when rebuilt.
