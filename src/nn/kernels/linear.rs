@@ -12,6 +12,7 @@ use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor, WithDType
 
 use super::gemm::{Op, matmul, matmul_new};
 use super::{Real, read_cpu, slice_of};
+use crate::nn::record::{RecordableOp, UseGrad};
 
 /// The op (x `[N, K]`, w `[M, K]`, b `[M]` → `[N, M]`).
 #[derive(Clone, Copy, Debug)]
@@ -57,13 +58,23 @@ pub(super) fn gradients<T: Real + WithDType>(
     w: &Tensor,
     (n, k, m): (usize, usize, usize),
 ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-    let (dx, dw) = read_cpu::<T, _>(x, |xs| {
-        read_cpu::<T, _>(w, |ws| {
-            let dx = matmul_new(dy, Op::N, ws, Op::N, n, m, k);
-            let dw = matmul_new(dy, Op::T, xs, Op::N, m, n, k);
-            Ok((dx, dw))
-        })
-    })?;
+    let (dx, db) = input_and_bias_gradients(dy, x, w, (n, k, m))?;
+    let dw = read_cpu::<T, _>(x, |xs| Ok(matmul_new(dy, Op::T, xs, Op::N, m, n, k)))?;
+    Ok((
+        Some(dx),
+        Some(Tensor::from_vec(dw, w.shape(), w.device())?),
+        Some(db),
+    ))
+}
+
+/// [`gradients`] but the weight's: `dx = dy · w` and `db`.
+fn input_and_bias_gradients<T: Real + WithDType>(
+    dy: &[T],
+    x: &Tensor,
+    w: &Tensor,
+    (n, k, m): (usize, usize, usize),
+) -> candle_core::Result<(Tensor, Tensor)> {
+    let dx = read_cpu::<T, _>(w, |ws| Ok(matmul_new(dy, Op::N, ws, Op::N, n, m, k)))?;
     let mut db = vec![T::ZERO; m];
     for row in dy.chunks(m) {
         for (d, &g) in db.iter_mut().zip(row) {
@@ -71,9 +82,8 @@ pub(super) fn gradients<T: Real + WithDType>(
         }
     }
     Ok((
-        Some(Tensor::from_vec(dx, x.shape(), x.device())?),
-        Some(Tensor::from_vec(dw, w.shape(), w.device())?),
-        Some(Tensor::from_vec(db, m, x.device())?),
+        Tensor::from_vec(dx, x.shape(), x.device())?,
+        Tensor::from_vec(db, m, x.device())?,
     ))
 }
 
@@ -138,6 +148,33 @@ impl CustomOp3 for LinearOp {
             DType::F64 => read_cpu::<f64, _>(&grad, |g| gradients(g, x, w, d)),
             other => candle_core::bail!("linear kernel: no backward for {other:?}"),
         }
+    }
+}
+
+impl RecordableOp for LinearOp {
+    /// The weight's gradient as its factors `(dy, x)`.
+    fn bwd_factored(
+        &self,
+        [x, w, b]: [&Tensor; 3],
+        grad: &Tensor,
+        factored: [bool; 3],
+    ) -> candle_core::Result<Option<[Option<UseGrad>; 3]>> {
+        if !factored[1] {
+            return Ok(None);
+        }
+        let d = dims(x.layout(), w.layout(), b.layout())?;
+        let dy = grad.contiguous()?;
+        let (dx, db) = match x.dtype() {
+            DType::F32 => read_cpu::<f32, _>(&dy, |g| input_and_bias_gradients(g, x, w, d))?,
+            DType::F64 => read_cpu::<f64, _>(&dy, |g| input_and_bias_gradients(g, x, w, d))?,
+            other => candle_core::bail!("linear kernel: no backward for {other:?}"),
+        };
+        let weight = UseGrad::Factors { dy, x: x.clone() };
+        Ok(Some([
+            Some(UseGrad::Dense(dx)),
+            Some(weight),
+            Some(UseGrad::Dense(db)),
+        ]))
     }
 }
 

@@ -229,6 +229,9 @@ pub fn linear_cross_entropy(
     crate::nn::record::apply_op3(&x.contiguous()?, &w.contiguous()?, &b, op)
 }
 
+/// Used once a batch: its gradients stay dense.
+impl crate::nn::record::RecordableOp for LinearCrossEntropy {}
+
 #[cfg(test)]
 mod tests {
     use candle_core::{DType, Device, Var};

@@ -30,7 +30,7 @@ use super::Real;
 use super::gemm::{FEW_ROWS, Op, matmul, matmul_ld, matmul_new};
 use super::linear;
 use super::packed::Packed;
-use super::traced::{Traced, TracedKernel};
+use super::traced::{Factors, Traced, TracedKernel};
 use crate::nn::rnn::{Cell, Nonlinearity};
 
 /// The op's kernel: the cell, lengths of the batch rows and the direction
@@ -500,9 +500,9 @@ widest! {
         grad: &[T],
         d: Dims,
         need_dx: bool,
-    ) -> (Vec<T>, Vec<T>, Vec<T>) {
+    ) -> StepGradients<T> {
         let Dims { t, b, i: input, h } = d;
-        let (xa, wih, whh) = inputs;
+        let (_, wih, whh) = inputs;
         let (g, sw, k) = (C::GATES * h, C::STATES * h, C::SAVED * h);
         let Trace { states, saved } = trace;
         let (grad_out, grad_final) = grad.split_at(b * t * h);
@@ -567,12 +567,8 @@ widest! {
             }
             std::mem::swap(&mut d_state, &mut d_next);
         }
-        // Every weight gradient over all steps at once: dW_ih = Σ d_xwᵀ x,
-        // dW_hh = Σ d_hwᵀ h_prev; the biases' are the rows' sums.
-        let x = Inputs::of(xa, d, C::STATES, g).x;
-        let d_wih = matmul_new(&d_xw, Op::T, x, Op::N, g, t * b, input);
-        let d_gates = if C::HW_IS_X { &d_xw } else { &d_hw };
-        let d_whh = matmul_new(d_gates, Op::T, &prev_h, Op::N, g, t * b, h);
+        // The biases' gradients are the rows' sums; the weights' (dW_ih =
+        // Σ d_xwᵀ x, dW_hh = Σ d_hwᵀ h_prev) are formed by the caller.
         // The gradient of the op's first input: [d_x | d_s0 | d_b_ih | d_b_hh].
         let mut d_xa = vec![T::ZERO; b * t * input + b * sw + 2 * g];
         let (d_x, rest) = d_xa.split_at_mut(b * t * input);
@@ -587,7 +583,34 @@ widest! {
             true => db_hh.copy_from_slice(db_ih),
             false => add_rows(db_hh, &d_hw),
         }
-        (d_xa, d_wih, d_whh)
+        StepGradients {
+            d_xa,
+            d_xw,
+            d_hw,
+            prev_h,
+        }
+    }
+}
+
+/// What the backward pass's steps leave: the first operand's gradient,
+/// the gate gradients of every row and step (`d_hw` empty where they are
+/// `d_xw`'s) and the state each step read, batch-major like the layer's
+/// input, so the weight gradients are one product each.
+#[derive(PartialEq)]
+struct StepGradients<T> {
+    d_xa: Vec<T>,
+    d_xw: Vec<T>,
+    d_hw: Vec<T>,
+    prev_h: Vec<T>,
+}
+
+impl<T> StepGradients<T> {
+    /// The gradient of `W_hh`'s products: `d_hw`, or `d_xw` where they are one.
+    fn d_gates(&self) -> &[T] {
+        match self.d_hw.is_empty() {
+            true => &self.d_xw,
+            false => &self.d_hw,
+        }
     }
 }
 
@@ -673,6 +696,40 @@ impl TracedKernel for RecurrentSequence {
         grad: &[T],
         d: Dims,
     ) -> (Vec<T>, Vec<T>, Vec<T>) {
+        let steps = self.steps_backward(inputs, trace, grad, d);
+        let (g, n) = (self.gates(d), d.b * d.t);
+        let x = self.input_of(inputs.0, d);
+        // dW_ih = Σ d_xwᵀ x, dW_hh = Σ d_hwᵀ h_prev over all rows and steps.
+        let d_wih = matmul_new(&steps.d_xw, Op::T, x, Op::N, g, n, d.i);
+        let d_whh = matmul_new(steps.d_gates(), Op::T, &steps.prev_h, Op::N, g, n, d.h);
+        (steps.d_xa, d_wih, d_whh)
+    }
+
+    fn backward_factored<T: Real>(
+        &self,
+        inputs: (&[T], &[T], &[T]),
+        trace: &Trace<T>,
+        grad: &[T],
+        d: Dims,
+    ) -> Option<(Vec<T>, [Factors<T>; 2])> {
+        let steps = self.steps_backward(inputs, trace, grad, d);
+        let g = self.gates(d);
+        let x = self.input_of(inputs.0, d).to_vec();
+        let whh = Factors::new(steps.d_gates().to_vec(), g, steps.prev_h, d.h);
+        let wih = Factors::new(steps.d_xw, g, x, d.i);
+        Some((steps.d_xa, [wih, whh]))
+    }
+}
+
+impl RecurrentSequence {
+    /// The backward pass's steps (see [`StepGradients`]).
+    fn steps_backward<T: Real>(
+        &self,
+        inputs: (&[T], &[T], &[T]),
+        trace: &Trace<T>,
+        grad: &[T],
+        d: Dims,
+    ) -> StepGradients<T> {
         // The product for the input's gradient is skipped where nothing
         // upstream of it asks (the op's other inputs always do: its biases).
         let need_dx = self.input_tracked;
@@ -680,6 +737,17 @@ impl TracedKernel for RecurrentSequence {
             self.cell,
             backward::<T>(self, inputs, trace, grad, d, need_dx)
         )
+    }
+
+    /// Gate rows `G·H` of the weights.
+    fn gates(&self, d: Dims) -> usize {
+        blocks(self.cell).0 * d.h
+    }
+
+    /// The layer's input `x`, `[B·T, I]`, inside the flat first operand.
+    fn input_of<'a, T>(&self, xa: &'a [T], d: Dims) -> &'a [T] {
+        let states = blocks(self.cell).1;
+        Inputs::of(xa, d, states, self.gates(d)).x
     }
 }
 

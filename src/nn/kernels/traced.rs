@@ -6,9 +6,11 @@
 
 use std::sync::Mutex;
 
-use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor, WithDType};
+use candle_core::{CpuStorage, CustomOp3, DType, Device, Layout, Shape, Tensor, WithDType};
 
+use super::gemm::{Op, matmul_new};
 use super::{Real, read_cpu, slice_of};
+use crate::nn::record::{RecordableOp, UseGrad};
 
 /// A fused op's arithmetic, over three contiguous operands of one float type.
 pub(super) trait TracedKernel: Send + Sync + 'static {
@@ -40,6 +42,55 @@ pub(super) trait TracedKernel: Send + Sync + 'static {
         grad: &[T],
         d: Self::Dims,
     ) -> (Vec<T>, Vec<T>, Vec<T>);
+
+    /// [`TracedKernel::backward`] with the two weights' gradients (the
+    /// second and third operands) as [`Factors`], for a recorder that adds
+    /// up several uses in one product ([`crate::nn::record`]); `None` where
+    /// the kernel has no such form.
+    fn backward_factored<T: Real>(
+        &self,
+        inputs: (&[T], &[T], &[T]),
+        trace: &Self::Trace<T>,
+        grad: &[T],
+        d: Self::Dims,
+    ) -> Option<(Vec<T>, [Factors<T>; 2])> {
+        let _ = (inputs, trace, grad, d);
+        None
+    }
+}
+
+/// A weight's gradient as the factors of its product, `dW = dyᵀ · x`:
+/// `dy` `[n, out]` and `x` `[n, in]`, row-major.
+pub(super) struct Factors<T> {
+    dy: Vec<T>,
+    out: usize,
+    x: Vec<T>,
+    input: usize,
+}
+
+impl<T: Real> Factors<T> {
+    /// The factors `dy` (`out` wide) and `x` (`input` wide), of one row count.
+    pub(super) fn new(dy: Vec<T>, out: usize, x: Vec<T>, input: usize) -> Self {
+        Factors { dy, out, x, input }
+    }
+
+    /// The factors as tensors, `[n, out]` and `[n, in]`.
+    fn tensors(self, dev: &Device) -> candle_core::Result<(Tensor, Tensor)>
+    where
+        T: WithDType,
+    {
+        let n = self.dy.len() / self.out.max(1);
+        Ok((
+            Tensor::from_vec(self.dy, (n, self.out), dev)?,
+            Tensor::from_vec(self.x, (n, self.input), dev)?,
+        ))
+    }
+
+    /// The gradient itself, `[out, in]`.
+    fn product(&self) -> Vec<T> {
+        let n = self.dy.len() / self.out.max(1);
+        matmul_new(&self.dy, Op::T, &self.x, Op::N, self.out, n, self.input)
+    }
 }
 
 /// A forward pass's output and trace.
@@ -157,6 +208,71 @@ impl<K: TracedKernel> CustomOp3 for Traced<K> {
                 candle_core::bail!("{}: backward through a pass run without gradients", K::NAME)
             }
             (_, other) => candle_core::bail!("{}: no backward for {other:?}", K::NAME),
+        }
+    }
+}
+
+impl<K: TracedKernel> RecordableOp for Traced<K> {
+    fn bwd_factored(
+        &self,
+        args: [&Tensor; 3],
+        grad_res: &Tensor,
+        factored: [bool; 3],
+    ) -> candle_core::Result<Option<[Option<UseGrad>; 3]>> {
+        if !factored[1] && !factored[2] {
+            return Ok(None);
+        }
+        let [a1, a2, a3] = args;
+        let d = self.kernel.dims(a1.layout(), a2.layout(), a3.layout())?;
+        let Ok(tape) = self.tape.lock() else {
+            candle_core::bail!("{}: the trace's lock is poisoned", K::NAME);
+        };
+        let grad = grad_res.contiguous()?;
+        fn run<T: Real + WithDType, K: TracedKernel>(
+            k: &K,
+            args: [&Tensor; 3],
+            trace: &K::Trace<T>,
+            grad: &Tensor,
+            d: K::Dims,
+            factored: [bool; 3],
+        ) -> candle_core::Result<Option<[Option<UseGrad>; 3]>> {
+            let [a1, a2, a3] = args;
+            let back = read_cpu::<T, _>(a1, |x| {
+                read_cpu::<T, _>(a2, |y| {
+                    read_cpu::<T, _>(a3, |z| {
+                        read_cpu::<T, _>(grad, |g| Ok(k.backward_factored((x, y, z), trace, g, d)))
+                    })
+                })
+            })?;
+            let Some((g1, [f2, f3])) = back else {
+                return Ok(None);
+            };
+            let dev = a1.device();
+            // A weight the recorder does not take as factors gets its gradient.
+            let weight =
+                |f: Factors<T>, a: &Tensor, factored: bool| -> candle_core::Result<UseGrad> {
+                    Ok(match factored {
+                        true => {
+                            let (dy, x) = f.tensors(dev)?;
+                            UseGrad::Factors { dy, x }
+                        }
+                        false => UseGrad::Dense(Tensor::from_vec(f.product(), a.shape(), dev)?),
+                    })
+                };
+            Ok(Some([
+                Some(UseGrad::Dense(Tensor::from_vec(g1, a1.shape(), dev)?)),
+                Some(weight(f2, a2, factored[1])?),
+                Some(weight(f3, a3, factored[2])?),
+            ]))
+        }
+        match (&*tape, a1.dtype()) {
+            (Some(Tape::F32(t)), DType::F32) => {
+                run::<f32, K>(&self.kernel, args, t, &grad, d, factored)
+            }
+            (Some(Tape::F64(t)), DType::F64) => {
+                run::<f64, K>(&self.kernel, args, t, &grad, d, factored)
+            }
+            _ => Ok(None),
         }
     }
 }
