@@ -13,12 +13,13 @@
 //! recorder (and a zero for the marker). [`GradRecorder::collect`] then puts
 //! each shard's gradients into that shard's store, found by its marker, in
 //! the order candle's backward pass would have added them (last use
-//! first). The weight of a product `x · Wᵀ` (the linear and recurrent
-//! ops) is left as its factors, `dy` and `x`, and all its uses in a shard
-//! become one product `dW = Σ dyᵀ · x`, written once: a decoder that runs
-//! step by step uses its weights once a target step, and wrote (and added)
-//! a weight-sized gradient for each. A weight used once gets the same bits
-//! as through the graph; several uses, the same sum in another order.
+//! first). A weight of a product `x · Wᵀ` (the linear and recurrent ops)
+//! used more than once in a shard is left as its factors, `dy` and `x`,
+//! and all its uses become one product `dW = Σ dyᵀ · x`, written once: a
+//! decoder that runs step by step uses its weights once a target step, and
+//! wrote (and added) a weight-sized gradient for each. A weight used once
+//! gets the same bits as through the graph; several uses, the same sum in
+//! another order.
 //!
 //! **Rows.** Through the graph a lookup's backward pass zero-fills a
 //! gradient the size of the table and adds the rows into it, and the
@@ -46,6 +47,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::thread::ThreadId;
 
 use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor, TensorId, Var, WithDType};
@@ -97,6 +99,9 @@ type Slot = Arc<Mutex<Option<UseGrad>>>;
 struct Direct {
     marker: Tensor,
     slot: Slot,
+    /// The thread that ran the op's forward pass: a shard's graph runs
+    /// on one thread, forward and backward.
+    thread: ThreadId,
 }
 
 /// What is recorded for one parameter since the last collect.
@@ -418,6 +423,7 @@ pub(crate) fn apply_op3<O: RecordableOp>(
                 r.direct.push(Direct {
                     marker: marker.clone(),
                     slot: slot.clone(),
+                    thread: std::thread::current().id(),
                 });
             }
         }
@@ -491,7 +497,18 @@ impl<O: RecordableOp> CustomOp3 for Recording<O> {
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let args = [a1, a2, a3];
         let real: [&Tensor; 3] = std::array::from_fn(|i| self.real[i].as_ref().unwrap_or(args[i]));
-        let factored = self.slots.each_ref().map(Option::is_some);
+        // Factors pay where a weight has several uses in this shard (its
+        // graph's thread); a single use keeps its dense gradient.
+        let factored: [bool; 3] = {
+            let me = std::thread::current().id();
+            let reg = registry();
+            std::array::from_fn(|i| {
+                self.slots[i].is_some()
+                    && reg.get(&real[i].id()).is_some_and(|r| {
+                        r.direct.iter().filter(|d| d.thread == me).nth(1).is_some()
+                    })
+            })
+        };
         let mut uses = match self.op.bwd_factored(real, grad, factored)? {
             Some(uses) => uses,
             None => {
