@@ -41,8 +41,9 @@
 //! Ops and lookups find what is recorded in a process-wide table keyed by
 //! the parameter's tensor id, so the layers need no extra argument; only
 //! the parameters a recorder was started for are recorded, and the
-//! recorder forgets them when dropped. A recorder expects one backward pass
-//! per forward pass, collected before the next.
+//! recorder forgets them when dropped (so one recorder for a parameter at
+//! a time, as the trainer keeps one per run). A recorder expects one
+//! backward pass per forward pass, collected before the next.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
