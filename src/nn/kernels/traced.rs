@@ -186,13 +186,8 @@ impl<K: TracedKernel> CustomOp3 for Traced<K> {
             d: K::Dims,
         ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
             let [a1, a2, a3] = args;
-            let (g1, g2, g3) = read_cpu::<T, _>(a1, |x| {
-                read_cpu::<T, _>(a2, |y| {
-                    read_cpu::<T, _>(a3, |z| {
-                        read_cpu::<T, _>(grad, |g| Ok(k.backward((x, y, z), trace, g, d)))
-                    })
-                })
-            })?;
+            let (g1, g2, g3) =
+                on_slices::<T, _>(args, grad, |xyz, g| k.backward(xyz, trace, g, d))?;
             let dev = a1.device();
             Ok((
                 Some(Tensor::from_vec(g1, a1.shape(), dev)?),
@@ -237,13 +232,8 @@ impl<K: TracedKernel> RecordableOp for Traced<K> {
             factored: [bool; 3],
         ) -> candle_core::Result<Option<[Option<UseGrad>; 3]>> {
             let [a1, a2, a3] = args;
-            let back = read_cpu::<T, _>(a1, |x| {
-                read_cpu::<T, _>(a2, |y| {
-                    read_cpu::<T, _>(a3, |z| {
-                        read_cpu::<T, _>(grad, |g| Ok(k.backward_factored((x, y, z), trace, g, d)))
-                    })
-                })
-            })?;
+            let back =
+                on_slices::<T, _>(args, grad, |xyz, g| k.backward_factored(xyz, trace, g, d))?;
             let Some((g1, [f2, f3])) = back else {
                 return Ok(None);
             };
@@ -275,4 +265,17 @@ impl<K: TracedKernel> RecordableOp for Traced<K> {
             _ => Ok(None),
         }
     }
+}
+
+/// `f` on the three operands and the output gradient as slices.
+fn on_slices<T: WithDType, R>(
+    [a1, a2, a3]: [&Tensor; 3],
+    grad: &Tensor,
+    f: impl FnOnce((&[T], &[T], &[T]), &[T]) -> R,
+) -> candle_core::Result<R> {
+    read_cpu::<T, _>(a1, |x| {
+        read_cpu::<T, _>(a2, |y| {
+            read_cpu::<T, _>(a3, |z| read_cpu::<T, _>(grad, |g| Ok(f((x, y, z), g))))
+        })
+    })
 }
