@@ -9,19 +9,19 @@
 //! threads attend does what its trainer does: the batch is split into one
 //! shard per thread, each shard runs forward and backward on its own core
 //! (batch 1 cannot be split and runs on one), and the weight gradients are
-//! recorded beside candle's graph ([`GradRecorder`]) and collected. The ceiling is the same layer's
-//! products alone, as the layer runs them ([`matmul`], and [`Packed`] for
-//! the steps of a shard past `FEW_ROWS` rows, over plain buffers, sharded
-//! the same way), so
-//! `ceiling %` says how much of the time is anything but matrix products.
+//! recorded beside candle's graph ([`GradRecorder`]) and collected. The
+//! ceiling is the same layer's products alone, as the layer runs them
+//! ([`matmul`], and [`StepProduct`] for the steps, over plain buffers,
+//! sharded the same way), so `ceiling %` says how much of the time is
+//! anything but matrix products.
 //! One JSON object per measurement with `--json` (what `bench/recurrent.sh`
 //! compares against PyTorch).
 
 use std::sync::Mutex;
 use std::time::Instant;
 
-use attend::nn::kernels::gemm::{FEW_ROWS, Op, matmul};
-use attend::nn::kernels::packed::Packed;
+use attend::nn::kernels::gemm::{Op, matmul};
+use attend::nn::kernels::packed::StepProduct;
 use attend::nn::record::GradRecorder;
 use attend::nn::{Cell, Kernel, Mode, Nonlinearity, ParamStore, Rnn, RnnConfig};
 use candle_core::backprop::GradStore;
@@ -120,24 +120,18 @@ fn products(gates: usize, h: usize, b: usize, backward: bool, buf: &mut Buffers)
     matmul(&mut buf.xw, &buf.x, Op::N, &buf.w, Op::T, tb, h, g, false);
     // The steps' products as the layer runs them: on `W_hh` as stored for
     // a few rows, else on `W_hh` packed once per sequence (its packing counted).
-    let packed = (b > FEW_ROWS).then(|| Packed::new(&buf.w, Op::T, h, h, g));
+    let w_hh = StepProduct::new(&buf.w, Op::T, h, (h, g), b);
     for s in 0..LEN {
         let hs = &buf.x[s * b * h..(s + 1) * b * h];
-        match &packed {
-            Some(w) => w.matmul((&mut buf.step, g), (hs, h), b, true),
-            None => matmul(&mut buf.step, hs, Op::N, &buf.w, Op::T, b, h, g, true),
-        }
+        w_hh.apply((&mut buf.step, g), (hs, h), b, true);
     }
     if !backward {
         return;
     }
-    let packed = (b > FEW_ROWS).then(|| Packed::new(&buf.w, Op::N, h, g, h));
+    let w_hh = StepProduct::new(&buf.w, Op::N, h, (g, h), b);
     for s in 0..LEN {
         let d = &buf.xw[s * b * g..(s + 1) * b * g];
-        match &packed {
-            Some(w) => w.matmul((&mut buf.dh, h), (d, g), b, true),
-            None => matmul(&mut buf.dh, d, Op::N, &buf.w, Op::N, b, g, h, true),
-        }
+        w_hh.apply((&mut buf.dh, h), (d, g), b, true);
     }
     matmul(&mut buf.dx, &buf.xw, Op::N, &buf.w, Op::N, tb, g, h, false);
     matmul(&mut buf.dw, &buf.xw, Op::T, &buf.x, Op::N, g, tb, h, false);

@@ -26,7 +26,7 @@
 use std::any::TypeId;
 use std::borrow::Cow;
 
-use super::gemm::{Op, matmul_ld, transpose};
+use super::gemm::{FEW_ROWS, Op, matmul_ld, transpose};
 use super::{Real, helper, vector_isa};
 use crate::embed::simd::Isa;
 
@@ -48,6 +48,45 @@ const MR_WIDE: usize = 8;
 const KC_WIDE: usize = 128;
 /// Multiply-adds from which a product is split over two cores (as `gemm`'s).
 const SPLIT: usize = 1 << 18;
+
+/// The right-hand side of a product every time step repeats, `dst (+)= a ·
+/// B` (a recurrent op's weights): [`Packed`] once per sequence where the
+/// steps' rows are more than [`FEW_ROWS`], else read as stored (few rows
+/// run best on `B` as stored: see [`matmul_ld`]).
+pub struct StepProduct<'a, T: Clone>(Step<'a, T>);
+
+enum Step<'a, T: Clone> {
+    Packed(Packed<'a, T>),
+    Plain {
+        b: &'a [T],
+        op: Op,
+        ld: usize,
+        k: usize,
+        n: usize,
+    },
+}
+
+impl<'a, T: Real> StepProduct<'a, T> {
+    /// `B` (`[k, n]` read through `op` from `b` with leading dimension `ld`)
+    /// for products of `rows` rows.
+    pub fn new(b: &'a [T], op: Op, ld: usize, (k, n): (usize, usize), rows: usize) -> Self {
+        match rows > FEW_ROWS {
+            true => StepProduct(Step::Packed(Packed::new(b, op, ld, k, n))),
+            false => StepProduct(Step::Plain { b, op, ld, k, n }),
+        }
+    }
+
+    /// `dst[r] (+)= a[r] · B` for the `m` rows of `a` (leading dimension `a_ld`).
+    #[inline(always)]
+    pub fn apply(&self, dst: (&mut [T], usize), (a, a_ld): (&[T], usize), m: usize, acc: bool) {
+        match &self.0 {
+            Step::Packed(p) => p.matmul(dst, (a, a_ld), m, acc),
+            Step::Plain { b, op, ld, k, n } => {
+                matmul_ld(dst, (a, Op::N, a_ld), (b, *op, *ld), m, *k, *n, acc)
+            }
+        }
+    }
+}
 
 /// `b` (`[k, n]`) ready for repeated products.
 pub struct Packed<'a, T: Clone> {

@@ -27,9 +27,9 @@
 use candle_core::{Layout, Shape, Tensor};
 
 use super::Real;
-use super::gemm::{FEW_ROWS, Op, matmul, matmul_ld, matmul_new};
+use super::gemm::{Op, matmul, matmul_new};
 use super::linear;
-use super::packed::Packed;
+use super::packed::StepProduct;
 use super::traced::{Factors, Traced, TracedKernel};
 use crate::nn::rnn::{Cell, Nonlinearity};
 
@@ -449,10 +449,9 @@ widest! {
         if !keep {
             saved.resize(k, T::ZERO);
         }
-        // `h W_hhᵀ` for a few rows runs on `W_hh` as stored (see `matmul_ld`);
-        // for more, `W_hhᵀ` is packed once per sequence rather than repacked by
-        // `gemm` on every step.
-        let packed = (b > FEW_ROWS).then(|| Packed::new(whh, Op::T, h, h, g));
+        // `W_hhᵀ` packed once per sequence for many rows, rather than
+        // repacked by `gemm` on every step.
+        let w_hh = StepProduct::new(whh, Op::T, h, (h, g), b);
         let mut hw = vec![T::ZERO; b * g];
         for (i, s) in op.order().into_iter().enumerate() {
             // The new state starts as a copy of the old: padded rows carry it.
@@ -466,10 +465,7 @@ widest! {
                 row.copy_from_slice(bias);
             }
             // hw += h W_hhᵀ, reading the h block of each [h | c] state row.
-            match &packed {
-                Some(w) => w.matmul((&mut hw, g), (prev, sw), b, true),
-                None => matmul_ld((&mut hw, g), (prev, Op::N, sw), (whh, Op::T, h), b, h, g, true),
-            }
+            w_hh.apply((&mut hw, g), (prev, sw), b, true);
             for (r, st) in after.chunks_mut(sw).enumerate() {
                 if s >= op.lengths[r] {
                     continue;
@@ -517,8 +513,8 @@ widest! {
         let mut d_state = vec![T::ZERO; b * sw];
         blocks_to_rows(grad_final, &mut d_state, (b, h, sw));
         let mut d_next = vec![T::ZERO; b * sw];
-        // `W_hh` packed once for the steps' products, as in the forward pass.
-        let packed = (b > FEW_ROWS).then(|| Packed::new(whh, Op::N, h, g, h));
+        // `W_hh` for the steps' products, as in the forward pass.
+        let w_hh = StepProduct::new(whh, Op::N, h, (g, h), b);
         let order = op.order();
         for (i, &s) in order.iter().enumerate().rev() {
             let prev = &states[i * b * sw..(i + 1) * b * sw];
@@ -552,19 +548,7 @@ widest! {
             // dh_prev += d_hw W_hh over the step's rows (stride T·G); padded
             // rows have zero d_hw, so they get nothing.
             let d_hw = if C::HW_IS_X { &d_xw } else { &d_hw };
-            let d_step = (&d_hw[s * g..], t * g);
-            match &packed {
-                Some(w) => w.matmul((&mut d_next, sw), d_step, b, true),
-                None => matmul_ld(
-                    (&mut d_next, sw),
-                    (d_step.0, Op::N, d_step.1),
-                    (whh, Op::N, h),
-                    b,
-                    g,
-                    h,
-                    true,
-                ),
-            }
+            w_hh.apply((&mut d_next, sw), (&d_hw[s * g..], t * g), b, true);
             std::mem::swap(&mut d_state, &mut d_next);
         }
         // The biases' gradients are the rows' sums; the weights' (dW_ih =

@@ -33,8 +33,8 @@
 use candle_core::{Layout, Shape, Tensor};
 
 use super::Real;
-use super::gemm::{FEW_ROWS, Op, matmul_ld, matmul_new};
-use super::packed::Packed;
+use super::gemm::{Op, matmul_ld, matmul_new};
+use super::packed::StepProduct;
 use super::recurrent::{
     CellMath, Elman, Gru, Lstm, RowTrace, add_rows, backward_row, blocks, blocks_to_rows,
     rows_to_blocks, with_cell,
@@ -133,42 +133,6 @@ impl<'a, T> Parts<'a, T> {
             comb_b,
             b_ih,
             b_hh,
-        }
-    }
-}
-
-/// The right-hand side of a product every step repeats, `dst (+)= a · B`:
-/// packed once per call where the steps' rows are many enough for the
-/// packed kernel (as the recurrent op does with `W_hh`), else read as stored.
-enum StepProduct<'a, T: Clone> {
-    Packed(Packed<'a, T>),
-    Plain {
-        b: &'a [T],
-        op: Op,
-        ld: usize,
-        k: usize,
-        n: usize,
-    },
-}
-
-impl<'a, T: Real> StepProduct<'a, T> {
-    /// `B` (`[k, n]` read through `op` from `b` with leading dimension `ld`)
-    /// for products of `rows` rows.
-    fn new(b: &'a [T], op: Op, ld: usize, (k, n): (usize, usize), rows: usize) -> Self {
-        match rows > FEW_ROWS {
-            true => StepProduct::Packed(Packed::new(b, op, ld, k, n)),
-            false => StepProduct::Plain { b, op, ld, k, n },
-        }
-    }
-
-    /// `dst[r] (+)= a[r] · B` for the `m` rows of `a` (leading dimension `a_ld`).
-    #[inline(always)]
-    fn apply(&self, dst: (&mut [T], usize), (a, a_ld): (&[T], usize), m: usize, acc: bool) {
-        match self {
-            StepProduct::Packed(p) => p.matmul(dst, (a, a_ld), m, acc),
-            StepProduct::Plain { b, op, ld, k, n } => {
-                matmul_ld(dst, (a, Op::N, a_ld), (b, *op, *ld), m, *k, *n, acc)
-            }
         }
     }
 }
@@ -559,6 +523,7 @@ pub fn tutorial_decoder_sequence(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::kernels::gemm::FEW_ROWS;
 
     fn values(n: usize, seed: f32) -> Vec<f32> {
         (0..n).map(|i| (i as f32 * seed).sin()).collect()
