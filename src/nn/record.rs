@@ -75,6 +75,16 @@ pub(crate) enum UseGrad {
     Factors { dy: Tensor, x: Tensor },
 }
 
+impl UseGrad {
+    /// The gradient itself, where it is one.
+    pub(crate) fn dense(self) -> candle_core::Result<Tensor> {
+        match self {
+            UseGrad::Dense(g) => Ok(g),
+            UseGrad::Factors { .. } => candle_core::bail!("a gradient left as factors"),
+        }
+    }
+}
+
 /// A fused op that can hand a recorded weight's gradient back as factors.
 pub(crate) trait RecordableOp: CustomOp3 + Send + Sync + 'static {
     /// [`CustomOp3::bwd`] (for the op's own arguments `args`), with the
@@ -529,18 +539,7 @@ impl<O: RecordableOp> CustomOp3 for Recording<O> {
                         marked = true;
                     }
                 }
-                None => {
-                    out[i] = match uses[i].take() {
-                        Some(UseGrad::Dense(g)) => Some(g),
-                        Some(UseGrad::Factors { .. }) => {
-                            candle_core::bail!(
-                                "{}: factors for an argument not recorded",
-                                self.op.name()
-                            )
-                        }
-                        None => None,
-                    }
-                }
+                None => out[i] = uses[i].take().map(UseGrad::dense).transpose()?,
             }
         }
         let [g1, g2, g3] = out;

@@ -27,10 +27,10 @@
 use candle_core::{Layout, Shape, Tensor};
 
 use super::Real;
-use super::gemm::{Op, matmul, matmul_new};
+use super::gemm::{Op, matmul};
 use super::linear;
 use super::packed::StepProduct;
-use super::traced::{Factors, Traced, TracedKernel};
+use super::traced::{Traced, TracedKernel, WeightGrad};
 use crate::nn::rnn::{Cell, Nonlinearity};
 
 /// The op's kernel: the cell, lengths of the batch rows and the direction
@@ -679,29 +679,15 @@ impl TracedKernel for RecurrentSequence {
         trace: &Trace<T>,
         grad: &[T],
         d: Dims,
-    ) -> (Vec<T>, Vec<T>, Vec<T>) {
-        let steps = self.steps_backward(inputs, trace, grad, d);
-        let (g, n) = (self.gates(d), d.b * d.t);
-        let x = self.input_of(inputs.0, d);
-        // dW_ih = Σ d_xwᵀ x, dW_hh = Σ d_hwᵀ h_prev over all rows and steps.
-        let d_wih = matmul_new(&steps.d_xw, Op::T, x, Op::N, g, n, d.i);
-        let d_whh = matmul_new(steps.d_gates(), Op::T, &steps.prev_h, Op::N, g, n, d.h);
-        (steps.d_xa, d_wih, d_whh)
-    }
-
-    fn backward_factored<T: Real>(
-        &self,
-        inputs: (&[T], &[T], &[T]),
-        trace: &Trace<T>,
-        grad: &[T],
-        d: Dims,
-    ) -> Option<(Vec<T>, [Factors<T>; 2])> {
+        factored: [bool; 2],
+    ) -> (Vec<T>, [WeightGrad<T>; 2]) {
         let steps = self.steps_backward(inputs, trace, grad, d);
         let g = self.gates(d);
-        let x = self.input_of(inputs.0, d).to_vec();
-        let whh = Factors::new(steps.d_gates().to_vec(), g, steps.prev_h, d.h);
-        let wih = Factors::new(steps.d_xw, g, x, d.i);
-        Some((steps.d_xa, [wih, whh]))
+        let x = self.input_of(inputs.0, d);
+        // dW_ih = Σ d_xwᵀ x, dW_hh = Σ d_hwᵀ h_prev over all rows and steps.
+        let wih = WeightGrad::of(factored[0], (&steps.d_xw, g), (x, d.i));
+        let whh = WeightGrad::of(factored[1], (steps.d_gates(), g), (&steps.prev_h, d.h));
+        (steps.d_xa, [wih, whh])
     }
 }
 

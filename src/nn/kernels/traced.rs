@@ -34,62 +34,66 @@ pub(super) trait TracedKernel: Send + Sync + 'static {
         d: Self::Dims,
     ) -> (Vec<T>, Option<Self::Trace<T>>);
 
-    /// The three operands' gradients from the output's.
+    /// The first operand's gradient and the two weights' (the second and
+    /// third operands), each weight's as its factors where `factored` asks
+    /// and the kernel has them (for a recorder that adds up several uses
+    /// in one product: [`crate::nn::record`]).
     fn backward<T: Real>(
         &self,
         inputs: (&[T], &[T], &[T]),
         trace: &Self::Trace<T>,
         grad: &[T],
         d: Self::Dims,
-    ) -> (Vec<T>, Vec<T>, Vec<T>);
-
-    /// [`TracedKernel::backward`] with the two weights' gradients (the
-    /// second and third operands) as [`Factors`], for a recorder that adds
-    /// up several uses in one product ([`crate::nn::record`]); `None` where
-    /// the kernel has no such form.
-    fn backward_factored<T: Real>(
-        &self,
-        inputs: (&[T], &[T], &[T]),
-        trace: &Self::Trace<T>,
-        grad: &[T],
-        d: Self::Dims,
-    ) -> Option<(Vec<T>, [Factors<T>; 2])> {
-        let _ = (inputs, trace, grad, d);
-        None
-    }
+        factored: [bool; 2],
+    ) -> (Vec<T>, [WeightGrad<T>; 2]);
 }
 
-/// A weight's gradient as the factors of its product, `dW = dyᵀ · x`:
-/// `dy` `[n, out]` and `x` `[n, in]`, row-major.
-pub(super) struct Factors<T> {
-    dy: Vec<T>,
-    out: usize,
-    x: Vec<T>,
-    input: usize,
+/// A weight's gradient, or the factors of its product `dW = dyᵀ · x`
+/// (`dy` `[n, out]`, `x` `[n, in]`, row-major).
+pub(super) enum WeightGrad<T> {
+    Dense(Vec<T>),
+    Factors {
+        dy: Vec<T>,
+        out: usize,
+        x: Vec<T>,
+        input: usize,
+    },
 }
 
-impl<T: Real> Factors<T> {
-    /// The factors `dy` (`out` wide) and `x` (`input` wide), of one row count.
-    pub(super) fn new(dy: Vec<T>, out: usize, x: Vec<T>, input: usize) -> Self {
-        Factors { dy, out, x, input }
+impl<T: Real> WeightGrad<T> {
+    /// `dyᵀ · x` over `n` rows (`dy` `out` wide, `x` `input` wide), as
+    /// factors when `factored`, else the product itself.
+    pub(super) fn of(factored: bool, (dy, out): (&[T], usize), (x, input): (&[T], usize)) -> Self {
+        match factored {
+            true => WeightGrad::Factors {
+                dy: dy.to_vec(),
+                out,
+                x: x.to_vec(),
+                input,
+            },
+            false => {
+                let n = dy.len() / out.max(1);
+                WeightGrad::Dense(matmul_new(dy, Op::T, x, Op::N, out, n, input))
+            }
+        }
     }
 
-    /// The factors as tensors, `[n, out]` and `[n, in]`.
-    fn tensors(self, dev: &Device) -> candle_core::Result<(Tensor, Tensor)>
+    /// As the recorder takes it: the gradient shaped like the weight, or the
+    /// factors as tensors.
+    fn into_use(self, shape: &Shape, dev: &Device) -> candle_core::Result<UseGrad>
     where
         T: WithDType,
     {
-        let n = self.dy.len() / self.out.max(1);
-        Ok((
-            Tensor::from_vec(self.dy, (n, self.out), dev)?,
-            Tensor::from_vec(self.x, (n, self.input), dev)?,
-        ))
-    }
-
-    /// The gradient itself, `[out, in]`.
-    fn product(&self) -> Vec<T> {
-        let n = self.dy.len() / self.out.max(1);
-        matmul_new(&self.dy, Op::T, &self.x, Op::N, self.out, n, self.input)
+        Ok(match self {
+            WeightGrad::Dense(g) => UseGrad::Dense(Tensor::from_vec(g, shape, dev)?),
+            WeightGrad::Factors { dy, out, x, input } => {
+                let n = dy.len() / out.max(1);
+                UseGrad::Factors {
+                    dy: Tensor::from_vec(dy, (n, out), dev)?,
+                    x: Tensor::from_vec(x, (n, input), dev)?,
+                }
+            }
+        })
     }
 }
 
@@ -172,6 +176,35 @@ impl<K: TracedKernel> CustomOp3 for Traced<K> {
         _res: &Tensor,
         grad_res: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let [g1, g2, g3] = self.gradients([a1, a2, a3], grad_res, [false; 2])?;
+        Ok((Some(g1.dense()?), Some(g2.dense()?), Some(g3.dense()?)))
+    }
+}
+
+impl<K: TracedKernel> RecordableOp for Traced<K> {
+    fn bwd_factored(
+        &self,
+        args: [&Tensor; 3],
+        grad: &Tensor,
+        factored: [bool; 3],
+    ) -> candle_core::Result<Option<[Option<UseGrad>; 3]>> {
+        if !factored[1] && !factored[2] {
+            return Ok(None);
+        }
+        let grads = self.gradients(args, grad, [factored[1], factored[2]])?;
+        Ok(Some(grads.map(Some)))
+    }
+}
+
+impl<K: TracedKernel> Traced<K> {
+    /// The operands' gradients from the output's (see [`TracedKernel::backward`]).
+    fn gradients(
+        &self,
+        args: [&Tensor; 3],
+        grad_res: &Tensor,
+        factored: [bool; 2],
+    ) -> candle_core::Result<[UseGrad; 3]> {
+        let [a1, a2, a3] = args;
         let d = self.kernel.dims(a1.layout(), a2.layout(), a3.layout())?;
         let Ok(tape) = self.tape.lock() else {
             candle_core::bail!("{}: the trace's lock is poisoned", K::NAME);
@@ -184,76 +217,17 @@ impl<K: TracedKernel> CustomOp3 for Traced<K> {
             trace: &K::Trace<T>,
             grad: &Tensor,
             d: K::Dims,
-        ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+            factored: [bool; 2],
+        ) -> candle_core::Result<[UseGrad; 3]> {
             let [a1, a2, a3] = args;
-            let (g1, g2, g3) =
-                on_slices::<T, _>(args, grad, |xyz, g| k.backward(xyz, trace, g, d))?;
+            let (g1, [w2, w3]) =
+                on_slices::<T, _>(args, grad, |xyz, g| k.backward(xyz, trace, g, d, factored))?;
             let dev = a1.device();
-            Ok((
-                Some(Tensor::from_vec(g1, a1.shape(), dev)?),
-                Some(Tensor::from_vec(g2, a2.shape(), dev)?),
-                Some(Tensor::from_vec(g3, a3.shape(), dev)?),
-            ))
-        }
-        let args = [a1, a2, a3];
-        match (&*tape, a1.dtype()) {
-            (Some(Tape::F32(t)), DType::F32) => run::<f32, K>(&self.kernel, args, t, &grad, d),
-            (Some(Tape::F64(t)), DType::F64) => run::<f64, K>(&self.kernel, args, t, &grad, d),
-            (None, _) => {
-                candle_core::bail!("{}: backward through a pass run without gradients", K::NAME)
-            }
-            (_, other) => candle_core::bail!("{}: no backward for {other:?}", K::NAME),
-        }
-    }
-}
-
-impl<K: TracedKernel> RecordableOp for Traced<K> {
-    fn bwd_factored(
-        &self,
-        args: [&Tensor; 3],
-        grad_res: &Tensor,
-        factored: [bool; 3],
-    ) -> candle_core::Result<Option<[Option<UseGrad>; 3]>> {
-        if !factored[1] && !factored[2] {
-            return Ok(None);
-        }
-        let [a1, a2, a3] = args;
-        let d = self.kernel.dims(a1.layout(), a2.layout(), a3.layout())?;
-        let Ok(tape) = self.tape.lock() else {
-            candle_core::bail!("{}: the trace's lock is poisoned", K::NAME);
-        };
-        let grad = grad_res.contiguous()?;
-        fn run<T: Real + WithDType, K: TracedKernel>(
-            k: &K,
-            args: [&Tensor; 3],
-            trace: &K::Trace<T>,
-            grad: &Tensor,
-            d: K::Dims,
-            factored: [bool; 3],
-        ) -> candle_core::Result<Option<[Option<UseGrad>; 3]>> {
-            let [a1, a2, a3] = args;
-            let back =
-                on_slices::<T, _>(args, grad, |xyz, g| k.backward_factored(xyz, trace, g, d))?;
-            let Some((g1, [f2, f3])) = back else {
-                return Ok(None);
-            };
-            let dev = a1.device();
-            // A weight the recorder does not take as factors gets its gradient.
-            let weight =
-                |f: Factors<T>, a: &Tensor, factored: bool| -> candle_core::Result<UseGrad> {
-                    Ok(match factored {
-                        true => {
-                            let (dy, x) = f.tensors(dev)?;
-                            UseGrad::Factors { dy, x }
-                        }
-                        false => UseGrad::Dense(Tensor::from_vec(f.product(), a.shape(), dev)?),
-                    })
-                };
-            Ok(Some([
-                Some(UseGrad::Dense(Tensor::from_vec(g1, a1.shape(), dev)?)),
-                Some(weight(f2, a2, factored[1])?),
-                Some(weight(f3, a3, factored[2])?),
-            ]))
+            Ok([
+                UseGrad::Dense(Tensor::from_vec(g1, a1.shape(), dev)?),
+                w2.into_use(a2.shape(), dev)?,
+                w3.into_use(a3.shape(), dev)?,
+            ])
         }
         match (&*tape, a1.dtype()) {
             (Some(Tape::F32(t)), DType::F32) => {
@@ -262,7 +236,10 @@ impl<K: TracedKernel> RecordableOp for Traced<K> {
             (Some(Tape::F64(t)), DType::F64) => {
                 run::<f64, K>(&self.kernel, args, t, &grad, d, factored)
             }
-            _ => Ok(None),
+            (None, _) => {
+                candle_core::bail!("{}: backward through a pass run without gradients", K::NAME)
+            }
+            (_, other) => candle_core::bail!("{}: no backward for {other:?}", K::NAME),
         }
     }
 }

@@ -39,7 +39,7 @@ use super::recurrent::{
     CellMath, Elman, Gru, Lstm, RowTrace, add_rows, backward_row, blocks, blocks_to_rows,
     rows_to_blocks, with_cell,
 };
-use super::traced::{Traced, TracedKernel};
+use super::traced::{Traced, TracedKernel, WeightGrad};
 use crate::nn::rnn::{Cell, Nonlinearity};
 
 /// The op's kernel: the cell and the sizes the weights do not tell (the
@@ -458,8 +458,11 @@ impl TracedKernel for TutorialDecoderSequence {
         trace: &Trace<T>,
         grad: &[T],
         d: Dims,
-    ) -> (Vec<T>, Vec<T>, Vec<T>) {
-        with_cell!(self.cell, backward::<T>(inputs, trace, grad, d))
+        _factored: [bool; 2],
+    ) -> (Vec<T>, [WeightGrad<T>; 2]) {
+        // Used once a batch: its weights' gradients stay dense.
+        let (d_flat, d_wih, d_whh) = with_cell!(self.cell, backward::<T>(inputs, trace, grad, d));
+        (d_flat, [WeightGrad::Dense(d_wih), WeightGrad::Dense(d_whh)])
     }
 }
 
