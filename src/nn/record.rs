@@ -167,13 +167,11 @@ impl GradRecorder {
         let mut reg = registry();
         for p in &params {
             let lookups = (rows && p.rank() == 2).then(Vec::new);
-            reg.insert(
-                p.id(),
-                Recorded {
-                    lookups,
-                    direct: Vec::new(),
-                },
-            );
+            let recorded = Recorded {
+                lookups,
+                ..Recorded::default()
+            };
+            reg.insert(p.id(), recorded);
         }
         LIVE.fetch_add(1, Ordering::SeqCst);
         GradRecorder { params }
@@ -417,42 +415,34 @@ pub(crate) fn apply_op3<O: RecordableOp>(
     if LIVE.load(Ordering::SeqCst) == 0 || !a1.device().is_cpu() {
         return a1.apply_op3(a2, a3, op);
     }
-    let recorded: [bool; 3] = {
-        let reg = registry();
-        args.map(|t| t.is_variable() && reg.contains_key(&t.id()))
-    };
+    let mut reg = registry();
+    let recorded = args.map(|t| t.is_variable() && reg.contains_key(&t.id()));
     let Some(first) = recorded.iter().position(|&r| r) else {
+        drop(reg);
         return a1.apply_op3(a2, a3, op);
     };
     let marker = Var::zeros(1, args[first].dtype(), args[first].device())?;
     let marker = marker.as_tensor();
-    let slots: [Option<Slot>; 3] = recorded.map(|r| r.then(|| Arc::new(Mutex::new(None))));
-    {
-        let mut reg = registry();
-        for (t, slot) in args.iter().zip(&slots) {
-            if let (Some(slot), Some(r)) = (slot, reg.get_mut(&t.id())) {
-                r.direct.push(Direct {
-                    marker: marker.clone(),
-                    slot: slot.clone(),
-                    thread: std::thread::current().id(),
-                });
-            }
-        }
-    }
-    let wrapped = Recording {
-        real: std::array::from_fn(|i| recorded[i].then(|| args[i].clone())),
-        slots,
-        op,
-    };
+    // Each recorded argument, and the slot its gradient is left in.
+    let real: [Option<(Tensor, Slot)>; 3] = std::array::from_fn(|i| {
+        let r = reg.get_mut(&args[i].id()).filter(|_| recorded[i])?;
+        let slot = Slot::default();
+        r.direct.push(Direct {
+            marker: marker.clone(),
+            slot: slot.clone(),
+            thread: std::thread::current().id(),
+        });
+        Some((args[i].clone(), slot))
+    });
+    drop(reg);
     let pick = |i: usize| if recorded[i] { marker } else { args[i] };
-    pick(0).apply_op3(pick(1), pick(2), wrapped)
+    pick(0).apply_op3(pick(1), pick(2), Recording { real, op })
 }
 
-/// A fused op whose recorded arguments (`real`) stand outside the graph,
-/// a marker in their place.
+/// A fused op whose recorded arguments (`real`, each with the slot its
+/// gradient is left in) stand outside the graph, a marker in their place.
 struct Recording<O> {
-    real: [Option<Tensor>; 3],
-    slots: [Option<Slot>; 3],
+    real: [Option<(Tensor, Slot)>; 3],
     op: O,
 }
 
@@ -488,7 +478,7 @@ impl<O: RecordableOp> CustomOp3 for Recording<O> {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let [r1, r2, r3] = self.real.each_ref().map(Option::as_ref);
+        let [r1, r2, r3] = self.real.each_ref().map(|r| r.as_ref().map(|(t, _)| t));
         with_storage(r1, (s1, l1), |s1, l1| {
             with_storage(r2, (s2, l2), |s2, l2| {
                 with_storage(r3, (s3, l3), |s3, l3| {
@@ -507,14 +497,15 @@ impl<O: RecordableOp> CustomOp3 for Recording<O> {
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let args = [a1, a2, a3];
-        let real: [&Tensor; 3] = std::array::from_fn(|i| self.real[i].as_ref().unwrap_or(args[i]));
+        let real: [&Tensor; 3] =
+            std::array::from_fn(|i| self.real[i].as_ref().map_or(args[i], |(t, _)| t));
         // Factors pay where a weight has several uses in this shard (its
         // graph's thread); a single use keeps its dense gradient.
         let factored: [bool; 3] = {
             let me = std::thread::current().id();
             let reg = registry();
             std::array::from_fn(|i| {
-                self.slots[i].is_some()
+                self.real[i].is_some()
                     && reg.get(&real[i].id()).is_some_and(|r| {
                         r.direct.iter().filter(|d| d.thread == me).nth(1).is_some()
                     })
@@ -529,9 +520,9 @@ impl<O: RecordableOp> CustomOp3 for Recording<O> {
         };
         let mut out: [Option<Tensor>; 3] = [None, None, None];
         let mut marked = false;
-        for (i, slot) in self.slots.iter().enumerate() {
-            match slot {
-                Some(slot) => {
+        for (i, recorded) in self.real.iter().enumerate() {
+            match recorded {
+                Some((_, slot)) => {
                     *lock(slot) = uses[i].take();
                     // One zero for the marker says this shard's graph ran the op.
                     if !marked {
