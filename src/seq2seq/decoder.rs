@@ -582,27 +582,15 @@ impl Decoder {
         self.out.forward(&x)
     }
 
-    /// Per-token losses of the output layer (dropout, then `loss` of its
-    /// logits, fused with the layer where `loss` allows): hidden `[N, H]`,
-    /// targets `[N]` → `[N]`.
-    pub fn output_losses(
-        &self,
-        hidden: &Tensor,
-        targets: &Tensor,
-        loss: &CrossEntropy,
-        mode: &mut Mode<'_>,
-    ) -> Result<Tensor> {
-        let x = self.output_input(hidden, mode)?;
-        self.input_losses(&x, targets, loss)
-    }
-
     /// What the output layer reads: `hidden` after the output dropout.
     pub fn output_input(&self, hidden: &Tensor, mode: &mut Mode<'_>) -> Result<Tensor> {
         self.out_dropout.forward(hidden, mode)
     }
 
-    /// [`Decoder::output_losses`] of inputs already through the output
-    /// dropout ([`Decoder::output_input`]): `[N, H]`, targets `[N]` → `[N]`.
+    /// Per-token losses of the output layer (`loss` of its logits, fused
+    /// with the layer where `loss` allows) for inputs already through the
+    /// output dropout ([`Decoder::output_input`]): `[N, H]`, targets `[N]` →
+    /// `[N]`.
     pub fn input_losses(
         &self,
         x: &Tensor,

@@ -217,28 +217,22 @@ impl Seq2Seq {
         label_smoothing: f64,
         mode: &mut Mode<'_>,
     ) -> Result<Tensor> {
-        if teacher_forcing >= 1.0 {
-            // From the hidden states, so the output layer and the loss can
-            // run as one fused op.
+        // What the output layer reads at every step (after its dropout), so
+        // the layer and the loss of all steps run as one fused op.
+        let x = if teacher_forcing >= 1.0 {
             let hidden = self.forced_hidden(batch, mode)?;
-            let (b, t, h) = hidden.dims3()?;
-            let per = self.decoder.output_losses(
-                &hidden.reshape((b * t, h))?,
-                &batch.tgt_out.flatten_all()?,
-                &self.cross_entropy(label_smoothing),
-                mode,
-            )?;
-            return masked_mean_of(&per, &batch.tgt_mask);
-        }
-        // Each step's own token comes from its logits outside the graph; the
-        // loss of all steps is then one output layer + loss op, so the
-        // layer's weight gradient is formed once, not once a step.
-        let inputs = self.sampled_steps(batch, teacher_forcing, mode, |h, mode| {
-            let x = self.decoder.output_input(h, mode)?;
-            let own = self.decoder.best_tokens(&x)?;
-            Ok((x, own))
-        })?;
-        let x = Tensor::stack(&inputs, 1)?;
+            self.decoder.output_input(&hidden, mode)?
+        } else {
+            // Each step's own token comes from its logits outside the graph,
+            // so the layer's weight gradient is still formed once, not once
+            // a step.
+            let inputs = self.sampled_steps(batch, teacher_forcing, mode, |h, mode| {
+                let x = self.decoder.output_input(h, mode)?;
+                let own = self.decoder.best_tokens(&x)?;
+                Ok((x, own))
+            })?;
+            Tensor::stack(&inputs, 1)?
+        };
         let (b, t, h) = x.dims3()?;
         let per = self.decoder.input_losses(
             &x.reshape((b * t, h))?,
