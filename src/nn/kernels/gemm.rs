@@ -38,8 +38,7 @@ pub fn matmul<T: Real>(
     n: usize,
     accumulate: bool,
 ) {
-    let a_ld = if a_op == Op::N { k } else { m };
-    let b_ld = if b_op == Op::N { n } else { k };
+    let (a_ld, b_ld) = packed_lds(a_op, b_op, (m, k, n));
     matmul_ld(
         (dst, n),
         (a, a_op, a_ld),
@@ -49,6 +48,14 @@ pub fn matmul<T: Real>(
         n,
         accumulate,
     );
+}
+
+/// The leading dimensions of `a` (`[m, k]`) and `b` (`[k, n]`) stored
+/// without gaps, as read through their [`Op`]s.
+fn packed_lds(a_op: Op, b_op: Op, (m, k, n): (usize, usize, usize)) -> (usize, usize) {
+    let a_ld = if a_op == Op::N { k } else { m };
+    let b_ld = if b_op == Op::N { n } else { k };
+    (a_ld, b_ld)
 }
 
 /// [`matmul`] on sub-matrices: each operand comes with its leading dimension
@@ -81,16 +88,15 @@ pub fn matmul_ld<T: Real>(
             && fits(b.len(), stored(b_op, k, n), b_ld),
         "matmul: buffers too small for their shapes and leading dimensions"
     );
-    if few_rows(a_op, b_op, m, k) && b_op == Op::T {
+    if few_rows(a_op, b_op, m, k) {
         // `gemm` would repack (a scalar strided gather of) the whole of `b`
         // for these few rows on every call — several times the product
         // itself — and its one-row path reads `b` once per row.
-        super::dots::few_rows_nt((dst, dst_ld), (a, a_ld), (b, b_ld), (m, k, n), accumulate);
-        return;
-    }
-    if few_rows(a_op, b_op, m, k) {
-        // As above, `gemm` would repack all of `b` for one or two rows.
-        super::dots::few_rows_nn((dst, dst_ld), (a, a_ld), (b, b_ld), (m, k, n), accumulate);
+        let few = match b_op {
+            Op::T => super::dots::few_rows_nt,
+            Op::N => super::dots::few_rows_nn,
+        };
+        few((dst, dst_ld), (a, a_ld), (b, b_ld), (m, k, n), accumulate);
         return;
     }
     if k == 0 {
@@ -188,8 +194,7 @@ pub fn matmul_new<T: Real>(
     k: usize,
     n: usize,
 ) -> Vec<T> {
-    let a_ld = if a_op == Op::N { k } else { m };
-    let b_ld = if b_op == Op::N { n } else { k };
+    let (a_ld, b_ld) = packed_lds(a_op, b_op, (m, k, n));
     if m == 0 || n == 0 || k == 0 || few_rows(a_op, b_op, m, k) {
         let mut dst = vec![T::ZERO; m * n];
         matmul_ld(

@@ -209,12 +209,13 @@ impl Optimizer for Sgd {
             let Some(p) = self.params.iter().find(|p| p.var.id() == r.var.id()) else {
                 continue;
             };
-            let w = p.var.as_detached_tensor();
-            if !inplace::update_rows(&w, &r.ids, &r.rows, &op)? {
-                // Where the kernel cannot write (another device), the dense step.
-                let ids = Tensor::new(r.ids.as_slice(), w.device())?;
-                let g = w.zeros_like()?.index_add(&ids, &r.rows, 0)?;
-                p.var.set(&(&w - g.affine(self.cfg.lr, 0.0)?)?)?;
+            // Rows are recorded only for f32/f64 tables on the CPU, which the
+            // kernel writes.
+            if !inplace::update_rows(&p.var.as_detached_tensor(), &r.ids, &r.rows, &op)? {
+                return Err(Error::Config(format!(
+                    "row gradients for {}: the table is not an f32/f64 CPU tensor",
+                    p.name
+                )));
             }
         }
         Ok(())
