@@ -41,11 +41,17 @@ pub(crate) fn forward<T: Real>(
     b: &[T],
     (n, k, m): (usize, usize, usize),
 ) -> Vec<T> {
-    let mut y = Vec::with_capacity(n * m);
-    for _ in 0..n {
-        y.extend_from_slice(b);
-    }
+    let mut y = bias_rows(b, n);
     matmul(&mut y, x, Op::N, w, Op::T, n, k, m, true);
+    y
+}
+
+/// `rows` copies of `bias`, a product's starting value.
+pub(super) fn bias_rows<T: Real>(bias: &[T], rows: usize) -> Vec<T> {
+    let mut y = Vec::with_capacity(rows * bias.len());
+    for _ in 0..rows {
+        y.extend_from_slice(bias);
+    }
     y
 }
 

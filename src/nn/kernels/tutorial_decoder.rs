@@ -34,11 +34,13 @@ use candle_core::{Layout, Shape, Tensor};
 
 use super::Real;
 use super::gemm::{Op, matmul_ld, matmul_new};
+use super::linear::bias_rows;
 use super::packed::StepProduct;
 use super::recurrent::{
     CellMath, Elman, Gru, Lstm, RowTrace, add_rows, backward_row, blocks, blocks_to_rows,
     rows_to_blocks, with_cell,
 };
+use super::rows::{exp_shifted, sum_and_max};
 use super::traced::{Traced, TracedKernel, WeightGrad};
 use crate::nn::rnn::{Cell, Nonlinearity};
 
@@ -137,15 +139,6 @@ impl<'a, T> Parts<'a, T> {
     }
 }
 
-/// `rows` copies of `bias`, a product's starting value.
-fn bias_rows<T: Real>(bias: &[T], rows: usize) -> Vec<T> {
-    let mut y = Vec::with_capacity(rows * bias.len());
-    for _ in 0..rows {
-        y.extend_from_slice(bias);
-    }
-    y
-}
-
 /// What the forward pass keeps for the backward pass, batch-major (row
 /// `r`, step `s` at `r·T + s`) except `states` and `saved`, which are in
 /// step order like the recurrent op's: `states` `[T + 1, B, S·H]` (before
@@ -163,17 +156,8 @@ pub(super) struct Trace<T> {
 /// `row ← softmax(row)`, shifted by its maximum as candle's and PyTorch's are.
 #[inline(always)]
 fn softmax<T: Real>(row: &mut [T]) {
-    let mut max = row[0];
-    for &v in row.iter() {
-        if v > max {
-            max = v;
-        }
-    }
-    let mut sum = T::ZERO;
-    for v in row.iter_mut() {
-        *v = (*v - max).exp();
-        sum += *v;
-    }
+    let (_, max) = sum_and_max(row);
+    let sum = exp_shifted(row, max);
     for v in row.iter_mut() {
         *v = *v / sum;
     }
