@@ -30,6 +30,7 @@ use crate::nn::ParamStore;
 pub use crate::text::tokenize::Level;
 use crate::text::tokenize::{chars, whitespace};
 use crate::text::{NormalizeConfig, Normalizer, Specials, Vocab, VocabConfig};
+use crate::train::model_dir::{TRAIN_CONFIG, warn_taken_over};
 use crate::train::{
     AdamConfig, Goal, ModelDir, OptimizerConfig, Start, Summary, TrainConfig, Trainer,
 };
@@ -566,14 +567,16 @@ fn train_member(
             cfg.text.ngrams
         )));
     }
+    let (dir, lock, start) = ModelDir::for_training(out, start)?;
+    warn_taken_over(&lock, quiet);
+    dir.pin_data(
+        &Resolver::from_env().resolve(&cfg.data.dataset)?.path,
+        start,
+    )?;
     let data = prepare(&cfg.data)?;
     if let (Some(w), false) = (&data.warning, quiet) {
         eprintln!("{w}");
     }
-    let dir = match start {
-        Start::Fresh => ModelDir::create(out)?,
-        Start::Resume => ModelDir::open(out)?,
-    };
     let (vocab, classes) = match start {
         Start::Fresh => {
             let vcfg = VocabConfig {
@@ -648,12 +651,14 @@ fn train_member(
                 text: cfg.text.clone(),
             },
         )?;
-        vocab.save(&dir.file("vocab.json"))?;
+        dir.write_vocab("vocab.json", &vocab)?;
         dir.write_json("classes.json", &classes)?;
-        dir.write_json("train_config.json", cfg)?;
         write_rows(&dir, "valid.tsv", &data.valid)?;
         write_rows(&dir, "test.tsv", &data.test)?;
     }
+    // A resume records what it may change (epochs, limits), so the next
+    // `--resume` goes on with them.
+    dir.write_json(TRAIN_CONFIG, cfg)?;
     let encode = |rows: &[Labelled]| -> Result<Vec<Example>> {
         rows.iter()
             .filter_map(|r| {
@@ -693,6 +698,21 @@ fn train_member(
     })
 }
 
+/// The plan of an ensemble being trained (its member directories), written
+/// before the first member so that a resume knows the ensemble's size.
+const ENSEMBLE_PLAN: &str = "ensemble_plan.json";
+
+/// The number of members of the ensemble whose training `out` holds, if it
+/// holds one (so `--resume` needs no `--ensemble`).
+pub fn planned_ensemble(out: &Path) -> Result<Option<usize>> {
+    let path = out.join(ENSEMBLE_PLAN);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let plan: SavedEnsemble = crate::train::model_dir::read_json(&path)?;
+    Ok(Some(plan.members.len()))
+}
+
 /// Trains an ensemble of `n` classifiers on the same split into `out`:
 /// member `k` (from 1) with seed `cfg.train.seed + k − 1` in `out/member-k`
 /// (a complete model directory), then `ensemble.json` and the held-out rows
@@ -713,16 +733,36 @@ pub fn train_ensemble(
             "an ensemble needs at least one member".into(),
         ));
     }
-    let dir = match start {
-        Start::Fresh => ModelDir::create(out)?,
-        Start::Resume => ModelDir::open(out)?,
-    };
+    let (dir, lock, _) = ModelDir::for_training(out, start)?;
+    warn_taken_over(&lock, quiet);
     let names: Vec<String> = (1..=n).map(|k| format!("member-{k}")).collect();
+    if start == Start::Fresh {
+        if let Some(trained) = names
+            .iter()
+            .find(|m| out.join(m).join(TRAIN_CONFIG).is_file())
+        {
+            return Err(Error::Checkpoint {
+                path: out.to_path_buf(),
+                msg: format!(
+                    "already holds an ensemble ({trained} is trained): continue it with --resume, or train into an empty directory"
+                ),
+            });
+        }
+        // The plan first, so a resume knows the ensemble and its size.
+        dir.write_json(TRAIN_CONFIG, cfg)?;
+        dir.write_json(
+            ENSEMBLE_PLAN,
+            &SavedEnsemble {
+                members: names.clone(),
+                weights: None,
+            },
+        )?;
+    }
     let mut reports = Vec::with_capacity(n);
     for (k, name) in names.iter().enumerate() {
         let member = out.join(name);
         let member_start = match start {
-            Start::Resume if member.is_dir() => Start::Resume,
+            Start::Resume if member.join(TRAIN_CONFIG).is_file() => Start::Resume,
             _ => Start::Fresh,
         };
         let mut c = cfg.clone();
@@ -738,13 +778,18 @@ pub fn train_ensemble(
             quiet || k > 0,
             quiet,
         )?);
+        if reports.last().is_some_and(|r| r.summary.interrupted) {
+            // Stopped by a signal: the member has its checkpoint, and the
+            // ensemble is finished by a resume.
+            return Ok(reports);
+        }
     }
     for split in ["valid.tsv", "test.tsv"] {
         let bytes = std::fs::read(out.join(&names[0]).join(split))
             .map_err(|e| Error::io(out.join(&names[0]).join(split), e))?;
         dir.write_bytes(split, &bytes)?;
     }
-    dir.write_json("train_config.json", cfg)?;
+    dir.write_json(TRAIN_CONFIG, cfg)?;
     dir.write_json(
         ENSEMBLE,
         &SavedEnsemble {

@@ -276,10 +276,26 @@ fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
     if args.hidden.len() > 1 {
         anyhow::bail!("--hidden takes one size for train (several are for `classify compare`)");
     }
-    let mut cfg: ClassifyConfig = args.run.load()?;
-    apply_flags(&mut cfg, args, globals);
-    if let Some(n) = args.ensemble.filter(|&n| n > 1) {
-        return train_ensemble(&cfg, args, usize::from(n), globals);
+    let cfg: ClassifyConfig = args.run.config(RESUME_FLAGS, |cfg| {
+        apply_flags(cfg, args, globals);
+        Ok(())
+    })?;
+    let planned = match args.run.resume {
+        true => recipe::planned_ensemble(&args.run.out)?,
+        false => None,
+    };
+    let members = args.ensemble.map(usize::from);
+    if let (Some(given), Some(saved)) = (members, planned)
+        && given != saved
+    {
+        anyhow::bail!(
+            "--ensemble: the run in {} trains {saved} members, not {given}; leave the flag out to resume it",
+            args.run.out.display()
+        );
+    }
+    args.run.stop_gracefully_on_signals()?;
+    if let Some(n) = members.or(planned).filter(|&n| n > 1) {
+        return train_ensemble(&cfg, args, n, globals);
     }
     let report = recipe::train(
         &cfg,
@@ -294,9 +310,9 @@ fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
         report.vocab,
         report.classes.len()
     );
-    args.run
-        .report_best(&report.summary, &cfg.train.select_metric);
-    Ok(ExitCode::SUCCESS)
+    Ok(args
+        .run
+        .finish(&report.summary, &cfg.train.select_metric, "classify"))
 }
 
 /// `train --ensemble N`: the members one after the other, then each
@@ -316,6 +332,11 @@ fn train_ensemble(
             first.vocab,
             first.classes.len()
         );
+    }
+    if let Some(stopped) = reports.last().filter(|r| r.summary.interrupted) {
+        return Ok(args
+            .run
+            .finish(&stopped.summary, &cfg.train.select_metric, "classify"));
     }
     report_ensemble(out)
 }
@@ -388,6 +409,22 @@ fn compare(args: &CompareArgs, globals: &Globals) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// Config fields whose flag is not named after them (see [`TrainRun::config`]).
+const RESUME_FLAGS: &[(&str, &str)] = &[
+    ("model.head_hidden", "--head"),
+    ("model.bidirectional", "--bidirectional/--unidirectional"),
+    ("model.cell", "--cell"),
+    ("text.level", "--level"),
+    ("text.normalize", "--level"),
+    ("data.min_freq", "--level"),
+    ("data.text_col", "--text-col"),
+    ("data.label_col", "--label-col"),
+    ("inverse_class_weights", "--class-weights"),
+    ("train.early_stopping", "--patience"),
+    ("train.schedule", "--plateau/--cosine"),
+    ("task.batch.batch_size", "--batch-size"),
+];
 
 fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) {
     let d = &mut cfg.data;
@@ -498,7 +535,7 @@ fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) {
             cfg.model.embed = 100;
         }
     }
-    apply_train_flags(&mut cfg.train, a.epochs, a.optimizer, a.lr, g.seed);
+    apply_train_flags(&mut cfg.train, a.epochs, a.optimizer, a.lr, g.seed_flag);
     a.loop_flags.apply(&mut cfg.train);
     let t = &mut cfg.train;
     if let Some(p) = a.patience {

@@ -16,14 +16,19 @@ use serde::de::DeserializeOwned;
 
 /// `T::default()` overlaid with the TOML file at `path`, if any.
 pub fn load<T: Serialize + DeserializeOwned + Default>(path: Option<&Path>) -> Result<T> {
-    let Some(path) = path else {
-        return Ok(T::default());
-    };
+    match path {
+        Some(path) => load_onto(T::default(), path),
+        None => Ok(T::default()),
+    }
+}
+
+/// `base` overlaid with the TOML file at `path`, as [`load`] does the defaults.
+pub fn load_onto<T: Serialize + DeserializeOwned>(base: T, path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read the config file", path.display()))?;
     let file: toml::Table = toml::from_str(&text)
         .map_err(|e| anyhow::anyhow!("{}: not valid TOML: {}", path.display(), one_line(&e)))?;
-    let mut base = toml::Table::try_from(T::default()).context("serialising the defaults")?;
+    let mut base = toml::Table::try_from(base).context("serialising the base config")?;
     merge(&mut base, file);
     base.try_into::<T>()
         .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), one_line(&e)))

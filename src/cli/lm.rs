@@ -170,8 +170,18 @@ pub fn run(cmd: LmCommand, g: &Globals) -> Result<ExitCode> {
     }
 }
 
+/// Config fields whose flag is not named after them (see [`TrainRun::config`]).
+const RESUME_FLAGS: &[(&str, &str)] = &[
+    ("task.scheduled_sampling", "--scheduled-sampling"),
+    ("train.clip_norm", "--clip"),
+    ("train.early_stopping", "--patience"),
+];
+
 fn config(a: &TrainArgs, g: &Globals) -> Result<LmRunConfig> {
-    let mut cfg: LmRunConfig = a.run.load()?;
+    a.run.config(RESUME_FLAGS, |cfg| apply_flags(cfg, a, g))
+}
+
+fn apply_flags(cfg: &mut LmRunConfig, a: &TrainArgs, g: &Globals) -> Result<()> {
     let d = &mut cfg.data;
     if let Some(v) = &a.data {
         d.dataset = v.clone();
@@ -236,7 +246,7 @@ fn config(a: &TrainArgs, g: &Globals) -> Result<LmRunConfig> {
         }
         t.scheduled_sampling = Some(s);
     }
-    apply_train_flags(&mut cfg.train, a.epochs, a.optimizer, a.lr, g.seed);
+    apply_train_flags(&mut cfg.train, a.epochs, a.optimizer, a.lr, g.seed_flag);
     a.loop_flags.apply(&mut cfg.train);
     let tr = &mut cfg.train;
     if let Some(c) = a.clip {
@@ -250,11 +260,12 @@ fn config(a: &TrainArgs, g: &Globals) -> Result<LmRunConfig> {
             ..EarlyStoppingConfig::default()
         });
     }
-    Ok(cfg)
+    Ok(())
 }
 
 fn train(a: TrainArgs, g: &Globals) -> Result<ExitCode> {
     let cfg = config(&a, g)?;
+    a.run.stop_gracefully_on_signals()?;
     let report = recipe::train(&cfg, &a.run.out, a.run.start(), g.threads, false)
         .with_context(|| format!("training a language model into {}", a.run.out.display()))?;
     let (tr, va, te) = report.sizes;
@@ -272,8 +283,7 @@ fn train(a: TrainArgs, g: &Globals) -> Result<ExitCode> {
     } else {
         "loss (nats/token)"
     };
-    a.run.report_best(&report.summary, metric);
-    Ok(ExitCode::SUCCESS)
+    Ok(a.run.finish(&report.summary, metric, "lm"))
 }
 
 fn eval(a: EvalArgs) -> Result<ExitCode> {

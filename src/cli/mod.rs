@@ -23,9 +23,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub threads: Option<usize>,
 
-    /// Seed for shuffling, initialisation, dropout and teacher forcing.
-    #[arg(long, global = true, default_value_t = 42)]
-    pub seed: u64,
+    /// Seed for shuffling, initialisation, dropout and teacher forcing
+    /// [default: 42, or a config file's `train.seed`; a resumed run keeps its own].
+    #[arg(long, global = true)]
+    pub seed: Option<u64>,
 
     /// Recurrent layers and the loss on fused kernels or on the reference
     /// candle graph; both give the same numbers up to rounding.
@@ -75,11 +76,17 @@ pub enum KernelArg {
     Reference,
 }
 
+/// The seed of a run that names none (the training configs' default too).
+pub const DEFAULT_SEED: u64 = 42;
+
 /// Global settings every command shares.
 #[derive(Clone, Copy, Debug)]
 pub struct Globals {
-    /// Seed for everything random.
+    /// Seed for everything random (`--seed`, else [`DEFAULT_SEED`]).
     pub seed: u64,
+    /// `--seed` as given: training applies it over a config file's or a
+    /// resumed run's seed only when it was given.
+    pub seed_flag: Option<u64>,
     /// Threads for attend's own parallel work (batch shards, data).
     pub threads: usize,
 }
@@ -96,7 +103,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         KernelArg::Reference => attend::nn::Kernel::Reference,
     });
     let globals = Globals {
-        seed: cli.seed,
+        seed: cli.seed.unwrap_or(DEFAULT_SEED),
+        seed_flag: cli.seed,
         threads,
     };
     match cli.command {

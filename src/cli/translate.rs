@@ -206,8 +206,11 @@ pub fn run(cmd: TranslateCommand, globals: &Globals) -> Result<ExitCode> {
 }
 
 fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
-    let mut cfg: TranslateConfig = args.run.load()?;
-    apply_flags(&mut cfg, args, globals);
+    let cfg: TranslateConfig = args.run.config(RESUME_FLAGS, |cfg| {
+        apply_flags(cfg, args, globals);
+        Ok(())
+    })?;
+    args.run.stop_gracefully_on_signals()?;
     let report = recipe::train(
         &cfg,
         &args.run.out,
@@ -220,10 +223,18 @@ fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
         "{read} pairs read; train {train}, valid {valid}, test {test}; vocabularies {} / {}",
         report.vocab.0, report.vocab.1
     );
-    args.run
-        .report_best(&report.summary, &cfg.train.select_metric);
-    Ok(ExitCode::SUCCESS)
+    Ok(args
+        .run
+        .finish(&report.summary, &cfg.train.select_metric, "translate"))
 }
+
+/// Config fields whose flag is not named after them (see [`TrainRun::config`]).
+const RESUME_FLAGS: &[(&str, &str)] = &[
+    ("model.decoder", "--attention"),
+    ("model.embed", "--hidden"),
+    ("model.bidirectional", "--bidirectional/--unidirectional"),
+    ("task.batch.batch_size", "--batch-size"),
+];
 
 fn apply_flags(cfg: &mut TranslateConfig, a: &TrainArgs, g: &Globals) {
     let d = &mut cfg.data;
@@ -262,7 +273,7 @@ fn apply_flags(cfg: &mut TranslateConfig, a: &TrainArgs, g: &Globals) {
         m.bidirectional = a.bidirectional;
     }
     m.input_feeding |= a.input_feeding;
-    apply_train_flags(&mut cfg.train, a.epochs, a.optimizer, a.lr, g.seed);
+    apply_train_flags(&mut cfg.train, a.epochs, a.optimizer, a.lr, g.seed_flag);
     a.loop_flags.apply(&mut cfg.train);
     if let Some(b) = a.batch_size {
         cfg.task.batch.batch_size = b;

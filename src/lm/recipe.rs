@@ -17,10 +17,12 @@ use serde::{Deserialize, Serialize};
 use super::data::{self, Line, LmDataConfig, Splits};
 use super::model::{LanguageModel, LmConfig};
 use super::task::{EncodedLine, LmData, LmSpecials, LmTask, TaskConfig, score};
+use crate::data::Resolver;
 use crate::data::labelled::{Column, Delimiter, LabelledFormat, read_labelled};
 use crate::nn::ParamStore;
 use crate::text::Vocab;
 use crate::text::tokenize::Level;
+use crate::train::model_dir::{TRAIN_CONFIG, warn_taken_over};
 use crate::train::{
     AdamConfig, Goal, ModelDir, OptimizerConfig, Start, Summary, TrainConfig, Trainer,
 };
@@ -185,12 +187,14 @@ pub fn train(
 ) -> Result<TrainReport> {
     cfg.train.validate()?;
     cfg.task.validate()?;
+    let (dir, lock, start) = ModelDir::for_training(out, start)?;
+    warn_taken_over(&lock, quiet);
+    dir.pin_data(
+        &Resolver::from_env().resolve(&cfg.data.dataset)?.path,
+        start,
+    )?;
     let splits = data::read(&cfg.data)?;
     let stream = matches!(splits, Splits::Stream { .. });
-    let dir = match start {
-        Start::Fresh => ModelDir::create(out)?,
-        Start::Resume => ModelDir::open(out)?,
-    };
     let (vocab, conditions) = match start {
         Start::Fresh => {
             let mut conditions: Vec<String> = match &splits {
@@ -231,11 +235,13 @@ pub fn train(
                 task: cfg.task.clone(),
             },
         )?;
-        vocab.save(&dir.file("vocab.json"))?;
-        dir.write_json("train_config.json", cfg)?;
+        dir.write_vocab("vocab.json", &vocab)?;
         write_part(&dir, "valid", &splits, 1)?;
         write_part(&dir, "test", &splits, 2)?;
     }
+    // A resume records what it may change (epochs, limits), so the next
+    // `--resume` goes on with them.
+    dir.write_json(TRAIN_CONFIG, cfg)?;
     let params = ParamStore::new(cfg.train.seed);
     let model = LanguageModel::new(
         &model_cfg,
@@ -253,7 +259,7 @@ pub fn train(
         &cfg.task,
         cfg.train.seed,
     )?;
-    let summary = Trainer::new(cfg.train.clone(), ModelDir::open(out)?)?
+    let summary = Trainer::new(cfg.train.clone(), dir.clone())?
         .threads(threads)
         .quiet(quiet)
         .fit(&task, start)?;

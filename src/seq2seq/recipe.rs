@@ -28,6 +28,7 @@ use crate::data::{Pair, Resolver, TutorialFilter, python_shuffled, read_pairs};
 use crate::metrics::bleu::{BleuConfig, BleuScore, Tokenize, corpus_bleu};
 use crate::nn::ParamStore;
 use crate::text::{Specials, Vocab, VocabConfig};
+use crate::train::model_dir::{TRAIN_CONFIG, warn_taken_over};
 use crate::train::{
     AdamConfig, Goal, ModelDir, OptimizerConfig, ScheduleConfig, Start, Summary, TrainConfig,
     Trainer,
@@ -297,12 +298,14 @@ pub fn train(
     quiet: bool,
 ) -> Result<TrainReport> {
     cfg.validate()?;
+    let (dir, lock, start) = ModelDir::for_training(out, start)?;
+    warn_taken_over(&lock, quiet);
+    dir.pin_data(
+        &Resolver::from_env().resolve(&cfg.data.dataset)?.path,
+        start,
+    )?;
     let text = cfg.text();
     let data = prepare(&cfg.data, &text)?;
-    let dir = match start {
-        Start::Fresh => ModelDir::create(out)?,
-        Start::Resume => ModelDir::open(out)?,
-    };
     let (src_vocab, tgt_vocab) = match start {
         Start::Fresh => build_vocabs(&data.train, &text, cfg.data.min_freq)?,
         Start::Resume => (
@@ -331,10 +334,12 @@ pub fn train(
             text.clone(),
         )?;
         translator.save_config(&dir)?;
-        dir.write_json("train_config.json", cfg)?;
         write_pairs(&dir, "valid.tsv", &data.valid)?;
         write_pairs(&dir, "test.tsv", &data.test)?;
     }
+    // A resume records what it may change (epochs, limits), so the next
+    // `--resume` goes on with them.
+    dir.write_json(TRAIN_CONFIG, cfg)?;
     let encode = |pairs: &[Pair]| -> Result<Vec<Example>> {
         pairs
             .iter()

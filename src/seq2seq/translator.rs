@@ -194,9 +194,7 @@ impl Translator {
             },
         )?;
         for (name, vocab) in [(SRC_VOCAB, &self.src_vocab), (TGT_VOCAB, &self.tgt_vocab)] {
-            let mut bytes = Vec::new();
-            vocab.write_json(&mut bytes)?;
-            dir.write_bytes(name, &bytes)?;
+            dir.write_vocab(name, vocab)?;
         }
         Ok(())
     }

@@ -10,6 +10,8 @@
 pub mod clip;
 pub mod early_stop;
 pub mod history;
+pub mod interrupt;
+pub mod lock;
 pub mod loss;
 pub mod metric;
 pub mod model_dir;
@@ -22,11 +24,12 @@ pub mod trainer;
 pub use clip::{clip_grad_norm, clip_grad_norm_rows};
 pub use early_stop::{Decision, EarlyStopping, EarlyStoppingConfig, EarlyStoppingState};
 pub use history::{EpochRecord, History, Metrics};
+pub use lock::DirLock;
 pub use loss::{
     CrossEntropy, Reduction, cross_entropy, masked_cross_entropy, masked_nll, nll_loss,
 };
 pub use metric::Goal;
-pub use model_dir::ModelDir;
+pub use model_dir::{ModelDir, Start};
 pub use optim::{
     Adam, AdamConfig, AdamW, AdamWConfig, Optimizer, OptimizerConfig, Sgd, SgdConfig,
     build as build_optimizer,
@@ -34,6 +37,4 @@ pub use optim::{
 pub use progress::Progress;
 pub use schedule::{PlateauConfig, ScheduleConfig, ScheduleState, Scheduler, ThresholdMode};
 pub use task::{BatchStats, Task};
-pub use trainer::{
-    Start, Summary, TrainConfig, Trainer, TrainerState, batch_gradients, sum_gradients,
-};
+pub use trainer::{Summary, TrainConfig, Trainer, TrainerState, batch_gradients, sum_gradients};

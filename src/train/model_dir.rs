@@ -26,12 +26,40 @@ use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Serialize, de::DeserializeOwned};
 
+use super::lock::DirLock;
 use crate::nn::ParamStore;
 use crate::nn::weights::load_checked;
 use crate::{Error, Result};
 
 /// How many complete checkpoints are kept; older ones are removed after a save.
 const KEEP_CHECKPOINTS: usize = 2;
+
+/// The resolved configuration of a training run, which `--resume` continues.
+pub const TRAIN_CONFIG: &str = "train_config.json";
+
+/// The fingerprint of the data file a run trains on (see [`ModelDir::pin_data`]).
+const DATA_SOURCE: &str = "data_source.json";
+
+/// What [`DATA_SOURCE`] holds.
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DataSource {
+    /// The file as it was resolved when the run began.
+    path: PathBuf,
+    /// Its size in bytes.
+    bytes: u64,
+    /// Its sha256, as lowercase hex.
+    sha256: String,
+}
+
+/// Whether to start a new run or continue the one in the model directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// A new run; the model directory must not hold a run yet.
+    Fresh,
+    /// Continue from the directory's latest checkpoint.
+    Resume,
+}
 
 /// A model directory on disk.
 #[derive(Clone, Debug)]
@@ -45,6 +73,82 @@ impl ModelDir {
         let root = root.as_ref().to_path_buf();
         fs::create_dir_all(&root).map_err(|e| Error::io(&root, e))?;
         Ok(ModelDir { root })
+    }
+
+    /// The directory a training run writes: created for a fresh run (which
+    /// must not find a run there already: it is refused before anything is
+    /// written), opened for a resume, and locked either way, so that a
+    /// second training into it fails at once. Hold the lock for the run.
+    ///
+    /// Returns the start to make: a resume of a run that was stopped before
+    /// its first checkpoint starts that run afresh (its saved config and
+    /// data give the same run again).
+    pub fn for_training(root: impl AsRef<Path>, start: Start) -> Result<(Self, DirLock, Start)> {
+        let root = root.as_ref();
+        if root.exists() && !root.is_dir() {
+            return Err(Error::Checkpoint {
+                path: root.to_path_buf(),
+                msg: "exists and is not a directory; --out names the model directory to write"
+                    .into(),
+            });
+        }
+        let dir = match start {
+            Start::Fresh => ModelDir::create(root)?,
+            Start::Resume => ModelDir::open(root)?,
+        };
+        let lock = DirLock::acquire(root)?;
+        match start {
+            Start::Fresh if dir.latest_checkpoint()?.is_some() => Err(Error::Checkpoint {
+                path: root.to_path_buf(),
+                msg: "already holds a training run: continue it with --resume, or train into an empty directory"
+                    .into(),
+            }),
+            Start::Resume if !dir.file(TRAIN_CONFIG).is_file() => Err(Error::Checkpoint {
+                path: root.to_path_buf(),
+                msg: format!("has no {TRAIN_CONFIG}: not a training run to resume"),
+            }),
+            Start::Resume if dir.latest_checkpoint()?.is_none() => Ok((dir, lock, Start::Fresh)),
+            _ => Ok((dir, lock, start)),
+        }
+    }
+
+    /// Pins the data file `path` a run trains on: a fresh run records its
+    /// size and sha256; a resume checks that the file still has them, since
+    /// a resumed run re-derives its training split from the file, and
+    /// another file's split would mix test rows into training. Runs saved
+    /// before the fingerprint existed resume unchecked.
+    pub fn pin_data(&self, path: &Path, start: Start) -> Result<()> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let bytes = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        let sha256 = crate::data::download::sha256_hex(std::io::BufReader::new(file))
+            .map_err(|e| Error::io(path, e))?;
+        let now = DataSource {
+            path: path.to_path_buf(),
+            bytes,
+            sha256,
+        };
+        if start == Start::Fresh {
+            return self.write_json(DATA_SOURCE, &now);
+        }
+        if !self.file(DATA_SOURCE).is_file() {
+            return Ok(());
+        }
+        let saved: DataSource = self.read_json(DATA_SOURCE)?;
+        if saved.sha256 != now.sha256 {
+            return Err(Error::Checkpoint {
+                path: self.root.clone(),
+                msg: format!(
+                    "the run was trained on {} ({} bytes, sha256 {}), but {} now has {} bytes, sha256 {}: a resume needs the same data",
+                    saved.path.display(),
+                    saved.bytes,
+                    saved.sha256,
+                    path.display(),
+                    now.bytes,
+                    now.sha256
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Opens an existing model directory.
@@ -103,6 +207,13 @@ impl ModelDir {
         load_checked(build, tensors, device, &self.file(name), &|n: &str| {
             n.to_string()
         })
+    }
+
+    /// Writes `vocab` as JSON to `name`, atomically.
+    pub fn write_vocab(&self, name: &str, vocab: &crate::text::Vocab) -> Result<()> {
+        let mut bytes = Vec::new();
+        vocab.write_json(&mut bytes)?;
+        self.write_bytes(name, &bytes)
     }
 
     /// Writes raw bytes to `name`, atomically.
@@ -200,6 +311,16 @@ impl ModelDir {
             fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
         }
         Ok(())
+    }
+}
+
+/// Says on standard error, unless `quiet`, that `lock` took over the lock
+/// file of a run that was killed (the directory holds what it last saved).
+pub fn warn_taken_over(lock: &DirLock, quiet: bool) {
+    if let (Some(holder), false) = (lock.taken_over(), quiet) {
+        eprintln!(
+            "warning: took over the lock of a run that is no longer running ({holder}); the model directory holds what it last saved"
+        );
     }
 }
 

@@ -24,7 +24,7 @@ use super::early_stop::{EarlyStopping, EarlyStoppingConfig, EarlyStoppingState};
 use super::metric::Goal;
 use super::optim::{OptimizerConfig, build as build_optimizer};
 use super::schedule::{ScheduleConfig, ScheduleState, Scheduler};
-use super::{BatchStats, EpochRecord, History, Metrics, ModelDir, Progress, Task};
+use super::{BatchStats, EpochRecord, History, Metrics, ModelDir, Progress, Start, Task};
 use crate::nn::kernels::inplace;
 use crate::nn::record::{GradRecorder, RowGrad, fold_into_dense};
 
@@ -174,15 +174,6 @@ impl TrainConfig {
     }
 }
 
-/// Whether to start a new run or continue the one in the model directory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Start {
-    /// A new run; the model directory must not hold checkpoints yet.
-    Fresh,
-    /// Continue from the directory's latest checkpoint.
-    Resume,
-}
-
 /// Counters and small state saved in `trainer.json` with every checkpoint.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrainerState {
@@ -233,6 +224,9 @@ pub struct Summary {
     pub state: TrainerState,
     /// Whether the time limit ended this session (resume to go on).
     pub timed_out: bool,
+    /// Whether a stop request ([`interrupt`](super::interrupt)) ended this
+    /// session after a step, with a checkpoint (resume to go on).
+    pub interrupted: bool,
 }
 
 /// The mutable parts of a run that a history record updates.
@@ -391,6 +385,7 @@ impl Trainer {
         let deadline = self.cfg.time_limit_minutes.map(|m| m * 60.0);
         let out_of_time = || deadline.is_some_and(|d| clock.elapsed().as_secs_f64() >= d);
         let mut timed_out = false;
+        let mut interrupted = false;
         let mut run = Run {
             optimizer: &mut optimizer,
             scheduler: &mut scheduler,
@@ -449,6 +444,13 @@ impl Trainer {
                 if state.batches_done == batches.len() {
                     break;
                 }
+                if super::interrupt::stop_requested() {
+                    state.elapsed = elapsed_before + clock.elapsed().as_secs_f64();
+                    self.checkpoint(task, &state, params, run.optimizer.state()?)?;
+                    progress.finish();
+                    interrupted = true;
+                    break 'epochs;
+                }
                 let late = out_of_time();
                 let validate_now = self.cfg.validate_every_steps > 0
                     && state.step.is_multiple_of(self.cfg.validate_every_steps);
@@ -489,7 +491,12 @@ impl Trainer {
             if !self.quiet {
                 eprintln!("{}", self.describe(&state));
             }
-            if out_of_time() && state.epochs_done < self.cfg.epochs && !state.stopped_early {
+            let more = state.epochs_done < self.cfg.epochs && !state.stopped_early;
+            if more && super::interrupt::stop_requested() {
+                interrupted = true;
+                break;
+            }
+            if more && out_of_time() {
                 timed_out = true;
                 break;
             }
@@ -501,7 +508,11 @@ impl Trainer {
                 state.step
             );
         }
-        Ok(Summary { state, timed_out })
+        Ok(Summary {
+            state,
+            timed_out,
+            interrupted,
+        })
     }
 
     /// Whether this run validates at all.
