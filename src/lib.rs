@@ -18,6 +18,7 @@ pub mod decode;
 pub mod embed;
 pub mod error;
 pub mod lm;
+pub mod memory;
 pub mod metrics;
 pub mod nn;
 pub mod seq2seq;

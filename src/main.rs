@@ -21,10 +21,27 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            // One line: the context chain joined, so bad input reads as
-            // "reading pairs: data/x.tsv:12: expected ...".
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", one_line(&err));
             ExitCode::from(2)
         }
     }
+}
+
+/// The context chain joined on one line, so bad input reads as "reading
+/// pairs: data/x.tsv:12: expected ...". A cause that its wrapper's message
+/// already quotes (a library error that displays its source) is not
+/// repeated, and line breaks inside a message become spaces.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
 }

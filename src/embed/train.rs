@@ -69,6 +69,15 @@ pub fn train(corpus: &Corpus, cfg: &TrainConfig, quiet: bool) -> Result<(Embeddi
     let v = corpus.vocab.len();
     let d = cfg.dim;
     let counts = corpus.vocab.counts();
+    // The input table, and an output table each for negative sampling and
+    // the hierarchical softmax when on: checked before any is allocated.
+    let tables = 1 + usize::from(cfg.negative > 0) + usize::from(cfg.hs);
+    let need = crate::memory::bytes_of("the vector tables", &[tables, v, d], 4)?;
+    crate::memory::check(
+        &format!("{tables} tables of {v} words × {d} dimensions (--size)"),
+        need,
+        0,
+    )?;
     let mut init = ThreadRng::new(cfg.seed, usize::MAX >> 1);
     let mut syn0: Vec<f32> = (0..v * d).map(|_| init.init(d)).collect();
     let mut syn1neg = vec![0f32; if cfg.negative > 0 { v * d } else { 0 }];

@@ -218,6 +218,18 @@ impl SimpleBackend for ParamStore {
             }
             return self.hand_out(v).to_dtype(dtype);
         }
+        // The size comes from a config (a file, a flag): check it against
+        // the memory budget before drawing, counting the f64 draw and its
+        // copy that the f32 values are made from.
+        let held: u64 = vars
+            .values()
+            .map(|v| (v.elem_count() * v.dtype().size_in_bytes()) as u64)
+            .sum();
+        crate::memory::bytes_of(name, s.dims(), 20)
+            .and_then(|need| {
+                crate::memory::check(&format!("parameter `{name}` {:?}", s.dims()), need, held)
+            })
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         let t = draw(h, &s, &mut self.rng_for(name), dtype, dev)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         let var = Var::from_tensor(&t)?;
