@@ -84,7 +84,7 @@ fn parse_bytes(s: &str) -> Option<u64> {
         _ => (s, 1.0),
     };
     let v: f64 = num.trim().parse().ok()?;
-    (v.is_finite() && v >= 0.0).then(|| (v * scale) as u64)
+    (v.is_finite() && v >= 0.0).then_some((v * scale) as u64)
 }
 
 /// `MemAvailable` from `/proc/meminfo`, in bytes.
