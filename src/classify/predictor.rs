@@ -114,7 +114,13 @@ impl Member {
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| encoded[i].0.len());
         let mut slots: Vec<Option<Raw>> = (0..texts.len()).map(|_| None).collect();
-        for idx in order.chunks(256) {
+        let batches = crate::data::batch::length_batches(
+            &order,
+            |i| encoded[i].0.len(),
+            256,
+            super::task::EVAL_TOKENS,
+        );
+        for idx in batches {
             let ids: Vec<&[u32]> = idx.iter().map(|&i| encoded[i].0.as_slice()).collect();
             let pad = self.model.config().pad_id.unwrap_or(0);
             let batch = crate::data::SeqBatch::new(&ids, pad, self.model.device())?;

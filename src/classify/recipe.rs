@@ -52,7 +52,8 @@ pub struct TextConfig {
     pub level: Level,
     /// NFKC normalisation options (lowercasing, punctuation split).
     pub normalize: NormalizeConfig,
-    /// Keep at most this many tokens of a text (the first ones).
+    /// Keep at most this many tokens of a text (the first ones); default
+    /// [`DEFAULT_MAX_TOKENS`].
     pub max_len: Option<usize>,
     /// Read a text as its n-grams of 1 to `ngrams` tokens (1: the tokens
     /// alone), fastText's features for the bag encoder: character n-grams
@@ -77,8 +78,20 @@ impl Default for TextConfig {
 }
 
 impl TextConfig {
-    /// Checks the n-gram length.
+    /// The most tokens a text keeps: `max_len`, else [`DEFAULT_MAX_TOKENS`].
+    pub fn max_tokens(&self) -> usize {
+        self.max_len.unwrap_or(DEFAULT_MAX_TOKENS)
+    }
+
+    /// Checks the n-gram length and the token limit.
     pub fn validate(&self) -> Result<()> {
+        if let Some(m) = self.max_len
+            && !(1..=MAX_MAX_TOKENS).contains(&m)
+        {
+            return Err(Error::Config(format!(
+                "max_len (--max-len) must be in 1..={MAX_MAX_TOKENS}, got {m}: a text of no tokens cannot be classified, and a batch is as wide as its longest text"
+            )));
+        }
         if !(1..=MAX_NGRAMS).contains(&self.ngrams) {
             return Err(Error::Config(format!(
                 "ngrams must be in 1..={MAX_NGRAMS} (1: the tokens alone), got {}",
@@ -88,8 +101,11 @@ impl TextConfig {
         Ok(())
     }
 
-    /// The tokens of a raw text.
+    /// The tokens of a raw text. Only the first [`MAX_BYTES_PER_TOKEN`] ×
+    /// `max_len` bytes are read, so a runaway row costs no more than a long
+    /// text (every text of the bundled datasets is read whole).
     pub fn tokens(&self, text: &str) -> Vec<String> {
+        let text = head(text, self.max_tokens().saturating_mul(MAX_BYTES_PER_TOKEN));
         let normalizer = Normalizer::new(&self.normalize);
         let mut toks = match self.level {
             Level::Char => chars(&normalizer.normalize(text)),
@@ -99,9 +115,7 @@ impl TextConfig {
                 &normalizer.normalize(&text.replace("<br />", " ").replace("<br/>", " ")),
             ),
         };
-        if let Some(m) = self.max_len {
-            toks.truncate(m);
-        }
+        toks.truncate(self.max_tokens());
         if self.ngrams > 1 {
             toks = with_ngrams(toks, self.ngrams, self.level);
         }
@@ -129,6 +143,33 @@ impl TextConfig {
         Ok((vec![unk], vec!["<unk>".into()]))
     }
 }
+
+/// The most tokens of a text read when the config sets no `max_len`: every
+/// text of the bundled datasets fits (IMDB's longest review has about 2,500
+/// words), while a runaway row (a missing quote, a whole file on one line)
+/// is cut instead of setting the padded width of its batch.
+pub const DEFAULT_MAX_TOKENS: usize = 5_000;
+
+/// Bytes of raw text read per token `max_len` allows: generous for any
+/// script and word length, while a 5 MB row is read only as far as its
+/// tokens are kept.
+pub const MAX_BYTES_PER_TOKEN: usize = 64;
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a
+/// character boundary.
+fn head(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The largest `max_len` a config may set.
+pub const MAX_MAX_TOKENS: usize = 100_000;
 
 /// The longest n-grams `TextConfig::ngrams` allows (fastText's `-maxn` is 6).
 const MAX_NGRAMS: usize = 6;
@@ -569,10 +610,10 @@ fn train_member(
     }
     let (dir, lock, start) = ModelDir::for_training(out, start)?;
     warn_taken_over(&lock, quiet);
-    dir.pin_data(
-        &Resolver::from_env().resolve(&cfg.data.dataset)?.path,
-        start,
-    )?;
+    let source = Resolver::from_env().resolve(&cfg.data.dataset)?.path;
+    if start == Start::Resume {
+        dir.check_data(&source)?;
+    }
     let data = prepare(&cfg.data)?;
     if let (Some(w), false) = (&data.warning, quiet) {
         eprintln!("{w}");
@@ -595,7 +636,8 @@ fn train_member(
             dir.read_json("classes.json")?,
         ),
     };
-    if let (Some(max), false) = (cfg.text.max_len, quiet) {
+    if !quiet {
+        let max = cfg.text.max_tokens();
         let cut = truncated(&cfg.text, max, [&data.train, &data.valid, &data.test]);
         if cut > 0 {
             eprintln!(
@@ -655,6 +697,7 @@ fn train_member(
         dir.write_json("classes.json", &classes)?;
         write_rows(&dir, "valid.tsv", &data.valid)?;
         write_rows(&dir, "test.tsv", &data.test)?;
+        dir.record_data(&source)?;
     }
     // A resume records what it may change (epochs, limits), so the next
     // `--resume` goes on with them.
@@ -911,14 +954,16 @@ pub fn assemble_ensemble(models: &[PathBuf], weights: Option<&[f64]>, out: &Path
 
 /// How many of `splits`' texts have more than `max` tokens.
 fn truncated(text: &TextConfig, max: usize, splits: [&[Labelled]; 3]) -> usize {
-    let full = TextConfig {
-        max_len: None,
+    // One token past the limit tells a cut text, without reading it whole.
+    let past = TextConfig {
+        max_len: Some(max.saturating_add(1)),
+        ngrams: 1,
         ..text.clone()
     };
     splits
         .iter()
         .flat_map(|rows| rows.iter())
-        .filter(|r| full.tokens(&r.text).len() > max)
+        .filter(|r| past.tokens(&r.text).len() > max)
         .count()
 }
 

@@ -157,14 +157,22 @@ impl ClassifyTask {
         }
     }
 
-    /// Predicted classes and the (class-weighted) mean loss over `examples`.
+    /// Predicted classes and the (class-weighted) mean loss over `examples`,
+    /// in length-sorted batches of at most `eval_batch_size` rows and
+    /// [`EVAL_TOKENS`] padded tokens.
     pub fn predict(&self, examples: &[Example]) -> Result<(Vec<u32>, f64)> {
         let mut order: Vec<usize> = (0..examples.len()).collect();
         order.sort_by_key(|&i| examples[i].ids.len());
         let mut predicted = vec![0u32; examples.len()];
         let (mut loss, mut weight) = (0.0, 0.0);
         let model = self.model.for_inference(&self.params)?;
-        for chunk in order.chunks(self.cfg.eval_batch_size) {
+        let batches = crate::data::batch::length_batches(
+            &order,
+            |i| examples[i].ids.len(),
+            self.cfg.eval_batch_size,
+            EVAL_TOKENS,
+        );
+        for chunk in batches {
             let rows: Vec<&Example> = chunk.iter().map(|&i| &examples[i]).collect();
             let batch = self.batch(&rows)?;
             let out = model.forward(&batch.seqs.ids, &batch.seqs.lengths, &mut Mode::Eval)?;
@@ -181,6 +189,11 @@ impl ClassifyTask {
         Ok((predicted, loss / weight.max(f64::MIN_POSITIVE)))
     }
 }
+
+/// The most padded tokens (rows × longest) of an evaluation or prediction
+/// batch: 512 surnames or 256 reviews of 500 words, while one runaway text
+/// runs alone instead of padding hundreds of others to its length.
+pub const EVAL_TOKENS: usize = 131_072;
 
 impl Task for ClassifyTask {
     type Batch = LabelBatch;

@@ -153,6 +153,10 @@ pub struct SearchArgs {
     /// Sample among the most probable tokens holding probability P.
     #[arg(long, value_name = "P", requires = "sample")]
     top_p: Option<f64>,
+    /// Read at most N tokens of a source; the rest is cut with a warning
+    /// (default: 4 × the longest source the model was trained on, or 400).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_src_len: Option<u64>,
     /// Sentences decoded together (1: one at a time, for latency). Results
     /// do not depend on it.
     #[arg(long, value_name = "N", default_value_t = DecodeConfig::default().batch_size)]
@@ -312,8 +316,34 @@ fn decode_config(s: &SearchArgs, n_best: Option<usize>, g: &Globals) -> DecodeCo
     }
 }
 
+/// Loads a model with `--max-src-len` applied.
+fn load(model: &Path, search: &SearchArgs) -> Result<Translator> {
+    let tr = Translator::load(model)?;
+    Ok(match search.max_src_len {
+        Some(n) => tr.with_source_limit(usize::try_from(n).unwrap_or(usize::MAX)),
+        None => tr,
+    })
+}
+
+/// One warning line for the sources the model reads only the start of.
+fn warn_long_sources<'a>(tr: &Translator, sources: impl IntoIterator<Item = &'a str>) {
+    let limit = tr.source_limit();
+    let long: Vec<(usize, usize)> = sources
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| (i + 1, tr.text().tokens(s).len()))
+        .filter(|&(_, n)| n > limit)
+        .collect();
+    if let Some(&(first, n)) = long.first() {
+        eprintln!(
+            "warning: {} source(s) longer than {limit} tokens cut to their first {limit} (sentence {first} has {n}); --max-src-len sets the limit",
+            long.len()
+        );
+    }
+}
+
 fn eval(args: &EvalArgs, globals: &Globals) -> Result<ExitCode> {
-    let tr = Translator::load(&args.model)?;
+    let tr = load(&args.model, &args.search)?;
     let pairs = match &args.data {
         Some(data) => {
             let saved: TranslateConfig = ModelDir::open(&args.model)?
@@ -323,11 +353,21 @@ fn eval(args: &EvalArgs, globals: &Globals) -> Result<ExitCode> {
                 dataset: data.clone(),
                 ..saved.data
             };
-            recipe::load_pairs(&data_cfg, tr.text())?.1
+            let (read, pairs) = recipe::load_pairs(&data_cfg, tr.text())?;
+            if pairs.is_empty() {
+                bail!(
+                    "{data}: none of its {read} pairs is left to score after the model's data filters (pairs longer than {} tokens a side, or, with the lesson's filter, without an English prefix, are skipped)",
+                    data_cfg
+                        .max_len
+                        .unwrap_or(attend::seq2seq::recipe::DEFAULT_MAX_LEN)
+                );
+            }
+            pairs
         }
         None => held_out(&args.model, &args.split)
             .with_context(|| format!("reading the model's {} split", args.split))?,
     };
+    warn_long_sources(&tr, pairs.iter().map(|p| p.src.as_str()));
     let report = recipe::evaluate(&tr, &pairs, &decode_config(&args.search, None, globals))?;
     if let Some(path) = &args.output {
         let mut text = report.hypotheses.join("\n");
@@ -348,7 +388,7 @@ fn eval(args: &EvalArgs, globals: &Globals) -> Result<ExitCode> {
 }
 
 fn translate(args: &RunArgs, globals: &Globals) -> Result<ExitCode> {
-    let tr = Translator::load(&args.model)?;
+    let tr = load(&args.model, &args.search)?;
     let sentences: Vec<String> = if args.sentences.is_empty() {
         let stdin = std::io::stdin();
         if stdin.is_terminal() {
@@ -362,6 +402,7 @@ fn translate(args: &RunArgs, globals: &Globals) -> Result<ExitCode> {
         args.sentences.clone()
     };
     let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
+    warn_long_sources(&tr, refs.iter().copied());
     let cfg = decode_config(&args.search, args.n_best, globals);
     let all = tr.translate_n_best(&refs, &cfg)?;
     let mut out = std::io::stdout().lock();

@@ -190,6 +190,33 @@ pub fn shard_ranges(rows: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
     out
 }
 
+/// `order` (indices sorted by ascending length) cut into consecutive
+/// batches of at most `max_rows` rows whose padded size — rows × the
+/// longest length — stays within `max_tokens` (a batch of one row may
+/// exceed it). For inference, where the batching does not change results:
+/// one long text then runs with its few peers instead of padding hundreds
+/// of short ones to its length.
+pub fn length_batches(
+    order: &[usize],
+    len: impl Fn(usize) -> usize,
+    max_rows: usize,
+    max_tokens: usize,
+) -> Vec<&[usize]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (k, &i) in order.iter().enumerate() {
+        let rows = k + 1 - start;
+        if rows > 1 && (rows > max_rows.max(1) || rows.saturating_mul(len(i).max(1)) > max_tokens) {
+            out.push(&order[start..k]);
+            start = k;
+        }
+    }
+    if start < order.len() {
+        out.push(&order[start..]);
+    }
+    out
+}
+
 /// The special ids a [`PairBatch`] needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PairSpecials {
@@ -449,5 +476,16 @@ mod tests {
         assert_eq!(tail.lengths, [2, 1]);
         assert_eq!(tail.ids.to_vec2::<u32>().unwrap(), [[5, 6], [7, 0]]);
         assert_eq!(tail.mask.dims(), [2, 2]);
+    }
+
+    #[test]
+    fn length_batches_bound_rows_and_padded_tokens() {
+        let lens = [1usize, 2, 2, 3, 50, 1000];
+        let order: Vec<usize> = (0..lens.len()).collect();
+        let batches = length_batches(&order, |i| lens[i], 3, 100);
+        assert_eq!(batches, vec![&[0, 1, 2][..], &[3][..], &[4][..], &[5][..]]);
+        let all: Vec<usize> = batches.concat();
+        assert_eq!(all, order);
+        assert!(length_batches(&[], |_| 1, 4, 10).is_empty());
     }
 }

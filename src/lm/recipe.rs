@@ -189,10 +189,10 @@ pub fn train(
     cfg.task.validate()?;
     let (dir, lock, start) = ModelDir::for_training(out, start)?;
     warn_taken_over(&lock, quiet);
-    dir.pin_data(
-        &Resolver::from_env().resolve(&cfg.data.dataset)?.path,
-        start,
-    )?;
+    let source = Resolver::from_env().resolve(&cfg.data.dataset)?.path;
+    if start == Start::Resume {
+        dir.check_data(&source)?;
+    }
     let splits = data::read(&cfg.data)?;
     let stream = matches!(splits, Splits::Stream { .. });
     let (vocab, conditions) = match start {
@@ -238,6 +238,7 @@ pub fn train(
         dir.write_vocab("vocab.json", &vocab)?;
         write_part(&dir, "valid", &splits, 1)?;
         write_part(&dir, "test", &splits, 2)?;
+        dir.record_data(&source)?;
     }
     // A resume records what it may change (epochs, limits), so the next
     // `--resume` goes on with them.

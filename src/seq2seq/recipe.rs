@@ -47,7 +47,8 @@ pub struct PairDataConfig {
     /// prefixes, fewer than `max_len` words a side).
     pub tutorial_filter: bool,
     /// Longest sentence kept: the lesson's `MAX_LENGTH` (words < max_len)
-    /// with the tutorial filter, else at most `max_len` tokens a side.
+    /// with the tutorial filter, else at most `max_len` tokens a side
+    /// (default [`DEFAULT_MAX_LEN`]); longer pairs are skipped and counted.
     pub max_len: Option<usize>,
     /// Fraction of pairs held out for the final test.
     pub test_fraction: f64,
@@ -73,6 +74,18 @@ impl Default for PairDataConfig {
         }
     }
 }
+
+/// The most tokens a side of a training pair has unless `data.max_len`
+/// says otherwise: longer pairs are skipped (with a count), as OpenNMT's
+/// `src_seq_length`/`tgt_seq_length` and JoeyNMT's `max_sent_length` do,
+/// since one runaway line (a missing newline, a whole document) would
+/// otherwise set the padded size of its batch and the memory of the run.
+/// No pair of the bundled datasets is this long.
+pub const DEFAULT_MAX_LEN: usize = 100;
+
+/// The largest `data.max_len`: pairs this long already need gigabytes of
+/// activations a batch.
+pub const MAX_MAX_LEN: usize = 10_000;
 
 /// Everything `attend translate train` needs: one TOML file's sections.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -163,8 +176,12 @@ impl TranslateConfig {
                 d.test_fraction, d.valid_fraction
             )));
         }
-        if d.max_len == Some(0) {
-            return Err(Error::Config("data.max_len must be at least 1".into()));
+        if let Some(m) = d.max_len
+            && !(1..=MAX_MAX_LEN).contains(&m)
+        {
+            return Err(Error::Config(format!(
+                "data.max_len (--max-len) must be in 1..={MAX_MAX_LEN}, got {m}: a batch is as wide as its longest pair"
+            )));
         }
         if self.model.decoder == DecoderKind::Tutorial && self.model.max_length.is_none() {
             return Err(Error::Config(
@@ -189,6 +206,9 @@ impl TranslateConfig {
 pub struct PreparedPairs {
     /// Pairs read from the file.
     pub read: usize,
+    /// Pairs the filters dropped (too long; with the tutorial filter also
+    /// those without an English prefix).
+    pub skipped: usize,
     /// Training pairs.
     pub train: Vec<Pair>,
     /// Validation pairs.
@@ -213,10 +233,7 @@ pub fn load_pairs(data: &PairDataConfig, text: &TextConfig) -> Result<(usize, Ve
             EnglishSide::Src
         },
     };
-    let length = LengthFilter {
-        max_src: data.max_len,
-        max_tgt: data.max_len,
-    };
+    let length = LengthFilter::both(data.max_len.unwrap_or(DEFAULT_MAX_LEN));
     let kept = raw
         .into_iter()
         .map(|p| if data.reverse { p.reversed() } else { p })
@@ -235,10 +252,10 @@ pub fn prepare(data: &PairDataConfig, text: &TextConfig) -> Result<PreparedPairs
     let n = pairs.len();
     let n_test = (n as f64 * data.test_fraction).floor() as usize;
     let n_valid = (n as f64 * data.valid_fraction).floor() as usize;
-    if n_test + n_valid >= n {
+    if n_test + n_valid >= n || n_test == 0 || n_valid == 0 {
         return Err(Error::Config(format!(
-            "{}: {n} pairs left after filtering, too few to split",
-            data.dataset
+            "{}: {n} of {read} pairs left after filtering, too few for a test split ({} of them), a validation split ({}) and pairs to train on: give more pairs, loosen the filters (--max-len) or raise data.test_fraction/data.valid_fraction",
+            data.dataset, data.test_fraction, data.valid_fraction
         )));
     }
     let order = python_shuffled(n, data.split_seed);
@@ -247,6 +264,7 @@ pub fn prepare(data: &PairDataConfig, text: &TextConfig) -> Result<PreparedPairs
     };
     Ok(PreparedPairs {
         read,
+        skipped: read - n,
         test: pick(0..n_test),
         valid: pick(n_test..n_test + n_valid),
         train: pick(n_test + n_valid..n),
@@ -300,12 +318,19 @@ pub fn train(
     cfg.validate()?;
     let (dir, lock, start) = ModelDir::for_training(out, start)?;
     warn_taken_over(&lock, quiet);
-    dir.pin_data(
-        &Resolver::from_env().resolve(&cfg.data.dataset)?.path,
-        start,
-    )?;
+    let source = Resolver::from_env().resolve(&cfg.data.dataset)?.path;
+    if start == Start::Resume {
+        dir.check_data(&source)?;
+    }
     let text = cfg.text();
     let data = prepare(&cfg.data, &text)?;
+    if !quiet && !cfg.data.tutorial_filter && data.skipped > 0 {
+        eprintln!(
+            "warning: {} pairs with a side longer than max_len = {} tokens skipped",
+            data.skipped,
+            cfg.data.max_len.unwrap_or(DEFAULT_MAX_LEN)
+        );
+    }
     let (src_vocab, tgt_vocab) = match start {
         Start::Fresh => build_vocabs(&data.train, &text, cfg.data.min_freq)?,
         Start::Resume => (
@@ -332,10 +357,12 @@ pub fn train(
             src_vocab.clone(),
             tgt_vocab.clone(),
             text.clone(),
-        )?;
+        )?
+        .with_max_src_len(data.train.iter().map(|p| text.tokens(&p.src).len()).max());
         translator.save_config(&dir)?;
         write_pairs(&dir, "valid.tsv", &data.valid)?;
         write_pairs(&dir, "test.tsv", &data.test)?;
+        dir.record_data(&source)?;
     }
     // A resume records what it may change (epochs, limits), so the next
     // `--resume` goes on with them.

@@ -37,7 +37,20 @@ struct SavedConfig {
     version: String,
     model: Seq2SeqConfig,
     text: TextConfig,
+    /// The longest source of the training split, in tokens (absent for
+    /// imported models and those trained before it was saved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_src_len: Option<usize>,
 }
+
+/// How many times its longest training source a model reads of a source;
+/// the rest is cut (an encoder has learnt nothing about longer inputs, and
+/// a runaway input must not set the memory of a batch).
+pub const SOURCE_LIMIT_FACTOR: usize = 4;
+
+/// The source limit of a model that does not know its longest training
+/// source: [`SOURCE_LIMIT_FACTOR`] × the training default of 100 tokens.
+pub const DEFAULT_SOURCE_LIMIT: usize = 400;
 
 /// How to pick output tokens.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -112,6 +125,8 @@ pub struct Translator {
     src_vocab: Vocab,
     tgt_vocab: Vocab,
     text: TextConfig,
+    max_src_len: Option<usize>,
+    source_limit: usize,
 }
 
 impl Translator {
@@ -147,7 +162,30 @@ impl Translator {
             src_vocab,
             tgt_vocab,
             text,
+            max_src_len: None,
+            source_limit: DEFAULT_SOURCE_LIMIT,
         })
+    }
+
+    /// Records the longest training source (in tokens), saved with the
+    /// config; the source limit becomes [`SOURCE_LIMIT_FACTOR`] times it.
+    pub fn with_max_src_len(mut self, len: Option<usize>) -> Self {
+        self.max_src_len = len;
+        self.source_limit = len.map_or(DEFAULT_SOURCE_LIMIT, |n| {
+            n.max(1).saturating_mul(SOURCE_LIMIT_FACTOR)
+        });
+        self
+    }
+
+    /// Sets the most source tokens read (`--max-src-len`); the rest is cut.
+    pub fn with_source_limit(mut self, tokens: usize) -> Self {
+        self.source_limit = tokens.max(1);
+        self
+    }
+
+    /// The most source tokens read of a sentence; see [`Self::with_max_src_len`].
+    pub fn source_limit(&self) -> usize {
+        self.source_limit
     }
 
     /// The model.
@@ -191,6 +229,7 @@ impl Translator {
                 version: env!("CARGO_PKG_VERSION").into(),
                 model: self.model.config().clone(),
                 text: self.text.clone(),
+                max_src_len: self.max_src_len,
             },
         )?;
         for (name, vocab) in [(SRC_VOCAB, &self.src_vocab), (TGT_VOCAB, &self.tgt_vocab)] {
@@ -241,18 +280,24 @@ impl Translator {
         }
         let (model, params) =
             dir.load_weights(WEIGHTS, device, |vb| Seq2Seq::new(&cfg.model, vb))?;
-        Translator::new(model, params, src_vocab, tgt_vocab, cfg.text)
+        Ok(
+            Translator::new(model, params, src_vocab, tgt_vocab, cfg.text)?
+                .with_max_src_len(cfg.max_src_len),
+        )
     }
 
     /// The source ids the encoder reads for `sentence` (see
-    /// [`TextConfig::encode_source`]); cut to the tutorial decoder's
+    /// [`TextConfig::encode_source`]); cut to the [source
+    /// limit](Self::source_limit), and to the tutorial decoder's
     /// `max_length` slots, keeping the first words and `<eos>`.
     pub fn source_ids(&self, sentence: &str) -> Result<Vec<u32>> {
         let cap = match self.model.config().decoder {
             DecoderKind::Tutorial => self.model.config().max_length,
             _ => None,
         };
-        self.text.encode_source(sentence, &self.src_vocab, cap)
+        let cap = cap.map_or(self.source_limit, |c| c.min(self.source_limit));
+        self.text
+            .encode_source(sentence, &self.src_vocab, Some(cap))
     }
 
     /// Translates `sentences` greedily, in batches of similar length; results

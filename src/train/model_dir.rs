@@ -37,7 +37,7 @@ const KEEP_CHECKPOINTS: usize = 2;
 /// The resolved configuration of a training run, which `--resume` continues.
 pub const TRAIN_CONFIG: &str = "train_config.json";
 
-/// The fingerprint of the data file a run trains on (see [`ModelDir::pin_data`]).
+/// The fingerprint of the data file a run trains on (see [`ModelDir::check_data`]).
 const DATA_SOURCE: &str = "data_source.json";
 
 /// What [`DATA_SOURCE`] holds.
@@ -112,43 +112,37 @@ impl ModelDir {
         }
     }
 
-    /// Pins the data file `path` a run trains on: a fresh run records its
-    /// size and sha256; a resume checks that the file still has them, since
-    /// a resumed run re-derives its training split from the file, and
-    /// another file's split would mix test rows into training. Runs saved
-    /// before the fingerprint existed resume unchecked.
-    pub fn pin_data(&self, path: &Path, start: Start) -> Result<()> {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let bytes = file.metadata().map_err(|e| Error::io(path, e))?.len();
-        let sha256 = crate::data::download::sha256_hex(std::io::BufReader::new(file))
-            .map_err(|e| Error::io(path, e))?;
-        let now = DataSource {
-            path: path.to_path_buf(),
-            bytes,
-            sha256,
-        };
-        if start == Start::Fresh {
-            return self.write_json(DATA_SOURCE, &now);
-        }
+    /// Records the size and sha256 of the data file `path` a fresh run
+    /// trains on, for [`check_data`](Self::check_data) on resume.
+    pub fn record_data(&self, path: &Path) -> Result<()> {
+        self.write_json(DATA_SOURCE, &fingerprint(path)?)
+    }
+
+    /// Checks, on resume, that the data file `path` is the one the run
+    /// began on: a resumed run re-derives its training split from the file,
+    /// and another file's split would mix test rows into training. Runs
+    /// saved before the fingerprint existed resume unchecked.
+    pub fn check_data(&self, path: &Path) -> Result<()> {
         if !self.file(DATA_SOURCE).is_file() {
             return Ok(());
         }
         let saved: DataSource = self.read_json(DATA_SOURCE)?;
-        if saved.sha256 != now.sha256 {
-            return Err(Error::Checkpoint {
-                path: self.root.clone(),
-                msg: format!(
-                    "the run was trained on {} ({} bytes, sha256 {}), but {} now has {} bytes, sha256 {}: a resume needs the same data",
-                    saved.path.display(),
-                    saved.bytes,
-                    saved.sha256,
-                    path.display(),
-                    now.bytes,
-                    now.sha256
-                ),
-            });
+        let now = fingerprint(path)?;
+        if saved.sha256 == now.sha256 {
+            return Ok(());
         }
-        Ok(())
+        Err(Error::Checkpoint {
+            path: self.root.clone(),
+            msg: format!(
+                "the run was trained on {} ({} bytes, sha256 {}), but {} now has {} bytes, sha256 {}: a resume needs the same data",
+                saved.path.display(),
+                saved.bytes,
+                saved.sha256,
+                path.display(),
+                now.bytes,
+                now.sha256
+            ),
+        })
     }
 
     /// Opens an existing model directory.
@@ -312,6 +306,19 @@ impl ModelDir {
         }
         Ok(())
     }
+}
+
+/// The size and sha256 of the file at `path`.
+fn fingerprint(path: &Path) -> Result<DataSource> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let bytes = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let sha256 = crate::data::download::sha256_hex(std::io::BufReader::new(file))
+        .map_err(|e| Error::io(path, e))?;
+    Ok(DataSource {
+        path: path.to_path_buf(),
+        bytes,
+        sha256,
+    })
 }
 
 /// Says on standard error, unless `quiet`, that `lock` took over the lock
