@@ -24,7 +24,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::source::{open, read_error};
-use crate::error::{Error, Result, Source};
+use crate::error::{Error, Result, Source, excerpt};
 
 /// A column, by header name or 0-based index.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -343,8 +343,9 @@ fn resolve(col: &Column, header: Option<&csv::StringRecord>) -> Result<usize> {
                 Source::stream(),
                 Some(1),
                 format!(
-                    "no column `{n}` in the header (columns: {})",
-                    names.join(", ")
+                    "no column `{}` in the header (columns: {})",
+                    excerpt(n),
+                    excerpt(&names.join(", "))
                 ),
             )
         }),
