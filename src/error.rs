@@ -135,9 +135,31 @@ impl Error {
     }
 }
 
+/// The most characters of input an error message quotes.
+pub const EXCERPT_CHARS: usize = 80;
+
+/// `s` as an error message quotes it: whole when short, else its first
+/// [`EXCERPT_CHARS`] characters and `…`, so a 5 MB line does not become a
+/// 5 MB message.
+pub fn excerpt(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(EXCERPT_CHARS) {
+        None => s.into(),
+        Some((cut, _)) => format!("{}…", &s[..cut]).into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn excerpts_cut_long_input_on_a_character() {
+        assert_eq!(excerpt("short"), "short");
+        let long = "é".repeat(5_000_000);
+        let e = excerpt(&long);
+        assert_eq!(e.chars().count(), EXCERPT_CHARS + 1);
+        assert!(e.ends_with('…'));
+    }
 
     #[test]
     fn format_error_names_file_and_line() {

@@ -324,7 +324,7 @@ impl Predictor {
                     Error::Config(format!(
                         "example {}: label `{}` is not one of the model's classes",
                         i + 1,
-                        r.label
+                        crate::error::excerpt(&r.label)
                     ))
                 })
             })

@@ -22,10 +22,11 @@ use super::{Classifier, ClassifierConfig};
 use crate::data::Resolver;
 use crate::data::labelled::{
     BadRows, Column, Delimiter, LabelledFormat, SkippedRow, kept_indices, read_labelled,
-    read_labelled_with,
+    read_labelled_rows, read_labelled_with,
 };
 use crate::data::registry::DataFormat;
 use crate::data::split::{SplitConfig, python_stratified_split};
+use crate::error::excerpt;
 use crate::nn::ParamStore;
 pub use crate::text::tokenize::Level;
 use crate::text::tokenize::{chars, whitespace};
@@ -298,6 +299,8 @@ pub struct DatasetRows {
     pub rows: Vec<Labelled>,
     /// Rows with a missing column or an empty text (none under `strict`).
     pub skipped: Vec<SkippedRow>,
+    /// The 1-based line where each of `rows` began.
+    pub lines: Vec<Option<usize>>,
 }
 
 impl DatasetRows {
@@ -323,6 +326,24 @@ impl DatasetRows {
             "warning: {}: skipped {n} {rows} with a missing column or an empty text ({}); --strict makes them an error",
             self.path.display(),
             listed.join("; ")
+        ))
+    }
+
+    /// An error naming the file and line of the first row whose label is
+    /// not one of `classes` (a model can only score the labels it knows).
+    pub fn check_labels(&self, classes: &[String]) -> Result<()> {
+        let Some(i) = self.rows.iter().position(|r| !classes.contains(&r.label)) else {
+            return Ok(());
+        };
+        let known = classes.iter().map(|c| excerpt(c)).collect::<Vec<_>>();
+        Err(Error::format(
+            self.path.as_path(),
+            self.lines.get(i).copied().flatten(),
+            format!(
+                "label `{}` is not one of the model's classes, expected one of: {}",
+                excerpt(&self.rows[i].label),
+                excerpt(&known.join(", "))
+            ),
         ))
     }
 }
@@ -353,11 +374,12 @@ pub fn read_dataset(data: &LabelDataConfig) -> Result<DatasetRows> {
     } else {
         BadRows::Skip
     };
-    let (rows, skipped) = read_labelled_with(&resolved.path, &fmt, bad)?;
+    let read = read_labelled_rows(&resolved.path, &fmt, bad)?;
     Ok(DatasetRows {
         path: resolved.path,
-        rows,
-        skipped,
+        rows: read.examples,
+        skipped: read.skipped,
+        lines: read.lines,
     })
 }
 
@@ -399,6 +421,7 @@ pub fn prepare(data: &LabelDataConfig) -> Result<Prepared> {
         path,
         rows,
         skipped,
+        ..
     } = read;
     if rows.is_empty() {
         return Err(Error::Config(format!("{}: no examples", data.dataset)));

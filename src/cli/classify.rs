@@ -574,6 +574,7 @@ fn eval(args: &EvalArgs) -> Result<ExitCode> {
             if let Some(w) = read.warning() {
                 eprintln!("{w}");
             }
+            read.check_labels(predictor.classes())?;
             read.rows
         }
     };
@@ -648,8 +649,11 @@ fn predict(args: &PredictArgs) -> Result<ExitCode> {
     }
     // Standard input: one JSON object per line, in input order.
     let stdin = std::io::stdin();
-    for line in TextLines::new(stdin.lock(), "<stdin>") {
-        let (_, line) = line.context("reading standard input")?;
+    for line in TextLines::new(stdin.lock(), "texts, one per line") {
+        let (_, line) = match line {
+            Err(attend::Error::Format { line: None, .. }) => anyhow::bail!(NO_TEXTS),
+            other => other.context("reading standard input")?,
+        };
         let p = predictor
             .predict(&[line.as_str()])?
             .pop()
@@ -668,6 +672,9 @@ fn predict(args: &PredictArgs) -> Result<ExitCode> {
     }
     write_html(args, &explained)
 }
+
+/// What `predict` says when given no text at all.
+const NO_TEXTS: &str = "no texts: give them as arguments or one per line on standard input";
 
 fn write_html(args: &PredictArgs, explained: &[Highlighted]) -> Result<ExitCode> {
     if let Some(path) = &args.html {

@@ -193,8 +193,14 @@ pub fn run(cmd: EmbedCommand, globals: &Globals) -> Result<ExitCode> {
     }
 }
 
+/// Loads a vector file, with one `warning:` line on stderr when it repeats words.
 fn load(path: &std::path::Path) -> Result<Embeddings> {
-    attend::embed::load(path, None).with_context(|| format!("loading vectors {}", path.display()))
+    let (vectors, report) = attend::embed::load_report(path, None)
+        .with_context(|| format!("loading vectors {}", path.display()))?;
+    if let Some(w) = report.warning(path) {
+        eprintln!("{w}");
+    }
+    Ok(vectors)
 }
 
 fn train(args: TrainArgs, globals: &Globals) -> Result<ExitCode> {

@@ -1,12 +1,13 @@
 //! `attend lm …`: train, evaluate and sample RNN language models. The work is
 //! `attend::lm`; this file turns flags into configs and results into text.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use attend::decode::SampleOptions;
-use attend::lm::generate::{GenerateConfig, Generator, Search};
+use attend::lm::generate::{GenerateConfig, Generator, MAX_LENGTH, Search};
 use attend::lm::recipe::{self, LmRunConfig};
 use attend::text::tokenize::Level;
 use attend::train::EarlyStoppingConfig;
@@ -150,7 +151,10 @@ pub struct GenerateArgs {
     /// Beam search with N beams.
     #[arg(long, value_name = "N", conflicts_with_all = ["temperature", "top_k", "top_p"])]
     beam: Option<usize>,
-    /// Tokens to generate at most.
+    /// Tokens to generate at most (default 30 for a line model, 200 for a
+    /// stream), at most 1,000,000. Greedy decoding and sampling print each
+    /// token as it comes when one text is generated without --json; beam
+    /// search prints its texts at the end.
     #[arg(long, value_name = "N")]
     length: Option<usize>,
     /// Texts to generate (beam: the best N, N ≤ beams).
@@ -322,6 +326,13 @@ fn generate(a: GenerateArgs, g: &Globals) -> Result<ExitCode> {
             top_p: a.top_p,
         }),
     };
+    if let Some(n) = a.length
+        && n > MAX_LENGTH
+    {
+        anyhow::bail!(
+            "--length {n}: expected at most {MAX_LENGTH} tokens (the ceiling of `lm generate`)"
+        );
+    }
     let cfg = GenerateConfig {
         prime: a.prime.clone(),
         condition: a.condition.clone(),
@@ -330,6 +341,28 @@ fn generate(a: GenerateArgs, g: &Globals) -> Result<ExitCode> {
         count: a.count,
         seed: g.seed,
     };
+    // One text by greedy decoding or sampling: printed token by token, so a
+    // long generation shows progress and can be cut short.
+    if !a.json && a.count == 1 && a.beam.is_none() {
+        let mut out = std::io::stdout().lock();
+        write!(out, "{}", model.prefix(&a.prime))?;
+        out.flush()?;
+        let mut failed = None;
+        model
+            .generate_each(&cfg, &mut |_, piece| {
+                if failed.is_none()
+                    && let Err(e) = out.write_all(piece.as_bytes()).and_then(|()| out.flush())
+                {
+                    failed = Some(e);
+                }
+            })
+            .context("generating")?;
+        if let Some(e) = failed {
+            return Err(e).context("writing to standard output");
+        }
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let out = model.generate(&cfg).context("generating")?;
     for o in out {
         if a.json {

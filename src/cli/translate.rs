@@ -394,10 +394,16 @@ fn translate(args: &RunArgs, globals: &Globals) -> Result<ExitCode> {
         if stdin.is_terminal() {
             eprintln!("reading sentences from standard input, one per line (Ctrl-D ends)");
         }
-        TextLines::new(stdin.lock(), "one sentence per line")
+        match TextLines::new(stdin.lock(), "one sentence per line")
             .map(|r| r.map(|(_, line)| line))
             .collect::<attend::Result<_>>()
-            .map_err(|e| e.at_path(Path::new("<stdin>")))?
+        {
+            // The only error without a line: nothing came at all.
+            Err(attend::Error::Format { line: None, .. }) => anyhow::bail!(
+                "no sentences: give them as arguments or one per line on standard input"
+            ),
+            read => read.map_err(|e| e.at_path(Path::new("<stdin>")))?,
+        }
     } else {
         args.sentences.clone()
     };

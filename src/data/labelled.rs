@@ -3,15 +3,28 @@
 //! the IMDB file), with or without a header. The text and label columns are
 //! chosen by header name or 0-based index; several text columns are joined
 //! with a space (AG News: title + description).
+//!
+//! ## Quoted fields
+//!
+//! RFC 4180 lets a quoted CSV field hold line breaks, so one stray `"` at the
+//! start of a field would otherwise read the rest of the file as that field
+//! (a 120-row file with a stray quote on line 61 read as 60 rows). The
+//! labelled datasets hold no multi-line fields, and a real one is a few
+//! lines of text, so a quoted field may span at most [`MAX_QUOTED_LINES`]
+//! lines and, once it crosses a line break, hold at most
+//! [`MAX_QUOTED_BYTES`]; a longer one, or one still open at the end of the
+//! file, is an error naming the line where the field began, under either
+//! [`BadRows`] policy: the rows it swallowed cannot be counted or skipped
+//! truthfully. A quoted field on one line has no limit of its own.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::Path;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use super::source::{open, read_error};
-use crate::error::{Error, Result, Source};
+use crate::error::{Error, Result, Source, excerpt};
 
 /// A column, by header name or 0-based index.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,9 +120,143 @@ impl std::fmt::Display for SkippedRow {
     }
 }
 
+/// The most lines a quoted CSV field may span (see the module docs).
+pub const MAX_QUOTED_LINES: usize = 50;
+
+/// The most bytes a quoted CSV field that crosses a line break may hold.
+pub const MAX_QUOTED_BYTES: usize = 1 << 20;
+
+/// Where the CSV parser would be in the byte stream: the same states
+/// `csv_core` goes through with its defaults (comma, `"` quoting with
+/// doubled quotes, any of CR, LF, CRLF ending a record).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Quoting {
+    FieldStart,
+    Unquoted,
+    /// Inside a quoted field that began on `line`, `bytes` bytes in, at
+    /// its `lines`-th line.
+    Quoted {
+        line: usize,
+        lines: usize,
+        bytes: usize,
+    },
+    /// Just after a `"` inside a quoted field: a second `"` is a literal
+    /// quote, anything else ends the quoting.
+    QuoteInQuoted {
+        line: usize,
+        lines: usize,
+        bytes: usize,
+    },
+}
+
+/// A quoted field the guard refused, carried through the CSV reader as the
+/// payload of an I/O error and turned back into a format error there.
+#[derive(Debug)]
+struct QuoteError {
+    line: usize,
+    msg: String,
+}
+
+impl std::fmt::Display for QuoteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::error::Error for QuoteError {}
+
+/// Follows the quoting of the bytes the CSV reader pulls and fails the read
+/// at the first quoted field that runs too long or to the end of the file.
+/// Watching the raw bytes is the only way to see it: the `csv` crate
+/// accepts both silently.
+struct QuoteGuard<R> {
+    inner: R,
+    /// Off for TSV, where quotes are ordinary characters.
+    on: bool,
+    /// Line breaks seen so far.
+    newlines: usize,
+    /// Whether the last byte was a CR (so a LF after it ends no new line).
+    prev_cr: bool,
+    state: Quoting,
+}
+
+impl<R> QuoteGuard<R> {
+    fn scan(&mut self, bytes: &[u8]) -> Result<(), QuoteError> {
+        use Quoting::*;
+        for &b in bytes {
+            let line_break = b == b'\n' || b == b'\r';
+            if b == b'\n' {
+                self.newlines += 1;
+            }
+            self.state = match self.state {
+                FieldStart if b == b'"' => Quoted {
+                    line: self.newlines + 1,
+                    lines: 1,
+                    bytes: 0,
+                },
+                FieldStart | Unquoted if b == b',' || line_break => FieldStart,
+                FieldStart | Unquoted => Unquoted,
+                Quoted { line, lines, bytes } if b == b'"' => QuoteInQuoted { line, lines, bytes },
+                Quoted { line, lines, bytes } => {
+                    // CRLF is one line break; a lone CR counts as one too.
+                    let lines = lines + usize::from((b == b'\n' && !self.prev_cr) || b == b'\r');
+                    let bytes = bytes + 1;
+                    if lines > MAX_QUOTED_LINES {
+                        return Err(QuoteError {
+                            line,
+                            msg: format!(
+                                "a quoted field begins here and runs over more than {MAX_QUOTED_LINES} lines: an unmatched `\"`? (expected a closing quote)"
+                            ),
+                        });
+                    }
+                    if lines > 1 && bytes > MAX_QUOTED_BYTES {
+                        return Err(QuoteError {
+                            line,
+                            msg: format!(
+                                "a quoted field begins here and runs over {lines} lines and more than {MAX_QUOTED_BYTES} bytes: an unmatched `\"`? (expected a closing quote)"
+                            ),
+                        });
+                    }
+                    Quoted { line, lines, bytes }
+                }
+                QuoteInQuoted { line, lines, bytes } if b == b'"' => Quoted {
+                    line,
+                    lines,
+                    bytes: bytes + 1,
+                },
+                QuoteInQuoted { .. } if b == b',' || line_break => FieldStart,
+                QuoteInQuoted { .. } => Unquoted,
+            };
+            self.prev_cr = b == b'\r';
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for QuoteGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if !self.on {
+            return Ok(n);
+        }
+        let invalid = |e: QuoteError| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+        if n == 0 {
+            if let Quoting::Quoted { line, .. } = self.state {
+                return Err(invalid(QuoteError {
+                    line,
+                    msg: "a quoted field begins here and is still open at the end of the file: an unmatched `\"`? (expected a closing quote)".into(),
+                }));
+            }
+            return Ok(0);
+        }
+        self.scan(&buf[..n]).map_err(invalid)?;
+        Ok(n)
+    }
+}
+
 /// Streams the examples of a labelled file (see [`reader`]).
 pub struct LabelledReader<R: BufRead> {
-    csv: csv::Reader<R>,
+    csv: csv::Reader<QuoteGuard<R>>,
     text: Vec<usize>,
     label: usize,
     /// Fields a row needs to reach every chosen column.
@@ -119,6 +266,8 @@ pub struct LabelledReader<R: BufRead> {
     done: bool,
     bad: BadRows,
     skipped: Vec<SkippedRow>,
+    /// Where the last example returned began.
+    line: Option<usize>,
 }
 
 /// A data row: an example, or why it is not one.
@@ -135,7 +284,13 @@ pub fn reader<R: BufRead>(r: R, fmt: &LabelledFormat) -> Result<LabelledReader<R
     if fmt.delimiter == Delimiter::Tsv {
         b.delimiter(b'\t').quoting(false);
     }
-    let mut csv = b.from_reader(r);
+    let mut csv = b.from_reader(QuoteGuard {
+        inner: r,
+        on: fmt.delimiter == Delimiter::Csv,
+        newlines: 0,
+        prev_cr: false,
+        state: Quoting::FieldStart,
+    });
     let header = if fmt.header {
         let h = csv.headers().map_err(csv_error)?.clone();
         if h.is_empty() || (h.len() == 1 && h[0].is_empty()) {
@@ -163,6 +318,7 @@ pub fn reader<R: BufRead>(r: R, fmt: &LabelledFormat) -> Result<LabelledReader<R
         done: false,
         bad: BadRows::Error,
         skipped: Vec::new(),
+        line: None,
     })
 }
 
@@ -187,8 +343,9 @@ fn resolve(col: &Column, header: Option<&csv::StringRecord>) -> Result<usize> {
                 Source::stream(),
                 Some(1),
                 format!(
-                    "no column `{n}` in the header (columns: {})",
-                    names.join(", ")
+                    "no column `{}` in the header (columns: {})",
+                    excerpt(n),
+                    excerpt(&names.join(", "))
                 ),
             )
         }),
@@ -201,7 +358,10 @@ fn resolve(col: &Column, header: Option<&csv::StringRecord>) -> Result<usize> {
 fn csv_error(e: csv::Error) -> Error {
     let line = e.position().map(|p| p.line() as usize);
     match e.into_kind() {
-        csv::ErrorKind::Io(io) => read_error(io, line, "labelled text rows"),
+        csv::ErrorKind::Io(io) => match io.get_ref().and_then(|e| e.downcast_ref::<QuoteError>()) {
+            Some(q) => Error::format(Source::stream(), Some(q.line), q.msg.clone()),
+            None => read_error(io, line, "labelled text rows"),
+        },
         csv::ErrorKind::Utf8 { .. } => Error::format(
             Source::stream(),
             line,
@@ -221,6 +381,12 @@ impl<R: BufRead> LabelledReader<R> {
     /// The rows skipped so far (under [`BadRows::Skip`]), in file order.
     pub fn skipped(&self) -> &[SkippedRow] {
         &self.skipped
+    }
+
+    /// The 1-based line where the last example returned began (its row
+    /// may run over several lines), so later checks can name it.
+    pub fn line(&self) -> Option<usize> {
+        self.line
     }
 
     fn read_row(&mut self) -> Result<Option<Row>> {
@@ -254,6 +420,7 @@ impl<R: BufRead> LabelledReader<R> {
         if text.trim().is_empty() {
             return Ok(Some(Row::Bad(line, "empty text".into())));
         }
+        self.line = line;
         Ok(Some(Row::Good(Example { text, label })))
     }
 }
@@ -314,10 +481,32 @@ pub fn read_labelled_with(
     fmt: &LabelledFormat,
     bad: BadRows,
 ) -> Result<(Vec<Example>, Vec<SkippedRow>)> {
+    read_labelled_rows(path, fmt, bad).map(|r| (r.examples, r.skipped))
+}
+
+/// A labelled file as read by [`read_labelled_rows`].
+#[derive(Clone, Debug, Default)]
+pub struct LabelledRows {
+    /// The examples, in file order.
+    pub examples: Vec<Example>,
+    /// The 1-based line where each example began.
+    pub lines: Vec<Option<usize>>,
+    /// The rows left out under [`BadRows::Skip`].
+    pub skipped: Vec<SkippedRow>,
+}
+
+/// [`read_labelled_with`], keeping the line of every example so that a
+/// check made later (a label the model does not know) can name it.
+pub fn read_labelled_rows(path: &Path, fmt: &LabelledFormat, bad: BadRows) -> Result<LabelledRows> {
     let read = || -> Result<_> {
         let mut rows = reader(open(path)?, fmt)?.bad_rows(bad);
-        let examples = rows.by_ref().collect::<Result<Vec<_>>>()?;
-        Ok((examples, rows.skipped))
+        let mut out = LabelledRows::default();
+        while let Some(ex) = rows.next() {
+            out.examples.push(ex?);
+            out.lines.push(rows.line());
+        }
+        out.skipped = rows.skipped;
+        Ok(out)
     };
     read().map_err(|e| e.at_path(path))
 }
@@ -471,6 +660,103 @@ mod tests {
             .bad_rows(BadRows::Skip);
         assert_eq!(r.by_ref().count(), 0);
         assert_eq!(r.skipped().len(), 1);
+    }
+
+    /// `n` rows `label,text i` under a header, with `bad` as data row `at`
+    /// (line `at + 2`).
+    fn rows_with(n: usize, at: usize, bad: &str) -> String {
+        let mut s = String::from("label,text\n");
+        for i in 0..n {
+            if i == at {
+                s.push_str(bad);
+            } else {
+                s.push_str(&format!("{},row {i}\n", ["pos", "neg"][i % 2]));
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn a_stray_quote_is_an_error_at_its_line_under_either_policy() {
+        let f = fmt(
+            Delimiter::Csv,
+            true,
+            &[Column::Name("text".into())],
+            Column::Name("label".into()),
+        );
+        // Data row 59 is line 61: its quote never closes.
+        let data = rows_with(120, 59, "neg,\"stray quote\n");
+        for bad in [BadRows::Error, BadRows::Skip] {
+            // The header read may already meet it (the CSV reader reads ahead).
+            let e = reader(data.as_bytes(), &f)
+                .and_then(|r| r.bad_rows(bad).collect::<Result<Vec<_>>>())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with(
+                    "<input>:61: a quoted field begins here and runs over more than 50 lines"
+                ),
+                "{bad:?}: {e}"
+            );
+        }
+        // Near the end, the quote is still open when the file ends.
+        let data = rows_with(20, 15, "neg,\"stray quote\n");
+        let e = read(&data, &f).unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "<input>:17: a quoted field begins here and is still open at the end of the file"
+            ),
+            "{e}"
+        );
+        // A second stray quote further on closes it: still an error once the
+        // field runs over more than MAX_QUOTED_LINES lines.
+        let mut data = rows_with(120, 10, "neg,\"opens\n");
+        data.push_str("pos,closes\"\n");
+        let e = read(&data, &f).unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "<input>:12: a quoted field begins here and runs over more than 50 lines"
+            ),
+            "{e}"
+        );
+        // Line breaks inside quotes are RFC 4180: a few lines read as one field.
+        let data = rows_with(10, 3, "neg,\"three\nshort\r\nlines\"\n");
+        let got = read(&data, &f).unwrap();
+        assert_eq!(got.len(), 10);
+        assert_eq!(got[3].text, "three\nshort\r\nlines");
+        assert_eq!(got[4].text, "row 4");
+        // Doubled quotes and a quote inside an unquoted field stay text.
+        let data = rows_with(4, 1, "neg,\"say \"\"hi\"\"\"\npos,5\" tall\n");
+        let got = read(&data, &f).unwrap();
+        assert_eq!(got[1].text, "say \"hi\"");
+        assert_eq!(got[2].text, "5\" tall");
+        // A long quoted field on one line has no limit; across lines it has.
+        let long = "x".repeat(MAX_QUOTED_BYTES + 10);
+        let data = rows_with(3, 1, &format!("neg,\"{long}\"\n"));
+        assert_eq!(read(&data, &f).unwrap()[1].text.len(), long.len());
+        let data = rows_with(3, 1, &format!("neg,\"a\n{long}\"\n"));
+        let e = read(&data, &f).unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "<input>:3: a quoted field begins here and runs over 2 lines and more than"
+            ),
+            "{e}"
+        );
+        // TSV has no quoting: the same quote is a character.
+        let tsv = fmt(Delimiter::Tsv, false, &[Column::Index(1)], Column::Index(0));
+        let got = read("neg\t\"open\npos\tb\n", &tsv).unwrap();
+        assert_eq!(got.len(), 2);
+    }
+
+    #[test]
+    fn examples_keep_the_line_they_began_on() {
+        let f = fmt(Delimiter::Csv, true, &[Column::Index(1)], Column::Index(0));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.csv");
+        std::fs::write(&path, "y,x\na,\"two\nlines\"\nb,\nc,three\n").unwrap();
+        let r = read_labelled_rows(&path, &f, BadRows::Skip).unwrap();
+        assert_eq!(r.lines, [Some(2), Some(5)]);
+        assert_eq!(r.skipped.len(), 1);
     }
 
     #[test]

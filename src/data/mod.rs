@@ -22,8 +22,8 @@ pub use batch::{BatchConfig, Batcher, PairBatch, PairSpecials, SeqBatch, shard_r
 pub use corpus::CorpusReader;
 pub use filter::{ENG_PREFIXES, EnglishSide, LengthFilter, TUTORIAL_MAX_LENGTH, TutorialFilter};
 pub use labelled::{
-    BadRows, Column, Delimiter, Example, LabelledFormat, LabelledReader, SkippedRow, read_labelled,
-    read_labelled_with,
+    BadRows, Column, Delimiter, Example, LabelledFormat, LabelledReader, LabelledRows, SkippedRow,
+    read_labelled, read_labelled_rows, read_labelled_with,
 };
 pub use pairs::{Pair, PairReader, read_pairs};
 pub use pyrandom::{PyRandom, python_shuffled};

@@ -27,6 +27,19 @@ pub fn greedy<M: StepDecoder>(
     src_lengths: &[usize],
     cfg: &GreedyConfig,
 ) -> Result<Vec<Hypothesis>> {
+    greedy_each(model, memory, src_lengths, cfg, &mut |_, _| {})
+}
+
+/// [`greedy`], calling `on_token(row, token)` for every output token the
+/// moment it is chosen, in order (the ending `<eos>` is not one): for
+/// printing text as it is generated.
+pub fn greedy_each<M: StepDecoder>(
+    model: &M,
+    memory: &M::Memory,
+    src_lengths: &[usize],
+    cfg: &GreedyConfig,
+    on_token: &mut dyn FnMut(usize, u32),
+) -> Result<Vec<Hypothesis>> {
     search::run(
         model,
         memory,
@@ -34,6 +47,7 @@ pub fn greedy<M: StepDecoder>(
         cfg.specials,
         &cfg.limit,
         &mut Argmax,
+        on_token,
     )
 }
 
@@ -98,6 +112,38 @@ mod tests {
         assert_eq!(hyps[1].tokens, [2]);
         assert!(hyps[1].finished);
         assert!(greedy(&toy, &script, &[1], &cfg(1.0, 2)).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn masked_tokens_are_never_chosen_and_tokens_stream_in_order() -> Result<()> {
+        let toy = Toy {
+            confidence: 0.9,
+            device: Device::Cpu,
+        };
+        let script = Script(vec![vec![2, 3, 2, 4], vec![5, 2]]);
+        let masked = crate::decode::Masked::new(&toy, &[2, 99]);
+        let mut heard: Vec<(usize, u32)> = Vec::new();
+        let hyps = greedy_each(&masked, &script, &[4, 2], &cfg(2.0, 2), &mut |row, t| {
+            heard.push((row, t))
+        })?;
+        for h in &hyps {
+            assert!(!h.tokens.contains(&2), "{:?}", h.tokens);
+        }
+        // Without the mask the script is followed; with it, each row's
+        // tokens were heard one by one, in order, and nothing else.
+        assert_eq!(
+            greedy(&toy, &script, &[4, 2], &cfg(2.0, 2))?[0].tokens,
+            [2, 3, 2, 4]
+        );
+        for (row, h) in hyps.iter().enumerate() {
+            let mine: Vec<u32> = heard.iter().filter(|x| x.0 == row).map(|x| x.1).collect();
+            assert_eq!(mine, h.tokens);
+        }
+        assert_eq!(
+            heard.len(),
+            hyps.iter().map(|h| h.tokens.len()).sum::<usize>()
+        );
         Ok(())
     }
 

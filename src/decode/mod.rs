@@ -17,8 +17,8 @@ use candle_core::Tensor;
 use crate::Result;
 
 pub use beam::{BeamConfig, BeamOptions, beam_search};
-pub use greedy::{GreedyConfig, greedy};
-pub use sampling::{SampleConfig, SampleOptions, sample};
+pub use greedy::{GreedyConfig, greedy, greedy_each};
+pub use sampling::{SampleConfig, SampleOptions, sample, sample_each};
 
 /// Something with a batch dimension whose rows can be picked and reordered:
 /// decoder states and encoder memories. Beam search expands, reorders and
@@ -67,6 +67,67 @@ pub trait StepDecoder {
     /// tutorial decoder attends over a fixed `max_length`), if any.
     fn max_steps(&self) -> Option<usize> {
         None
+    }
+}
+
+/// A model whose steps never offer the `banned` tokens: their
+/// log-probabilities are −∞ before any search sees them, so greedy, sampling
+/// and beam search all skip them (a language model's `<pad>`, `<unk>`,
+/// `<sos>`). The log-probabilities of the other tokens are left as the model
+/// gives them, not renormalised, so a hypothesis's `log_prob` stays the
+/// model's own.
+pub struct Masked<'a, M> {
+    inner: &'a M,
+    banned: Vec<u32>,
+}
+
+impl<'a, M: StepDecoder> Masked<'a, M> {
+    /// `inner` with `banned` token ids masked out (ids past the vocabulary are ignored).
+    pub fn new(inner: &'a M, banned: &[u32]) -> Self {
+        Masked {
+            inner,
+            banned: banned.to_vec(),
+        }
+    }
+}
+
+impl<M: StepDecoder> StepDecoder for Masked<'_, M> {
+    type Memory = M::Memory;
+    type State = M::State;
+
+    fn start(&self, memory: &Self::Memory) -> Result<Self::State> {
+        self.inner.start(memory)
+    }
+
+    fn step(
+        &self,
+        tokens: &Tensor,
+        state: &Self::State,
+        memory: &Self::Memory,
+    ) -> Result<Step<Self::State>> {
+        let mut step = self.inner.step(tokens, state, memory)?;
+        if self.banned.is_empty() {
+            return Ok(step);
+        }
+        let v = step.log_probs.dim(candle_core::D::Minus1)?;
+        let mut mask = vec![0f32; v];
+        for &t in &self.banned {
+            if let Some(m) = mask.get_mut(t as usize) {
+                *m = f32::NEG_INFINITY;
+            }
+        }
+        let mask =
+            Tensor::from_vec(mask, v, step.log_probs.device())?.to_dtype(step.log_probs.dtype())?;
+        step.log_probs = step.log_probs.broadcast_add(&mask)?;
+        Ok(step)
+    }
+
+    fn device(&self) -> &candle_core::Device {
+        self.inner.device()
+    }
+
+    fn max_steps(&self) -> Option<usize> {
+        self.inner.max_steps()
     }
 }
 

@@ -92,6 +92,18 @@ pub fn sample<M: StepDecoder>(
     src_lengths: &[usize],
     cfg: &SampleConfig,
 ) -> Result<Vec<Hypothesis>> {
+    sample_each(model, memory, src_lengths, cfg, &mut |_, _| {})
+}
+
+/// [`sample`], calling `on_token(row, token)` for every drawn token the
+/// moment it is drawn, in order (the ending `<eos>` is not one).
+pub fn sample_each<M: StepDecoder>(
+    model: &M,
+    memory: &M::Memory,
+    src_lengths: &[usize],
+    cfg: &SampleConfig,
+    on_token: &mut dyn FnMut(usize, u32),
+) -> Result<Vec<Hypothesis>> {
     cfg.options.validate()?;
     let rngs = (0..memory.batch_size())
         .map(|row| StdRng::seed_from_u64(row_seed(cfg.seed, row)))
@@ -107,6 +119,7 @@ pub fn sample<M: StepDecoder>(
         cfg.specials,
         &cfg.limit,
         &mut sampler,
+        on_token,
     )
 }
 

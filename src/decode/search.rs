@@ -56,6 +56,8 @@ pub(crate) fn attention_rows<S>(step: &Step<S>) -> Result<Option<Vec<Vec<f32>>>>
 
 /// Decodes every row of `memory` left to right, picking tokens with `chooser`.
 /// Returns one hypothesis per row, in order; `score` equals `log_prob`.
+/// `on_token(row, token)` hears every token appended to a hypothesis as soon
+/// as it is chosen (the ending `<eos>` is not one), so callers can stream.
 pub(crate) fn run<M: StepDecoder, C: Choose>(
     model: &M,
     memory: &M::Memory,
@@ -63,6 +65,7 @@ pub(crate) fn run<M: StepDecoder, C: Choose>(
     specials: Specials,
     limit: &LengthLimit,
     chooser: &mut C,
+    on_token: &mut dyn FnMut(usize, u32),
 ) -> Result<Vec<Hypothesis>> {
     let b = memory.batch_size();
     let budget = budgets(model, b, src_lengths, limit, "decoding")?;
@@ -91,6 +94,7 @@ pub(crate) fn run<M: StepDecoder, C: Choose>(
                 h.finished = true;
             } else {
                 h.tokens.push(token);
+                on_token(row, token);
                 if t + 1 < budget[row] {
                     keep.push(i);
                 }

@@ -6,12 +6,13 @@
 //! round-trip exactly through gensim's `save_word2vec_format` /
 //! `load_word2vec_format`, whose text writer does the same.
 
+use std::collections::HashSet;
 use std::io::{BufRead, Write};
 use std::path::Path;
 
 use super::vectors::Embeddings;
 use crate::data::source;
-use crate::error::{Error, Result, Source};
+use crate::error::{Error, Result, Source, excerpt};
 use crate::train::model_dir::write_atomic;
 
 /// A vector file format.
@@ -31,13 +32,20 @@ impl VectorFormat {
     /// are not a line of printable ASCII.
     pub fn detect(head: &[u8]) -> VectorFormat {
         let first_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
-        let header = std::str::from_utf8(first_line)
-            .ok()
-            .and_then(|l| parse_header(l.trim_end_matches('\r')));
-        let Some((_, dim)) = header else {
+        let first_line = std::str::from_utf8(first_line)
+            .map(|l| l.trim_end_matches('\r'))
+            .unwrap_or_default();
+        if !looks_like_header(first_line) {
             return VectorFormat::Glove;
+        }
+        let Some((_, dim)) = parse_header(first_line) else {
+            // Two integers that are no valid header: read as word2vec text,
+            // whose reader says what is wrong with line 1.
+            return VectorFormat::Text;
         };
-        let rest = &head[(first_line.len() + 1).min(head.len())..];
+        let dim = dim.min(MAX_DIM);
+        let rest = &head
+            [(head.iter().position(|&b| b == b'\n').unwrap_or(head.len()) + 1).min(head.len())..];
         let rest = match rest.iter().position(|&b| b == b' ') {
             Some(sp) => &rest[sp + 1..],
             None => return VectorFormat::Text,
@@ -66,16 +74,67 @@ fn parse_header(line: &str) -> Option<(usize, usize)> {
     it.next().is_none().then_some((a, b))
 }
 
+/// Two integers, signed or not, of any size: what a word2vec header looks
+/// like even when its numbers are wrong (`-5 20`). Such a first line is
+/// taken as a header and checked, never read as a GloVe word with a
+/// one-number vector.
+fn looks_like_header(line: &str) -> bool {
+    let int = |t: &str| {
+        let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+    };
+    let tokens: Vec<&str> = line.split_ascii_whitespace().take(3).collect();
+    tokens.len() == 2 && tokens.iter().all(|t| int(t))
+}
+
+/// What reading a vector file found besides the vectors.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Rows whose word appeared earlier in the file: left out, the first
+    /// vector of each word is the one kept.
+    pub duplicates: usize,
+    /// The first such word, and where it is: `line N` (text) or `vector N`
+    /// (binary, N counting from 1).
+    pub first_duplicate: Option<(String, String)>,
+}
+
+impl LoadReport {
+    /// "warning: FILE: N duplicate words …", or `None` when there were none.
+    pub fn warning(&self, file: &Path) -> Option<String> {
+        let (word, at) = self.first_duplicate.as_ref()?;
+        let n = self.duplicates;
+        Some(format!(
+            "warning: {}: {n} duplicate word{} left out, the first vector of each kept (the first: `{}`, {at})",
+            file.display(),
+            if n == 1 { "" } else { "s" },
+            excerpt(word)
+        ))
+    }
+
+    fn duplicate(&mut self, word: &str, at: impl FnOnce() -> String) {
+        self.duplicates += 1;
+        if self.first_duplicate.is_none() {
+            self.first_duplicate = Some((word.to_string(), at()));
+        }
+    }
+}
+
 /// Reads a vector file, detecting its format from its first bytes unless
 /// `format` is given.
 pub fn load(path: &Path, format: Option<VectorFormat>) -> Result<Embeddings> {
+    load_report(path, format).map(|(v, _)| v)
+}
+
+/// [`load`], also returning what the read found besides the vectors
+/// (duplicate words), for the caller to warn about.
+pub fn load_report(path: &Path, format: Option<VectorFormat>) -> Result<(Embeddings, LoadReport)> {
     let mut r = source::open(path)?;
     let format = match format {
         Some(f) => f,
         // Peeking fills the reader's buffer without consuming it.
         None => VectorFormat::detect(r.fill_buf().map_err(|e| Error::io(path, e))?),
     };
-    read(r, format).map_err(|e| e.at_path(path))
+    read_report(r, format).map_err(|e| e.at_path(path))
 }
 
 /// Writes `vectors` to `path` in `format`, atomically (`write_atomic`: a
@@ -85,8 +144,16 @@ pub fn save(vectors: &Embeddings, path: &Path, format: VectorFormat) -> Result<(
     write_atomic(path, |w| write_rows(vectors, w, format))
 }
 
-/// Reads vectors in `format` from a stream.
-pub fn read(mut r: impl BufRead, format: VectorFormat) -> Result<Embeddings> {
+/// Reads vectors in `format` from a stream. Every component must be a
+/// finite `f32` (NaN, infinities and numbers beyond `f32` are errors naming
+/// the word and its line or position); a word seen before is left out (see
+/// [`read_report`] for how many).
+pub fn read(r: impl BufRead, format: VectorFormat) -> Result<Embeddings> {
+    read_report(r, format).map(|(v, _)| v)
+}
+
+/// [`read`], also returning what the read found besides the vectors.
+pub fn read_report(mut r: impl BufRead, format: VectorFormat) -> Result<(Embeddings, LoadReport)> {
     match format {
         VectorFormat::Text => read_text(r, true),
         VectorFormat::Glove => read_text(r, false),
@@ -143,8 +210,13 @@ fn write_rows(v: &Embeddings, w: &mut impl Write, format: VectorFormat) -> std::
 }
 
 /// Buffers are pre-sized for at most this many of the words a header
-/// declares: a damaged header must not make the reader allocate terabytes.
+/// declares, and at most [`PREALLOC_FLOATS`] numbers: a damaged header must
+/// not make the reader allocate terabytes. Past that they grow as vectors
+/// arrive, so memory follows the file, not the header.
 const PREALLOC_WORDS: usize = 1 << 20;
+
+/// See [`PREALLOC_WORDS`] (64 MiB of `f32`).
+const PREALLOC_FLOATS: usize = 1 << 24;
 
 /// The widest vectors a header may declare.
 const MAX_DIM: usize = 1 << 16;
@@ -154,9 +226,15 @@ fn header_at(line: &str, n: usize) -> Result<(usize, usize)> {
     let (count, dim) = parse_header(line).ok_or_else(|| {
         fail(
             n,
-            format!("expected a header `<words> <dimensions>`, found {line:?}"),
+            format!(
+                "expected a header `<words> <dimensions>` of two positive integers, found {:?}",
+                excerpt(line)
+            ),
         )
     })?;
+    if count == 0 {
+        return Err(fail(n, "the header declares 0 words, expected at least 1"));
+    }
     if dim == 0 || dim > MAX_DIM {
         return Err(fail(
             n,
@@ -170,10 +248,14 @@ fn fail(line: usize, msg: impl Into<String>) -> Error {
     Error::format(Source::stream(), Some(line), msg)
 }
 
-fn read_text(r: impl BufRead, header: bool) -> Result<Embeddings> {
+fn read_text(r: impl BufRead, header: bool) -> Result<(Embeddings, LoadReport)> {
     let lines = source::TextLines::new(r, "a vector file");
     let mut declared: Option<(usize, usize)> = None;
     let (mut words, mut data) = (Vec::new(), Vec::new());
+    let mut seen = HashSet::new();
+    let mut report = LoadReport::default();
+    // Vector rows read, duplicates included (what a header counts).
+    let mut rows = 0usize;
     let mut dim = 0usize;
     for item in lines {
         let (n, line) = item?;
@@ -182,58 +264,97 @@ fn read_text(r: impl BufRead, header: bool) -> Result<Embeddings> {
             let (count, d) = header_at(line, n)?;
             declared = Some((count, d));
             dim = d;
-            words.reserve(count.min(PREALLOC_WORDS));
-            data.reserve(count.min(PREALLOC_WORDS).saturating_mul(d));
+            let words_ahead = count.min(PREALLOC_WORDS);
+            words.reserve(words_ahead);
+            data.reserve(words_ahead.saturating_mul(d).min(PREALLOC_FLOATS));
             continue;
         }
         if line.trim().is_empty() {
             continue;
         }
         if let Some((count, _)) = declared
-            && words.len() == count
+            && rows == count
         {
             return Err(fail(
                 n,
                 format!("more vectors than the {count} the header declares"),
             ));
         }
+        rows += 1;
         let mut fields = line.split_ascii_whitespace();
         let word = fields.next().unwrap_or_default();
         let before = data.len();
         for f in fields {
-            data.push(f.parse::<f32>().map_err(|_| {
+            let x = f.parse::<f32>().map_err(|_| {
                 fail(
                     n,
-                    format!("`{f}` is not a number (a component of `{word}`'s vector)"),
+                    format!(
+                        "`{}` is not a number (a component of `{}`'s vector)",
+                        excerpt(f),
+                        excerpt(word)
+                    ),
                 )
-            })?);
+            })?;
+            if !x.is_finite() {
+                return Err(fail(
+                    n,
+                    format!(
+                        "`{}`'s vector has `{}`, expected finite numbers (no NaN or infinity, at most ±3.4e38)",
+                        excerpt(word),
+                        excerpt(f)
+                    ),
+                ));
+            }
+            data.push(x);
+            // A line longer than any valid vector needs no more numbers
+            // read to be wrong: stop before it fills memory.
+            if dim > 0 && data.len() - before > dim {
+                break;
+            }
         }
         let got = data.len() - before;
         if dim == 0 {
             if got == 0 {
                 return Err(fail(
                     n,
-                    format!("`{word}` has no numbers, expected a vector"),
+                    format!("`{}` has no numbers, expected a vector", excerpt(word)),
+                ));
+            }
+            if got > MAX_DIM {
+                return Err(fail(
+                    n,
+                    format!(
+                        "`{}` has {got} numbers, expected at most {MAX_DIM}",
+                        excerpt(word)
+                    ),
                 ));
             }
             dim = got;
         }
         if got != dim {
+            let got = if got > dim {
+                format!("more than {dim}")
+            } else {
+                got.to_string()
+            };
             return Err(fail(
                 n,
-                format!("`{word}` has {got} numbers, expected {dim}"),
+                format!("`{}` has {got} numbers, expected {dim}", excerpt(word)),
             ));
         }
+        if seen.contains(word) {
+            data.truncate(before);
+            report.duplicate(word, || format!("line {n}"));
+            continue;
+        }
+        seen.insert(word.to_string());
         words.push(word.to_string());
     }
     match declared {
-        Some((count, _)) if words.len() != count => Err(Error::format(
+        Some((count, _)) if rows != count => Err(Error::format(
             Source::stream(),
             None,
-            format!(
-                "the header declares {count} vectors, the file has {}",
-                words.len()
-            ),
+            format!("the header declares {count} vectors, the file has {rows}"),
         )),
         None if header => Err(Error::format(
             Source::stream(),
@@ -245,18 +366,21 @@ fn read_text(r: impl BufRead, header: bool) -> Result<Embeddings> {
             None,
             "no vectors in the file",
         )),
-        _ => Embeddings::new(words, dim, data),
+        _ => Ok((Embeddings::new(words, dim, data)?, report)),
     }
 }
 
-fn read_binary(r: &mut impl BufRead) -> Result<Embeddings> {
+fn read_binary(r: &mut impl BufRead) -> Result<(Embeddings, LoadReport)> {
     let read = |e: std::io::Error| source::read_error(e, Some(1), "a binary vector file");
     let mut head = Vec::new();
     r.read_until(b'\n', &mut head).map_err(read)?;
     let text = String::from_utf8_lossy(&head);
     let (count, dim) = header_at(text.trim_end(), 1)?;
-    let mut words = Vec::with_capacity(count.min(PREALLOC_WORDS));
-    let mut data = Vec::with_capacity(count.min(PREALLOC_WORDS).saturating_mul(dim));
+    let words_ahead = count.min(PREALLOC_WORDS);
+    let mut words = Vec::with_capacity(words_ahead);
+    let mut data = Vec::with_capacity(words_ahead.saturating_mul(dim).min(PREALLOC_FLOATS));
+    let mut seen = HashSet::new();
+    let mut report = LoadReport::default();
     let mut word = Vec::new();
     let mut bytes = vec![0u8; 4 * dim];
     for k in 0..count {
@@ -290,17 +414,33 @@ fn read_binary(r: &mut impl BufRead) -> Result<Embeddings> {
             .to_string();
         r.read_exact(&mut bytes).map_err(|_| {
             at(format!(
-                "`{w}`'s vector is cut short, expected {dim} floats"
+                "`{}`'s vector is cut short, expected {dim} floats",
+                excerpt(&w)
             ))
         })?;
+        let before = data.len();
         data.extend(
             bytes
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
         );
+        if let Some(i) = data[before..].iter().position(|x| !x.is_finite()) {
+            return Err(at(format!(
+                "`{}`'s vector has {} at component {}, expected finite numbers",
+                excerpt(&w),
+                data[before + i],
+                i + 1
+            )));
+        }
+        if seen.contains(&w) {
+            data.truncate(before);
+            report.duplicate(&w, || format!("vector {} of {count}", k + 1));
+            continue;
+        }
+        seen.insert(w.clone());
         words.push(w);
     }
-    Embeddings::new(words, dim, data)
+    Ok((Embeddings::new(words, dim, data)?, report))
 }
 
 #[cfg(test)]
@@ -357,6 +497,109 @@ mod tests {
         }
         let v = read(&gensim[..], VectorFormat::Binary).unwrap();
         assert_eq!(v.get("b"), Some(&[-2.0f32][..]));
+    }
+
+    #[test]
+    fn non_finite_components_name_the_word_and_line() {
+        let err = |text: &str, f| read(text.as_bytes(), f).unwrap_err().to_string();
+        for bad in ["NaN", "nan", "inf", "-infinity", "1e39"] {
+            assert_eq!(
+                err(&format!("2 2\na 1 2\nb {bad} 1\n"), VectorFormat::Text),
+                format!(
+                    "<input>:3: `b`'s vector has `{bad}`, expected finite numbers (no NaN or infinity, at most ±3.4e38)"
+                )
+            );
+        }
+        assert!(
+            err("a 1 2\nb 1 NaN\n", VectorFormat::Glove)
+                .starts_with("<input>:2: `b`'s vector has `NaN`")
+        );
+        let mut bin = b"2 2\na ".to_vec();
+        for x in [1.0f32, 2.0] {
+            bin.extend(x.to_le_bytes());
+        }
+        bin.extend(b"\nb ");
+        for x in [3.0f32, f32::NAN] {
+            bin.extend(x.to_le_bytes());
+        }
+        assert_eq!(
+            read(&bin[..], VectorFormat::Binary)
+                .unwrap_err()
+                .to_string(),
+            "<input>: vector 2 of 2: `b`'s vector has NaN at component 2, expected finite numbers"
+        );
+    }
+
+    #[test]
+    fn duplicate_words_keep_the_first_vector_and_are_counted() {
+        let (v, report) =
+            read_report("4 1\na 1\nb 2\na 3\nb 4\n".as_bytes(), VectorFormat::Text).unwrap();
+        assert_eq!(v.words(), ["a", "b"]);
+        assert_eq!(v.get("a"), Some(&[1.0f32][..]));
+        assert_eq!(report.duplicates, 2);
+        assert_eq!(report.first_duplicate, Some(("a".into(), "line 4".into())));
+        let w = report.warning(Path::new("v.txt")).unwrap();
+        assert!(
+            w.starts_with("warning: v.txt: 2 duplicate words left out"),
+            "{w}"
+        );
+        let mut bin = b"3 1\n".to_vec();
+        for (w, x) in [("a", 1.0f32), ("a", 2.0), ("c", 3.0)] {
+            bin.extend(w.as_bytes());
+            bin.push(b' ');
+            bin.extend(x.to_le_bytes());
+        }
+        let (v, report) = read_report(&bin[..], VectorFormat::Binary).unwrap();
+        assert_eq!(v.words(), ["a", "c"]);
+        assert_eq!(v.get("a"), Some(&[1.0f32][..]));
+        assert_eq!(
+            report.first_duplicate,
+            Some(("a".into(), "vector 2 of 3".into()))
+        );
+        let (_, clean) = read_report("a 1\n".as_bytes(), VectorFormat::Glove).unwrap();
+        assert_eq!(clean.warning(Path::new("v")), None);
+    }
+
+    #[test]
+    fn bad_headers_are_errors_at_line_one() {
+        for (head, want) in [
+            ("-5 20", "of two positive integers, found \"-5 20\""),
+            ("0 20", "the header declares 0 words, expected at least 1"),
+            ("99999999999999999999999 3", "of two positive integers"),
+        ] {
+            let text = format!("{head}\nthe 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20\n");
+            assert_eq!(
+                VectorFormat::detect(text.as_bytes()),
+                VectorFormat::Text,
+                "{head}"
+            );
+            let e = read(text.as_bytes(), VectorFormat::Text)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("<input>:1: ") && e.contains(want),
+                "{head}: {e}"
+            );
+        }
+        // Headers claiming far more than the file holds fail on the file,
+        // without reserving what they claim.
+        let e = read("1000000000000 65536\na 1\n".as_bytes(), VectorFormat::Text)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("has 1 numbers, expected 65536"), "{e}");
+        let e = read(
+            &b"1000000000000 65536\na \x00\x00\x80\x3f"[..],
+            VectorFormat::Binary,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("cut short"), "{e}");
+        // A 5 MB word is quoted as an excerpt.
+        let long = format!("{} 1 x\n", "w".repeat(5 << 20));
+        let e = read(long.as_bytes(), VectorFormat::Glove)
+            .unwrap_err()
+            .to_string();
+        assert!(e.len() < 300 && e.contains('…'), "{}", e.len());
     }
 
     #[test]

@@ -23,6 +23,6 @@ pub mod vectors;
 
 pub use config::{Architecture, TrainConfig};
 pub use corpus::{Corpus, CorpusConfig};
-pub use format::{VectorFormat, load, save};
+pub use format::{LoadReport, VectorFormat, load, load_report, save};
 pub use train::{TrainReport, train};
 pub use vectors::{AnalogyMethod, Embeddings, Neighbour};

@@ -6,6 +6,17 @@
 //! of the search (the search's `<sos>`), so decoding continues the prime.
 //! A line model (names) starts from `<sos>` and stops at `<eos>`; a stream
 //! model (text8) never stops before the length limit.
+//!
+//! Special tokens are never generated: `<pad>`, `<unk>`, `<sos>` (and any
+//! other special but `<eos>`) are masked out of every step's distribution
+//! ([`crate::decode::Masked`]) before greedy, sampling or beam search
+//! choose. `<eos>` stays: it ends a line model's text and is a line break
+//! in a word-level stream; a character-level stream never has it.
+//!
+//! [`Generator::generate_each`] hands out each token's text as soon as it
+//! is chosen, for printing as it comes; beam search only knows its best
+//! hypotheses at the end, so it hands them out then. At most
+//! [`MAX_LENGTH`] tokens are generated per text.
 
 use std::path::Path;
 
@@ -16,13 +27,19 @@ use super::data::tokens;
 use super::model::{LanguageModel, LmMemory};
 use super::recipe::{SavedLm, load_model};
 use crate::decode::{
-    BeamConfig, BeamOptions, Hypothesis, LengthLimit, SampleConfig, SampleOptions, Specials,
-    beam_search, greedy, sample,
+    BeamConfig, BeamOptions, Hypothesis, LengthLimit, Masked, SampleConfig, SampleOptions,
+    Specials, beam_search, greedy_each, sample_each,
 };
 use crate::nn::Mode;
 use crate::text::Vocab;
 use crate::text::tokenize::Level;
 use crate::{Error, Result};
+
+/// The most tokens one generated text may have (`--length`'s ceiling): a
+/// million tokens are a few megabytes of text, far past what a recurrent
+/// model keeps coherent, and at a few thousand tokens a second as long as
+/// anyone would wait.
+pub const MAX_LENGTH: usize = 1_000_000;
 
 /// How to pick tokens.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -44,7 +61,7 @@ pub struct GenerateConfig {
     pub condition: Option<String>,
     /// Token choice.
     pub search: Search,
-    /// Tokens to generate at most (after the prime).
+    /// Tokens to generate at most (after the prime), 1 to [`MAX_LENGTH`].
     pub length: usize,
     /// Outputs: independent samples, or the beam's best `count`.
     pub count: usize,
@@ -113,8 +130,33 @@ impl Generator {
 
     /// Generates `cfg.count` texts.
     pub fn generate(&self, cfg: &GenerateConfig) -> Result<Vec<Generated>> {
+        self.generate_each(cfg, &mut |_, _| {})
+    }
+
+    /// What a generated text starts with: the prime and, between words,
+    /// a space ([`Generated::text`] is this and the continuation).
+    pub fn prefix(&self, prime: &str) -> String {
+        format!("{prime}{}", self.joiner(prime))
+    }
+
+    /// [`Generator::generate`], calling `on_piece(i, text)` with the text of
+    /// every token of output `i` in order: the pieces of output `i` joined
+    /// are its [`Generated::continuation`]. Greedy decoding and sampling
+    /// call it the moment a token is chosen; beam search, which knows its
+    /// best texts only at the end, calls it for their tokens then.
+    pub fn generate_each(
+        &self,
+        cfg: &GenerateConfig,
+        on_piece: &mut dyn FnMut(usize, &str),
+    ) -> Result<Vec<Generated>> {
         if cfg.count == 0 || cfg.length == 0 {
             return Err(Error::Config("count and length must be at least 1".into()));
+        }
+        if cfg.length > MAX_LENGTH {
+            return Err(Error::Config(format!(
+                "length {} is over the ceiling of {MAX_LENGTH} tokens",
+                cfg.length
+            )));
         }
         let (sos, eos) = self.specials()?;
         let prime = tokens(&cfg.prime, self.saved.data.level, false);
@@ -148,16 +190,24 @@ impl Generator {
             ratio: 0.0,
             extra: cfg.length,
         };
+        let model = Masked::new(&self.model, &self.banned());
         let lengths = vec![0; rows];
+        // The last token of each row, for the spacing of the next piece.
+        let mut last: Vec<Option<u32>> = vec![None; rows];
+        let mut stream = |row: usize, token: u32| {
+            on_piece(row, &self.piece(last[row], token));
+            last[row] = Some(token);
+        };
         let hyps: Vec<Hypothesis> = match cfg.search {
-            Search::Greedy => greedy(
-                &self.model,
+            Search::Greedy => greedy_each(
+                &model,
                 &memory,
                 &lengths,
                 &crate::decode::GreedyConfig { specials, limit },
+                &mut stream,
             )?,
-            Search::Sample(options) => sample(
-                &self.model,
+            Search::Sample(options) => sample_each(
+                &model,
                 &memory,
                 &lengths,
                 &SampleConfig {
@@ -166,37 +216,63 @@ impl Generator {
                     options,
                     seed: cfg.seed,
                 },
+                &mut stream,
             )?,
-            Search::Beam(size) => beam_search(
-                &self.model,
-                &memory,
-                &lengths,
-                &BeamConfig {
-                    specials,
-                    limit,
-                    options: BeamOptions {
-                        size,
-                        alpha: 0.0,
-                        n_best: cfg.count.min(size),
+            Search::Beam(size) => {
+                let hyps: Vec<Hypothesis> = beam_search(
+                    &model,
+                    &memory,
+                    &lengths,
+                    &BeamConfig {
+                        specials,
+                        limit,
+                        options: BeamOptions {
+                            size,
+                            alpha: 0.0,
+                            n_best: cfg.count.min(size),
+                        },
                     },
-                },
-            )?
-            .into_iter()
-            .flatten()
-            .collect(),
+                )?
+                .into_iter()
+                .flatten()
+                .collect();
+                for (i, h) in hyps.iter().enumerate() {
+                    let mut prev = None;
+                    for &t in &h.tokens {
+                        on_piece(i, &self.piece(prev, t));
+                        prev = Some(t);
+                    }
+                }
+                hyps
+            }
         };
+        let prefix = self.prefix(&cfg.prime);
         Ok(hyps
             .into_iter()
             .map(|h| {
                 let continuation = self.detokenize(&h.tokens);
                 Generated {
-                    text: format!("{}{}{continuation}", cfg.prime, self.joiner(&cfg.prime)),
+                    text: format!("{prefix}{continuation}"),
                     continuation,
                     log_prob: h.log_prob,
                     finished: h.finished,
                 }
             })
             .collect())
+    }
+
+    /// The specials no step may choose: all but `<eos>`, and `<eos>` too
+    /// where it would be text (a character-level stream has no lines).
+    fn banned(&self) -> Vec<u32> {
+        let eos = self.vocab.eos_id();
+        let keep_eos = !(self.saved.stream && self.saved.data.level == Level::Char);
+        self.vocab
+            .specials()
+            .0
+            .iter()
+            .filter_map(|s| self.vocab.id(s))
+            .filter(|&id| !(keep_eos && Some(id) == eos))
+            .collect()
     }
 
     /// What a stream model reads first when no prime is given: a space
@@ -254,16 +330,28 @@ impl Generator {
         Ok(LmMemory { start, conditions })
     }
 
+    /// The text of the generated `ids`: their pieces joined.
     fn detokenize(&self, ids: &[u32]) -> String {
-        let toks = self.vocab.decode(ids);
+        let mut text = String::new();
+        let mut prev = None;
+        for &t in ids {
+            text.push_str(&self.piece(prev, t));
+            prev = Some(t);
+        }
+        text
+    }
+
+    /// The text `token` adds after `prev`: characters as they are; words
+    /// with a space before them, but not first on a line, and `<eos>` as
+    /// a line break.
+    fn piece(&self, prev: Option<u32>, token: u32) -> String {
+        let eos = self.vocab.eos_id();
+        let text = self.vocab.token(token).unwrap_or_default();
         match self.saved.data.level {
-            Level::Char => toks.concat(),
-            Level::Word => toks
-                .iter()
-                .map(|t| if t == "<eos>" { "\n" } else { t.as_str() })
-                .collect::<Vec<_>>()
-                .join(" ")
-                .replace(" \n ", "\n"),
+            Level::Char => text.to_string(),
+            Level::Word if Some(token) == eos => "\n".to_string(),
+            Level::Word if prev.is_none() || prev == eos => text.to_string(),
+            Level::Word => format!(" {text}"),
         }
     }
 

@@ -254,7 +254,10 @@ impl Translator {
         if kind != KIND {
             return Err(Error::Checkpoint {
                 path: dir.file(CONFIG),
-                msg: format!("`kind` is {kind:?}, expected \"{KIND}\""),
+                msg: format!(
+                    "`kind` is {:?}, expected \"{KIND}\"",
+                    crate::error::excerpt(kind)
+                ),
             });
         }
         let cfg: SavedConfig = serde_json::from_value(value).map_err(|e| Error::Checkpoint {

@@ -7,7 +7,7 @@ use std::collections::hash_map::Entry;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, excerpt};
 
 /// The special tokens a vocabulary starts with, in id order. Roles are known by
 /// name: `<pad>`, `<unk>`, `<sos>`, `<eos>`.
@@ -189,8 +189,11 @@ impl Vocab {
         for (i, s) in specials.0.iter().enumerate() {
             if tokens.get(i) != Some(s) {
                 return Err(Error::Vocab(format!(
-                    "special token `{s}` must have id {i}, found {}",
-                    tokens.get(i).map_or("nothing".into(), |t| format!("`{t}`"))
+                    "special token `{}` must have id {i}, found {}",
+                    excerpt(s),
+                    tokens
+                        .get(i)
+                        .map_or("nothing".into(), |t| format!("`{}`", excerpt(t)))
                 )));
             }
         }
@@ -199,7 +202,8 @@ impl Vocab {
             match index.entry(t.clone()) {
                 Entry::Occupied(e) => {
                     return Err(Error::Vocab(format!(
-                        "token `{t}` appears twice (ids {} and {i})",
+                        "token `{}` appears twice (ids {} and {i})",
+                        excerpt(t),
                         e.get()
                     )));
                 }
@@ -302,7 +306,7 @@ impl Vocab {
                 self.id(t.as_ref()).or(unk).ok_or_else(|| {
                     Error::Vocab(format!(
                         "`{}` is not in the vocabulary, which has no <unk>",
-                        t.as_ref()
+                        excerpt(t.as_ref())
                     ))
                 })
             })
