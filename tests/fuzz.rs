@@ -20,12 +20,9 @@
 //! - `ATTEND_FUZZ_REPLAY` — run only the case with this seed (printed on
 //!   failure), e.g. `ATTEND_FUZZ_REPLAY=123 cargo test --release --test
 //!   fuzz pairs`.
-//! - `ATTEND_FUZZ_SIZES=1` — also run the `config.json` and tutorial
-//!   vocabulary mutants with a number over 1000 that the seed lacks. Left out by default:
-//!   sizes (`"hidden": 99999999`) are for the memory budget on model
-//!   parameters (`attend::memory`, in progress), which makes them errors
-//!   rather than allocations; until then such a mutant can abort the
-//!   process. Every other mutation of those files is in the default run.
+//! - Sizes in `config.json` and the tutorial vocabulary (`"hidden":
+//!   99999999`) are mutants like any other: the memory budget on model
+//!   parameters (`attend::memory`) makes them errors, not allocations.
 //!
 //! The long run is recorded in BENCHMARKS.md (Reliability).
 
@@ -67,10 +64,6 @@ fn env_usize(name: &str, default: usize) -> usize {
 
 fn cases() -> usize {
     env_usize("ATTEND_FUZZ_CASES", 1000)
-}
-
-fn sizes_on() -> bool {
-    std::env::var("ATTEND_FUZZ_SIZES").is_ok_and(|v| v == "1")
 }
 
 /// Tokens that break parsers, spliced in whole.
@@ -402,8 +395,6 @@ impl Drop for Watchdog {
 enum Outcome {
     Accepted,
     Rejected,
-    /// Not run (a size mutant while `ATTEND_FUZZ_SIZES` is off).
-    Skipped,
 }
 
 fn outcome<T, E>(r: Result<T, E>) -> Outcome {
@@ -444,7 +435,7 @@ fn fuzz_with(
     // and truncating a file per case cost more than most cases.
     let trace_file = std::fs::File::create(&trace).ok();
     let dog = Watchdog::start(name);
-    let (mut accepted, mut rejected, mut skipped) = (0usize, 0usize, 0usize);
+    let (mut accepted, mut rejected) = (0usize, 0usize);
     let mut failures = Vec::new();
     let started = Instant::now();
     for &seed in &case_seeds {
@@ -467,7 +458,6 @@ fn fuzz_with(
         match result {
             Ok(Outcome::Accepted) => accepted += 1,
             Ok(Outcome::Rejected) => rejected += 1,
-            Ok(Outcome::Skipped) => skipped += 1,
             Err(_) => failures.push(format!("case {seed}: panic on {}", hex_excerpt(&input))),
         }
         if took > CASE_LIMIT {
@@ -482,8 +472,8 @@ fn fuzz_with(
     }
     let _ = std::fs::remove_file(&trace);
     eprintln!(
-        "fuzz {name}: {} cases in {:.1?}: {accepted} accepted, {rejected} rejected with an error, {skipped} skipped (sizes), {} failed",
-        accepted + rejected + skipped + failures.len(),
+        "fuzz {name}: {} cases in {:.1?}: {accepted} accepted, {rejected} rejected with an error, {} failed",
+        accepted + rejected + failures.len(),
         started.elapsed(),
         failures.len()
     );
@@ -721,32 +711,6 @@ fn safetensors_header() {
     });
 }
 
-/// The numbers of a JSON document (none if it is not JSON).
-fn json_numbers(json: &[u8]) -> Vec<f64> {
-    fn walk(v: &serde_json::Value, out: &mut Vec<f64>) {
-        match v {
-            serde_json::Value::Number(n) => out.push(n.as_f64().unwrap_or(f64::INFINITY)),
-            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
-            serde_json::Value::Object(o) => o.values().for_each(|x| walk(x, out)),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(json) {
-        walk(&v, &mut out);
-    }
-    out
-}
-
-/// Whether a mutant of `seed` has no number above 1000 that the seed does
-/// not have: a new big number may be a size, left to the parameter memory
-/// budget (see the module docs).
-fn no_new_sizes(input: &[u8], seed_numbers: &[f64]) -> bool {
-    json_numbers(input)
-        .iter()
-        .all(|x| x.abs() <= 1000.0 || seed_numbers.contains(x))
-}
-
 /// A tutorial model with 4 source words, 3 target words, hidden size 4 and
 /// `max_length` 5: its weights and vocabulary files.
 fn tiny_tutorial(dir: &Path) -> (PathBuf, Vec<u8>) {
@@ -793,12 +757,8 @@ fn tutorial_import_json() {
     std::fs::write(&case, &vocab).unwrap();
     // The seed itself imports, so mutants start from something that works.
     attend::seq2seq::import_tutorial(&weights, &case).unwrap();
-    let known = json_numbers(&vocab);
     let seeds = vec![vocab];
     fuzz_with("tutorial_import_json", &seeds, true, |input| {
-        if !sizes_on() && !no_new_sizes(input, &known) {
-            return Outcome::Skipped;
-        }
         std::fs::write(&case, input).unwrap();
         outcome(attend::seq2seq::import_tutorial(&weights, &case))
     });
@@ -907,11 +867,7 @@ fn fuzz_config(name: &'static str, kind: &str, load: impl Fn(&Path) -> bool) {
     // Also a compact form, so mutations meet other spacing.
     let compact =
         serde_json::to_vec(&serde_json::from_slice::<serde_json::Value>(&seed).unwrap()).unwrap();
-    let known = json_numbers(&seed);
     fuzz_with(name, &[seed, compact], true, |input| {
-        if !sizes_on() && !no_new_sizes(input, &known) {
-            return Outcome::Skipped;
-        }
         std::fs::write(&config, input).unwrap();
         if load(&model) {
             Outcome::Accepted

@@ -79,9 +79,20 @@ impl RnnConfig {
                 self.input, self.hidden, self.layers
             )));
         }
+        if self.layers > MAX_LAYERS {
+            return Err(Error::Config(format!(
+                "a recurrent stack of {} layers: at most {MAX_LAYERS} are supported (layers in the config or --layers)",
+                self.layers
+            )));
+        }
         Dropout::new(self.dropout).map(|_| ())
     }
 }
+
+/// The deepest recurrent stack: far past any that trains well (the lessons
+/// use 1–2 layers, GNMT 8), so a larger count is a damaged config, refused
+/// before a layer is built.
+pub const MAX_LAYERS: usize = 64;
 
 /// The four parameters of one layer and direction.
 #[derive(Clone, Debug)]
