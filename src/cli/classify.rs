@@ -276,10 +276,9 @@ fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
     if args.hidden.len() > 1 {
         anyhow::bail!("--hidden takes one size for train (several are for `classify compare`)");
     }
-    let cfg: ClassifyConfig = args.run.config(RESUME_FLAGS, |cfg| {
-        apply_flags(cfg, args, globals);
-        Ok(())
-    })?;
+    let cfg: ClassifyConfig = args
+        .run
+        .config(RESUME_FLAGS, |cfg| apply_flags(cfg, args, globals))?;
     let planned = match args.run.resume {
         true => recipe::planned_ensemble(&args.run.out)?,
         false => None,
@@ -370,7 +369,7 @@ fn report_ensemble(out: &std::path::Path) -> Result<ExitCode> {
 /// split (models in `--out`/`<cell>-<hidden>`), scored on the same test set.
 fn compare(args: &CompareArgs, globals: &Globals) -> Result<ExitCode> {
     let mut base: ClassifyConfig = args.train.run.load()?;
-    apply_flags(&mut base, &args.train, globals);
+    apply_flags(&mut base, &args.train, globals)?;
     let mut rows = Vec::new();
     let sizes = match args.train.hidden.as_slice() {
         [] => vec![32, 64, 128],
@@ -426,7 +425,7 @@ const RESUME_FLAGS: &[(&str, &str)] = &[
     ("task.batch.batch_size", "--batch-size"),
 ];
 
-fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) {
+fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) -> Result<()> {
     let d = &mut cfg.data;
     if let Some(v) = &a.data {
         d.dataset = v.clone();
@@ -557,6 +556,18 @@ fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) {
     if let Some(b) = a.batch_size {
         cfg.task.batch.batch_size = b;
     }
+    if a.mask_sparsity.is_some() && cfg.model.pooling != Pooling::Mask {
+        anyhow::bail!(
+            "--mask-sparsity weighs the gates of --pooling mask, but the pooling is {:?}",
+            cfg.model.pooling
+        );
+    }
+    if cfg.model.freeze_embeddings && cfg.embeddings.is_none() {
+        anyhow::bail!(
+            "--freeze-embeddings (model.freeze_embeddings) keeps pretrained vectors fixed: give them with --embeddings FILE"
+        );
+    }
+    Ok(())
 }
 
 fn eval(args: &EvalArgs) -> Result<ExitCode> {

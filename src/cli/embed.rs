@@ -125,9 +125,9 @@ pub struct SimilarArgs {
     vectors: PathBuf,
     /// The query word.
     word: String,
-    /// How many neighbours.
-    #[arg(short = 'n', long, default_value_t = 10)]
-    n: usize,
+    /// How many neighbours (at least 1).
+    #[arg(short = 'n', long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    n: u32,
     /// Search only the N most frequent words.
     #[arg(long, value_name = "N")]
     restrict_vocab: Option<usize>,
@@ -145,9 +145,9 @@ pub struct AnalogyArgs {
     b: String,
     /// C.
     c: String,
-    /// How many answers.
-    #[arg(short = 'n', long, default_value_t = 5)]
-    n: usize,
+    /// How many answers (at least 1).
+    #[arg(short = 'n', long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    n: u32,
     /// 3CosMul (Levy & Goldberg) instead of 3CosAdd.
     #[arg(long)]
     cosmul: bool,
@@ -295,7 +295,12 @@ fn print_neighbours(list: &[attend::embed::Neighbour]) {
 
 fn similar(args: SimilarArgs) -> Result<ExitCode> {
     let v = load(&args.vectors)?;
-    let list = v.most_similar(&[args.word.as_str()], &[], args.n, args.restrict_vocab)?;
+    let list = v.most_similar(
+        &[args.word.as_str()],
+        &[],
+        args.n as usize,
+        args.restrict_vocab,
+    )?;
     print_neighbours(&list);
     Ok(ExitCode::SUCCESS)
 }
@@ -310,7 +315,7 @@ fn analogy(args: AnalogyArgs) -> Result<ExitCode> {
     let list = v.analogy(
         [args.a.as_str(), args.b.as_str(), args.c.as_str()],
         method,
-        args.n,
+        args.n as usize,
         args.restrict_vocab,
     )?;
     print_neighbours(&list);

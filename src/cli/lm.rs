@@ -148,9 +148,9 @@ pub struct GenerateArgs {
     /// Sample from the smallest set of tokens with probability ≥ P.
     #[arg(long, value_name = "P")]
     top_p: Option<f64>,
-    /// Beam search with N beams.
-    #[arg(long, value_name = "N", conflicts_with_all = ["temperature", "top_k", "top_p"])]
-    beam: Option<usize>,
+    /// Beam search with N beams (at most 256).
+    #[arg(long, value_name = "N", conflicts_with_all = ["temperature", "top_k", "top_p"], value_parser = clap::value_parser!(u16).range(1..=256))]
+    beam: Option<u16>,
     /// Tokens to generate at most (default 30 for a line model, 200 for a
     /// stream), at most 1,000,000. Greedy decoding and sampling print each
     /// token as it comes when one text is generated without --json; beam
@@ -230,7 +230,14 @@ fn apply_flags(cfg: &mut LmRunConfig, a: &TrainArgs, g: &Globals) -> Result<()> 
     }
     if a.tie_weights {
         m.tie_weights = true;
-        // Tying needs equal widths; the hidden size decides.
+        // Tying needs equal widths; the hidden size decides, unless the
+        // flags ask for two.
+        if let Some(e) = a.embed.filter(|&e| e != m.hidden) {
+            anyhow::bail!(
+                "--tie-weights shares one table between input and output, so --embed {e} must equal --hidden {} (or leave --embed out)",
+                m.hidden
+            );
+        }
         m.embed = m.hidden;
     }
     let t = &mut cfg.task;
@@ -319,7 +326,7 @@ fn generate(a: GenerateArgs, g: &Globals) -> Result<ExitCode> {
     }
     let search = match (a.greedy, a.beam) {
         (true, _) => Search::Greedy,
-        (false, Some(n)) => Search::Beam(n),
+        (false, Some(n)) => Search::Beam(usize::from(n)),
         (false, None) => Search::Sample(SampleOptions {
             temperature: a.temperature.unwrap_or(1.0),
             top_k: a.top_k,

@@ -131,10 +131,10 @@ pub struct EvalArgs {
 /// How to search, shared by `eval` and `run`.
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// Beam search with this many beams; without --beam, --greedy or
-    /// --sample: beam 5, the default of OpenNMT and JoeyNMT.
-    #[arg(long, value_name = "N")]
-    beam: Option<usize>,
+    /// Beam search with this many beams (at most 256); without --beam,
+    /// --greedy or --sample: beam 5, the default of OpenNMT and JoeyNMT.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    beam: Option<u16>,
     /// Greedy search: the most probable token at every step (fastest).
     #[arg(long, conflicts_with_all = ["beam", "sample"])]
     greedy: bool,
@@ -210,10 +210,9 @@ pub fn run(cmd: TranslateCommand, globals: &Globals) -> Result<ExitCode> {
 }
 
 fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
-    let cfg: TranslateConfig = args.run.config(RESUME_FLAGS, |cfg| {
-        apply_flags(cfg, args, globals);
-        Ok(())
-    })?;
+    let cfg: TranslateConfig = args
+        .run
+        .config(RESUME_FLAGS, |cfg| apply_flags(cfg, args, globals))?;
     args.run.stop_gracefully_on_signals()?;
     let report = recipe::train(
         &cfg,
@@ -240,7 +239,7 @@ const RESUME_FLAGS: &[(&str, &str)] = &[
     ("task.batch.batch_size", "--batch-size"),
 ];
 
-fn apply_flags(cfg: &mut TranslateConfig, a: &TrainArgs, g: &Globals) {
+fn apply_flags(cfg: &mut TranslateConfig, a: &TrainArgs, g: &Globals) -> Result<()> {
     let d = &mut cfg.data;
     if let Some(v) = &a.data {
         d.dataset = v.clone();
@@ -285,6 +284,13 @@ fn apply_flags(cfg: &mut TranslateConfig, a: &TrainArgs, g: &Globals) {
     if let Some(r) = a.teacher_forcing {
         cfg.task.teacher_forcing = r;
     }
+    if a.input_feeding && !matches!(cfg.model.decoder, DecoderKind::Dot | DecoderKind::General) {
+        bail!(
+            "--input-feeding is Luong's, for --attention dot or general, not {:?}",
+            cfg.model.decoder
+        );
+    }
+    Ok(())
 }
 
 /// Beams of the default search (see [`SearchArgs::beam`]).
@@ -304,7 +310,7 @@ fn decode_config(s: &SearchArgs, n_best: Option<usize>, g: &Globals) -> DecodeCo
         }
     } else {
         Search::Beam(BeamOptions {
-            size: s.beam.unwrap_or(DEFAULT_BEAM),
+            size: s.beam.map_or(DEFAULT_BEAM, usize::from),
             alpha: s.alpha,
             n_best: n_best.unwrap_or(1),
         })

@@ -483,7 +483,7 @@ mod tests {
         let lens = [1usize, 2, 2, 3, 50, 1000];
         let order: Vec<usize> = (0..lens.len()).collect();
         let batches = length_batches(&order, |i| lens[i], 3, 100);
-        assert_eq!(batches, vec![&[0, 1, 2][..], &[3][..], &[4][..], &[5][..]]);
+        assert_eq!(batches, vec![&[0, 1, 2][..], &[3, 4][..], &[5][..]]);
         let all: Vec<usize> = batches.concat();
         assert_eq!(all, order);
         assert!(length_batches(&[], |_| 1, 4, 10).is_empty());

@@ -381,20 +381,68 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
         .map_err(|e| Error::format(path, Some(e.line()), format!("not the expected JSON: {e}")))
 }
 
-/// Writes named tensors as safetensors, atomically.
+/// The metadata key of a weights file's checksum: the sha256 of its tensor
+/// data, as lowercase hex.
+///
+/// The checksum lives in the file's own safetensors header rather than in a
+/// separate manifest: a file and a manifest are two writes, and a crash
+/// between them would leave a sound file that fails its check (or a damaged
+/// one that passes). Inside the header, every atomic write of the file
+/// carries the checksum of exactly its data.
+pub const CHECKSUM_KEY: &str = "attend.sha256";
+
+/// Writes named tensors as safetensors, atomically, with the sha256 of their
+/// data in the header's metadata ([`CHECKSUM_KEY`]), which
+/// [`read_tensors`] verifies.
 pub fn write_tensors(path: &Path, tensors: &HashMap<String, Tensor>) -> Result<()> {
-    let bytes = safetensors::tensor::serialize(tensors.iter().map(|(k, v)| (k.as_str(), v)), None)
-        .map_err(|e| Error::io(path, std::io::Error::other(e)))?;
+    let serialize = |metadata: Option<HashMap<String, String>>| {
+        safetensors::tensor::serialize(tensors.iter().map(|(k, v)| (k.as_str(), v)), metadata)
+            .map_err(|e| Error::io(path, std::io::Error::other(e)))
+    };
+    // The data section does not depend on the metadata, so the checksum of
+    // a first serialisation is the checksum of the final file's data.
+    let plain = serialize(None)?;
+    let sum = data_sha256(&plain).ok_or_else(|| Error::Checkpoint {
+        path: path.to_path_buf(),
+        msg: "serialised an unreadable safetensors header".into(),
+    })?;
+    let bytes = serialize(Some(HashMap::from([(CHECKSUM_KEY.to_string(), sum)])))?;
     write_atomic(path, |f| f.write_all(&bytes))
 }
 
-/// Reads a safetensors file onto `device`.
+/// The sha256 of a safetensors buffer's data section (after the 8-byte
+/// header length and the header), or `None` if the length is damaged.
+fn data_sha256(bytes: &[u8]) -> Option<String> {
+    let n = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    let start = usize::try_from(n).ok()?.checked_add(8)?;
+    let data = bytes.get(start..)?;
+    crate::data::download::sha256_hex(data).ok()
+}
+
+/// Reads a safetensors file onto `device`. A file written by attend carries
+/// its checksum ([`CHECKSUM_KEY`]); one whose data no longer matches it is
+/// an error naming the file. Files from elsewhere (PyTorch exports) have
+/// none and are read as they are.
 pub fn read_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>> {
     let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
-    candle_core::safetensors::load_buffer(&bytes, device).map_err(|e| Error::Checkpoint {
+    let unreadable = |e: &dyn std::fmt::Display| Error::Checkpoint {
         path: path.to_path_buf(),
         msg: format!("not a readable safetensors file: {e}"),
-    })
+    };
+    let (_, header) =
+        safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| unreadable(&e))?;
+    if let Some(want) = header.metadata().as_ref().and_then(|m| m.get(CHECKSUM_KEY)) {
+        let got = data_sha256(&bytes).unwrap_or_default();
+        if &got != want {
+            return Err(Error::Checkpoint {
+                path: path.to_path_buf(),
+                msg: format!(
+                    "is damaged: its tensor data has sha256 {got}, but the file was written with {want}; restore it from a checkpoint or a backup"
+                ),
+            });
+        }
+    }
+    candle_core::safetensors::load_buffer(&bytes, device).map_err(|e| unreadable(&e))
 }
 
 #[cfg(test)]
@@ -440,6 +488,22 @@ mod tests {
         assert!(dir.latest_checkpoint()?.unwrap().ends_with("step-00000001"));
         dir.save_checkpoint(2, &[("model.safetensors", &tensors(2.0))], &2u64)?;
         assert!(dir.latest_checkpoint()?.unwrap().ends_with("step-00000002"));
+        Ok(())
+    }
+
+    #[test]
+    fn damaged_tensor_data_is_detected() -> Result<()> {
+        let tmp = tempfile::tempdir().map_err(|e| Error::io("tmp", e))?;
+        let p = tmp.path().join("w.safetensors");
+        write_tensors(&p, &tensors(3.0))?;
+        let w = read_tensors(&p, &Device::Cpu)?;
+        assert_eq!(w["w"].sum_all()?.to_scalar::<f32>()?, 18.0);
+        let mut bytes = fs::read(&p).unwrap();
+        let last = bytes.len() - 3;
+        bytes[last] ^= 0x10;
+        fs::write(&p, &bytes).unwrap();
+        let e = read_tensors(&p, &Device::Cpu).unwrap_err().to_string();
+        assert!(e.contains("w.safetensors") && e.contains("damaged"), "{e}");
         Ok(())
     }
 

@@ -170,6 +170,14 @@ impl TrainConfig {
         }
         self.optimizer.validate()?;
         self.schedule.validate()?;
+        if let ScheduleConfig::Cosine { min_lr, .. } = self.schedule
+            && min_lr >= self.optimizer.lr()
+        {
+            return Err(Error::Config(format!(
+                "the cosine schedule anneals from the learning rate down to min_lr, but min_lr (--min-lr) {min_lr} is not below the rate (--lr) {}",
+                self.optimizer.lr()
+            )));
+        }
         Ok(())
     }
 }

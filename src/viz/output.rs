@@ -59,6 +59,22 @@ impl ImageFormat {
 /// Draws `figure` to `path` as PNG or SVG, by the extension, atomically.
 pub(crate) fn save(path: &Path, figure: &impl Figure) -> Result<()> {
     let format = ImageFormat::from_path(path)?;
+    // The encoders' own errors for a missing folder are opaque
+    // (`ImageError(IoError(…))`): say what is wrong before drawing.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!(
+                    "cannot write the image: the folder {} does not exist",
+                    dir.display()
+                ),
+            ),
+        ));
+    }
     register_font();
     let tmp = temp_path(path, format);
     let drawn = match format {
