@@ -252,3 +252,38 @@ fn sizes_past_the_budget_are_one_line_errors() {
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     assert!(run.stderr.contains("memory budget"), "{}", run.stderr);
 }
+
+#[test]
+fn a_runaway_line_is_cut_for_a_line_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut names: Vec<String> = lines_of("names.tsv.gz", 20, 1000)
+        .iter()
+        .skip(1)
+        .map(|l| l.split('\t').next().unwrap().to_string())
+        .collect();
+    names.insert(100, "x".repeat(1_000_000));
+    let data = tmp.path().join("names.txt");
+    std::fs::write(&data, names.join("\n") + "\n").unwrap();
+    let run = attend(&[
+        "--threads",
+        "1",
+        "lm",
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--lines",
+        "--hidden",
+        "16",
+        "--epochs",
+        "1",
+        "--out",
+        tmp.path().join("lm").to_str().unwrap(),
+    ]);
+    ok(&run);
+    assert!(
+        run.stderr
+            .contains("1 lines longer than max_len = 1000 tokens cut"),
+        "{}",
+        run.stderr
+    );
+}

@@ -131,7 +131,8 @@ pub struct TrainArgs {
     /// Tokens are characters or (lowercased, punctuation split) words.
     #[arg(long, value_enum)]
     level: Option<LevelArg>,
-    /// Keep at most N tokens of each text.
+    /// Keep at most N tokens of each text (default 5,000, at most 100,000;
+    /// longer texts are cut, with a count).
     #[arg(long, value_name = "N")]
     max_len: Option<usize>,
     /// Recurrent network, or a bag of tokens (and n-grams) averaged: fastText's

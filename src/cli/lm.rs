@@ -108,6 +108,10 @@ pub struct TrainArgs {
     /// Keep at most this many tokens.
     #[arg(long, value_name = "N")]
     max_vocab: Option<usize>,
+    /// Lines: keep at most N tokens of a line (default 1,000, at most
+    /// 100,000; longer lines are cut, with a count).
+    #[arg(long, value_name = "N")]
+    max_len: Option<usize>,
 }
 
 /// `attend lm eval` flags.
@@ -211,6 +215,9 @@ fn apply_flags(cfg: &mut LmRunConfig, a: &TrainArgs, g: &Globals) -> Result<()> 
     }
     if a.max_vocab.is_some() {
         d.max_vocab = a.max_vocab;
+    }
+    if a.max_len.is_some() {
+        d.max_len = a.max_len;
     }
     let m = &mut cfg.model;
     if let Some(c) = a.cell {

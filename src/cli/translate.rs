@@ -64,7 +64,9 @@ pub struct TrainArgs {
     /// Swap the columns (eng-fra → French to English, as the lesson does).
     #[arg(long)]
     reverse: bool,
-    /// Longest sentence kept (with --tutorial-filter: fewer than N words).
+    /// Longest sentence kept, in tokens a side (default 100, at most
+    /// 10,000; longer pairs are skipped and counted); with
+    /// --tutorial-filter: fewer than N words (default 10).
     #[arg(long, value_name = "N")]
     max_len: Option<usize>,
     /// Recurrent cell of encoder and decoder.

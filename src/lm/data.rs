@@ -52,6 +52,65 @@ pub struct LmDataConfig {
     pub min_freq: u64,
     /// Keep at most this many of the most frequent tokens.
     pub max_vocab: Option<usize>,
+    /// Lines: keep at most this many tokens of a line (default
+    /// [`DEFAULT_MAX_LINE`]); longer lines are cut, with a count. Streams
+    /// are read in BPTT windows and need no limit.
+    #[serde(default)]
+    pub max_len: Option<usize>,
+}
+
+/// The most tokens of a line a line model reads unless `max_len` says
+/// otherwise: every line of the bundled data fits many times over, while a
+/// runaway line (a whole file without line breaks) is cut instead of
+/// setting the padded width of its batch.
+pub const DEFAULT_MAX_LINE: usize = 1_000;
+
+/// The largest `max_len` a config may set.
+pub const MAX_MAX_LINE: usize = 100_000;
+
+impl LmDataConfig {
+    /// The most tokens of a line read: `max_len`, else [`DEFAULT_MAX_LINE`].
+    pub fn max_line(&self) -> usize {
+        self.max_len.unwrap_or(DEFAULT_MAX_LINE)
+    }
+
+    /// Checks the line limit.
+    pub fn validate(&self) -> Result<()> {
+        match self.max_len {
+            Some(m) if !(1..=MAX_MAX_LINE).contains(&m) => Err(Error::Config(format!(
+                "data.max_len must be in 1..={MAX_MAX_LINE}, got {m}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Cuts every line of `splits` (a line corpus) to its first `max` tokens at
+/// `level`; returns how many lines were cut.
+pub fn cut_long_lines(splits: &mut Splits, level: Level, max: usize) -> usize {
+    let Splits::Lines { train, valid, test } = splits else {
+        return 0;
+    };
+    let mut cut = 0;
+    for line in train
+        .iter_mut()
+        .chain(valid.iter_mut())
+        .chain(test.iter_mut())
+    {
+        let end = match level {
+            Level::Char => line.text.char_indices().nth(max).map(|(i, _)| i),
+            Level::Word => line
+                .text
+                .split_whitespace()
+                .nth(max)
+                .map(|w| w.as_ptr() as usize - line.text.as_ptr() as usize),
+        };
+        if let Some(end) = end {
+            line.text.truncate(end);
+            cut += 1;
+        }
+    }
+    cut
 }
 
 impl Default for LmDataConfig {
@@ -71,6 +130,7 @@ impl Default for LmDataConfig {
             split_seed: 0,
             min_freq: 1,
             max_vocab: None,
+            max_len: None,
         }
     }
 }

@@ -187,13 +187,21 @@ pub fn train(
 ) -> Result<TrainReport> {
     cfg.train.validate()?;
     cfg.task.validate()?;
+    cfg.data.validate()?;
     let (dir, lock, start) = ModelDir::for_training(out, start)?;
     warn_taken_over(&lock, quiet);
     let source = Resolver::from_env().resolve(&cfg.data.dataset)?.path;
     if start == Start::Resume {
         dir.check_data(&source)?;
     }
-    let splits = data::read(&cfg.data)?;
+    let mut splits = data::read(&cfg.data)?;
+    let max = cfg.data.max_line();
+    let cut = data::cut_long_lines(&mut splits, cfg.data.level, max);
+    if cut > 0 && !quiet {
+        eprintln!(
+            "warning: {cut} lines longer than max_len = {max} tokens cut to their first {max}"
+        );
+    }
     let stream = matches!(splits, Splits::Stream { .. });
     let (vocab, conditions) = match start {
         Start::Fresh => {
@@ -389,6 +397,8 @@ pub fn evaluate(dir: &Path, dataset: Option<&str>) -> Result<EvalReport> {
             (part, file.display().to_string())
         }
     };
+    let mut part = part;
+    data::cut_long_lines(&mut part, level, saved.data.max_line());
     let [_, _, test] = parts(&part);
     let test = encode(test, level, &vocab, &saved.conditions)?;
     let (nll, tokens) = score(&model, &test, &specials(&vocab)?, &saved.task)?;
