@@ -15,6 +15,24 @@ use crate::{Error, Result};
 
 static BUDGET: OnceLock<u64> = OnceLock::new();
 
+thread_local! {
+    /// A tighter limit for the work in progress on this thread, and what
+    /// sets it (see [`with_limit`]).
+    static SCOPED: std::cell::RefCell<Option<(u64, String)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with the budget lowered to `limit` bytes on this thread, `what`
+/// saying why in errors: loading a model builds it from its config before
+/// its weights are matched to it, and a config that asks for more than its
+/// weights file holds must fail before allocating what it asks for.
+pub fn with_limit<T>(limit: u64, what: &str, f: impl FnOnce() -> T) -> T {
+    let before = SCOPED.with(|s| s.replace(Some((limit, what.to_string()))));
+    let out = f();
+    SCOPED.with(|s| *s.borrow_mut() = before);
+    out
+}
+
 /// The byte budget (see the module docs).
 pub fn budget() -> u64 {
     *BUDGET.get_or_init(|| {
@@ -31,6 +49,14 @@ pub fn budget() -> u64 {
 /// holds already. The error names both and says where the size came from.
 pub fn check(what: &str, bytes: u64, held: u64) -> Result<()> {
     let total = held.saturating_add(bytes);
+    if let Some((limit, why)) = SCOPED.with(|s| s.borrow().clone())
+        && total > limit
+    {
+        return Err(Error::Config(format!(
+            "{what} would need {}: more than {why}",
+            human(bytes)
+        )));
+    }
     let limit = budget();
     if total <= limit {
         return Ok(());
@@ -107,6 +133,16 @@ mod tests {
         assert_eq!(parse_bytes("x"), None);
         assert_eq!(human(999), "999 B");
         assert_eq!(human(40_000_000_000), "40.0 GB");
+    }
+
+    #[test]
+    fn a_scoped_limit_is_tighter_and_says_why() {
+        let e = with_limit(100, "the weights file holds", || check("w", 101, 0))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("the weights file holds"), "{e}");
+        assert!(with_limit(100, "x", || check("w", 100, 0)).is_ok());
+        assert!(check("w", 101, 0).is_ok(), "the limit ends with the scope");
     }
 
     #[test]

@@ -15,6 +15,12 @@ use candle_nn::VarBuilder;
 use super::ParamStore;
 use crate::{Error, Result};
 
+/// What building a model to load may allocate beyond what its weights file
+/// backs: enough for any small model to build, so a weights file missing
+/// tensors is reported by name; a damaged config asking for gigabytes still
+/// fails before allocating them.
+const SLACK: u64 = 256 << 20;
+
 /// Builds a model with `build` on `device` with the weights `tensors` (our
 /// parameter names), after checking that they are exactly the model's
 /// parameters with the model's shapes. `file` and `display` (our name → the
@@ -28,8 +34,21 @@ pub fn load_checked<M>(
     file: &Path,
     display: &dyn Fn(&str) -> String,
 ) -> Result<(M, ParamStore)> {
+    // The config is only trusted as far as the file backs it: building the
+    // expected model may allocate what the file's tensors take, drawn in
+    // f64 (20 bytes an element at the peak), and a little more (so a small
+    // model still builds and the checks below name what does not fit).
+    let elems: u64 = tensors.values().map(|t| t.elem_count() as u64).sum();
     let expected = ParamStore::new(0);
-    build(expected.var_builder(DType::F32, &Device::Cpu))?;
+    crate::memory::with_limit(
+        elems.saturating_mul(20).saturating_add(SLACK),
+        &format!(
+            "the {} parameters {} holds: the config does not fit its weights",
+            elems,
+            file.display()
+        ),
+        || build(expected.var_builder(DType::F32, &Device::Cpu)),
+    )?;
     let err = |msg: String| Error::Checkpoint {
         path: file.to_path_buf(),
         msg,
