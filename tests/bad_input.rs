@@ -5,34 +5,12 @@ mod common;
 
 use std::path::Path;
 
-use common::cli::{Run, attend};
+use common::cli::{Run, attend, one_line_error};
 
 fn stats(path: &Path, extra: &[&str]) -> Run {
     let mut args = vec!["data", "stats", "--data", path.to_str().unwrap()];
     args.extend_from_slice(extra);
     attend(&args)
-}
-
-/// Exit code 2, no panic, one line that contains every one of `wanted`.
-fn assert_one_line_error(run: &Run, wanted: &[&str]) {
-    assert_eq!(
-        run.code,
-        Some(2),
-        "stdout: {}\nstderr: {}",
-        run.stdout,
-        run.stderr
-    );
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    assert_eq!(
-        run.stderr.lines().count(),
-        1,
-        "not one line: {}",
-        run.stderr
-    );
-    assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
-    for w in wanted {
-        assert!(run.stderr.contains(w), "`{w}` not in: {}", run.stderr);
-    }
 }
 
 fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> std::path::PathBuf {
@@ -46,7 +24,7 @@ fn missing_path() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("missing.tsv");
     let run = stats(&path, &["--format", "pairs"]);
-    assert_one_line_error(
+    one_line_error(
         &run,
         &[&format!("{}: no such file", path.display()), "expected"],
     );
@@ -62,7 +40,7 @@ fn a_directory() {
     // With and without a format: a directory is never mistaken for a name.
     for extra in [&["--format", "pairs"][..], &[]] {
         let run = stats(dir.path(), extra);
-        assert_one_line_error(&run, &[&want]);
+        one_line_error(&run, &[&want]);
     }
 }
 
@@ -72,7 +50,7 @@ fn an_empty_file() {
     let path = write(&dir, "empty.tsv", b"");
     let run = stats(&path, &["--format", "pairs"]);
     let want = format!("{}: file is empty, expected sentence pairs", path.display());
-    assert_one_line_error(&run, &[&want]);
+    one_line_error(&run, &[&want]);
 }
 
 #[test]
@@ -82,7 +60,7 @@ fn binary_garbage() {
     let path = write(&dir, "garbage.bin", &garbage);
     for format in ["pairs", "corpus"] {
         let run = stats(&path, &["--format", format]);
-        assert_one_line_error(&run, &[&format!("{}:1: ", path.display()), "expected"]);
+        one_line_error(&run, &[&format!("{}:1: ", path.display()), "expected"]);
     }
 }
 
@@ -96,7 +74,7 @@ fn a_pair_line_without_a_tab() {
     );
     let run = stats(&path, &["--format", "pairs"]);
     let want = format!("{}:3: expected two tab-separated columns", path.display());
-    assert_one_line_error(&run, &[&want]);
+    one_line_error(&run, &[&want]);
 }
 
 #[test]
@@ -116,7 +94,7 @@ fn a_csv_row_with_a_missing_column() {
         ],
     );
     let want = format!("{}:3: expected at least 2 columns, found 1", path.display());
-    assert_one_line_error(&run, &[&want]);
+    one_line_error(&run, &[&want]);
 }
 
 #[test]
@@ -125,11 +103,11 @@ fn invalid_utf8() {
     let path = write(&dir, "latin1.tsv", b"Go.\tVa !\nCaf\xe9.\tCaf\xe9 !\n");
     let run = stats(&path, &["--format", "pairs"]);
     let want = format!("{}:2: invalid UTF-8", path.display());
-    assert_one_line_error(&run, &[&want, "expected"]);
+    one_line_error(&run, &[&want, "expected"]);
 }
 
 #[test]
 fn an_unknown_dataset_name() {
     let run = attend(&["data", "stats", "--data", "eng-deu"]);
-    assert_one_line_error(&run, &["unknown dataset `eng-deu`", "eng-fra", "text8"]);
+    one_line_error(&run, &["unknown dataset `eng-deu`", "eng-fra", "text8"]);
 }

@@ -11,7 +11,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::cli::{Run, attend, attend_stdin, ok};
+use common::cli::{attend, attend_stdin, ok, one_line_error};
 
 /// The largest peak resident size of any child waited for so far, in bytes.
 fn children_peak_rss() -> u64 {
@@ -26,23 +26,9 @@ fn children_peak_rss() -> u64 {
 
 const GB: u64 = 1_000_000_000;
 
-fn failed(run: &Run, wanted: &[&str]) {
-    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
-    let lines: Vec<&str> = run.stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "one line expected: {}", run.stderr);
-    for w in wanted {
-        assert!(lines[0].contains(w), "`{w}` missing from: {}", lines[0]);
-    }
-}
-
 fn lines_of(name: &str, every: usize, take: usize) -> Vec<String> {
-    use std::io::Read;
-    let f = std::fs::File::open(common::data_dir().join(name)).unwrap();
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(f)
-        .read_to_string(&mut text)
-        .unwrap();
-    text.lines()
+    common::dataset_text(name)
+        .lines()
         .step_by(every)
         .take(take)
         .map(String::from)
@@ -180,7 +166,7 @@ fn sizes_past_the_budget_are_one_line_errors() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    failed(&run, &["parameter", "memory budget", "would need"]);
+    one_line_error(&run, &["parameter", "memory budget", "would need"]);
 
     // A model directory whose config.json asks for an enormous layer.
     let model = tmp.path().join("m");
@@ -208,7 +194,7 @@ fn sizes_past_the_budget_are_one_line_errors() {
     .unwrap();
     // Refused before it allocates more than the weights file backs.
     let run = attend(&["translate", "run", "--model", model.to_str().unwrap(), "a"]);
-    failed(&run, &["model.safetensors", "does not fit its weights"]);
+    one_line_error(&run, &["model.safetensors", "does not fit its weights"]);
 
     // The tutorial's vocabulary file claiming a billion attention slots.
     let fixtures = common::fixtures_dir().join("tutorial_seq2seq");
@@ -232,7 +218,7 @@ fn sizes_past_the_budget_are_one_line_errors() {
         "--out",
         tmp.path().join("imp").to_str().unwrap(),
     ]);
-    failed(
+    one_line_error(
         &run,
         &["decoder.attn", "tutorial_model.safetensors", "does not fit"],
     );

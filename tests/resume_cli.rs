@@ -10,27 +10,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::cli::{Run, attend, ok};
-
-/// Every `--n`-th line of a gzipped dataset (with its header line when
-/// `header`), written as a small plain file the test owns.
-fn slice(name: &str, every: usize, header: bool, out: &Path) -> PathBuf {
-    use std::io::Read;
-    let f = std::fs::File::open(common::data_dir().join(name)).unwrap();
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(f)
-        .read_to_string(&mut text)
-        .unwrap();
-    let mut lines = text.lines();
-    let mut kept: Vec<&str> = Vec::new();
-    if header {
-        kept.push(lines.next().unwrap());
-    }
-    kept.extend(lines.step_by(every));
-    let path = out.join(name.trim_end_matches(".gz"));
-    std::fs::write(&path, kept.join("\n") + "\n").unwrap();
-    path
-}
+use common::cli::{Run, attend, ok, one_line_error};
 
 fn train(group: &str, args: &[&str], extra: &[&str]) -> Run {
     let mut a = vec!["--threads", "1", group, "train"];
@@ -47,15 +27,6 @@ fn final_state(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .iter()
         .map(|f| (f.to_string(), std::fs::read(ckpt.join(f)).unwrap()))
         .collect()
-}
-
-fn failed(run: &Run, wanted: &[&str]) {
-    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
-    let lines: Vec<&str> = run.stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "one line expected: {}", run.stderr);
-    for w in wanted {
-        assert!(lines[0].contains(w), "`{w}` missing from: {}", lines[0]);
-    }
 }
 
 /// k = 2 epochs, `--resume --epochs 3` (no other flag), against 3 straight.
@@ -93,7 +64,7 @@ fn resumed_equals_straight(group: &str, args: &[&str], tmp: &Path) -> PathBuf {
 #[test]
 fn translate_resume_is_the_saved_run() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = slice("eng-fra.txt.gz", 40, false, tmp.path());
+    let data = common::dataset_slice("eng-fra.txt.gz", 40, false, tmp.path());
     let d = data.display().to_string();
     let args = [
         "--data",
@@ -128,15 +99,15 @@ fn translate_resume_is_the_saved_run() {
         "--batch-size",
         "32",
     ]);
-    failed(
+    one_line_error(
         &run,
         &["--hidden", "--batch-size", "was 24, now 32", "was 16"],
     );
     let run = attend(&["translate", "train", "--resume", "--out", &m, "--seed", "8"]);
-    failed(&run, &["--seed", "was 7, now 8"]);
+    one_line_error(&run, &["--seed", "was 7, now 8"]);
     // A fresh run over a trained one is refused before it writes anything.
     let run = attend(&["translate", "train", "--data", &d, "--out", &m]);
-    failed(&run, &["already holds a training run", "--resume"]);
+    one_line_error(&run, &["already holds a training run", "--resume"]);
     assert_eq!(
         std::fs::read(model.join("train_config.json")).unwrap(),
         before
@@ -153,7 +124,7 @@ fn translate_resume_is_the_saved_run() {
             "--epochs",
             "4",
         ]);
-        failed(&run, &[&m, &format!("pid {}", std::process::id())]);
+        one_line_error(&run, &[&m, &format!("pid {}", std::process::id())]);
     }
     // The data changed under the run: resuming would mix the splits.
     let mut text = std::fs::read_to_string(&data).unwrap();
@@ -168,16 +139,16 @@ fn translate_resume_is_the_saved_run() {
         "--epochs",
         "4",
     ]);
-    failed(&run, &["needs the same data", "sha256"]);
+    one_line_error(&run, &["needs the same data", "sha256"]);
     // --out naming a file.
     let run = attend(&["translate", "train", "--data", &d, "--out", &d]);
-    failed(&run, &["is not a directory", "--out"]);
+    one_line_error(&run, &["is not a directory", "--out"]);
 }
 
 #[test]
 fn classify_resume_is_the_saved_run() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = slice("names.tsv.gz", 8, true, tmp.path());
+    let data = common::dataset_slice("names.tsv.gz", 8, true, tmp.path());
     let d = data.display().to_string();
     let args = [
         "--data",
@@ -210,13 +181,13 @@ fn classify_resume_is_the_saved_run() {
         "--pooling",
         "max",
     ]);
-    failed(&run, &["--pooling", "mean", "max"]);
+    one_line_error(&run, &["--pooling", "mean", "max"]);
 }
 
 #[test]
 fn lm_resume_is_the_saved_run() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = slice("names.tsv.gz", 8, true, tmp.path());
+    let data = common::dataset_slice("names.tsv.gz", 8, true, tmp.path());
     let d = data.display().to_string();
     let args = [
         "--data",
@@ -237,5 +208,5 @@ fn lm_resume_is_the_saved_run() {
     let model = resumed_equals_straight("lm", &args, tmp.path());
     let m = model.display().to_string();
     let run = attend(&["lm", "train", "--resume", "--out", &m, "--cell", "gru"]);
-    failed(&run, &["--cell", "lstm", "gru"]);
+    one_line_error(&run, &["--cell", "lstm", "gru"]);
 }

@@ -6,23 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::cli::{Run, attend, attend_stdin, ok};
-
-fn one_line_error(run: &Run, wanted: &[&str]) {
-    assert_eq!(
-        run.code,
-        Some(2),
-        "stdout: {}\nstderr: {}",
-        run.stdout,
-        run.stderr
-    );
-    let lines: Vec<&str> = run.stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "expected one line, got: {}", run.stderr);
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    for w in wanted {
-        assert!(lines[0].contains(w), "`{w}` missing from: {}", lines[0]);
-    }
-}
+use common::cli::{attend, attend_stdin, ok, one_line_error};
 
 fn fixture(name: &str) -> String {
     common::fixtures_dir()

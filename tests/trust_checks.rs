@@ -7,35 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::cli::{Run, attend, ok};
-
-fn failed(run: &Run, wanted: &[&str]) {
-    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
-    let lines: Vec<&str> = run.stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "one line expected: {}", run.stderr);
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    for w in wanted {
-        assert!(lines[0].contains(w), "`{w}` missing from: {}", lines[0]);
-    }
-}
-
-fn slice(name: &str, every: usize, header: bool, out: &Path) -> PathBuf {
-    use std::io::Read;
-    let f = std::fs::File::open(common::data_dir().join(name)).unwrap();
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(f)
-        .read_to_string(&mut text)
-        .unwrap();
-    let mut lines = text.lines();
-    let mut kept: Vec<&str> = Vec::new();
-    if header {
-        kept.push(lines.next().unwrap());
-    }
-    kept.extend(lines.step_by(every));
-    let path = out.join(name.trim_end_matches(".gz"));
-    std::fs::write(&path, kept.join("\n") + "\n").unwrap();
-    path
-}
+use common::cli::{attend, ok, one_line_error};
 
 /// Writes 16 bytes of noise into the tensor data of a safetensors file
 /// (past its header), as a bad disk or a stray write would.
@@ -57,8 +29,8 @@ fn latest_checkpoint(dir: &Path) -> PathBuf {
 #[test]
 fn damaged_weights_are_found_wherever_a_model_loads() {
     let tmp = tempfile::tempdir().unwrap();
-    let pairs = slice("eng-fra.txt.gz", 40, false, tmp.path());
-    let names = slice("names.tsv.gz", 10, true, tmp.path());
+    let pairs = common::dataset_slice("eng-fra.txt.gz", 40, false, tmp.path());
+    let names = common::dataset_slice("names.tsv.gz", 10, true, tmp.path());
     let (p, n) = (pairs.to_str().unwrap(), names.to_str().unwrap());
     let dir = |name: &str| tmp.path().join(name).display().to_string();
     let (tr, clf, lm) = (dir("tr"), dir("clf"), dir("lm"));
@@ -112,7 +84,7 @@ fn damaged_weights_are_found_wherever_a_model_loads() {
     for (args, model) in uses {
         let run = attend(args);
         let file = format!("{model}/model.safetensors");
-        failed(&run, &[&file, "damaged", "sha256"]);
+        one_line_error(&run, &[&file, "damaged", "sha256"]);
     }
     // A damaged checkpoint is found by --resume.
     let ckpt = latest_checkpoint(Path::new(&tr)).join("model.safetensors");
@@ -126,13 +98,13 @@ fn damaged_weights_are_found_wherever_a_model_loads() {
         "--epochs",
         "2",
     ]);
-    failed(&run, &[&ckpt.display().to_string(), "damaged"]);
+    one_line_error(&run, &[&ckpt.display().to_string(), "damaged"]);
 }
 
 #[test]
 fn contradictory_flags_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let pairs = slice("eng-fra.txt.gz", 40, false, tmp.path());
+    let pairs = common::dataset_slice("eng-fra.txt.gz", 40, false, tmp.path());
     let p = pairs.to_str().unwrap();
     let out = tmp.path().join("never").display().to_string();
     let translate = |extra: &[&str]| {
@@ -144,11 +116,11 @@ fn contradictory_flags_are_refused() {
             .concat(),
         )
     };
-    failed(
+    one_line_error(
         &translate(&["--attention", "none", "--input-feeding"]),
         &["--input-feeding", "dot or general"],
     );
-    failed(
+    one_line_error(
         &translate(&["--cosine", "--min-lr", "5", "--lr", "0.001"]),
         &["min_lr", "--min-lr", "5", "0.001"],
     );
@@ -163,14 +135,14 @@ fn contradictory_flags_are_refused() {
             .concat(),
         )
     };
-    failed(&classify(&["--max-len", "0"]), &["max_len", "--max-len"]);
-    failed(
+    one_line_error(&classify(&["--max-len", "0"]), &["max_len", "--max-len"]);
+    one_line_error(
         &classify(&["--mask-sparsity", "0.1", "--pooling", "max"]),
         &["--mask-sparsity", "--pooling mask"],
     );
     let cfg = tmp.path().join("freeze.toml");
     std::fs::write(&cfg, "[model]\nfreeze_embeddings = true\n").unwrap();
-    failed(
+    one_line_error(
         &classify(&["--config", cfg.to_str().unwrap()]),
         &["freeze", "--embeddings"],
     );
@@ -187,7 +159,7 @@ fn contradictory_flags_are_refused() {
         "--out",
         &out,
     ]);
-    failed(&run, &["--tie-weights", "--embed 8", "--hidden 16"]);
+    one_line_error(&run, &["--tie-weights", "--embed 8", "--hidden 16"]);
     // Out-of-range counts are clap's one-line usage errors (exit 2).
     for args in [
         &["embed", "similar", "--vectors", "v.txt", "cat", "-n", "0"][..],
@@ -202,7 +174,7 @@ fn contradictory_flags_are_refused() {
 #[test]
 fn unclear_messages_now_say_what_and_where() {
     let tmp = tempfile::tempdir().unwrap();
-    let pairs = slice("eng-fra.txt.gz", 40, false, tmp.path());
+    let pairs = common::dataset_slice("eng-fra.txt.gz", 40, false, tmp.path());
     let p = pairs.to_str().unwrap();
     // Two pairs: too few for a test and a validation split.
     let two = tmp.path().join("two.tsv");
@@ -217,10 +189,10 @@ fn unclear_messages_now_say_what_and_where() {
         "--out",
         &out,
     ]);
-    failed(&run, &["two.tsv", "2 of 2 pairs", "too few"]);
+    one_line_error(&run, &["two.tsv", "2 of 2 pairs", "too few"]);
     // --out naming a file.
     let run = attend(&["translate", "train", "--data", p, "--out", p]);
-    failed(&run, &["is not a directory", "--out"]);
+    one_line_error(&run, &["is not a directory", "--out"]);
     // A heatmap into a folder that does not exist.
     ok(&attend(&[
         "--threads",
@@ -248,5 +220,5 @@ fn unclear_messages_now_say_what_and_where() {
         heatmap.to_str().unwrap(),
         "je suis .",
     ]);
-    failed(&run, &["a.png", "folder", "does not exist"]);
+    one_line_error(&run, &["a.png", "folder", "does not exist"]);
 }

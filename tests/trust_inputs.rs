@@ -12,29 +12,8 @@ use std::path::{Path, PathBuf};
 
 use attend::data::{BadRows, Column, Delimiter, LabelledFormat, read_labelled_with};
 use attend::lm::generate::{GenerateConfig, Generator, Search};
-use common::cli::{Run, attend, attend_stdin, ok};
+use common::cli::{attend, attend_stdin, ok, one_line_error};
 use common::data_dir;
-
-/// Exit code 2, no panic, one line on stderr holding every one of `wanted`.
-fn one_line_error(run: &Run, wanted: &[&str]) {
-    assert_eq!(
-        run.code,
-        Some(2),
-        "stdout: {}\nstderr: {}",
-        run.stdout,
-        run.stderr
-    );
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    assert_eq!(
-        run.stderr.lines().count(),
-        1,
-        "not one line: {}",
-        run.stderr
-    );
-    for w in wanted {
-        assert!(run.stderr.contains(w), "{w:?} not in: {}", run.stderr);
-    }
-}
 
 fn write(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
     let path = dir.join(name);

@@ -68,3 +68,22 @@ pub fn ok(run: &Run) {
         run.stderr
     );
 }
+
+/// Asserts a bad-input failure: exit code 2, no panic, one line on standard
+/// error that starts with `error: ` and holds every one of `wanted`.
+pub fn one_line_error(run: &Run, wanted: &[&str]) {
+    assert_eq!(
+        run.code,
+        Some(2),
+        "stdout: {}\nstderr: {}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "not one line: {}", run.stderr);
+    assert!(lines[0].starts_with("error: "), "{}", run.stderr);
+    for w in wanted {
+        assert!(lines[0].contains(w), "`{w}` missing from: {}", lines[0]);
+    }
+}

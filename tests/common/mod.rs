@@ -22,6 +22,34 @@ pub fn data_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"))
 }
 
+/// The text of a gzipped dataset of the shared data directory.
+pub fn dataset_text(name: &str) -> String {
+    use std::io::Read;
+    let path = data_dir().join(name);
+    let f = std::fs::File::open(&path)
+        .unwrap_or_else(|e| panic!("cannot open dataset {}: {e}", path.display()));
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(f)
+        .read_to_string(&mut text)
+        .unwrap_or_else(|e| panic!("cannot read dataset {}: {e}", path.display()));
+    text
+}
+
+/// Every `every`-th line of a gzipped dataset (after its header line, kept
+/// when `header`), written to `dir` as a small plain file the test owns.
+pub fn dataset_slice(name: &str, every: usize, header: bool, dir: &std::path::Path) -> PathBuf {
+    let text = dataset_text(name);
+    let mut lines = text.lines();
+    let mut kept: Vec<&str> = Vec::new();
+    if header {
+        kept.extend(lines.next());
+    }
+    kept.extend(lines.step_by(every));
+    let path = dir.join(name.trim_end_matches(".gz"));
+    std::fs::write(&path, kept.join("\n") + "\n").unwrap();
+    path
+}
+
 /// Loads every tensor of a fixture safetensors file onto the CPU.
 pub fn load_fixture(name: &str) -> std::collections::HashMap<String, Tensor> {
     let path = fixtures_dir().join(name);
