@@ -142,7 +142,13 @@ pub const EXCERPT_CHARS: usize = 80;
 /// [`EXCERPT_CHARS`] characters and `…`, so a 5 MB line does not become a
 /// 5 MB message.
 pub fn excerpt(s: &str) -> std::borrow::Cow<'_, str> {
-    match s.char_indices().nth(EXCERPT_CHARS) {
+    first_chars(s, EXCERPT_CHARS)
+}
+
+/// `s` whole when it has at most `n` characters, else its first `n` and `…`:
+/// for a parser's whole message, which quotes input inside a sentence.
+pub fn first_chars(s: &str, n: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(n) {
         None => s.into(),
         Some((cut, _)) => format!("{}…", &s[..cut]).into(),
     }

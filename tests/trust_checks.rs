@@ -221,4 +221,13 @@ fn unclear_messages_now_say_what_and_where() {
         "je suis .",
     ]);
     one_line_error(&run, &["a.png", "folder", "does not exist"]);
+    // A 5 MB value in config.json is not quoted whole.
+    let cfg = Path::new(&out).join("config.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    json["model"]["hidden"] = serde_json::json!("x".repeat(5_000_000));
+    std::fs::write(&cfg, json.to_string()).unwrap();
+    let run = attend(&["translate", "run", "--model", &out, "je suis ."]);
+    one_line_error(&run, &["config.json", "invalid type"]);
+    assert!(run.stderr.len() < 1_000, "{} bytes", run.stderr.len());
 }

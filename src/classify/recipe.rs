@@ -669,7 +669,13 @@ fn train_member(
         }
     }
     let pretrained = match (&cfg.embeddings, start) {
-        (Some(path), Start::Fresh) => Some(crate::embed::load(path, None)?),
+        (Some(path), Start::Fresh) => {
+            let (vectors, report) = crate::embed::format::load_report(path, None)?;
+            if let (Some(w), false) = (report.warning(path), quiet) {
+                eprintln!("{w}");
+            }
+            Some(vectors)
+        }
         _ => None,
     };
     let model_cfg = ClassifierConfig {

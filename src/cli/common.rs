@@ -65,8 +65,13 @@ impl TrainRun {
         if let Some(t) = saved.get_mut("train").and_then(|t| t.as_object_mut()) {
             t.remove("time_limit_minutes");
         }
-        let saved: T = serde_json::from_value(saved)
-            .with_context(|| format!("{}: not this command's config", saved_path.display()))?;
+        let saved: T = serde_json::from_value(saved).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: not this command's config: {}",
+                saved_path.display(),
+                attend::error::first_chars(&e.to_string(), 300)
+            )
+        })?;
         let mut cfg = match &self.config {
             Some(file) => super::config::load_onto(saved.clone(), file)?,
             None => saved.clone(),
@@ -201,7 +206,11 @@ fn changed_fields<T: Serialize>(saved: &T, new: &T) -> Result<Vec<(String, Strin
                     );
                 }
             }
-            _ => out.push((path.to_string(), a.to_string(), b.to_string())),
+            _ => {
+                let quote =
+                    |v: &serde_json::Value| attend::error::excerpt(&v.to_string()).into_owned();
+                out.push((path.to_string(), quote(a), quote(b)))
+            }
         }
     }
     let mut out = Vec::new();

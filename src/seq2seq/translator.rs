@@ -262,7 +262,10 @@ impl Translator {
         }
         let cfg: SavedConfig = serde_json::from_value(value).map_err(|e| Error::Checkpoint {
             path: dir.file(CONFIG),
-            msg: format!("not a seq2seq model config: {e}"),
+            msg: format!(
+                "not a seq2seq model config: {}",
+                crate::error::first_chars(&e.to_string(), 300)
+            ),
         })?;
         cfg.model.validate().map_err(|e| Error::Checkpoint {
             path: dir.file(CONFIG),

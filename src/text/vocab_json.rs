@@ -36,7 +36,10 @@ impl Vocab {
             Error::format(
                 Source::stream(),
                 line,
-                format!("invalid vocabulary JSON: {e}"),
+                format!(
+                    "invalid vocabulary JSON: {}",
+                    crate::error::first_chars(&e.to_string(), 300)
+                ),
             )
         })?;
         Vocab::from_parts(file.specials, file.tokens, file.counts)

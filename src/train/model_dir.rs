@@ -377,8 +377,17 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 /// Reads a JSON file, with the file named in any error.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text)
-        .map_err(|e| Error::format(path, Some(e.line()), format!("not the expected JSON: {e}")))
+    // serde quotes what it did not expect (a key, a string) whole: cut it.
+    serde_json::from_str(&text).map_err(|e| {
+        Error::format(
+            path,
+            Some(e.line()),
+            format!(
+                "not the expected JSON: {}",
+                crate::error::first_chars(&e.to_string(), 300)
+            ),
+        )
+    })
 }
 
 /// The metadata key of a weights file's checksum: the sha256 of its tensor
