@@ -7,8 +7,8 @@
 //! - [`corpus`]: one streaming pass → vocabulary + the text as ids.
 //! - [`sampling`], [`huffman`]: subsampling, noise table, windows, sigmoid
 //!   table; the hierarchical-softmax tree.
-//! - [`simd`]: the row operations, per instruction set.
-//! - [`train`](mod@train): the trainer.
+//! - [`train`](mod@train): the trainer (its row operations, per instruction
+//!   set, are [`crate::nn::kernels::simd`]).
 //! - [`vectors`], [`format`](mod@format), [`eval`]: using the result.
 
 pub mod config;
@@ -17,7 +17,6 @@ pub mod eval;
 pub mod format;
 pub mod huffman;
 pub mod sampling;
-pub mod simd;
 pub mod train;
 pub mod vectors;
 

@@ -23,9 +23,9 @@ use super::config::{Architecture, TrainConfig};
 use super::corpus::Corpus;
 use super::huffman::Huffman;
 use super::sampling::{NoiseTable, SigmoidTable, ThreadRng, keep_thresholds};
-use super::simd::{Isa, Lanes, Scalar};
 use super::vectors::Embeddings;
 use crate::error::{Error, Result};
+use crate::nn::kernels::simd::{self, Isa, Lanes, Scalar};
 
 /// Words a job holds at least (gensim's `MAX_WORDS_IN_BATCH`).
 const JOB_WORDS: usize = 10_000;
@@ -279,13 +279,13 @@ fn alpha_at(cfg: &TrainConfig, progress: f64) -> f32 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 fn work_avx512(shared: &Shared<'_>, thread: usize) {
-    work::<super::simd::Avx512>(shared, thread)
+    work::<simd::Avx512>(shared, thread)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn work_avx2(shared: &Shared<'_>, thread: usize) {
-    work::<super::simd::Avx2>(shared, thread)
+    work::<simd::Avx2>(shared, thread)
 }
 
 /// One thread's loop over jobs.

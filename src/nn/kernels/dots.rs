@@ -9,7 +9,7 @@
 //! memory once: the dot products of all rows of `a` with it run while it
 //! sits in L1. In f32 (what models run in) a block of eight rows of `b`
 //! meets each row of `a` in eight vector accumulators (AVX-512 or AVX2, the
-//! instruction sets of [`crate::embed::simd`]); f64 (the parity tests) runs
+//! instruction sets of [`crate::nn::kernels::simd`]); f64 (the parity tests) runs
 //! plain loops.
 
 use std::any::TypeId;
@@ -17,8 +17,8 @@ use std::sync::OnceLock;
 
 use super::{Real, helper};
 #[cfg(target_arch = "x86_64")]
-use crate::embed::simd::{Avx2, Avx512};
-use crate::embed::simd::{Isa, Scalar};
+use crate::nn::kernels::simd::{Avx2, Avx512};
+use crate::nn::kernels::simd::{Isa, Scalar};
 
 /// `dst[r·dst_ld + j] (+)= Σ_i a[r·a_ld + i] · b[j·b_ld + i]` for `r < m`,
 /// `j < n`.

@@ -10,7 +10,7 @@
 //! `SPIN` without one: a short burst of spinning on the other core after
 //! decoding stops, nothing while idle.
 //!
-//! Off unless [`enable`]d ([`crate::set_threads`] with two threads or more);
+//! Off unless [`enable`]d ([`super::runtime::set_threads`] with two threads or more);
 //! one caller at a time (a second caller, or any caller inside the rayon
 //! pool, whose threads keep both cores busy already, runs both halves itself).
 //! A caller whose half is done before the helper picked its job up takes the
@@ -90,7 +90,7 @@ fn helper() -> Option<&'static Helper> {
 impl Helper {
     fn serve(&self) {
         // The same float mode as the threads it works for (set_threads).
-        crate::flush_denormals();
+        super::runtime::flush_denormals();
         loop {
             let mut since = Instant::now();
             let mut spins = 0u32;

@@ -42,10 +42,10 @@ macro_rules! widest {
                 }
                 match $crate::nn::kernels::vector_isa() {
                     // SAFETY: `vector_isa` found these instruction sets.
-                    $crate::embed::simd::Isa::Avx512 => return unsafe { avx512::<$($g),+>($($arg),*) },
+                    $crate::nn::kernels::simd::Isa::Avx512 => return unsafe { avx512::<$($g),+>($($arg),*) },
                     // SAFETY: as above.
-                    $crate::embed::simd::Isa::Avx2 => return unsafe { avx2::<$($g),+>($($arg),*) },
-                    $crate::embed::simd::Isa::Scalar => {}
+                    $crate::nn::kernels::simd::Isa::Avx2 => return unsafe { avx2::<$($g),+>($($arg),*) },
+                    $crate::nn::kernels::simd::Isa::Scalar => {}
                 }
             }
             $body::<$($g),+>($($arg),*)
@@ -66,6 +66,8 @@ pub mod log_softmax;
 pub mod packed;
 pub mod recurrent;
 mod rows;
+pub(crate) mod runtime;
+pub mod simd;
 mod traced;
 pub mod tutorial_decoder;
 
@@ -74,7 +76,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::embed::simd::Isa;
+use simd::Isa;
 
 pub use recurrent::RecurrentSequence;
 

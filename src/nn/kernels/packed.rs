@@ -28,7 +28,7 @@ use std::borrow::Cow;
 
 use super::gemm::{FEW_ROWS, Op, matmul_ld, transpose};
 use super::{Real, helper, vector_isa};
-use crate::embed::simd::Isa;
+use crate::nn::kernels::simd::Isa;
 
 /// Columns of a panel: two AVX2 registers of eight floats, or one AVX-512
 /// register of sixteen.

@@ -1,11 +1,11 @@
-//! The vector operations of word2vec's inner loop — a dot product and two
-//! AXPY forms over one embedding row — written once against [`Lanes`] and
-//! compiled three times: AVX-512, AVX2 + FMA and portable scalar code. The
-//! trainer picks one at start-up ([`Isa::detect`]) and runs its whole
-//! sentence loop inside a `#[target_feature]` function, so every operation
-//! inlines as straight-line vector code instead of a call per row (gensim
-//! calls BLAS `sdot`/`saxpy` for each 100-float row; the C tool relies on
-//! the compiler's auto-vectorisation of `-march=native`).
+//! Instruction sets: which vector extensions this CPU has ([`Isa::detect`])
+//! and the lane operations written once against [`Lanes`] and compiled three
+//! times — AVX-512, AVX2 + FMA and portable scalar code. The fused kernels
+//! (`dots`, `packed`, the `widest!` dispatch) and word2vec's inner loop (a
+//! dot product and two AXPY forms over one embedding row, run inside one
+//! `#[target_feature]` function per sentence so every operation inlines as
+//! straight-line vector code; gensim calls BLAS `sdot`/`saxpy` for each
+//! 100-float row) both build on it, so it sits here, below both.
 //!
 //! Rows are raw pointers, not slices: under Hogwild (Recht et al., 2011)
 //! other threads write the same rows concurrently, so no `&mut` to shared
