@@ -4,10 +4,14 @@
 //! precision/recall/F1 and a confusion matrix, and explained by their
 //! attention weights.
 
+mod data;
+mod ensemble;
 mod model;
 pub mod predictor;
+mod pretrained;
 pub mod recipe;
 pub mod task;
+mod text;
 
 pub use model::{Classified, Classifier, ClassifierConfig, Encoder, Pooling};
 pub use predictor::{Prediction, Predictor};

@@ -1,0 +1,350 @@
+//! The labelled data of a classification run: the `data` section, reading a
+//! named dataset or a file (IMDB's and AG News' own test sets), the seeded
+//! stratified split, classes and class weights, and the held-out rows saved
+//! in a model directory.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::Resolver;
+use crate::data::labelled::{
+    BadRows, Column, Delimiter, LabelledFormat, SkippedRow, kept_indices, read_labelled,
+    read_labelled_rows, read_labelled_with,
+};
+use crate::data::registry::DataFormat;
+use crate::data::split::{SplitConfig, python_stratified_split};
+use crate::error::excerpt;
+use crate::train::ModelDir;
+use crate::{Error, Result};
+
+/// The `data` section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LabelDataConfig {
+    /// A dataset name (`names`, `ag-news-titles`, `imdb`) or a path.
+    pub dataset: String,
+    /// The text column of a file given by path (names of named datasets are known).
+    pub text_col: Option<String>,
+    /// The label column of a file given by path.
+    pub label_col: Option<String>,
+    /// Train/validation/test fractions of the stratified split.
+    pub split: SplitConfig,
+    /// Seed of the split (Python's `random.Random(seed)` per class, as the
+    /// reference script; its default 0 there and here).
+    pub split_seed: u64,
+    /// Tokens seen fewer times in training become `<unk>`.
+    pub min_freq: u64,
+    /// Keep at most this many of the most frequent tokens.
+    pub max_vocab: Option<usize>,
+    /// A row with a missing column or an empty text is an error naming its
+    /// line (`--strict`), instead of being skipped with a warning.
+    pub strict: bool,
+}
+
+impl Default for LabelDataConfig {
+    fn default() -> Self {
+        LabelDataConfig {
+            dataset: "names".into(),
+            text_col: None,
+            label_col: None,
+            split: SplitConfig::default(),
+            split_seed: 0,
+            min_freq: 1,
+            max_vocab: None,
+            strict: false,
+        }
+    }
+}
+
+/// One labelled text, as the data readers give it.
+pub type Labelled = crate::data::labelled::Example;
+
+/// A labelled dataset as read: its examples and the rows left out.
+#[derive(Clone, Debug)]
+pub struct DatasetRows {
+    /// The file read.
+    pub path: PathBuf,
+    /// The examples, in file order.
+    pub rows: Vec<Labelled>,
+    /// Rows with a missing column or an empty text (none under `strict`).
+    pub skipped: Vec<SkippedRow>,
+    /// The 1-based line where each of `rows` began.
+    pub lines: Vec<Option<usize>>,
+}
+
+impl DatasetRows {
+    /// "warning: FILE: skipped N rows …", listing the first five by line,
+    /// or `None` when no row was skipped.
+    pub fn warning(&self) -> Option<String> {
+        const SHOWN: usize = 5;
+        let n = self.skipped.len();
+        if n == 0 {
+            return None;
+        }
+        let mut listed: Vec<String> = self
+            .skipped
+            .iter()
+            .take(SHOWN)
+            .map(|s| s.to_string())
+            .collect();
+        if n > SHOWN {
+            listed.push(format!("and {} more", n - SHOWN));
+        }
+        let rows = if n == 1 { "row" } else { "rows" };
+        Some(format!(
+            "warning: {}: skipped {n} {rows} with a missing column or an empty text ({}); --strict makes them an error",
+            self.path.display(),
+            listed.join("; ")
+        ))
+    }
+
+    /// An error naming the file and line of the first row whose label is
+    /// not one of `classes` (a model can only score the labels it knows).
+    pub fn check_labels(&self, classes: &[String]) -> Result<()> {
+        let Some(i) = self.rows.iter().position(|r| !classes.contains(&r.label)) else {
+            return Ok(());
+        };
+        let known = classes.iter().map(|c| excerpt(c)).collect::<Vec<_>>();
+        Err(Error::format(
+            self.path.as_path(),
+            self.lines.get(i).copied().flatten(),
+            format!(
+                "label `{}` is not one of the model's classes, expected one of: {}",
+                excerpt(&self.rows[i].label),
+                excerpt(&known.join(", "))
+            ),
+        ))
+    }
+}
+
+/// Reads a labelled dataset by name or path, every row of its file (bad
+/// rows skipped unless `data.strict`).
+pub fn read_dataset(data: &LabelDataConfig) -> Result<DatasetRows> {
+    let resolved = Resolver::from_env().resolve(&data.dataset)?;
+    let format = resolved.dataset.map(|d| (d.format)());
+    let fmt = match (&format, &data.text_col, &data.label_col) {
+        // Any string is a column (digits an index, else a header name).
+        (_, Some(t), Some(l)) => LabelledFormat {
+            delimiter: delimiter_of(&resolved.path),
+            header: true,
+            text: vec![t.parse().unwrap_or_else(|e| match e {})],
+            label: l.parse().unwrap_or_else(|e| match e {}),
+        },
+        (Some(DataFormat::Labelled(f)), None, None) => f.clone(),
+        _ => {
+            return Err(Error::Config(format!(
+                "{}: give --text-col and --label-col for a file that is not a named labelled dataset",
+                data.dataset
+            )));
+        }
+    };
+    let bad = if data.strict {
+        BadRows::Error
+    } else {
+        BadRows::Skip
+    };
+    let read = read_labelled_rows(&resolved.path, &fmt, bad)?;
+    Ok(DatasetRows {
+        path: resolved.path,
+        rows: read.examples,
+        skipped: read.skipped,
+        lines: read.lines,
+    })
+}
+
+fn delimiter_of(path: &Path) -> Delimiter {
+    let name = path.to_string_lossy().to_lowercase();
+    if name.ends_with(".tsv") || name.ends_with(".tsv.gz") {
+        Delimiter::Tsv
+    } else {
+        Delimiter::Csv
+    }
+}
+
+/// Prepared examples: split, with the classes and vocabulary of the training part.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    /// Training rows.
+    pub train: Vec<Labelled>,
+    /// Validation rows.
+    pub valid: Vec<Labelled>,
+    /// Test rows.
+    pub test: Vec<Labelled>,
+    /// What [`DatasetRows::warning`] said of the rows skipped, if any were.
+    pub warning: Option<String>,
+}
+
+/// Reads and splits: stratified by label and seeded exactly as
+/// `shared/bench/classify_torch.py` does, so both score the same test set.
+///
+/// Two datasets bring their own test set, as the lessons use them: `imdb`
+/// (its `test` rows; the validation set is a stratified tenth of its `train`
+/// rows) and `ag-news-titles` (the 10,000 titles train with a stratified
+/// tenth for validation; the test set is the titles of the original AG News
+/// test file, its class ids 1–4 named World, Sports, Business, Sci/Tech).
+/// For them `data.split`'s test fraction is ignored.
+pub fn prepare(data: &LabelDataConfig) -> Result<Prepared> {
+    let read = read_dataset(data)?;
+    let warning = read.warning();
+    let DatasetRows {
+        path,
+        rows,
+        skipped,
+        ..
+    } = read;
+    if rows.is_empty() {
+        return Err(Error::Config(format!("{}: no examples", data.dataset)));
+    }
+    let own_test = match data.dataset.as_str() {
+        "imdb" => Some(imdb_test_rows(&path, &rows, &skipped)?),
+        "ag-news-titles" => Some(ag_news_test_titles()?),
+        _ => None,
+    };
+    let (rows, test, fractions) = match own_test {
+        Some((train_idx, test)) => {
+            let train: Vec<Labelled> = match train_idx {
+                Some(idx) => idx.iter().map(|&i| rows[i].clone()).collect(),
+                None => rows,
+            };
+            // The validation fraction is of the training rows (a tenth by
+            // default, as the reference script holds out).
+            let fractions = SplitConfig {
+                train: 1.0 - data.split.valid,
+                valid: data.split.valid,
+                test: 0.0,
+            };
+            (train, Some(test), fractions)
+        }
+        None => (rows, None, data.split),
+    };
+    let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
+    let split = python_stratified_split(&labels, &fractions, data.split_seed)?;
+    let pick = |idx: &[usize]| idx.iter().map(|&i| rows[i].clone()).collect::<Vec<_>>();
+    Ok(Prepared {
+        train: pick(&split.train),
+        valid: pick(&split.valid),
+        test: test.unwrap_or_else(|| pick(&split.test)),
+        warning,
+    })
+}
+
+/// IMDB's own split: the indices of its `train` rows and its `test` rows.
+/// `rows` are the examples read from `path` with `skipped` left out; the
+/// split column is matched to them by their position in the file.
+fn imdb_test_rows(
+    path: &Path,
+    rows: &[Labelled],
+    skipped: &[SkippedRow],
+) -> Result<(Option<Vec<usize>>, Vec<Labelled>)> {
+    let fmt = LabelledFormat {
+        delimiter: Delimiter::Tsv,
+        header: true,
+        text: vec![Column::Name("id".into())],
+        label: Column::Name("split".into()),
+    };
+    let (parts, parts_skipped) = read_labelled_with(path, &fmt, BadRows::Skip)?;
+    let split_of: std::collections::HashMap<usize, &str> =
+        kept_indices(parts.len(), &parts_skipped)
+            .into_iter()
+            .zip(parts.iter().map(|p| p.label.as_str()))
+            .collect();
+    let positions = kept_indices(rows.len(), skipped);
+    let mut train = Vec::new();
+    let mut test = Vec::new();
+    for (i, at) in positions.iter().enumerate() {
+        match split_of.get(at).copied() {
+            Some("train") => train.push(i),
+            Some("test") => test.push(rows[i].clone()),
+            other => {
+                return Err(Error::Config(format!(
+                    "{}: data row {}: split `{}`, expected train or test",
+                    path.display(),
+                    at + 1,
+                    other.unwrap_or("")
+                )));
+            }
+        }
+    }
+    Ok((Some(train), test))
+}
+
+/// The titles of the original AG News test set, labelled by class name.
+fn ag_news_test_titles() -> Result<(Option<Vec<usize>>, Vec<Labelled>)> {
+    let resolved = Resolver::from_env().resolve("ag-news-test")?;
+    let fmt = LabelledFormat {
+        delimiter: Delimiter::Csv,
+        header: false,
+        text: vec![Column::Index(1)],
+        label: Column::Index(0),
+    };
+    let names = ["World", "Sports", "Business", "Sci/Tech"];
+    let test = read_labelled(&resolved.path, &fmt)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let id: usize = e.label.trim().parse().unwrap_or(0);
+            match names.get(id.wrapping_sub(1)) {
+                Some(name) => Ok(Labelled {
+                    text: e.text,
+                    label: name.to_string(),
+                }),
+                None => Err(Error::Config(format!(
+                    "{}: row {}: class id `{}`, expected 1 to 4",
+                    resolved.path.display(),
+                    i + 1,
+                    e.label
+                ))),
+            }
+        })
+        .collect::<Result<_>>()?;
+    Ok((None, test))
+}
+
+/// Classes in sorted order (the order of `classes.json` and the logits).
+pub fn classes_of(rows: &[Labelled]) -> Vec<String> {
+    let mut c: Vec<String> = rows.iter().map(|r| r.label.clone()).collect();
+    c.sort();
+    c.dedup();
+    c
+}
+
+/// Inverse-frequency class weights `n / (k · n_c)` (scikit-learn's "balanced").
+pub fn inverse_weights(rows: &[Labelled], classes: &[String]) -> Vec<f32> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in rows {
+        *counts.entry(r.label.as_str()).or_default() += 1;
+    }
+    let (n, k) = (rows.len() as f64, classes.len() as f64);
+    classes
+        .iter()
+        .map(|c| match counts.get(c.as_str()) {
+            Some(&nc) if nc > 0 => (n / (k * nc as f64)) as f32,
+            _ => 0.0,
+        })
+        .collect()
+}
+
+/// Writes rows as `text<TAB>label` lines (tabs and newlines in texts become spaces).
+pub(super) fn write_rows(dir: &ModelDir, name: &str, rows: &[Labelled]) -> Result<()> {
+    let mut out = Vec::new();
+    let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
+    writeln!(out, "text\tlabel").map_err(|e| Error::io(name, e))?;
+    for r in rows {
+        writeln!(out, "{}\t{}", clean(&r.text), clean(&r.label)).map_err(|e| Error::io(name, e))?;
+    }
+    dir.write_bytes(name, &out)
+}
+
+/// Reads rows saved by [`train`](super::recipe::train) (`valid.tsv` / `test.tsv`).
+pub fn held_out(dir: &Path, split: &str) -> Result<Vec<Labelled>> {
+    let fmt = LabelledFormat {
+        delimiter: Delimiter::Tsv,
+        header: true,
+        text: vec![Column::Name("text".into())],
+        label: Column::Name("label".into()),
+    };
+    read_labelled(&dir.join(format!("{split}.tsv")), &fmt)
+}
