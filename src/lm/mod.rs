@@ -3,10 +3,12 @@
 //! sampling, truncated backpropagation through time over long corpora,
 //! perplexity and bits per character, and generation through [`crate::decode`].
 
+mod batch;
 pub mod data;
 pub mod generate;
 pub mod model;
 pub mod recipe;
+mod scheduled_sampling;
 pub mod task;
 
 pub use generate::{GenerateConfig, Generator, Search};

@@ -21,87 +21,18 @@ use std::ops::Range;
 use std::sync::Mutex;
 
 use candle_core::{DType, Tensor};
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::LanguageModel;
-use crate::data::{BatchConfig, Batcher, SeqBatch, shard_ranges};
+use crate::data::{BatchConfig, Batcher, shard_ranges};
 use crate::nn::{Mode, ParamStore, Rebuild, State};
 use crate::train::{CrossEntropy, Metrics, Reduction, Task};
 use crate::{Error, Result};
 
-/// How the probability of feeding the model's own sample grows with the
-/// training step `i` (Bengio et al. 2015, §2.4, whose ε_i is the
-/// probability of the *true* token; here `p = max · (1 − ε_i)`).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Decay {
-    /// ε_i = max(0, 1 − i / k): linear over `k` steps.
-    Linear,
-    /// ε_i = k^i with 0 < k < 1.
-    Exponential,
-    /// ε_i = k / (k + exp(i / k)), k ≥ 1 (the paper's favourite).
-    InverseSigmoid,
-}
-
-/// Scheduled sampling's settings.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ScheduledSampling {
-    /// The shape of the schedule.
-    pub decay: Decay,
-    /// Its constant (steps for linear and inverse sigmoid, a rate for exponential).
-    pub k: f64,
-    /// The highest probability of feeding a sample (the paper lets it reach 1;
-    /// a language model scored on true text does best well below).
-    pub max: f64,
-}
-
-impl Default for ScheduledSampling {
-    /// Inverse sigmoid with k = 500 (half-way after about 3,100 steps), at most 0.25.
-    fn default() -> Self {
-        ScheduledSampling {
-            decay: Decay::InverseSigmoid,
-            k: 500.0,
-            max: 0.25,
-        }
-    }
-}
-
-impl ScheduledSampling {
-    /// Checks the ranges of `k` and `max`.
-    pub fn validate(&self) -> Result<()> {
-        let ok = match self.decay {
-            Decay::Linear => self.k > 0.0,
-            Decay::Exponential => self.k > 0.0 && self.k < 1.0,
-            Decay::InverseSigmoid => self.k >= 1.0,
-        };
-        if !ok || !self.k.is_finite() {
-            return Err(Error::Config(format!(
-                "scheduled sampling: k = {} does not suit {:?} decay (linear: > 0; exponential: in (0, 1); inverse-sigmoid: ≥ 1)",
-                self.k, self.decay
-            )));
-        }
-        if !(0.0..=1.0).contains(&self.max) {
-            return Err(Error::Config(format!(
-                "scheduled sampling: max must be in [0, 1], got {}",
-                self.max
-            )));
-        }
-        Ok(())
-    }
-
-    /// The probability of feeding the model's sample at step `i` (0-based).
-    pub fn probability(&self, i: u64) -> f64 {
-        let i = i as f64;
-        let truth = match self.decay {
-            Decay::Linear => (1.0 - i / self.k).max(0.0),
-            Decay::Exponential => self.k.powf(i),
-            Decay::InverseSigmoid => self.k / (self.k + (i / self.k).exp()),
-        };
-        self.max * (1.0 - truth)
-    }
-}
+use super::batch::pad_lines;
+pub use super::batch::{EncodedLine, LmBatch, LmData, LmSpecials};
+use super::scheduled_sampling::feed_samples;
+pub use super::scheduled_sampling::{Decay, ScheduledSampling};
 
 /// How an [`LmTask`] batches, trains and validates.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -145,75 +76,6 @@ impl TaskConfig {
         }
         Ok(())
     }
-}
-
-/// One encoded line: ids without `<sos>`/`<eos>` and the condition's index.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EncodedLine {
-    /// Token ids.
-    pub ids: Vec<u32>,
-    /// Condition index, for conditioned models.
-    pub condition: Option<u32>,
-}
-
-/// Encoded data for training or scoring.
-#[derive(Clone, Debug)]
-pub enum LmData {
-    /// One long id sequence.
-    Stream(Vec<u32>),
-    /// Separate lines.
-    Lines(Vec<EncodedLine>),
-}
-
-impl LmData {
-    /// Tokens a model predicts in it (the first of a stream has no context;
-    /// every line adds its `<eos>`).
-    pub fn predicted(&self) -> usize {
-        match self {
-            LmData::Stream(ids) => ids.len().saturating_sub(1),
-            LmData::Lines(lines) => lines.iter().map(|l| l.ids.len() + 1).sum(),
-        }
-    }
-}
-
-/// A training batch.
-#[derive(Clone, Debug)]
-pub enum LmBatch {
-    /// Chunk `chunk` of the streams `rows`.
-    Stream {
-        /// Which chunk of the epoch.
-        chunk: usize,
-        /// Which streams (a shard has a part of them).
-        rows: Range<usize>,
-        /// The optimizer step this batch is for (scheduled sampling's clock).
-        step: u64,
-    },
-    /// Padded lines.
-    Lines {
-        /// `<sos> t₁ … tₙ`, `[B, T]`.
-        input: SeqBatch,
-        /// The same ids on the host, row-major `[B, T]`.
-        input_ids: Vec<u32>,
-        /// Flat `[B·T]` positions of the real tokens, `u32 [M]`.
-        positions: Tensor,
-        /// Their targets `t₁ … tₙ <eos>`, `u32 [M]`.
-        targets: Tensor,
-        /// Condition per row, `u32 [B]`.
-        conditions: Option<Tensor>,
-        /// The optimizer step this batch is for.
-        step: u64,
-    },
-}
-
-/// Special ids a task needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LmSpecials {
-    /// Padding.
-    pub pad: u32,
-    /// First input of a line.
-    pub sos: u32,
-    /// Last target of a line.
-    pub eos: u32,
 }
 
 /// A language model with its training and validation data.
@@ -486,49 +348,6 @@ fn unroll(
     Ok((Tensor::cat(&outs, 1)?, state))
 }
 
-/// The tokens to feed at step `s`: per row, with probability `p`, a sample
-/// from the model's prediction `out` (`[B, 1, H]`), else the true token.
-/// `None` when every row takes the true token.
-#[allow(clippy::too_many_arguments)]
-fn feed_samples(
-    model: &LanguageModel,
-    out: &Tensor,
-    input: &[u32],
-    b: usize,
-    t: usize,
-    s: usize,
-    p: f64,
-    mode: &mut Mode<'_>,
-) -> Result<Option<Vec<u32>>> {
-    let Some(rng) = mode.rng() else {
-        return Ok(None);
-    };
-    let own: Vec<bool> = (0..b).map(|_| rng.random::<f64>() < p).collect();
-    if !own.iter().any(|&o| o) {
-        return Ok(None);
-    }
-    let logits = model.logits(&out.squeeze(1)?.detach())?;
-    let probs: Vec<Vec<f32>> =
-        candle_nn::ops::softmax_last_dim(&logits.to_dtype(DType::F32)?)?.to_vec2()?;
-    let tokens = (0..b)
-        .map(|r| {
-            if !own[r] {
-                return input[r * t + s];
-            }
-            let u: f32 = rng.random();
-            let mut acc = 0.0;
-            for (v, &q) in probs[r].iter().enumerate() {
-                acc += q;
-                if u < acc {
-                    return v as u32;
-                }
-            }
-            (probs[r].len() - 1) as u32
-        })
-        .collect();
-    Ok(Some(tokens))
-}
-
 /// The loss of a batch of lines; with `p > 0` (training) the model's own
 /// samples are fed with probability `p`.
 fn lines_loss(
@@ -557,51 +376,6 @@ fn lines_loss(
     };
     let flat = h.reshape((b * t, ()))?.index_select(positions, 0)?;
     output_loss(model, &flat, targets, reduction)
-}
-
-/// Pads `lines` into a [`LmBatch::Lines`] for `step`.
-fn pad_lines(
-    lines: &[&EncodedLine],
-    specials: &LmSpecials,
-    device: &candle_core::Device,
-    step: u64,
-) -> Result<LmBatch> {
-    let inputs: Vec<Vec<u32>> = lines
-        .iter()
-        .map(|l| {
-            std::iter::once(specials.sos)
-                .chain(l.ids.iter().copied())
-                .collect()
-        })
-        .collect();
-    let input = SeqBatch::new(&inputs, specials.pad, device)?;
-    let t = input.lengths.iter().copied().max().unwrap_or(0);
-    let mut input_ids = vec![specials.pad; lines.len() * t];
-    let (mut positions, mut targets) = (Vec::new(), Vec::new());
-    for (r, (line, inp)) in lines.iter().zip(&inputs).enumerate() {
-        input_ids[r * t..r * t + inp.len()].copy_from_slice(inp);
-        let next = line.ids.iter().chain(std::iter::once(&specials.eos));
-        for (s, &y) in next.enumerate() {
-            positions.push((r * t + s) as u32);
-            targets.push(y);
-        }
-    }
-    let conditions = match lines.first().and_then(|l| l.condition) {
-        Some(_) => {
-            let c: Vec<u32> = lines.iter().map(|l| l.condition.unwrap_or(0)).collect();
-            Some(Tensor::new(c.as_slice(), device)?)
-        }
-        None => None,
-    };
-    let m = positions.len();
-    Ok(LmBatch::Lines {
-        input,
-        input_ids,
-        positions: Tensor::from_vec(positions, m, device)?,
-        targets: Tensor::from_vec(targets, m, device)?,
-        conditions,
-        step,
-    })
 }
 
 /// The cross-entropy of the model's output layer over `hidden` (`[N, H]`)
