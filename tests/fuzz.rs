@@ -43,7 +43,7 @@ use attend::embed::VectorFormat;
 use attend::embed::format as vectors;
 use attend::text::{Vocab, VocabConfig};
 use candle_core::{DType, Device, Tensor};
-use common::cli::{attend, ok};
+use common::cli::{self, attend, ok};
 use common::data_dir;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -778,20 +778,7 @@ fn train_tiny(dir: &Path, kind: &str) -> PathBuf {
             }
             let data = dir.join("pairs.tsv");
             std::fs::write(&data, pairs).unwrap();
-            attend(&[
-                "--threads",
-                "1",
-                "translate",
-                "train",
-                "--data",
-                &s(&data),
-                "--hidden",
-                "8",
-                "--epochs",
-                "1",
-                "--out",
-                &m,
-            ])
+            cli::train_tiny("translate", &s(&data), &m, &[])
         }
         "classify" => {
             let mut rows = String::from("label,text\n");
@@ -801,24 +788,12 @@ fn train_tiny(dir: &Path, kind: &str) -> PathBuf {
             }
             let data = dir.join("rows.csv");
             std::fs::write(&data, rows).unwrap();
-            attend(&[
-                "--threads",
-                "1",
+            cli::train_tiny(
                 "classify",
-                "train",
-                "--data",
                 &s(&data),
-                "--text-col",
-                "text",
-                "--label-col",
-                "label",
-                "--hidden",
-                "8",
-                "--epochs",
-                "1",
-                "--out",
                 &m,
-            ])
+                &["--text-col", "text", "--label-col", "label"],
+            )
         }
         "lm" => {
             let data = dir.join("corpus.txt");

@@ -11,7 +11,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::cli::{attend, attend_stdin, ok, one_line_error};
+use common::cli::{attend, attend_stdin, ok, one_line_error, train_tiny};
 
 /// The largest peak resident size of any child waited for so far, in bytes.
 fn children_peak_rss() -> u64 {
@@ -105,24 +105,12 @@ fn runaway_inputs_are_skipped_or_cut_in_bounded_memory() {
     std::fs::write(&csv, rows.join("\n") + "\n").unwrap();
     let c = csv.to_str().unwrap();
     let clf = tmp.path().join("clf");
-    let run = attend(&[
-        "--threads",
-        "1",
+    let run = train_tiny(
         "classify",
-        "train",
-        "--data",
         c,
-        "--text-col",
-        "text",
-        "--label-col",
-        "label",
-        "--hidden",
-        "8",
-        "--epochs",
-        "1",
-        "--out",
         clf.to_str().unwrap(),
-    ]);
+        &["--text-col", "text", "--label-col", "label"],
+    );
     ok(&run);
     assert!(run.stderr.contains("truncated"), "{}", run.stderr);
     let run = attend(&[
@@ -170,20 +158,7 @@ fn sizes_past_the_budget_are_one_line_errors() {
 
     // A model directory whose config.json asks for an enormous layer.
     let model = tmp.path().join("m");
-    ok(&attend(&[
-        "--threads",
-        "1",
-        "translate",
-        "train",
-        "--data",
-        d,
-        "--hidden",
-        "8",
-        "--epochs",
-        "1",
-        "--out",
-        model.to_str().unwrap(),
-    ]));
+    ok(&train_tiny("translate", d, model.to_str().unwrap(), &[]));
     let cfg = model.join("config.json");
     let text = std::fs::read_to_string(&cfg).unwrap();
     std::fs::write(

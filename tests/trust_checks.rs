@@ -7,7 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::cli::{attend, ok, one_line_error};
+use common::cli::{attend, ok, one_line_error, train_tiny};
 
 /// Writes 16 bytes of noise into the tensor data of a safetensors file
 /// (past its header), as a bad disk or a stray write would.
@@ -194,22 +194,7 @@ fn unclear_messages_now_say_what_and_where() {
     let run = attend(&["translate", "train", "--data", p, "--out", p]);
     one_line_error(&run, &["is not a directory", "--out"]);
     // A heatmap into a folder that does not exist.
-    ok(&attend(&[
-        "--threads",
-        "1",
-        "translate",
-        "train",
-        "--data",
-        p,
-        "--hidden",
-        "8",
-        "--epochs",
-        "1",
-        "--attention",
-        "dot",
-        "--out",
-        &out,
-    ]));
+    ok(&train_tiny("translate", p, &out, &["--attention", "dot"]));
     let heatmap = tmp.path().join("no/such/folder/a.png");
     let run = attend(&[
         "translate",

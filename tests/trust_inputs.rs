@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use attend::data::{BadRows, Column, Delimiter, LabelledFormat, read_labelled_with};
 use attend::lm::generate::{GenerateConfig, Generator, Search};
-use common::cli::{attend, attend_stdin, ok, one_line_error};
+use common::cli::{attend, attend_stdin, ok, one_line_error, train_tiny};
 use common::data_dir;
 
 fn write(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
@@ -120,20 +120,7 @@ fn translate_run_on_empty_stdin_says_what_to_give() {
     }
     let data = write(tmp.path(), "pairs.tsv", pairs);
     let model = s(&tmp.path().join("model"));
-    ok(&attend(&[
-        "--threads",
-        "1",
-        "translate",
-        "train",
-        "--data",
-        &s(&data),
-        "--hidden",
-        "8",
-        "--epochs",
-        "1",
-        "--out",
-        &model,
-    ]));
+    ok(&train_tiny("translate", &s(&data), &model, &[]));
     let run = attend_stdin(&["translate", "run", "--model", &model], b"");
     one_line_error(
         &run,

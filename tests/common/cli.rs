@@ -87,3 +87,24 @@ pub fn one_line_error(run: &Run, wanted: &[&str]) {
         assert!(lines[0].contains(w), "`{w}` missing from: {}", lines[0]);
     }
 }
+
+/// Trains a tiny model of `group` (`translate`, `classify`, `lm`) into
+/// `out`: one epoch, hidden size 8, one thread, on `data`, with `extra`
+/// flags (which must not repeat those).
+pub fn train_tiny(group: &str, data: &str, out: &str, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "--threads",
+        "1",
+        group,
+        "train",
+        "--data",
+        data,
+        "--hidden",
+        "8",
+        "--epochs",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--out", out]);
+    attend(&args)
+}
