@@ -125,6 +125,13 @@ fn contradictory_flags_are_refused() {
         &["min_lr", "--min-lr", "5", "0.001"],
     );
     assert!(!Path::new(&out).exists(), "a refused run writes nothing");
+    // Nor does one whose data is missing: the directory it made goes again.
+    let run = attend(&["translate", "train", "--data", "no-such.tsv", "--out", &out]);
+    one_line_error(&run, &["no-such.tsv"]);
+    assert!(
+        !Path::new(&out).exists(),
+        "a failed fresh run leaves no --out"
+    );
 
     let classify = |extra: &[&str]| {
         attend(

@@ -29,6 +29,9 @@ pub struct DirLock {
     file: File,
     path: PathBuf,
     taken_over: Option<String>,
+    /// Remove the directory on release if nothing else was written to it
+    /// (a fresh run that failed before its first file leaves no trace).
+    remove_if_empty: bool,
 }
 
 impl DirLock {
@@ -76,12 +79,19 @@ impl DirLock {
                 file,
                 path,
                 taken_over,
+                remove_if_empty: false,
             });
         }
         Err(Error::Checkpoint {
             path: dir.to_path_buf(),
             msg: format!("{LOCK_FILE} keeps disappearing; cannot lock the directory"),
         })
+    }
+
+    /// Removes the directory when the lock is released if the run wrote
+    /// nothing into it: for a directory the run itself created.
+    pub fn remove_dir_if_empty_on_release(&mut self) {
+        self.remove_if_empty = true;
     }
 
     /// The holder named by a lock file that nobody held any more (a run
@@ -97,6 +107,12 @@ impl Drop for DirLock {
         // then lose it; the lock itself goes with the handle.
         let _ = std::fs::remove_file(&self.path);
         let _ = self.file.unlock();
+        if self.remove_if_empty
+            && let Some(dir) = self.path.parent()
+        {
+            // Fails, as it should, unless the directory is empty.
+            let _ = std::fs::remove_dir(dir);
+        }
     }
 }
 
@@ -147,6 +163,24 @@ mod tests {
         assert!(!dir.path().join(LOCK_FILE).exists());
         let again = DirLock::acquire(dir.path()).unwrap();
         assert!(again.taken_over().is_none());
+    }
+
+    #[test]
+    fn a_directory_left_empty_can_go_with_its_lock() {
+        let root = tempfile::tempdir().unwrap();
+        let (empty, used) = (root.path().join("empty"), root.path().join("used"));
+        for dir in [&empty, &used] {
+            std::fs::create_dir(dir).unwrap();
+        }
+        let mut lock = DirLock::acquire(&empty).unwrap();
+        lock.remove_dir_if_empty_on_release();
+        drop(lock);
+        assert!(!empty.exists());
+        let mut lock = DirLock::acquire(&used).unwrap();
+        lock.remove_dir_if_empty_on_release();
+        std::fs::write(used.join("config.json"), "{}").unwrap();
+        drop(lock);
+        assert!(used.join("config.json").is_file());
     }
 
     #[test]

@@ -92,11 +92,15 @@ impl ModelDir {
                     .into(),
             });
         }
+        let existed = root.exists();
         let dir = match start {
             Start::Fresh => ModelDir::create(root)?,
             Start::Resume => ModelDir::open(root)?,
         };
-        let lock = DirLock::acquire(root)?;
+        let mut lock = DirLock::acquire(root)?;
+        if !existed {
+            lock.remove_dir_if_empty_on_release();
+        }
         match start {
             Start::Fresh if dir.latest_checkpoint()?.is_some() => Err(Error::Checkpoint {
                 path: root.to_path_buf(),
