@@ -237,10 +237,8 @@ impl Generator {
                 .flatten()
                 .collect();
                 for (i, h) in hyps.iter().enumerate() {
-                    let mut prev = None;
-                    for &t in &h.tokens {
-                        on_piece(i, &self.piece(prev, t));
-                        prev = Some(t);
+                    for piece in self.pieces(&h.tokens) {
+                        on_piece(i, &piece);
                     }
                 }
                 hyps
@@ -332,13 +330,13 @@ impl Generator {
 
     /// The text of the generated `ids`: their pieces joined.
     fn detokenize(&self, ids: &[u32]) -> String {
-        let mut text = String::new();
-        let mut prev = None;
-        for &t in ids {
-            text.push_str(&self.piece(prev, t));
-            prev = Some(t);
-        }
-        text
+        self.pieces(ids).collect()
+    }
+
+    /// The text each of `ids` adds, in order ([`Self::piece`]).
+    fn pieces<'a>(&'a self, ids: &'a [u32]) -> impl Iterator<Item = String> + 'a {
+        let prev = std::iter::once(None).chain(ids.iter().copied().map(Some));
+        prev.zip(ids).map(|(prev, &t)| self.piece(prev, t))
     }
 
     /// The text `token` adds after `prev`: characters as they are; words

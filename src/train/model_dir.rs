@@ -408,18 +408,39 @@ pub const CHECKSUM_KEY: &str = "attend.sha256";
 /// data in the header's metadata ([`CHECKSUM_KEY`]), which
 /// [`read_tensors`] verifies.
 pub fn write_tensors(path: &Path, tensors: &HashMap<String, Tensor>) -> Result<()> {
-    let serialize = |metadata: Option<HashMap<String, String>>| {
-        safetensors::tensor::serialize(tensors.iter().map(|(k, v)| (k.as_str(), v)), metadata)
-            .map_err(|e| Error::io(path, std::io::Error::other(e)))
-    };
-    // The data section does not depend on the metadata, so the checksum of
-    // a first serialisation is the checksum of the final file's data.
-    let plain = serialize(None)?;
-    let sum = data_sha256(&plain).ok_or_else(|| Error::Checkpoint {
+    // Serialised once with a placeholder of the checksum's length, which is
+    // then overwritten in place: the header keeps its length, and the data
+    // it describes does not move.
+    let placeholder = "0".repeat(64);
+    let metadata = HashMap::from([(CHECKSUM_KEY.to_string(), placeholder.clone())]);
+    let mut bytes = safetensors::tensor::serialize(
+        tensors.iter().map(|(k, v)| (k.as_str(), v)),
+        Some(metadata),
+    )
+    .map_err(|e| Error::io(path, std::io::Error::other(e)))?;
+    let broken = || Error::Checkpoint {
         path: path.to_path_buf(),
         msg: "serialised an unreadable safetensors header".into(),
-    })?;
-    let bytes = serialize(Some(HashMap::from([(CHECKSUM_KEY.to_string(), sum)])))?;
+    };
+    let sum = data_sha256(&bytes).ok_or_else(broken)?;
+    let entry = format!("\"{CHECKSUM_KEY}\":\"{placeholder}\"");
+    let header_len = bytes
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_le_bytes)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(broken)?;
+    let header = bytes.get(8..8 + header_len).ok_or_else(broken)?;
+    // The value starts after the entry's `…":"`, and ends before its `"`.
+    let at = 8
+        + header
+            .windows(entry.len())
+            .position(|w| w == entry.as_bytes())
+            .ok_or_else(broken)?
+        + entry.len()
+        - 1
+        - placeholder.len();
+    bytes[at..at + sum.len()].copy_from_slice(sum.as_bytes());
     write_atomic(path, |f| f.write_all(&bytes))
 }
 
