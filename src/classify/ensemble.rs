@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::predictor::{ENSEMBLE, SavedEnsemble};
-use crate::train::model_dir::{TRAIN_CONFIG, warn_taken_over};
+use crate::train::model_dir::TRAIN_CONFIG;
 use crate::train::{ModelDir, Start};
 use crate::{Error, Result};
 
@@ -45,8 +45,7 @@ pub fn train_ensemble(
             "an ensemble needs at least one member".into(),
         ));
     }
-    let (dir, lock, _) = ModelDir::for_training(out, start)?;
-    warn_taken_over(&lock, quiet);
+    let (dir, _lock, _) = ModelDir::for_training(out, start, None, quiet)?;
     let names: Vec<String> = (1..=n).map(|k| format!("member-{k}")).collect();
     if start == Start::Fresh {
         if let Some(trained) = names

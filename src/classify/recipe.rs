@@ -19,7 +19,7 @@ use crate::data::Resolver;
 use crate::nn::ParamStore;
 pub use crate::text::tokenize::Level;
 use crate::text::{Specials, Vocab, VocabConfig};
-use crate::train::model_dir::{TRAIN_CONFIG, warn_taken_over};
+use crate::train::model_dir::TRAIN_CONFIG;
 use crate::train::{
     AdamConfig, Goal, ModelDir, OptimizerConfig, Start, Summary, TrainConfig, Trainer,
 };
@@ -145,12 +145,8 @@ pub(super) fn train_member(
             cfg.text.ngrams
         )));
     }
-    let (dir, lock, start) = ModelDir::for_training(out, start)?;
-    warn_taken_over(&lock, quiet);
     let source = Resolver::from_env().resolve(&cfg.data.dataset)?.path;
-    if start == Start::Resume {
-        dir.check_data(&source)?;
-    }
+    let (dir, _lock, start) = ModelDir::for_training(out, start, Some(&source), quiet)?;
     let data = prepare(&cfg.data)?;
     if let (Some(w), false) = (&data.warning, quiet) {
         eprintln!("{w}");

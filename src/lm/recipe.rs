@@ -22,7 +22,7 @@ use crate::data::labelled::{Column, Delimiter, LabelledFormat, read_labelled};
 use crate::nn::ParamStore;
 use crate::text::Vocab;
 use crate::text::tokenize::Level;
-use crate::train::model_dir::{TRAIN_CONFIG, warn_taken_over};
+use crate::train::model_dir::TRAIN_CONFIG;
 use crate::train::{
     AdamConfig, Goal, ModelDir, OptimizerConfig, Start, Summary, TrainConfig, Trainer,
 };
@@ -188,12 +188,8 @@ pub fn train(
     cfg.train.validate()?;
     cfg.task.validate()?;
     cfg.data.validate()?;
-    let (dir, lock, start) = ModelDir::for_training(out, start)?;
-    warn_taken_over(&lock, quiet);
     let source = Resolver::from_env().resolve(&cfg.data.dataset)?.path;
-    if start == Start::Resume {
-        dir.check_data(&source)?;
-    }
+    let (dir, _lock, start) = ModelDir::for_training(out, start, Some(&source), quiet)?;
     let mut splits = data::read(&cfg.data)?;
     let max = cfg.data.max_line();
     let cut = data::cut_long_lines(&mut splits, cfg.data.level, max);

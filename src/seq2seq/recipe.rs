@@ -28,7 +28,7 @@ use crate::data::{Pair, Resolver, TutorialFilter, python_shuffled, read_pairs};
 use crate::metrics::bleu::{BleuConfig, BleuScore, Tokenize, corpus_bleu};
 use crate::nn::ParamStore;
 use crate::text::{Specials, Vocab, VocabConfig};
-use crate::train::model_dir::{TRAIN_CONFIG, warn_taken_over};
+use crate::train::model_dir::TRAIN_CONFIG;
 use crate::train::{
     AdamConfig, Goal, ModelDir, OptimizerConfig, ScheduleConfig, Start, Summary, TrainConfig,
     Trainer,
@@ -316,12 +316,8 @@ pub fn train(
     quiet: bool,
 ) -> Result<TrainReport> {
     cfg.validate()?;
-    let (dir, lock, start) = ModelDir::for_training(out, start)?;
-    warn_taken_over(&lock, quiet);
     let source = Resolver::from_env().resolve(&cfg.data.dataset)?.path;
-    if start == Start::Resume {
-        dir.check_data(&source)?;
-    }
+    let (dir, _lock, start) = ModelDir::for_training(out, start, Some(&source), quiet)?;
     let text = cfg.text();
     let data = prepare(&cfg.data, &text)?;
     if !quiet && !cfg.data.tutorial_filter && data.skipped > 0 {

@@ -82,8 +82,15 @@ impl ModelDir {
     ///
     /// Returns the start to make: a resume of a run that was stopped before
     /// its first checkpoint starts that run afresh (its saved config and
-    /// data give the same run again).
-    pub fn for_training(root: impl AsRef<Path>, start: Start) -> Result<(Self, DirLock, Start)> {
+    /// data give the same run again). A resume also checks that `data`, the
+    /// run's data file, is the one it began on ([`check_data`](Self::check_data)).
+    /// Unless `quiet`, it says when it took over the lock of a killed run.
+    pub fn for_training(
+        root: impl AsRef<Path>,
+        start: Start,
+        data: Option<&Path>,
+        quiet: bool,
+    ) -> Result<(Self, DirLock, Start)> {
         let root = root.as_ref();
         if root.exists() && !root.is_dir() {
             return Err(Error::Checkpoint {
@@ -101,19 +108,32 @@ impl ModelDir {
         if !existed {
             lock.remove_dir_if_empty_on_release();
         }
-        match start {
-            Start::Fresh if dir.latest_checkpoint()?.is_some() => Err(Error::Checkpoint {
-                path: root.to_path_buf(),
-                msg: "already holds a training run: continue it with --resume, or train into an empty directory"
-                    .into(),
-            }),
-            Start::Resume if !dir.file(TRAIN_CONFIG).is_file() => Err(Error::Checkpoint {
-                path: root.to_path_buf(),
-                msg: format!("has no {TRAIN_CONFIG}: not a training run to resume"),
-            }),
-            Start::Resume if dir.latest_checkpoint()?.is_none() => Ok((dir, lock, Start::Fresh)),
-            _ => Ok((dir, lock, start)),
+        let start = match start {
+            Start::Fresh if dir.latest_checkpoint()?.is_some() => {
+                return Err(Error::Checkpoint {
+                    path: root.to_path_buf(),
+                    msg: "already holds a training run: continue it with --resume, or train into an empty directory"
+                        .into(),
+                });
+            }
+            Start::Resume if !dir.file(TRAIN_CONFIG).is_file() => {
+                return Err(Error::Checkpoint {
+                    path: root.to_path_buf(),
+                    msg: format!("has no {TRAIN_CONFIG}: not a training run to resume"),
+                });
+            }
+            Start::Resume if dir.latest_checkpoint()?.is_none() => Start::Fresh,
+            other => other,
+        };
+        if let (Some(holder), false) = (lock.taken_over(), quiet) {
+            eprintln!(
+                "warning: took over the lock of a run that is no longer running ({holder}); the model directory holds what it last saved"
+            );
         }
+        if let (Start::Resume, Some(data)) = (start, data) {
+            dir.check_data(data)?;
+        }
+        Ok((dir, lock, start))
     }
 
     /// Records the size and sha256 of the data file `path` a fresh run
@@ -323,16 +343,6 @@ fn fingerprint(path: &Path) -> Result<DataSource> {
         bytes,
         sha256,
     })
-}
-
-/// Says on standard error, unless `quiet`, that `lock` took over the lock
-/// file of a run that was killed (the directory holds what it last saved).
-pub fn warn_taken_over(lock: &DirLock, quiet: bool) {
-    if let (Some(holder), false) = (lock.taken_over(), quiet) {
-        eprintln!(
-            "warning: took over the lock of a run that is no longer running ({holder}); the model directory holds what it last saved"
-        );
-    }
 }
 
 /// Writes a file atomically: a temporary file beside it, synced, then renamed
