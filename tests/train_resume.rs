@@ -212,6 +212,7 @@ fn weights(task: &NamesTask) -> HashMap<String, Vec<u32>> {
 fn fit(cfg: TrainConfig, dir: ModelDir, task: &NamesTask, start: Start) -> Summary {
     Trainer::new(cfg, dir)
         .unwrap()
+        .on_record(attend::viz::plot_history)
         .quiet(true)
         .fit(task, start)
         .unwrap()

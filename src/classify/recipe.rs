@@ -269,6 +269,7 @@ pub(super) fn train_member(
     )?;
     let summary = Trainer::new(cfg.train.clone(), dir)?
         .threads(threads)
+        .on_record(crate::viz::plot_history)
         .quiet(silent_progress)
         .fit(&task, start)?;
     Ok(TrainReport {

@@ -266,6 +266,7 @@ pub fn train(
     )?;
     let summary = Trainer::new(cfg.train.clone(), dir.clone())?
         .threads(threads)
+        .on_record(crate::viz::plot_history)
         .quiet(quiet)
         .fit(&task, start)?;
     plot_against_time(&dir, &summary)?;

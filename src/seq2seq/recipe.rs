@@ -391,6 +391,7 @@ pub fn train(
     )?;
     let summary = Trainer::new(cfg.train.clone(), dir)?
         .threads(threads)
+        .on_record(crate::viz::plot_history)
         .quiet(quiet)
         .fit(&task, start)?;
     Ok(TrainReport {

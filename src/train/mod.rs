@@ -7,7 +7,9 @@
 //! `lr_scheduler` ([`schedule`]), plus early stopping ([`early_stop`]).
 //! [`Trainer`] runs any [`Task`] with them and writes a [`ModelDir`].
 
+mod checkpoint;
 pub mod clip;
+mod config;
 pub mod early_stop;
 pub mod history;
 pub mod interrupt;
@@ -18,10 +20,13 @@ pub mod model_dir;
 pub mod optim;
 pub mod progress;
 pub mod schedule;
+mod shards;
 pub mod task;
-pub mod trainer;
+mod trainer;
 
+pub use checkpoint::TrainerState;
 pub use clip::{clip_grad_norm, clip_grad_norm_rows};
+pub use config::TrainConfig;
 pub use early_stop::{Decision, EarlyStopping, EarlyStoppingConfig, EarlyStoppingState};
 pub use history::{EpochRecord, History, Metrics};
 pub use lock::DirLock;
@@ -36,5 +41,6 @@ pub use optim::{
 };
 pub use progress::Progress;
 pub use schedule::{PlateauConfig, ScheduleConfig, ScheduleState, Scheduler, ThresholdMode};
+pub use shards::{batch_gradients, sum_gradients};
 pub use task::{BatchStats, Task};
-pub use trainer::{Summary, TrainConfig, Trainer, TrainerState, batch_gradients, sum_gradients};
+pub use trainer::{Summary, Trainer};

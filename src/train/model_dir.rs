@@ -39,6 +39,8 @@ pub const TRAIN_CONFIG: &str = "train_config.json";
 
 /// The fingerprint of the data file a run trains on (see [`ModelDir::check_data`]).
 const DATA_SOURCE: &str = "data_source.json";
+/// The trainer's counters inside a checkpoint directory.
+pub(crate) const CHECKPOINT_STATE: &str = "trainer.json";
 
 /// What [`DATA_SOURCE`] holds.
 #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -262,7 +264,7 @@ impl ModelDir {
         for (file, t) in tensors {
             write_tensors(&tmp.join(file), t)?;
         }
-        write_json(&tmp.join("trainer.json"), trainer)?;
+        write_json(&tmp.join(CHECKPOINT_STATE), trainer)?;
         let fin = dir.join(&name);
         if fin.exists() {
             // The same step again (a resume that saves before stepping): the

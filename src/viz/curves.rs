@@ -1,4 +1,5 @@
-//! Training curves (loss per epoch, train and validation) as PNG and SVG.
+//! Training curves (loss per epoch, train and validation) as PNG and SVG,
+//! and the history of a training run drawn as them.
 //!
 //! Text is drawn with the compiled-in font of `viz::font`, so plots look
 //! the same on a machine without any system fonts, such as a CI container.
@@ -10,6 +11,7 @@ use plotters::prelude::*;
 
 use super::output::{DrawResult, Figure, save};
 use crate::Result;
+use crate::train::{EpochRecord, History, Metrics, ModelDir};
 
 /// One named line: `(x, y)` points.
 #[derive(Clone, Debug, PartialEq)]
@@ -105,6 +107,72 @@ fn draw<DB: DrawingBackend>(
         .border_style(BLACK)
         .label_font(("sans-serif", 14))
         .draw()?;
+    Ok(())
+}
+
+/// Draws a training history into the model directory as the run goes: the
+/// train and validation loss in `loss.png`/`.svg`, and every other metric
+/// (BLEU, accuracy, F1, …) on its own axes, since their scales differ, as
+/// `<metric>.png`/`.svg`. Several records in one epoch (validation inside
+/// epochs) are plotted against steps, which keep their spacing. This is the
+/// hook the recipes hand to [`Trainer::on_record`](crate::train::Trainer::on_record).
+pub fn plot_history(dir: &ModelDir, history: &History) -> Result<()> {
+    let epochs = &history.epochs;
+    let by_step = epochs.windows(2).any(|w| w[0].epoch == w[1].epoch);
+    let x = |r: &EpochRecord| {
+        if by_step {
+            r.step as f64
+        } else {
+            r.epoch as f64
+        }
+    };
+    let x_label = if by_step { "step" } else { "epoch" };
+    // One metric's points over the records that hold it.
+    let points = |of: fn(&EpochRecord) -> &Metrics, name: &str| -> Vec<(f64, f64)> {
+        epochs
+            .iter()
+            .filter_map(|r| of(r).get(name).map(|v| (x(r), *v)))
+            .collect()
+    };
+    let mut series = vec![Series {
+        name: "train loss".into(),
+        points: epochs.iter().map(|r| (x(r), r.train_loss)).collect(),
+    }];
+    let valid = points(|r| &r.valid, "loss");
+    if !valid.is_empty() {
+        series.push(Series {
+            name: "valid loss".into(),
+            points: valid,
+        });
+    }
+    let chart = Chart {
+        title: "loss".into(),
+        x_label: x_label.into(),
+        y_label: "loss".into(),
+    };
+    plot_lines(&dir.file("loss"), &chart, &series)?;
+    for name in history.valid_names() {
+        if name == "loss" || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let chart = Chart {
+            title: name.clone(),
+            x_label: x_label.into(),
+            y_label: name.clone(),
+        };
+        let series: Vec<Series> = [
+            ("train", points(|r| &r.train, &name)),
+            ("valid", points(|r| &r.valid, &name)),
+        ]
+        .into_iter()
+        .filter(|(_, p)| !p.is_empty())
+        .map(|(set, points)| Series {
+            name: format!("{set} {name}"),
+            points,
+        })
+        .collect();
+        plot_lines(&dir.file(&name), &chart, &series)?;
+    }
     Ok(())
 }
 

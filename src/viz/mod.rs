@@ -13,7 +13,7 @@ pub mod terminal;
 
 pub use attention::AttentionMap;
 pub use colormap::ColorMap;
-pub use curves::{Chart, Series, plot_lines};
+pub use curves::{Chart, Series, plot_history, plot_lines};
 pub use heatmap::{ColorRange, HeatmapStyle, plot_attention};
 pub use highlight::{Highlighted, highlight_html};
 pub use terminal::{TextCells, TextStyle, render_attention_text, render_attention_text_with};
