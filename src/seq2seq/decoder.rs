@@ -36,11 +36,11 @@ use candle_core::{DType, Tensor};
 use candle_nn::{Init, VarBuilder};
 
 use super::fused_step::{Affine, FusedContext, FusedStep, FusedWeights};
+use super::tutorial_kernel::{TutorialDecoderWeights, tutorial_decoder_sequence};
 use super::{DecoderKind, DecoderState, Memory, Seq2SeqConfig};
 use crate::nn::attention::{Attention, TutorialAttentionConfig};
 use crate::nn::kernels::Kernel;
 use crate::nn::kernels::log_softmax::log_softmax;
-use crate::nn::kernels::tutorial_decoder::{TutorialDecoderWeights, tutorial_decoder_sequence};
 use crate::nn::{
     AttentionConfig, AttentionKind, AttentionLayer, Dropout, Embedding, EmbeddingConfig, Linear,
     LinearConfig, Mode, Rnn, RnnConfig, State, TutorialAttention,
@@ -520,7 +520,7 @@ impl Decoder {
     }
 
     /// The tutorial decoder's teacher-forced steps through the fused op
-    /// ([`crate::nn::kernels::tutorial_decoder`]), where it applies: the
+    /// ([`super::tutorial_kernel`]), where it applies: the
     /// fused kernel, one layer, f32 or f64 on the CPU. `None` sends the
     /// caller to the step-by-step graph, the op's reference.
     fn tutorial_all(

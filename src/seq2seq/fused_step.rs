@@ -23,8 +23,8 @@ use candle_core::{DType, Device, Tensor};
 use super::Memory;
 use crate::Result;
 use crate::nn::Cell;
+use crate::nn::kernels::cell_math::cell_step;
 use crate::nn::kernels::log_softmax::log_softmax_rows;
-use crate::nn::kernels::recurrent::cell_step;
 use crate::nn::kernels::{Real, linear, read_cpu};
 
 /// A weight `[out, in]` and its bias `[out]`, row-major on the host.

@@ -31,6 +31,7 @@ pub mod task;
 mod tests;
 pub mod text;
 pub mod translator;
+mod tutorial_kernel;
 pub mod weights;
 
 pub use bridge::{Bridge, BridgeConfig};

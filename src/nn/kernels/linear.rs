@@ -47,7 +47,7 @@ pub(crate) fn forward<T: Real>(
 }
 
 /// `rows` copies of `bias`, a product's starting value.
-pub(super) fn bias_rows<T: Real>(bias: &[T], rows: usize) -> Vec<T> {
+pub(crate) fn bias_rows<T: Real>(bias: &[T], rows: usize) -> Vec<T> {
     let mut y = Vec::with_capacity(rows * bias.len());
     for _ in 0..rows {
         y.extend_from_slice(bias);

@@ -55,6 +55,7 @@ macro_rules! widest {
 pub(crate) use widest;
 
 pub mod activation;
+pub(crate) mod cell_math;
 pub mod cross_entropy;
 pub mod dots;
 pub mod gemm;
@@ -65,11 +66,10 @@ pub mod linear_cross_entropy;
 pub mod log_softmax;
 pub mod packed;
 pub mod recurrent;
-mod rows;
+pub(crate) mod rows;
 pub(crate) mod runtime;
 pub mod simd;
-mod traced;
-pub mod tutorial_decoder;
+pub(crate) mod traced;
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, Ordering};

@@ -24,7 +24,7 @@ fn fold_lanes<T: Real>(mut lanes: [T; LANES], f: impl Fn(T, T) -> T) -> T {
 
 /// `(Σ row, max row)` of a non-empty row.
 #[inline(always)]
-pub(super) fn sum_and_max<T: Real>(row: &[T]) -> (T, T) {
+pub(crate) fn sum_and_max<T: Real>(row: &[T]) -> (T, T) {
     let pick = |a: T, b: T| if b > a { b } else { a };
     let (mut sum, mut max) = ([T::ZERO; LANES], [row[0]; LANES]);
     let mut chunks = row.chunks_exact(LANES);
@@ -61,7 +61,7 @@ fn lane_sum<T: Real>(row: &[T], f: impl Fn(T) -> T) -> T {
 
 /// Replaces each `z` by `e^{z − m}` and returns their sum.
 #[inline(always)]
-pub(super) fn exp_shifted<T: Real>(row: &mut [T], m: T) -> T {
+pub(crate) fn exp_shifted<T: Real>(row: &mut [T], m: T) -> T {
     for z in row.iter_mut() {
         *z = (*z - m).exp();
     }

@@ -13,7 +13,7 @@ use super::{Real, read_cpu, slice_of};
 use crate::nn::record::{RecordableOp, UseGrad};
 
 /// A fused op's arithmetic, over three contiguous operands of one float type.
-pub(super) trait TracedKernel: Send + Sync + 'static {
+pub(crate) trait TracedKernel: Send + Sync + 'static {
     /// What the forward pass keeps for the backward pass.
     type Trace<T: Real>: Send + Sync;
     /// The sizes of one call, read from the operands' layouts.
@@ -50,7 +50,7 @@ pub(super) trait TracedKernel: Send + Sync + 'static {
 
 /// A weight's gradient, or the factors of its product `dW = dyᵀ · x`
 /// (`dy` `[n, out]`, `x` `[n, in]`, row-major).
-pub(super) enum WeightGrad<T> {
+pub(crate) enum WeightGrad<T> {
     Dense(Vec<T>),
     Factors {
         dy: Vec<T>,
@@ -63,7 +63,7 @@ pub(super) enum WeightGrad<T> {
 impl<T: Real> WeightGrad<T> {
     /// `dyᵀ · x` over `n` rows (`dy` `out` wide, `x` `input` wide), as
     /// factors when `factored`, else the product itself.
-    pub(super) fn of(factored: bool, (dy, out): (&[T], usize), (x, input): (&[T], usize)) -> Self {
+    pub(crate) fn of(factored: bool, (dy, out): (&[T], usize), (x, input): (&[T], usize)) -> Self {
         match factored {
             true => WeightGrad::Factors {
                 dy: dy.to_vec(),
@@ -109,14 +109,14 @@ enum Tape<K: TracedKernel> {
 /// The op: a kernel and its trace, written by the forward pass and read
 /// (never consumed: backward may run twice) by the backward pass, freed
 /// with the graph node.
-pub(super) struct Traced<K: TracedKernel> {
+pub(crate) struct Traced<K: TracedKernel> {
     kernel: K,
     tape: Mutex<Option<Tape<K>>>,
 }
 
 impl<K: TracedKernel> Traced<K> {
     /// The op running `kernel`.
-    pub(super) fn new(kernel: K) -> Self {
+    pub(crate) fn new(kernel: K) -> Self {
         Traced {
             kernel,
             tape: Mutex::new(None),

@@ -32,16 +32,17 @@
 
 use candle_core::{Layout, Shape, Tensor};
 
-use super::Real;
-use super::gemm::{Op, matmul_ld, matmul_new};
-use super::linear::bias_rows;
-use super::packed::StepProduct;
-use super::recurrent::{
-    CellMath, Elman, Gru, Lstm, RowTrace, add_rows, backward_row, blocks, blocks_to_rows,
-    rows_to_blocks, with_cell,
+use crate::nn::kernels::Real;
+use crate::nn::kernels::cell_math::{
+    CellMath, Elman, Gru, Lstm, RowTrace, backward_row, blocks, with_cell,
 };
-use super::rows::{exp_shifted, sum_and_max};
-use super::traced::{Traced, TracedKernel, WeightGrad};
+use crate::nn::kernels::gemm::{Op, matmul_ld, matmul_new};
+use crate::nn::kernels::linear::bias_rows;
+use crate::nn::kernels::packed::StepProduct;
+use crate::nn::kernels::recurrent::{add_rows, blocks_to_rows, rows_to_blocks};
+use crate::nn::kernels::rows::{exp_shifted, sum_and_max};
+use crate::nn::kernels::traced::{Traced, TracedKernel, WeightGrad};
+use crate::nn::kernels::widest;
 use crate::nn::rnn::{Cell, Nonlinearity};
 
 /// The op's kernel: the cell and the sizes the weights do not tell (the
@@ -63,7 +64,7 @@ pub struct TutorialDecoderSequence {
 
 /// Sizes of one call.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Dims {
+pub(crate) struct Dims {
     b: usize,
     t: usize,
     e: usize,
@@ -145,7 +146,7 @@ impl<'a, T> Parts<'a, T> {
 /// the first step, then after each), `saved` `[T, B, K·H]` (the cell's
 /// blocks), `weights` `[B·T, L]` (attention), `context` `[B·T, H]`, `input`
 /// `[B·T, H]` (the cell's input `x`, after the relu).
-pub(super) struct Trace<T> {
+pub(crate) struct Trace<T> {
     states: Vec<T>,
     saved: Vec<T>,
     weights: Vec<T>,
