@@ -26,6 +26,8 @@ pub mod import;
 pub mod memory;
 pub mod model;
 pub mod recipe;
+#[cfg(test)]
+mod record_tests;
 pub mod task;
 #[cfg(test)]
 mod tests;
