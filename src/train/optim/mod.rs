@@ -11,6 +11,7 @@
 //! defaults), and [`build`] turns it into a boxed [`Optimizer`].
 
 mod adam;
+mod adam_pass;
 mod sgd;
 #[cfg(test)]
 mod test_support;
