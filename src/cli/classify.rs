@@ -15,7 +15,8 @@ use attend::viz::{AttentionMap, HeatmapStyle, Highlighted, highlight_html, plot_
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::Globals;
-use super::common::{CellArg, LoopFlags, OptimizerArg, TrainRun, apply_train_flags};
+use super::common::TrainRun;
+use super::flags::{CellArg, LevelArg, LoopFlags, OptimizerArg, apply_train_flags};
 
 /// Classification commands.
 #[derive(Debug, Subcommand)]
@@ -88,15 +89,6 @@ pub enum EncoderArg {
     Rnn,
     /// The mean of the token embeddings (fastText; pair it with --ngrams).
     Bag,
-}
-
-/// Token level.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum LevelArg {
-    /// Characters.
-    Char,
-    /// Words.
-    Word,
 }
 
 /// Class weighting of the loss.
@@ -446,10 +438,7 @@ fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) -> Result<(
         if matches!(l, LevelArg::Word) && a.level.is_none() && cfg.data.min_freq < 2 {
             cfg.data.min_freq = 2;
         }
-        cfg.text.level = match l {
-            LevelArg::Char => Level::Char,
-            LevelArg::Word => Level::Word,
-        };
+        cfg.text.level = l.into();
         cfg.text.normalize = match l {
             LevelArg::Char => NormalizeConfig {
                 lowercase: false,

@@ -14,8 +14,8 @@ use attend::train::EarlyStoppingConfig;
 use clap::{Args, Subcommand};
 
 use super::Globals;
-use super::classify::LevelArg;
-use super::common::{CellArg, LoopFlags, OptimizerArg, TrainRun, apply_train_flags};
+use super::common::TrainRun;
+use super::flags::{CellArg, LevelArg, LoopFlags, OptimizerArg, apply_train_flags};
 
 /// Language-model commands.
 #[derive(Debug, Subcommand)]
@@ -195,10 +195,7 @@ fn apply_flags(cfg: &mut LmRunConfig, a: &TrainArgs, g: &Globals) -> Result<()> 
         d.dataset = v.clone();
     }
     if let Some(l) = a.level {
-        d.level = match l {
-            LevelArg::Char => Level::Char,
-            LevelArg::Word => Level::Word,
-        };
+        d.level = l.into();
     }
     d.lines |= a.lines;
     if a.text_col.is_some() {

@@ -6,6 +6,7 @@ mod common;
 mod config;
 mod data;
 mod embed;
+mod flags;
 mod lm;
 mod translate;
 

@@ -18,7 +18,8 @@ use attend::viz::{AttentionMap, HeatmapStyle, plot_attention, render_attention_t
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::Globals;
-use super::common::{CellArg, LoopFlags, OptimizerArg, TrainRun, apply_train_flags};
+use super::common::TrainRun;
+use super::flags::{CellArg, LoopFlags, OptimizerArg, apply_train_flags};
 
 /// Translation commands.
 #[derive(Debug, Subcommand)]
