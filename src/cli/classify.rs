@@ -16,7 +16,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use super::Globals;
 use super::common::TrainRun;
-use super::flags::{CellArg, LevelArg, LoopFlags, OptimizerArg, apply_train_flags};
+use super::flags::{CellArg, DataFlags, LevelArg, ModelFlags, TrainFlags};
 
 /// Classification commands.
 #[derive(Debug, Subcommand)]
@@ -82,6 +82,19 @@ pub enum PoolingArg {
     Mask,
 }
 
+impl From<PoolingArg> for Pooling {
+    fn from(p: PoolingArg) -> Self {
+        match p {
+            PoolingArg::Last => Pooling::Last,
+            PoolingArg::Mean => Pooling::Mean,
+            PoolingArg::Max => Pooling::Max,
+            PoolingArg::Attention => Pooling::Attention,
+            PoolingArg::Dot => Pooling::Dot,
+            PoolingArg::Mask => Pooling::Mask,
+        }
+    }
+}
+
 /// What reads the embedded tokens.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum EncoderArg {
@@ -102,14 +115,14 @@ pub enum ClassWeightsArg {
 
 /// `attend classify train` flags; each overrides the config file.
 #[derive(Debug, Args)]
+#[command(mut_arg("data", |a| a.help(
+    "Dataset name (names, ag-news-titles, imdb) or path of a CSV/TSV with a header"
+)))]
 pub struct TrainArgs {
     #[command(flatten)]
     run: TrainRun,
     #[command(flatten)]
-    loop_flags: LoopFlags,
-    /// Dataset name (names, ag-news-titles, imdb) or path of a CSV/TSV with a header.
-    #[arg(long, value_name = "NAME|PATH")]
-    data: Option<String>,
+    data: DataFlags,
     /// Text column of a file given by path.
     #[arg(long, value_name = "C", requires = "label_col")]
     text_col: Option<String>,
@@ -135,9 +148,6 @@ pub struct TrainArgs {
     /// characters: `<` and `>` mark the start and end).
     #[arg(long, value_name = "N")]
     ngrams: Option<usize>,
-    /// Recurrent cell.
-    #[arg(long, value_enum)]
-    cell: Option<CellArg>,
     /// Pooling over the steps.
     #[arg(long, value_enum)]
     pooling: Option<PoolingArg>,
@@ -148,38 +158,30 @@ pub struct TrainArgs {
     /// Width of the head's hidden layer (default: --hidden's; 0: a linear head).
     #[arg(long, value_name = "N")]
     head: Option<usize>,
-    /// Embedding width.
-    #[arg(long, value_name = "N", conflicts_with = "embeddings")]
-    embed: Option<usize>,
+    #[command(flatten)]
+    model: ModelFlags,
     /// Start the embedding table from a vector file (word2vec text or
     /// binary, GloVe; e.g. from `attend embed train`); its width becomes the
     /// model's, and the share of the vocabulary it covers is reported.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "embed")]
     embeddings: Option<PathBuf>,
-    /// Weight of the gates' mean in the loss (`--pooling mask`; default 0.05).
-    #[arg(long, value_name = "L")]
-    mask_sparsity: Option<f32>,
     /// Keep the embedding table fixed during training.
     #[arg(long, alias = "freeze", requires = "embeddings")]
     freeze_embeddings: bool,
-    /// Recurrent layers.
-    #[arg(long, value_name = "N")]
-    layers: Option<usize>,
+    /// Weight of the gates' mean in the loss (`--pooling mask`; default 0.05).
+    #[arg(long, value_name = "L")]
+    mask_sparsity: Option<f32>,
     /// Read left to right only (the default reads both ways).
     #[arg(long)]
     unidirectional: bool,
     /// Read both ways (the default; overrides a config file's setting).
     #[arg(long, conflicts_with = "unidirectional")]
     bidirectional: bool,
-    /// Dropout.
-    #[arg(long, value_name = "P")]
-    dropout: Option<f32>,
     /// Class weighting of the loss.
     #[arg(long, value_enum)]
     class_weights: Option<ClassWeightsArg>,
-    /// Training epochs (at most, with --patience).
-    #[arg(long, value_name = "N")]
-    epochs: Option<usize>,
+    #[command(flatten)]
+    train: TrainFlags,
     /// Stop when validation accuracy has not improved for N epochs.
     #[arg(long, value_name = "N")]
     patience: Option<u64>,
@@ -187,15 +189,6 @@ pub struct TrainArgs {
     /// N epochs (ReduceLROnPlateau, factor 0.5).
     #[arg(long, value_name = "N", conflicts_with = "cosine")]
     plateau: Option<u64>,
-    /// Examples per batch.
-    #[arg(long, value_name = "N")]
-    batch_size: Option<usize>,
-    /// Optimizer.
-    #[arg(long, value_enum)]
-    optimizer: Option<OptimizerArg>,
-    /// Learning rate.
-    #[arg(long, value_name = "X")]
-    lr: Option<f64>,
     /// Train N models with seeds seed, seed + 1, … on the same split (in
     /// `--out`/member-K) and predict with the mean of their probabilities:
     /// eval and predict read the directory as one model.
@@ -418,11 +411,31 @@ const RESUME_FLAGS: &[(&str, &str)] = &[
     ("task.batch.batch_size", "--batch-size"),
 ];
 
+/// The flags onto `cfg`, section by section, then the checks that need
+/// the whole config.
 fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) -> Result<()> {
-    let d = &mut cfg.data;
-    if let Some(v) = &a.data {
-        d.dataset = v.clone();
+    apply_data_flags(cfg, a);
+    apply_model_flags(cfg, a);
+    recipe_defaults_for_dataset(cfg, a);
+    apply_train_flags(cfg, a, g);
+    if a.mask_sparsity.is_some() && cfg.model.pooling != Pooling::Mask {
+        anyhow::bail!(
+            "--mask-sparsity weighs the gates of --pooling mask, but the pooling is {:?}",
+            cfg.model.pooling
+        );
     }
+    if cfg.model.freeze_embeddings && cfg.embeddings.is_none() {
+        anyhow::bail!(
+            "--freeze-embeddings (model.freeze_embeddings) keeps pretrained vectors fixed: give them with --embeddings FILE"
+        );
+    }
+    Ok(())
+}
+
+/// The dataset, its columns, and how its texts become tokens.
+fn apply_data_flags(cfg: &mut ClassifyConfig, a: &TrainArgs) {
+    a.data.apply(cfg);
+    let d = &mut cfg.data;
     if a.text_col.is_some() {
         d.text_col = a.text_col.clone();
         d.label_col = a.label_col.clone();
@@ -453,6 +466,11 @@ fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) -> Result<(
     if let Some(n) = a.ngrams {
         cfg.text.ngrams = n;
     }
+}
+
+/// The encoder, its pooling, head and embeddings, and the loss's weights.
+fn apply_model_flags(cfg: &mut ClassifyConfig, a: &TrainArgs) {
+    a.model.apply(cfg);
     let m = &mut cfg.model;
     if let Some(e) = a.encoder {
         m.encoder = match e {
@@ -464,18 +482,8 @@ fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) -> Result<(
             m.pooling = Pooling::Mean;
         }
     }
-    if let Some(c) = a.cell {
-        m.cell = c.into();
-    }
     if let Some(p) = a.pooling {
-        m.pooling = match p {
-            PoolingArg::Last => Pooling::Last,
-            PoolingArg::Mean => Pooling::Mean,
-            PoolingArg::Max => Pooling::Max,
-            PoolingArg::Attention => Pooling::Attention,
-            PoolingArg::Dot => Pooling::Dot,
-            PoolingArg::Mask => Pooling::Mask,
-        };
+        m.pooling = p.into();
     }
     if let Some(&h) = a.hidden.first() {
         m.hidden = h;
@@ -484,20 +492,11 @@ fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) -> Result<(
     if let Some(h) = a.head {
         m.head_hidden = h;
     }
-    if let Some(e) = a.embed {
-        m.embed = e;
-    }
     if a.freeze_embeddings {
         m.freeze_embeddings = true;
     }
     if let Some(l) = a.mask_sparsity {
         m.mask_sparsity = l;
-    }
-    if let Some(path) = &a.embeddings {
-        cfg.embeddings = Some(path.clone());
-    }
-    if let Some(l) = a.layers {
-        m.layers = l;
     }
     if a.bidirectional {
         m.bidirectional = true;
@@ -505,27 +504,34 @@ fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) -> Result<(
     if a.unidirectional {
         m.bidirectional = false;
     }
-    if let Some(p) = a.dropout {
-        m.dropout = p;
+    if let Some(path) = &a.embeddings {
+        cfg.embeddings = Some(path.clone());
     }
     if let Some(w) = a.class_weights {
         cfg.inverse_class_weights = matches!(w, ClassWeightsArg::Inverse);
     }
-    // IMDB's reviews are long (230 words on average) and plentiful: three
-    // epochs with 100-wide word vectors reach 90 % (BENCHMARKS.md) where the
-    // surname recipe's fifteen would take forty minutes. Only where neither
-    // flags nor the config file chose otherwise.
+}
+
+/// IMDB's reviews are long (230 words on average) and plentiful: three
+/// epochs with 100-wide word vectors reach 90 % (BENCHMARKS.md) where the
+/// surname recipe's fifteen would take forty minutes. Only where neither
+/// flags nor the config file chose otherwise, so before the training flags.
+fn recipe_defaults_for_dataset(cfg: &mut ClassifyConfig, a: &TrainArgs) {
     let defaults = ClassifyConfig::default();
     if cfg.data.dataset == "imdb" {
         if cfg.train.epochs == defaults.train.epochs {
             cfg.train.epochs = 3;
         }
-        if cfg.model.embed == defaults.model.embed && a.embed.is_none() {
+        if cfg.model.embed == defaults.model.embed && a.model.embed.is_none() {
             cfg.model.embed = 100;
         }
     }
-    apply_train_flags(&mut cfg.train, a.epochs, a.optimizer, a.lr, g.seed_flag);
-    a.loop_flags.apply(&mut cfg.train);
+}
+
+/// The shared training flags, then early stopping and the plateau schedule,
+/// which follow the validation metric the recipe selects by.
+fn apply_train_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) {
+    a.train.apply(cfg, g.seed_flag);
     let t = &mut cfg.train;
     if let Some(p) = a.patience {
         t.early_stopping = Some(EarlyStoppingConfig {
@@ -543,21 +549,6 @@ fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) -> Result<(
             ..PlateauConfig::default()
         });
     }
-    if let Some(b) = a.batch_size {
-        cfg.task.batch.batch_size = b;
-    }
-    if a.mask_sparsity.is_some() && cfg.model.pooling != Pooling::Mask {
-        anyhow::bail!(
-            "--mask-sparsity weighs the gates of --pooling mask, but the pooling is {:?}",
-            cfg.model.pooling
-        );
-    }
-    if cfg.model.freeze_embeddings && cfg.embeddings.is_none() {
-        anyhow::bail!(
-            "--freeze-embeddings (model.freeze_embeddings) keeps pretrained vectors fixed: give them with --embeddings FILE"
-        );
-    }
-    Ok(())
 }
 
 fn eval(args: &EvalArgs) -> Result<ExitCode> {

@@ -126,3 +126,16 @@ fn pending(group: &str) -> Result<ExitCode> {
 fn set_threads(n: usize) -> Result<()> {
     attend::set_threads(n).context("setting up the thread pool")
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// The commands override the help of shared flags by their ids
+    /// (`mut_arg`), which clap checks only when it builds the command: a
+    /// renamed flag fails here rather than on a user's command line.
+    #[test]
+    fn command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}
