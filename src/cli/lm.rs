@@ -14,8 +14,8 @@ use attend::train::EarlyStoppingConfig;
 use clap::{Args, Subcommand};
 
 use super::Globals;
-use super::classify::LevelArg;
-use super::common::{CellArg, LoopFlags, OptimizerArg, TrainRun, apply_train_flags};
+use super::common::TrainRun;
+use super::flags::{DataFlags, LevelArg, ModelFlags, TrainFlags};
 
 /// Language-model commands.
 #[derive(Debug, Subcommand)]
@@ -30,15 +30,17 @@ pub enum LmCommand {
 
 /// `attend lm train` flags; each overrides the config file.
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("data", |a| a.help(
+        "Dataset name (text8, names) or path of a text file (or of a CSV/TSV with --text-col)"
+    )),
+    mut_arg("batch_size", |a| a.help("Parallel streams, or lines, per batch")),
+)]
 pub struct TrainArgs {
     #[command(flatten)]
     run: TrainRun,
     #[command(flatten)]
-    loop_flags: LoopFlags,
-    /// Dataset name (text8, names) or path of a text file (or of a CSV/TSV
-    /// with --text-col).
-    #[arg(long, value_name = "NAME|PATH")]
-    data: Option<String>,
+    data: DataFlags,
     /// Tokens are characters or words.
     #[arg(long, value_enum)]
     level: Option<LevelArg>,
@@ -54,54 +56,6 @@ pub struct TrainArgs {
     /// Streams: test on the last N characters, validate on the N before them.
     #[arg(long, value_name = "N")]
     holdout_chars: Option<usize>,
-    /// Recurrent cell.
-    #[arg(long, value_enum)]
-    cell: Option<CellArg>,
-    /// Embedding width.
-    #[arg(long, value_name = "N")]
-    embed: Option<usize>,
-    /// Hidden units.
-    #[arg(long, value_name = "N")]
-    hidden: Option<usize>,
-    /// Recurrent layers.
-    #[arg(long, value_name = "N")]
-    layers: Option<usize>,
-    /// Dropout.
-    #[arg(long, value_name = "P")]
-    dropout: Option<f32>,
-    /// Share the embedding table with the output layer (embed = hidden).
-    #[arg(long)]
-    tie_weights: bool,
-    /// Steps of truncated backpropagation through time (streams).
-    #[arg(long, value_name = "N")]
-    bptt: Option<usize>,
-    /// Parallel streams, or lines, per batch.
-    #[arg(long, value_name = "N")]
-    batch_size: Option<usize>,
-    /// Feed the model's own samples with a rising probability (Bengio et al. 2015).
-    #[arg(long)]
-    scheduled_sampling: bool,
-    /// The highest probability of feeding a sample (with --scheduled-sampling).
-    #[arg(long, value_name = "P", requires = "scheduled_sampling")]
-    sampling_max: Option<f64>,
-    /// Validate during training on the first N tokens of the validation part.
-    #[arg(long, value_name = "N")]
-    valid_tokens: Option<usize>,
-    /// Training epochs (at most, with --patience).
-    #[arg(long, value_name = "N")]
-    epochs: Option<usize>,
-    /// Optimizer.
-    #[arg(long, value_enum)]
-    optimizer: Option<OptimizerArg>,
-    /// Learning rate.
-    #[arg(long, value_name = "LR")]
-    lr: Option<f64>,
-    /// Clip the gradient norm to this value.
-    #[arg(long, value_name = "NORM")]
-    clip: Option<f64>,
-    /// Stop after this many validations without improvement.
-    #[arg(long, value_name = "N")]
-    patience: Option<u64>,
     /// Tokens seen fewer times become <unk>.
     #[arg(long, value_name = "N")]
     min_freq: Option<u64>,
@@ -112,6 +66,34 @@ pub struct TrainArgs {
     /// 100,000; longer lines are cut, with a count).
     #[arg(long, value_name = "N")]
     max_len: Option<usize>,
+    /// Hidden units.
+    #[arg(long, value_name = "N")]
+    hidden: Option<usize>,
+    #[command(flatten)]
+    model: ModelFlags,
+    /// Share the embedding table with the output layer (embed = hidden).
+    #[arg(long)]
+    tie_weights: bool,
+    #[command(flatten)]
+    train: TrainFlags,
+    /// Steps of truncated backpropagation through time (streams).
+    #[arg(long, value_name = "N")]
+    bptt: Option<usize>,
+    /// Feed the model's own samples with a rising probability (Bengio et al. 2015).
+    #[arg(long)]
+    scheduled_sampling: bool,
+    /// The highest probability of feeding a sample (with --scheduled-sampling).
+    #[arg(long, value_name = "P", requires = "scheduled_sampling")]
+    sampling_max: Option<f64>,
+    /// Validate during training on the first N tokens of the validation part.
+    #[arg(long, value_name = "N")]
+    valid_tokens: Option<usize>,
+    /// Clip the gradient norm to this value.
+    #[arg(long, value_name = "NORM")]
+    clip: Option<f64>,
+    /// Stop after this many validations without improvement.
+    #[arg(long, value_name = "N")]
+    patience: Option<u64>,
 }
 
 /// `attend lm eval` flags.
@@ -190,15 +172,10 @@ fn config(a: &TrainArgs, g: &Globals) -> Result<LmRunConfig> {
 }
 
 fn apply_flags(cfg: &mut LmRunConfig, a: &TrainArgs, g: &Globals) -> Result<()> {
+    a.data.apply(cfg);
     let d = &mut cfg.data;
-    if let Some(v) = &a.data {
-        d.dataset = v.clone();
-    }
     if let Some(l) = a.level {
-        d.level = match l {
-            LevelArg::Char => Level::Char,
-            LevelArg::Word => Level::Word,
-        };
+        d.level = l.into();
     }
     d.lines |= a.lines;
     if a.text_col.is_some() {
@@ -219,27 +196,16 @@ fn apply_flags(cfg: &mut LmRunConfig, a: &TrainArgs, g: &Globals) -> Result<()> 
     if a.max_len.is_some() {
         d.max_len = a.max_len;
     }
+    a.model.apply(cfg);
     let m = &mut cfg.model;
-    if let Some(c) = a.cell {
-        m.cell = c.into();
-    }
-    if let Some(n) = a.embed {
-        m.embed = n;
-    }
     if let Some(n) = a.hidden {
         m.hidden = n;
-    }
-    if let Some(n) = a.layers {
-        m.layers = n;
-    }
-    if let Some(p) = a.dropout {
-        m.dropout = p;
     }
     if a.tie_weights {
         m.tie_weights = true;
         // Tying needs equal widths; the hidden size decides, unless the
         // flags ask for two.
-        if let Some(e) = a.embed.filter(|&e| e != m.hidden) {
+        if let Some(e) = a.model.embed.filter(|&e| e != m.hidden) {
             anyhow::bail!(
                 "--tie-weights shares one table between input and output, so --embed {e} must equal --hidden {} (or leave --embed out)",
                 m.hidden
@@ -247,12 +213,10 @@ fn apply_flags(cfg: &mut LmRunConfig, a: &TrainArgs, g: &Globals) -> Result<()> 
         }
         m.embed = m.hidden;
     }
+    a.train.apply(cfg, g.seed_flag);
     let t = &mut cfg.task;
     if let Some(n) = a.bptt {
         t.bptt = n;
-    }
-    if let Some(n) = a.batch_size {
-        t.batch_size = n;
     }
     if a.valid_tokens.is_some() {
         t.valid_tokens = a.valid_tokens;
@@ -264,8 +228,6 @@ fn apply_flags(cfg: &mut LmRunConfig, a: &TrainArgs, g: &Globals) -> Result<()> 
         }
         t.scheduled_sampling = Some(s);
     }
-    apply_train_flags(&mut cfg.train, a.epochs, a.optimizer, a.lr, g.seed_flag);
-    a.loop_flags.apply(&mut cfg.train);
     let tr = &mut cfg.train;
     if let Some(c) = a.clip {
         tr.clip_norm = Some(c);

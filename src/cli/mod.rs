@@ -6,6 +6,7 @@ mod common;
 mod config;
 mod data;
 mod embed;
+mod flags;
 mod lm;
 mod translate;
 
@@ -124,4 +125,17 @@ fn pending(group: &str) -> Result<ExitCode> {
 /// See [`attend::set_threads`].
 fn set_threads(n: usize) -> Result<()> {
     attend::set_threads(n).context("setting up the thread pool")
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// The commands override the help of shared flags by their ids
+    /// (`mut_arg`), which clap checks only when it builds the command: a
+    /// renamed flag fails here rather than on a user's command line.
+    #[test]
+    fn command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
 }

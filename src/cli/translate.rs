@@ -18,7 +18,8 @@ use attend::viz::{AttentionMap, HeatmapStyle, plot_attention, render_attention_t
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::Globals;
-use super::common::{CellArg, LoopFlags, OptimizerArg, TrainRun, apply_train_flags};
+use super::common::TrainRun;
+use super::flags::{DataFlags, RnnFlags, TrainFlags};
 
 /// Translation commands.
 #[derive(Debug, Subcommand)]
@@ -50,14 +51,16 @@ pub enum AttentionArg {
 
 /// `attend translate train` flags; each overrides the config file.
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("data", |a| a.help("Dataset name or path of a TSV of sentence pairs")),
+    mut_arg("cell", |a| a.help("Recurrent cell of encoder and decoder")),
+    mut_arg("batch_size", |a| a.help("Pairs per batch")),
+)]
 pub struct TrainArgs {
     #[command(flatten)]
     run: TrainRun,
     #[command(flatten)]
-    loop_flags: LoopFlags,
-    /// Dataset name or path of a TSV of sentence pairs.
-    #[arg(long, value_name = "NAME|PATH")]
-    data: Option<String>,
+    data: DataFlags,
     /// The lesson's pipeline: normalizeString, MAX_LENGTH, English prefixes.
     #[arg(long)]
     tutorial_filter: bool,
@@ -69,18 +72,14 @@ pub struct TrainArgs {
     /// --tutorial-filter: fewer than N words (default 10).
     #[arg(long, value_name = "N")]
     max_len: Option<usize>,
-    /// Recurrent cell of encoder and decoder.
-    #[arg(long, value_enum)]
-    cell: Option<CellArg>,
+    #[command(flatten)]
+    rnn: RnnFlags,
     /// Decoder attention.
     #[arg(long, value_enum)]
     attention: Option<AttentionArg>,
     /// Hidden size (and embedding size).
     #[arg(long, value_name = "N")]
     hidden: Option<usize>,
-    /// Recurrent layers.
-    #[arg(long, value_name = "N")]
-    layers: Option<usize>,
     /// Bidirectional encoder (the default recipe's).
     #[arg(long, conflicts_with = "unidirectional")]
     bidirectional: bool,
@@ -91,21 +90,11 @@ pub struct TrainArgs {
     /// §3.3; slower to train: the decoder then runs step by step).
     #[arg(long)]
     input_feeding: bool,
-    /// Training epochs.
-    #[arg(long, value_name = "N")]
-    epochs: Option<usize>,
-    /// Pairs per batch.
-    #[arg(long, value_name = "N")]
-    batch_size: Option<usize>,
+    #[command(flatten)]
+    train: TrainFlags,
     /// Probability of feeding the gold token (else the model's own) at each step.
     #[arg(long, value_name = "R")]
     teacher_forcing: Option<f64>,
-    /// Optimizer.
-    #[arg(long, value_enum)]
-    optimizer: Option<OptimizerArg>,
-    /// Learning rate.
-    #[arg(long, value_name = "X")]
-    lr: Option<f64>,
 }
 
 /// `attend translate eval` flags.
@@ -242,19 +231,15 @@ const RESUME_FLAGS: &[(&str, &str)] = &[
 ];
 
 fn apply_flags(cfg: &mut TranslateConfig, a: &TrainArgs, g: &Globals) -> Result<()> {
+    a.data.apply(cfg);
     let d = &mut cfg.data;
-    if let Some(v) = &a.data {
-        d.dataset = v.clone();
-    }
     d.tutorial_filter |= a.tutorial_filter;
     d.reverse |= a.reverse;
     if a.max_len.is_some() {
         d.max_len = a.max_len;
     }
+    a.rnn.apply(cfg);
     let m = &mut cfg.model;
-    if let Some(c) = a.cell {
-        m.cell = c.into();
-    }
     if let Some(k) = a.attention {
         m.decoder = match k {
             AttentionArg::Additive => DecoderKind::Additive,
@@ -271,18 +256,11 @@ fn apply_flags(cfg: &mut TranslateConfig, a: &TrainArgs, g: &Globals) -> Result<
         m.hidden = h;
         m.embed = h;
     }
-    if let Some(l) = a.layers {
-        m.layers = l;
-    }
     if a.bidirectional || a.unidirectional {
         m.bidirectional = a.bidirectional;
     }
     m.input_feeding |= a.input_feeding;
-    apply_train_flags(&mut cfg.train, a.epochs, a.optimizer, a.lr, g.seed_flag);
-    a.loop_flags.apply(&mut cfg.train);
-    if let Some(b) = a.batch_size {
-        cfg.task.batch.batch_size = b;
-    }
+    a.train.apply(cfg, g.seed_flag);
     if let Some(r) = a.teacher_forcing {
         cfg.task.teacher_forcing = r;
     }

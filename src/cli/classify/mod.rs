@@ -1,0 +1,42 @@
+//! `attend classify …`: train, evaluate and use text classifiers. The work is
+//! `attend::classify`; these files turn flags into configs and results into
+//! text, one command (or the grid of `compare`) each.
+
+mod compare;
+mod ensemble;
+mod eval;
+mod predict;
+mod train;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Subcommand;
+
+use super::Globals;
+
+/// Classification commands.
+#[derive(Debug, Subcommand)]
+pub enum ClassifyCommand {
+    /// Train a classifier (or resume one with --resume).
+    Train(Box<train::TrainArgs>),
+    /// Score a classifier: accuracy, per-class precision/recall/F1, confusion matrix.
+    Eval(eval::EvalArgs),
+    /// Classify texts given as arguments, or lines of standard input.
+    Predict(predict::PredictArgs),
+    /// Train one model per cell × hidden size on the same split; one table.
+    Compare(Box<compare::CompareArgs>),
+    /// Join trained models (any architectures, one split) into one ensemble.
+    Ensemble(ensemble::EnsembleArgs),
+}
+
+/// Runs a `classify` command.
+pub fn run(cmd: ClassifyCommand, globals: &Globals) -> Result<ExitCode> {
+    match cmd {
+        ClassifyCommand::Train(args) => train::train(&args, globals),
+        ClassifyCommand::Eval(args) => eval::eval(&args),
+        ClassifyCommand::Predict(args) => predict::predict(&args),
+        ClassifyCommand::Compare(args) => compare::compare(&args, globals),
+        ClassifyCommand::Ensemble(args) => ensemble::ensemble(&args),
+    }
+}

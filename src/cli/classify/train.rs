@@ -1,0 +1,372 @@
+//! `attend classify train`: flags onto a [`ClassifyConfig`], one model or an
+//! ensemble of them trained, and the summary.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use attend::classify::recipe;
+use attend::classify::{ClassifyConfig, Encoder, Level, Pooling};
+use attend::text::NormalizeConfig;
+use attend::train::{EarlyStoppingConfig, PlateauConfig, ScheduleConfig};
+use clap::{Args, ValueEnum};
+
+use super::ensemble::report_ensemble;
+use crate::cli::Globals;
+use crate::cli::common::TrainRun;
+use crate::cli::flags::{DataFlags, LevelArg, ModelFlags, TrainFlags};
+
+/// Pooling over the RNN's steps.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum PoolingArg {
+    /// The final state of the top layer (the lessons).
+    Last,
+    /// Mean over the real steps.
+    Mean,
+    /// Max over the real steps.
+    Max,
+    /// Learned attention weights (explainable).
+    Attention,
+    /// Dot attention with the final state, concatenated with it (explainable).
+    Dot,
+    /// Attender/predictor: sigmoid gates per token, a sparsity penalty (explainable).
+    Mask,
+}
+
+impl From<PoolingArg> for Pooling {
+    fn from(p: PoolingArg) -> Self {
+        match p {
+            PoolingArg::Last => Pooling::Last,
+            PoolingArg::Mean => Pooling::Mean,
+            PoolingArg::Max => Pooling::Max,
+            PoolingArg::Attention => Pooling::Attention,
+            PoolingArg::Dot => Pooling::Dot,
+            PoolingArg::Mask => Pooling::Mask,
+        }
+    }
+}
+
+/// What reads the embedded tokens.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum EncoderArg {
+    /// A recurrent network, then the pooling.
+    Rnn,
+    /// The mean of the token embeddings (fastText; pair it with --ngrams).
+    Bag,
+}
+
+/// Class weighting of the loss.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ClassWeightsArg {
+    /// Every class weighs 1.
+    None,
+    /// n / (classes · n_class), scikit-learn's "balanced".
+    Inverse,
+}
+
+/// `attend classify train` flags; each overrides the config file.
+#[derive(Debug, Args)]
+#[command(mut_arg("data", |a| a.help(
+    "Dataset name (names, ag-news-titles, imdb) or path of a CSV/TSV with a header"
+)))]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub(super) run: TrainRun,
+    #[command(flatten)]
+    data: DataFlags,
+    /// Text column of a file given by path.
+    #[arg(long, value_name = "C", requires = "label_col")]
+    text_col: Option<String>,
+    /// Label column of a file given by path.
+    #[arg(long, value_name = "C", requires = "text_col")]
+    label_col: Option<String>,
+    /// Stop at a row with a missing column or an empty text (default: skip
+    /// it, and list the skipped lines in a warning).
+    #[arg(long)]
+    strict: bool,
+    /// Tokens are characters or (lowercased, punctuation split) words.
+    #[arg(long, value_enum)]
+    level: Option<LevelArg>,
+    /// Keep at most N tokens of each text (default 5,000, at most 100,000;
+    /// longer texts are cut, with a count).
+    #[arg(long, value_name = "N")]
+    max_len: Option<usize>,
+    /// Recurrent network, or a bag of tokens (and n-grams) averaged: fastText's
+    /// classifier, trained in seconds, a strong partner in an ensemble.
+    #[arg(long, value_enum)]
+    encoder: Option<EncoderArg>,
+    /// Add the n-grams of 2..=N tokens to each text (the bag encoder only;
+    /// characters: `<` and `>` mark the start and end).
+    #[arg(long, value_name = "N")]
+    ngrams: Option<usize>,
+    /// Pooling over the steps.
+    #[arg(long, value_enum)]
+    pooling: Option<PoolingArg>,
+    /// Hidden units per direction (compare: a comma-separated list, default
+    /// 32,64,128).
+    #[arg(long, value_name = "N", value_delimiter = ',')]
+    pub(super) hidden: Vec<usize>,
+    /// Width of the head's hidden layer (default: --hidden's; 0: a linear head).
+    #[arg(long, value_name = "N")]
+    head: Option<usize>,
+    #[command(flatten)]
+    model: ModelFlags,
+    /// Start the embedding table from a vector file (word2vec text or
+    /// binary, GloVe; e.g. from `attend embed train`); its width becomes the
+    /// model's, and the share of the vocabulary it covers is reported.
+    #[arg(long, value_name = "FILE", conflicts_with = "embed")]
+    embeddings: Option<PathBuf>,
+    /// Keep the embedding table fixed during training.
+    #[arg(long, alias = "freeze", requires = "embeddings")]
+    freeze_embeddings: bool,
+    /// Weight of the gates' mean in the loss (`--pooling mask`; default 0.05).
+    #[arg(long, value_name = "L")]
+    mask_sparsity: Option<f32>,
+    /// Read left to right only (the default reads both ways).
+    #[arg(long)]
+    unidirectional: bool,
+    /// Read both ways (the default; overrides a config file's setting).
+    #[arg(long, conflicts_with = "unidirectional")]
+    bidirectional: bool,
+    /// Class weighting of the loss.
+    #[arg(long, value_enum)]
+    class_weights: Option<ClassWeightsArg>,
+    #[command(flatten)]
+    train: TrainFlags,
+    /// Stop when validation accuracy has not improved for N epochs.
+    #[arg(long, value_name = "N")]
+    patience: Option<u64>,
+    /// Halve the learning rate when validation accuracy has not improved for
+    /// N epochs (ReduceLROnPlateau, factor 0.5).
+    #[arg(long, value_name = "N", conflicts_with = "cosine")]
+    plateau: Option<u64>,
+    /// Train N models with seeds seed, seed + 1, … on the same split (in
+    /// `--out`/member-K) and predict with the mean of their probabilities:
+    /// eval and predict read the directory as one model.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    ensemble: Option<u16>,
+}
+
+pub(super) fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
+    if args.hidden.len() > 1 {
+        anyhow::bail!("--hidden takes one size for train (several are for `classify compare`)");
+    }
+    let cfg: ClassifyConfig = args
+        .run
+        .config(RESUME_FLAGS, |cfg| apply_flags(cfg, args, globals))?;
+    let planned = match args.run.resume {
+        true => recipe::planned_ensemble(&args.run.out)?,
+        false => None,
+    };
+    let members = args.ensemble.map(usize::from);
+    if let (Some(given), Some(saved)) = (members, planned)
+        && given != saved
+    {
+        anyhow::bail!(
+            "--ensemble: the run in {} trains {saved} members, not {given}; leave the flag out to resume it",
+            args.run.out.display()
+        );
+    }
+    args.run.stop_gracefully_on_signals()?;
+    if let Some(n) = members.or(planned).filter(|&n| n > 1) {
+        return train_ensemble(&cfg, args, n, globals);
+    }
+    let report = recipe::train(
+        &cfg,
+        &args.run.out,
+        args.run.start(),
+        globals.threads,
+        false,
+    )?;
+    let (train, valid, test) = report.sizes;
+    eprintln!(
+        "train {train}, valid {valid}, test {test}; {} tokens, {} classes",
+        report.vocab,
+        report.classes.len()
+    );
+    Ok(args
+        .run
+        .finish(&report.summary, &cfg.train.select_metric, "classify"))
+}
+
+/// `train --ensemble N`: the members one after the other, then each
+/// member's and the ensemble's validation accuracy.
+fn train_ensemble(
+    cfg: &ClassifyConfig,
+    args: &TrainArgs,
+    n: usize,
+    globals: &Globals,
+) -> Result<ExitCode> {
+    let out = &args.run.out;
+    let reports = recipe::train_ensemble(cfg, out, n, args.run.start(), globals.threads, false)?;
+    if let Some(first) = reports.first() {
+        let (train, valid, test) = first.sizes;
+        eprintln!(
+            "train {train}, valid {valid}, test {test}; {} tokens, {} classes",
+            first.vocab,
+            first.classes.len()
+        );
+    }
+    if let Some(stopped) = reports.last().filter(|r| r.summary.interrupted) {
+        return Ok(args
+            .run
+            .finish(&stopped.summary, &cfg.train.select_metric, "classify"));
+    }
+    report_ensemble(out)
+}
+
+/// Config fields whose flag is not named after them (see [`TrainRun::config`]).
+const RESUME_FLAGS: &[(&str, &str)] = &[
+    ("model.head_hidden", "--head"),
+    ("model.bidirectional", "--bidirectional/--unidirectional"),
+    ("model.cell", "--cell"),
+    ("text.level", "--level"),
+    ("text.normalize", "--level"),
+    ("data.min_freq", "--level"),
+    ("data.text_col", "--text-col"),
+    ("data.label_col", "--label-col"),
+    ("inverse_class_weights", "--class-weights"),
+    ("train.early_stopping", "--patience"),
+    ("train.schedule", "--plateau/--cosine"),
+    ("task.batch.batch_size", "--batch-size"),
+];
+
+/// The flags onto `cfg`, section by section, then the checks that need
+/// the whole config.
+pub(super) fn apply_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) -> Result<()> {
+    apply_data_flags(cfg, a);
+    apply_model_flags(cfg, a);
+    recipe_defaults_for_dataset(cfg, a);
+    apply_train_flags(cfg, a, g);
+    if a.mask_sparsity.is_some() && cfg.model.pooling != Pooling::Mask {
+        anyhow::bail!(
+            "--mask-sparsity weighs the gates of --pooling mask, but the pooling is {:?}",
+            cfg.model.pooling
+        );
+    }
+    if cfg.model.freeze_embeddings && cfg.embeddings.is_none() {
+        anyhow::bail!(
+            "--freeze-embeddings (model.freeze_embeddings) keeps pretrained vectors fixed: give them with --embeddings FILE"
+        );
+    }
+    Ok(())
+}
+
+/// The dataset, its columns, and how its texts become tokens.
+fn apply_data_flags(cfg: &mut ClassifyConfig, a: &TrainArgs) {
+    a.data.apply(cfg);
+    let d = &mut cfg.data;
+    if a.text_col.is_some() {
+        d.text_col = a.text_col.clone();
+        d.label_col = a.label_col.clone();
+    }
+    if a.strict {
+        d.strict = true;
+    }
+    // The news and review datasets are word-level lessons: words (lowercased,
+    // punctuation split), seen at least twice, unless told otherwise.
+    let wordy = matches!(cfg.data.dataset.as_str(), "ag-news-titles" | "imdb")
+        && cfg.text.level == Level::Char;
+    if let Some(l) = a.level.or(wordy.then_some(LevelArg::Word)) {
+        if matches!(l, LevelArg::Word) && a.level.is_none() && cfg.data.min_freq < 2 {
+            cfg.data.min_freq = 2;
+        }
+        cfg.text.level = l.into();
+        cfg.text.normalize = match l {
+            LevelArg::Char => NormalizeConfig {
+                lowercase: false,
+                split_punctuation: false,
+            },
+            LevelArg::Word => NormalizeConfig::default(),
+        };
+    }
+    if a.max_len.is_some() {
+        cfg.text.max_len = a.max_len;
+    }
+    if let Some(n) = a.ngrams {
+        cfg.text.ngrams = n;
+    }
+}
+
+/// The encoder, its pooling, head and embeddings, and the loss's weights.
+fn apply_model_flags(cfg: &mut ClassifyConfig, a: &TrainArgs) {
+    a.model.apply(cfg);
+    let m = &mut cfg.model;
+    if let Some(e) = a.encoder {
+        m.encoder = match e {
+            EncoderArg::Rnn => Encoder::Rnn,
+            EncoderArg::Bag => Encoder::Bag,
+        };
+        // A bag's only pooling is the mean; the RNN's default is attention.
+        if m.encoder == Encoder::Bag && a.pooling.is_none() {
+            m.pooling = Pooling::Mean;
+        }
+    }
+    if let Some(p) = a.pooling {
+        m.pooling = p.into();
+    }
+    if let Some(&h) = a.hidden.first() {
+        m.hidden = h;
+        m.head_hidden = h;
+    }
+    if let Some(h) = a.head {
+        m.head_hidden = h;
+    }
+    if a.freeze_embeddings {
+        m.freeze_embeddings = true;
+    }
+    if let Some(l) = a.mask_sparsity {
+        m.mask_sparsity = l;
+    }
+    if a.bidirectional {
+        m.bidirectional = true;
+    }
+    if a.unidirectional {
+        m.bidirectional = false;
+    }
+    if let Some(path) = &a.embeddings {
+        cfg.embeddings = Some(path.clone());
+    }
+    if let Some(w) = a.class_weights {
+        cfg.inverse_class_weights = matches!(w, ClassWeightsArg::Inverse);
+    }
+}
+
+/// IMDB's reviews are long (230 words on average) and plentiful: three
+/// epochs with 100-wide word vectors reach 90 % (BENCHMARKS.md) where the
+/// surname recipe's fifteen would take forty minutes. Only where neither
+/// flags nor the config file chose otherwise, so before the training flags.
+fn recipe_defaults_for_dataset(cfg: &mut ClassifyConfig, a: &TrainArgs) {
+    let defaults = ClassifyConfig::default();
+    if cfg.data.dataset == "imdb" {
+        if cfg.train.epochs == defaults.train.epochs {
+            cfg.train.epochs = 3;
+        }
+        if cfg.model.embed == defaults.model.embed && a.model.embed.is_none() {
+            cfg.model.embed = 100;
+        }
+    }
+}
+
+/// The shared training flags, then early stopping and the plateau schedule,
+/// which follow the validation metric the recipe selects by.
+fn apply_train_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) {
+    a.train.apply(cfg, g.seed_flag);
+    let t = &mut cfg.train;
+    if let Some(p) = a.patience {
+        t.early_stopping = Some(EarlyStoppingConfig {
+            metric: t.select_metric.clone(),
+            mode: t.select_goal,
+            patience: p,
+            ..EarlyStoppingConfig::default()
+        });
+    }
+    if let Some(p) = a.plateau {
+        t.schedule = ScheduleConfig::Plateau(PlateauConfig {
+            mode: t.select_goal,
+            factor: 0.5,
+            patience: p,
+            ..PlateauConfig::default()
+        });
+    }
+}
