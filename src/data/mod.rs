@@ -5,6 +5,7 @@
 //! the `*_path` / `read_*` functions are the edges that open a file (gzip or
 //! plain) and relabel errors with its path.
 
+pub mod atomic;
 pub mod batch;
 pub mod corpus;
 pub mod download;
