@@ -18,6 +18,7 @@ pub mod resolve;
 pub mod source;
 pub mod split;
 pub mod stats;
+pub mod vectors;
 
 pub use batch::{BatchConfig, Batcher, PairBatch, PairSpecials, SeqBatch, shard_ranges};
 pub use corpus::CorpusReader;

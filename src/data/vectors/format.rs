@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::io::{BufRead, Write};
 use std::path::Path;
 
-use super::vectors::Embeddings;
+use super::Embeddings;
 use crate::data::atomic::write_atomic;
 use crate::data::source;
 use crate::error::{Error, Result, Source, excerpt};
