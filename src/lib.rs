@@ -32,7 +32,7 @@ pub use nn::kernels::runtime::{flush_denormals, set_threads, tune_allocator};
 
 /// The main types, for `use attend::prelude::*`.
 pub mod prelude {
-    pub use crate::embed::Embeddings;
+    pub use crate::data::vectors::Embeddings;
     pub use crate::error::{Error, Result};
     pub use crate::seq2seq::{Seq2Seq, Translator};
     pub use crate::text::Vocab;

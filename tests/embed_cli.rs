@@ -137,7 +137,7 @@ fn skipgram_vectors_train_score_and_answer_queries() {
         run.stderr
     );
     let vocab = attend::text::Vocab::load(&model.join("vocab.json")).unwrap();
-    let vectors = attend::embed::load(&vectors, None).unwrap();
+    let vectors = attend::data::vectors::load(&vectors, None).unwrap();
     let weights =
         candle_core::safetensors::load(model.join("model.safetensors"), &candle_core::Device::Cpu)
             .unwrap();

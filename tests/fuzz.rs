@@ -38,9 +38,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use attend::data::labelled::{self, BadRows, Column, Delimiter, LabelledFormat};
+use attend::data::vectors::{self, VectorFormat};
 use attend::data::{CorpusReader, open, pairs};
-use attend::embed::VectorFormat;
-use attend::embed::format as vectors;
 use attend::text::{Vocab, VocabConfig};
 use candle_core::{DType, Device, Tensor};
 use common::cli::{self, attend, ok};
@@ -636,7 +635,7 @@ fn vocab_json() {
 fn vector_files() {
     let words: Vec<String> = ["the", "é", "x1", "of"].map(String::from).to_vec();
     let data: Vec<f32> = (0..12).map(|i| (i as f32 - 5.5) / 3.0).collect();
-    let emb = attend::embed::Embeddings::new(words, 3, data).unwrap();
+    let emb = vectors::Embeddings::new(words, 3, data).unwrap();
     let mut seeds = Vec::new();
     for f in [
         VectorFormat::Text,
@@ -912,7 +911,7 @@ fn binary_exits_0_or_2_on_mutated_files() {
     let pairs = std::fs::read(tmp.path().join("pairs.tsv")).unwrap();
     let rows = std::fs::read(tmp.path().join("rows.csv")).unwrap();
     let mut vecs = Vec::new();
-    let emb = attend::embed::Embeddings::new(
+    let emb = vectors::Embeddings::new(
         ["a", "b", "c"].map(String::from).to_vec(),
         2,
         vec![1.0, 0.5, 0.25, -1.0, 2.0, 3.0],

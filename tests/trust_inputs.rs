@@ -172,7 +172,7 @@ fn vector_files_reject_non_finite_numbers_and_bad_headers_and_warn_on_duplicates
     // The first vector of `a` is kept: `b` is identical to it.
     let first = run.stdout.lines().next().unwrap_or_default();
     assert!(first.starts_with("b\t1.0000"), "{}", run.stdout);
-    let (v, report) = attend::embed::load_report(&dup, None).unwrap();
+    let (v, report) = attend::data::vectors::load_report(&dup, None).unwrap();
     assert_eq!((v.len(), report.duplicates), (3, 1));
 }
 

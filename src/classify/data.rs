@@ -1,7 +1,7 @@
 //! The labelled data of a classification run: the `data` section, reading a
-//! named dataset or a file (IMDB's and AG News' own test sets), the seeded
-//! stratified split, classes and class weights, and the held-out rows saved
-//! in a model directory.
+//! named dataset or a file (and a named dataset's own test set, where its
+//! registry entry has one), the seeded stratified split, classes and class
+//! weights, and the held-out rows saved in a model directory.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -14,7 +14,7 @@ use crate::data::labelled::{
     BadRows, Column, Delimiter, LabelledFormat, SkippedRow, kept_indices, read_labelled,
     read_labelled_rows, read_labelled_with,
 };
-use crate::data::registry::DataFormat;
+use crate::data::registry::{self, DataFormat, TestSet};
 use crate::data::split::{SplitConfig, python_stratified_split};
 use crate::error::excerpt;
 use crate::train::ModelDir;
@@ -180,12 +180,11 @@ pub struct Prepared {
 /// Reads and splits: stratified by label and seeded exactly as
 /// `shared/bench/classify_torch.py` does, so both score the same test set.
 ///
-/// Two datasets bring their own test set, as the lessons use them: `imdb`
-/// (its `test` rows; the validation set is a stratified tenth of its `train`
-/// rows) and `ag-news-titles` (the 10,000 titles train with a stratified
-/// tenth for validation; the test set is the titles of the original AG News
-/// test file, its class ids 1–4 named World, Sports, Business, Sci/Tech).
-/// For them `data.split`'s test fraction is ignored.
+/// A named dataset whose registry entry has its own test set
+/// ([`TestSet`]) is scored on it, as the lessons do: `imdb` on its `test`
+/// rows, `ag-news-titles` on the titles of the original AG News test file.
+/// Its validation set is then a stratified fraction (`data.split.valid`) of
+/// the other rows, and `data.split`'s test fraction is ignored.
 pub fn prepare(data: &LabelDataConfig) -> Result<Prepared> {
     let read = read_dataset(data)?;
     let warning = read.warning();
@@ -198,10 +197,18 @@ pub fn prepare(data: &LabelDataConfig) -> Result<Prepared> {
     if rows.is_empty() {
         return Err(Error::Config(format!("{}: no examples", data.dataset)));
     }
-    let own_test = match data.dataset.as_str() {
-        "imdb" => Some(imdb_test_rows(&path, &rows, &skipped)?),
-        "ag-news-titles" => Some(ag_news_test_titles()?),
-        _ => None,
+    // The name given, not the file it resolved to: a registry file given by
+    // its path is split by fractions like any other file.
+    let own_test = match registry::lookup(&data.dataset).and_then(|d| d.test_set) {
+        Some(test_set) => Some(match test_set() {
+            TestSet::SplitColumn(parts) => split_column_rows(&path, &parts, &rows, &skipped)?,
+            TestSet::Dataset {
+                name,
+                format,
+                classes,
+            } => (None, class_id_rows(name, &format, classes)?),
+        }),
+        None => None,
     };
     let (rows, test, fractions) = match own_test {
         Some((train_idx, test)) => {
@@ -231,21 +238,17 @@ pub fn prepare(data: &LabelDataConfig) -> Result<Prepared> {
     })
 }
 
-/// IMDB's own split: the indices of its `train` rows and its `test` rows.
-/// `rows` are the examples read from `path` with `skipped` left out; the
-/// split column is matched to them by their position in the file.
-fn imdb_test_rows(
+/// A split column's own split ([`TestSet::SplitColumn`]): the indices of the
+/// `train` rows and the `test` rows. `rows` are the examples read from
+/// `path` with `skipped` left out; `parts` (the file read as id and split
+/// column) is matched to them by position in the file.
+fn split_column_rows(
     path: &Path,
+    parts: &LabelledFormat,
     rows: &[Labelled],
     skipped: &[SkippedRow],
 ) -> Result<(Option<Vec<usize>>, Vec<Labelled>)> {
-    let fmt = LabelledFormat {
-        delimiter: Delimiter::Tsv,
-        header: true,
-        text: vec![Column::Name("id".into())],
-        label: Column::Name("split".into()),
-    };
-    let (parts, parts_skipped) = read_labelled_with(path, &fmt, BadRows::Skip)?;
+    let (parts, parts_skipped) = read_labelled_with(path, parts, BadRows::Skip)?;
     let split_of: std::collections::HashMap<usize, &str> =
         kept_indices(parts.len(), &parts_skipped)
             .into_iter()
@@ -271,36 +274,30 @@ fn imdb_test_rows(
     Ok((Some(train), test))
 }
 
-/// The titles of the original AG News test set, labelled by class name.
-fn ag_news_test_titles() -> Result<(Option<Vec<usize>>, Vec<Labelled>)> {
-    let resolved = Resolver::from_env().resolve("ag-news-test")?;
-    let fmt = LabelledFormat {
-        delimiter: Delimiter::Csv,
-        header: false,
-        text: vec![Column::Index(1)],
-        label: Column::Index(0),
-    };
-    let names = ["World", "Sports", "Business", "Sci/Tech"];
-    let test = read_labelled(&resolved.path, &fmt)?
+/// The rows of the named dataset `name` ([`TestSet::Dataset`]), their class
+/// ids (from 1) replaced by the names in `classes`.
+fn class_id_rows(name: &str, fmt: &LabelledFormat, classes: &[&str]) -> Result<Vec<Labelled>> {
+    let resolved = Resolver::from_env().resolve(name)?;
+    read_labelled(&resolved.path, fmt)?
         .into_iter()
         .enumerate()
         .map(|(i, e)| {
             let id: usize = e.label.trim().parse().unwrap_or(0);
-            match names.get(id.wrapping_sub(1)) {
+            match classes.get(id.wrapping_sub(1)) {
                 Some(name) => Ok(Labelled {
                     text: e.text,
                     label: name.to_string(),
                 }),
                 None => Err(Error::Config(format!(
-                    "{}: row {}: class id `{}`, expected 1 to 4",
+                    "{}: row {}: class id `{}`, expected 1 to {}",
                     resolved.path.display(),
                     i + 1,
-                    e.label
+                    e.label,
+                    classes.len()
                 ))),
             }
         })
-        .collect::<Result<_>>()?;
-    Ok((None, test))
+        .collect()
 }
 
 /// Classes in sorted order (the order of `classes.json` and the logits).

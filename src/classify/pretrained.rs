@@ -3,6 +3,7 @@
 
 use candle_core::{DType, Tensor};
 
+use crate::data::vectors::Embeddings;
 use crate::nn::ParamStore;
 use crate::text::Vocab;
 use crate::{Error, Result};
@@ -21,7 +22,7 @@ pub struct Coverage {
 pub(super) fn load_pretrained(
     params: &ParamStore,
     vocab: &Vocab,
-    vectors: &crate::embed::Embeddings,
+    vectors: &Embeddings,
 ) -> Result<Coverage> {
     let var = params
         .get("embedding.weight")

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::task::{ClassifyTask, Example, TaskConfig};
 use super::{Classifier, ClassifierConfig};
-use crate::data::Resolver;
+use crate::data::{Resolver, vectors};
 use crate::nn::ParamStore;
 pub use crate::text::tokenize::Level;
 use crate::text::{Specials, Vocab, VocabConfig};
@@ -180,7 +180,7 @@ pub(super) fn train_member(
     }
     let pretrained = match (&cfg.embeddings, start) {
         (Some(path), Start::Fresh) => {
-            let (vectors, report) = crate::embed::format::load_report(path, None)?;
+            let (vectors, report) = vectors::load_report(path, None)?;
             if let (Some(w), false) = (report.warning(path), quiet) {
                 eprintln!("{w}");
             }

@@ -8,10 +8,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use attend::data::Resolver;
+use attend::data::vectors::{self, AnalogyMethod, Embeddings, Neighbour, VectorFormat};
 use attend::embed::eval::{self, ANALOGY_RESTRICT, SIMILARITY_RESTRICT};
-use attend::embed::{
-    AnalogyMethod, Architecture, Corpus, CorpusConfig, Embeddings, TrainConfig, VectorFormat,
-};
+use attend::embed::{Architecture, Corpus, CorpusConfig, TrainConfig};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
@@ -195,7 +194,7 @@ pub fn run(cmd: EmbedCommand, globals: &Globals) -> Result<ExitCode> {
 
 /// Loads a vector file, with one `warning:` line on stderr when it repeats words.
 fn load(path: &std::path::Path) -> Result<Embeddings> {
-    let (vectors, report) = attend::embed::load_report(path, None)
+    let (vectors, report) = vectors::load_report(path, None)
         .with_context(|| format!("loading vectors {}", path.display()))?;
     if let Some(w) = report.warning(path) {
         eprintln!("{w}");
@@ -251,7 +250,7 @@ fn train(args: TrainArgs, globals: &Globals) -> Result<ExitCode> {
     } else {
         VectorFormat::Text
     };
-    attend::embed::save(&vectors, &args.out, format)
+    vectors::save(&vectors, &args.out, format)
         .with_context(|| format!("saving vectors to {}", args.out.display()))?;
     if args.json {
         let out = json!({
@@ -287,7 +286,7 @@ fn train(args: TrainArgs, globals: &Globals) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_neighbours(list: &[attend::embed::Neighbour]) {
+fn print_neighbours(list: &[Neighbour]) {
     for n in list {
         println!("{}\t{:.4}", n.word, n.score);
     }
@@ -405,7 +404,7 @@ fn evaluate(args: EvalArgs) -> Result<ExitCode> {
 
 fn convert(args: ConvertArgs) -> Result<ExitCode> {
     let v = load(&args.input)?;
-    attend::embed::save(&v, &args.output, args.to.into())
+    vectors::save(&v, &args.output, args.to.into())
         .with_context(|| format!("writing {}", args.output.display()))?;
     eprintln!(
         "wrote {} vectors of {} dimensions to {}",

@@ -358,7 +358,7 @@ fn eval(args: &EvalArgs, globals: &Globals) -> Result<ExitCode> {
     if let Some(path) = &args.output {
         let mut text = report.hypotheses.join("\n");
         text.push('\n');
-        attend::train::model_dir::write_atomic(path, |f| f.write_all(text.as_bytes()))?;
+        attend::data::atomic::write_atomic(path, |f| f.write_all(text.as_bytes()))?;
     }
     if args.json {
         println!("{}", serde_json::to_string(&report)?);

@@ -1,6 +1,7 @@
 //! Pair filters. [`TutorialFilter`] is the PyTorch seq2seq lesson's
 //! `filterPairs` (short sentences that start with "i am", "he is", …), made
-//! reusable; [`LengthFilter`] is the general max-length filter.
+//! reusable; [`LengthFilter`] is the general max-length filter; [`PairFilter`]
+//! is the one of the two a pipeline's options choose.
 
 use serde::{Deserialize, Serialize};
 
@@ -90,6 +91,62 @@ impl LengthFilter {
     }
 }
 
+/// What decides which sentence pairs a pipeline keeps, after it has
+/// normalised them: `attend data stats` and a translation run build their
+/// filter from it, so both count the same pairs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PairFilterConfig {
+    /// The lesson's [`TutorialFilter`] instead of a [`LengthFilter`].
+    pub tutorial: bool,
+    /// The columns were swapped (eng-fra read as fra→eng). English is the
+    /// first column of the lesson's file, so reversing puts it on the
+    /// target side.
+    pub reverse: bool,
+    /// With `tutorial`, fewer than this many words a side (default
+    /// [`TUTORIAL_MAX_LENGTH`]); else at most this many tokens a side
+    /// (`None`: no limit).
+    pub max_len: Option<usize>,
+}
+
+/// The filter a [`PairFilterConfig`] describes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PairFilter {
+    /// The lesson's `filterPair`.
+    Tutorial(TutorialFilter),
+    /// A token limit per side.
+    Length(LengthFilter),
+}
+
+impl PairFilter {
+    /// The filter of `cfg`.
+    pub fn new(cfg: &PairFilterConfig) -> Self {
+        if cfg.tutorial {
+            PairFilter::Tutorial(TutorialFilter {
+                max_length: cfg.max_len.unwrap_or(TUTORIAL_MAX_LENGTH),
+                eng_prefixes: true,
+                english: if cfg.reverse {
+                    EnglishSide::Tgt
+                } else {
+                    EnglishSide::Src
+                },
+            })
+        } else {
+            PairFilter::Length(LengthFilter {
+                max_src: cfg.max_len,
+                max_tgt: cfg.max_len,
+            })
+        }
+    }
+
+    /// Whether `pair` is kept.
+    pub fn keep(&self, pair: &Pair) -> bool {
+        match self {
+            PairFilter::Tutorial(f) => f.keep(pair),
+            PairFilter::Length(f) => f.keep(pair),
+        }
+    }
+}
+
 /// Whether `text` has at most `max` whitespace tokens.
 pub fn fits(text: &str, max: Option<usize>) -> bool {
     max.is_none_or(|m| text.split_whitespace().nth(m).is_none())
@@ -136,5 +193,26 @@ mod tests {
         };
         assert!(src_only.keep(&Pair::new("a", "w x y z")));
         assert!(LengthFilter::default().keep(&Pair::new("a b c d e", "")));
+    }
+
+    #[test]
+    fn pair_filter_finds_the_english_side_from_the_column_order() {
+        let as_read = Pair::new("i am cold .", "j ai froid .");
+        let tutorial = |reverse| {
+            PairFilter::new(&PairFilterConfig {
+                tutorial: true,
+                reverse,
+                max_len: None,
+            })
+        };
+        assert!(tutorial(false).keep(&as_read));
+        assert!(!tutorial(false).keep(&as_read.clone().reversed()));
+        assert!(tutorial(true).keep(&as_read.clone().reversed()));
+        let length = PairFilter::new(&PairFilterConfig {
+            max_len: Some(3),
+            ..Default::default()
+        });
+        assert_eq!(length, PairFilter::Length(LengthFilter::both(3)));
+        assert!(PairFilter::new(&PairFilterConfig::default()).keep(&Pair::new("a b c d e", "")));
     }
 }

@@ -5,6 +5,7 @@
 //! the `*_path` / `read_*` functions are the edges that open a file (gzip or
 //! plain) and relabel errors with its path.
 
+pub mod atomic;
 pub mod batch;
 pub mod corpus;
 pub mod download;
@@ -17,6 +18,7 @@ pub mod resolve;
 pub mod source;
 pub mod split;
 pub mod stats;
+pub mod vectors;
 
 pub use batch::{BatchConfig, Batcher, PairBatch, PairSpecials, SeqBatch, shard_ranges};
 pub use corpus::CorpusReader;

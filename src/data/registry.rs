@@ -33,6 +33,30 @@ pub struct DatasetInfo {
     pub url: Option<&'static str>,
     /// How to read it.
     pub format: fn() -> DataFormat,
+    /// Its own test set, for a labelled dataset that comes with one.
+    pub test_set: Option<fn() -> TestSet>,
+}
+
+/// Where a labelled dataset's test rows come from when it has its own test
+/// set, as the lessons score on it: the split's test fraction is then
+/// unused, and the validation rows are a stratified fraction of the rest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TestSet {
+    /// A column of the dataset's own file says which rows are for training
+    /// (`train`) and which for the test (`test`). The file is read again with
+    /// this format, whose label is that column and whose text is a column
+    /// every row has, so that its rows line up with the dataset's.
+    SplitColumn(LabelledFormat),
+    /// The rows of another named dataset, whose labels are class ids counted
+    /// from 1.
+    Dataset {
+        /// The registry name of the test set.
+        name: &'static str,
+        /// Its text and class-id columns.
+        format: LabelledFormat,
+        /// The class names, that of id 1 first.
+        classes: &'static [&'static str],
+    },
 }
 
 impl DatasetInfo {
@@ -43,12 +67,16 @@ impl DatasetInfo {
 }
 
 fn labelled(delimiter: Delimiter, header: bool, text: &[Column], label: Column) -> DataFormat {
-    DataFormat::Labelled(LabelledFormat {
+    DataFormat::Labelled(format(delimiter, header, text, label))
+}
+
+fn format(delimiter: Delimiter, header: bool, text: &[Column], label: Column) -> LabelledFormat {
+    LabelledFormat {
         delimiter,
         header,
         text: text.to_vec(),
         label,
-    })
+    }
 }
 
 fn name(s: &str) -> Column {
@@ -63,6 +91,7 @@ pub static DATASETS: &[DatasetInfo] = &[
         sha256_raw: "6b0f3decdb78600485b58efb541f5a2ab69ba888742ac04180e013084e40de7c",
         url: None,
         format: || DataFormat::Pairs(["eng".into(), "fra".into()]),
+        test_set: None,
     },
     DatasetInfo {
         name: "names",
@@ -70,6 +99,7 @@ pub static DATASETS: &[DatasetInfo] = &[
         sha256_raw: "df009118647467e88b7825c31e4dbe431394a4a8934334f640b006bcc7a69aa9",
         url: None,
         format: || labelled(Delimiter::Tsv, true, &[name("name")], name("language")),
+        test_set: None,
     },
     DatasetInfo {
         name: "imdb",
@@ -77,6 +107,10 @@ pub static DATASETS: &[DatasetInfo] = &[
         sha256_raw: "1b0a44e4d1bc25eae2cdf153b8a0a7d90d503f9018819319007d0ca6c99068fe",
         url: None,
         format: || labelled(Delimiter::Tsv, true, &[name("text")], name("label")),
+        // Every row has an id; the `split` column holds train or test.
+        test_set: Some(|| {
+            TestSet::SplitColumn(format(Delimiter::Tsv, true, &[name("id")], name("split")))
+        }),
     },
     DatasetInfo {
         name: "ag-news-titles",
@@ -86,6 +120,13 @@ pub static DATASETS: &[DatasetInfo] = &[
             "https://raw.githubusercontent.com/madewithml/boilerplate/11e6ac3a2ea25ed4a17fd8f39dc6794e15bbb784/datasets/news.csv",
         ),
         format: || labelled(Delimiter::Csv, true, &[name("X")], name("y")),
+        // The original AG News test file, titles only as the training rows
+        // are, its class ids named as in the training file.
+        test_set: Some(|| TestSet::Dataset {
+            name: "ag-news-test",
+            format: format(Delimiter::Csv, false, &[Column::Index(1)], Column::Index(0)),
+            classes: &["World", "Sports", "Business", "Sci/Tech"],
+        }),
     },
     DatasetInfo {
         name: "ag-news-test",
@@ -103,6 +144,7 @@ pub static DATASETS: &[DatasetInfo] = &[
                 Column::Index(0),
             )
         },
+        test_set: None,
     },
     DatasetInfo {
         name: "text8",
@@ -110,6 +152,7 @@ pub static DATASETS: &[DatasetInfo] = &[
         sha256_raw: "c4020def32b1ab60fd6ad1197bb1a4ab0729a9e5be1bb2d915957ee10dd38ba7",
         url: None,
         format: || DataFormat::Corpus,
+        test_set: None,
     },
     DatasetInfo {
         name: "questions-words",
@@ -119,6 +162,7 @@ pub static DATASETS: &[DatasetInfo] = &[
             "https://raw.githubusercontent.com/tmikolov/word2vec/20c129af10659f7c50e86e3be406df663beff438/questions-words.txt",
         ),
         format: || DataFormat::Analogy,
+        test_set: None,
     },
     DatasetInfo {
         name: "wordsim353",
@@ -128,6 +172,7 @@ pub static DATASETS: &[DatasetInfo] = &[
             "https://raw.githubusercontent.com/mrmechko/simcross/ffc5c7598185be00260d81fd71274db32e6bceda/wordsim353/combined.tab",
         ),
         format: || DataFormat::Similarity,
+        test_set: None,
     },
     DatasetInfo {
         name: "simlex999",
@@ -137,6 +182,7 @@ pub static DATASETS: &[DatasetInfo] = &[
             "https://raw.githubusercontent.com/mrmechko/simcross/ffc5c7598185be00260d81fd71274db32e6bceda/SimLex-999/SimLex-999.txt",
         ),
         format: || DataFormat::Similarity,
+        test_set: None,
     },
     DatasetInfo {
         name: "men3000",
@@ -146,6 +192,7 @@ pub static DATASETS: &[DatasetInfo] = &[
             "https://raw.githubusercontent.com/mrmechko/simcross/ffc5c7598185be00260d81fd71274db32e6bceda/MEN/MEN_dataset_natural_form_full",
         ),
         format: || DataFormat::Similarity,
+        test_set: None,
     },
 ];
 
@@ -183,6 +230,23 @@ mod tests {
                 "{}: raw sha256 not in README",
                 d.name
             );
+        }
+    }
+
+    #[test]
+    fn own_test_sets_belong_to_labelled_datasets_and_name_known_ones() {
+        for d in DATASETS {
+            let Some(test_set) = d.test_set else { continue };
+            assert!(
+                matches!((d.format)(), DataFormat::Labelled(_)),
+                "{}: a test set of a dataset that is not labelled",
+                d.name
+            );
+            if let TestSet::Dataset { name, classes, .. } = test_set() {
+                let test = lookup(name).unwrap_or_else(|| panic!("{}: no dataset {name}", d.name));
+                assert!(matches!((test.format)(), DataFormat::Labelled(_)));
+                assert!(!classes.is_empty());
+            }
         }
     }
 }

@@ -182,6 +182,7 @@ mod tests {
             sha256_raw: Box::leak(sha.into_boxed_str()),
             url: Some(Box::leak(url.into_boxed_str())),
             format: || DataFormat::Corpus,
+            test_set: None,
         }
     }
 

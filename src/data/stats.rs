@@ -8,7 +8,7 @@ use std::io::BufRead;
 use std::path::Path;
 
 use super::corpus::CorpusReader;
-use super::filter::{EnglishSide, LengthFilter, TUTORIAL_MAX_LENGTH, TutorialFilter, fits};
+use super::filter::{PairFilter, PairFilterConfig, fits};
 use super::labelled::{self, LabelledFormat};
 use super::pairs::{self, Pair};
 use super::registry::DataFormat;
@@ -176,19 +176,11 @@ pub fn stats_path(path: &Path, format: &DataFormat, cfg: &StatsConfig) -> Result
 
 fn pair_stats(input: impl BufRead, names: &[String; 2], cfg: &StatsConfig) -> Result<Stats> {
     let normalizer = Normalizer::default();
-    let tutorial = TutorialFilter {
-        max_length: cfg.max_len.unwrap_or(TUTORIAL_MAX_LENGTH),
-        eng_prefixes: true,
-        english: if cfg.reverse {
-            EnglishSide::Tgt
-        } else {
-            EnglishSide::Src
-        },
-    };
-    let general = LengthFilter {
-        max_src: cfg.max_len,
-        max_tgt: cfg.max_len,
-    };
+    let filter = PairFilter::new(&PairFilterConfig {
+        tutorial: cfg.tutorial,
+        reverse: cfg.reverse,
+        max_len: cfg.max_len,
+    });
     let (mut src, mut tgt) = (Side::default(), Side::default());
     let (mut read, mut kept) = (0, 0);
     for pair in pairs::reader(input) {
@@ -205,17 +197,14 @@ fn pair_stats(input: impl BufRead, names: &[String; 2], cfg: &StatsConfig) -> Re
         if cfg.reverse {
             p = p.reversed();
         }
+        if !filter.keep(&p) {
+            continue;
+        }
         if cfg.tutorial {
-            if !tutorial.keep(&p) {
-                continue;
-            }
             // The lesson's Lang.addSentence splits on ' '.
             src.add(p.src.split(' '));
             tgt.add(p.tgt.split(' '));
         } else {
-            if !general.keep(&p) {
-                continue;
-            }
             src.add(p.src.split_whitespace());
             tgt.add(p.tgt.split_whitespace());
         }

@@ -18,7 +18,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::vectors::{AnalogyMethod, Embeddings};
+use crate::data::vectors::{AnalogyMethod, Embeddings};
 use crate::data::{TextLines, open};
 use crate::error::{Error, Result, Source};
 use crate::metrics::correlation::{pearson, spearman};

@@ -23,7 +23,7 @@ use super::config::{Architecture, TrainConfig};
 use super::corpus::Corpus;
 use super::huffman::Huffman;
 use super::sampling::{NoiseTable, SigmoidTable, ThreadRng, keep_thresholds};
-use super::vectors::Embeddings;
+use crate::data::vectors::Embeddings;
 use crate::error::{Error, Result};
 use crate::nn::kernels::simd::{self, Isa, Lanes, Scalar};
 

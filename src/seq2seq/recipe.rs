@@ -23,8 +23,8 @@ use super::{
     DecodeConfig, DecoderKind, Normalization, Seq2Seq, Seq2SeqConfig, TextConfig, Translator,
 };
 use crate::data::BatchConfig;
-use crate::data::filter::{EnglishSide, LengthFilter};
-use crate::data::{Pair, Resolver, TutorialFilter, python_shuffled, read_pairs};
+use crate::data::filter::{PairFilter, PairFilterConfig};
+use crate::data::{Pair, Resolver, python_shuffled, read_pairs};
 use crate::metrics::bleu::{BleuConfig, BleuScore, Tokenize, corpus_bleu};
 use crate::nn::ParamStore;
 use crate::text::{Specials, Vocab, VocabConfig};
@@ -222,26 +222,21 @@ pub fn load_pairs(data: &PairDataConfig, text: &TextConfig) -> Result<(usize, Ve
     let resolved = Resolver::from_env().resolve(&data.dataset)?;
     let raw = read_pairs(&resolved.path)?;
     let read = raw.len();
-    let tutorial = TutorialFilter {
-        max_length: data.max_len.unwrap_or(TutorialFilter::default().max_length),
-        eng_prefixes: true,
-        // English is the first column of the lesson's file, so reversing
-        // puts it on the target side.
-        english: if data.reverse {
-            EnglishSide::Tgt
-        } else {
-            EnglishSide::Src
+    let filter = PairFilter::new(&PairFilterConfig {
+        tutorial: data.tutorial_filter,
+        reverse: data.reverse,
+        // Training caps the length even when not told to (see
+        // DEFAULT_MAX_LEN); the lesson's filter has a limit of its own.
+        max_len: match data.tutorial_filter {
+            true => data.max_len,
+            false => Some(data.max_len.unwrap_or(DEFAULT_MAX_LEN)),
         },
-    };
-    let length = LengthFilter::both(data.max_len.unwrap_or(DEFAULT_MAX_LEN));
+    });
     let kept = raw
         .into_iter()
         .map(|p| if data.reverse { p.reversed() } else { p })
         .map(|p| Pair::new(text.normalize(&p.src), text.normalize(&p.tgt)))
-        .filter(|p| match data.tutorial_filter {
-            true => tutorial.keep(p),
-            false => length.keep(p),
-        })
+        .filter(|p| filter.keep(p))
         .collect();
     Ok((read, kept))
 }

@@ -27,6 +27,7 @@ use candle_nn::VarBuilder;
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::lock::DirLock;
+use crate::data::atomic::{sync_dir, write_atomic};
 use crate::nn::ParamStore;
 use crate::nn::weights::load_checked;
 use crate::{Error, Result};
@@ -345,42 +346,6 @@ fn fingerprint(path: &Path) -> Result<DataSource> {
         bytes,
         sha256,
     })
-}
-
-/// Writes a file atomically: a temporary file beside it, synced, then renamed
-/// over the target, so readers see the old or the new content, never a part.
-pub fn write_atomic(
-    path: &Path,
-    write: impl FnOnce(&mut std::io::BufWriter<File>) -> std::io::Result<()>,
-) -> Result<()> {
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.tmp"));
-    let result = (|| {
-        let f = File::create(&tmp)?;
-        let mut w = std::io::BufWriter::new(f);
-        write(&mut w)?;
-        let f = w.into_inner().map_err(|e| e.into_error())?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    if let Some(parent) = path.parent() {
-        sync_dir(parent);
-    }
-    Ok(())
-}
-
-/// Makes a rename durable. Best effort: not every platform can sync a directory.
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
 }
 
 /// Writes `value` as pretty JSON to `path`, atomically.

@@ -1,15 +1,29 @@
-//! Word vectors and the queries on them: lookups (raw and unit length),
-//! cosine similarity, nearest neighbours and analogies by 3CosAdd (Mikolov
-//! et al., 2013, "Linguistic Regularities…") and 3CosMul (Levy & Goldberg,
-//! 2014), each optionally restricted to the most frequent words — the
-//! definitions of gensim's `KeyedVectors` (`most_similar`,
-//! `most_similar_cosmul`, `similarity`), so numbers compare one to one.
+//! Word vectors — the type, the queries on it and its files — shared by the
+//! task that makes them (`embed`, word2vec) and one that uses them
+//! (`classify`, `--embeddings FILE`). They live in `data`, below both task
+//! modules, because a task may not import another, and because vector files
+//! are read and written like every other data file (through
+//! [`source`](super::source) and [`atomic`](super::atomic)), with their
+//! format in its own file beside the other readers.
+//!
+//! - [`Embeddings`] (this file): lookups (raw and unit length), cosine
+//!   similarity, nearest neighbours and analogies by 3CosAdd (Mikolov et al.,
+//!   2013, "Linguistic Regularities…") and 3CosMul (Levy & Goldberg, 2014),
+//!   each optionally restricted to the most frequent words — the definitions
+//!   of gensim's `KeyedVectors` (`most_similar`, `most_similar_cosmul`,
+//!   `similarity`), so numbers compare one to one.
+//! - `format`: word2vec text and binary, GloVe ([`VectorFormat`], [`load`],
+//!   [`save`], [`read`], [`write`](fn@write)).
 
 use std::collections::HashMap;
 
 use candle_core::{Device, Tensor};
 
 use crate::error::{Error, Result};
+
+mod format;
+
+pub use format::{LoadReport, VectorFormat, load, load_report, read, read_report, save, write};
 
 /// Words with one vector each, in file (frequency) order.
 #[derive(Clone, Debug)]

@@ -10,10 +10,10 @@ use std::collections::HashSet;
 use std::io::{BufRead, Write};
 use std::path::Path;
 
-use super::vectors::Embeddings;
+use super::Embeddings;
+use crate::data::atomic::write_atomic;
 use crate::data::source;
 use crate::error::{Error, Result, Source, excerpt};
-use crate::train::model_dir::write_atomic;
 
 /// A vector file format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
