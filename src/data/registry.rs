@@ -35,6 +35,22 @@ pub struct DatasetInfo {
     pub format: fn() -> DataFormat,
     /// Its own test set, for a labelled dataset that comes with one.
     pub test_set: Option<fn() -> TestSet>,
+    /// How its lesson trains a classifier, where that differs from the
+    /// classify recipe's defaults (the surname lesson's).
+    pub classify: Option<ClassifyDefaults>,
+}
+
+/// A dataset lesson's classifier settings, applied where neither flags nor
+/// the config file chose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClassifyDefaults {
+    /// Word tokens (lowercased, punctuation split, kept if seen at least
+    /// twice) instead of characters.
+    pub words: bool,
+    /// Training epochs.
+    pub epochs: Option<usize>,
+    /// Embedding width.
+    pub embed: Option<usize>,
 }
 
 /// Where a labelled dataset's test rows come from when it has its own test
@@ -92,6 +108,7 @@ pub static DATASETS: &[DatasetInfo] = &[
         url: None,
         format: || DataFormat::Pairs(["eng".into(), "fra".into()]),
         test_set: None,
+        classify: None,
     },
     DatasetInfo {
         name: "names",
@@ -100,6 +117,7 @@ pub static DATASETS: &[DatasetInfo] = &[
         url: None,
         format: || labelled(Delimiter::Tsv, true, &[name("name")], name("language")),
         test_set: None,
+        classify: None,
     },
     DatasetInfo {
         name: "imdb",
@@ -110,6 +128,14 @@ pub static DATASETS: &[DatasetInfo] = &[
         // Every row has an id; the `split` column holds train or test.
         test_set: Some(|| {
             TestSet::SplitColumn(format(Delimiter::Tsv, true, &[name("id")], name("split")))
+        }),
+        // Reviews are long (230 words on average) and plentiful: three
+        // epochs of 100-wide word vectors reach 90 % (BENCHMARKS.md) where
+        // the surname recipe's fifteen would take forty minutes.
+        classify: Some(ClassifyDefaults {
+            words: true,
+            epochs: Some(3),
+            embed: Some(100),
         }),
     },
     DatasetInfo {
@@ -126,6 +152,12 @@ pub static DATASETS: &[DatasetInfo] = &[
             name: "ag-news-test",
             format: format(Delimiter::Csv, false, &[Column::Index(1)], Column::Index(0)),
             classes: &["World", "Sports", "Business", "Sci/Tech"],
+        }),
+        // A word-level lesson.
+        classify: Some(ClassifyDefaults {
+            words: true,
+            epochs: None,
+            embed: None,
         }),
     },
     DatasetInfo {
@@ -145,6 +177,7 @@ pub static DATASETS: &[DatasetInfo] = &[
             )
         },
         test_set: None,
+        classify: None,
     },
     DatasetInfo {
         name: "text8",
@@ -153,6 +186,7 @@ pub static DATASETS: &[DatasetInfo] = &[
         url: None,
         format: || DataFormat::Corpus,
         test_set: None,
+        classify: None,
     },
     DatasetInfo {
         name: "questions-words",
@@ -163,6 +197,7 @@ pub static DATASETS: &[DatasetInfo] = &[
         ),
         format: || DataFormat::Analogy,
         test_set: None,
+        classify: None,
     },
     DatasetInfo {
         name: "wordsim353",
@@ -173,6 +208,7 @@ pub static DATASETS: &[DatasetInfo] = &[
         ),
         format: || DataFormat::Similarity,
         test_set: None,
+        classify: None,
     },
     DatasetInfo {
         name: "simlex999",
@@ -183,6 +219,7 @@ pub static DATASETS: &[DatasetInfo] = &[
         ),
         format: || DataFormat::Similarity,
         test_set: None,
+        classify: None,
     },
     DatasetInfo {
         name: "men3000",
@@ -193,6 +230,7 @@ pub static DATASETS: &[DatasetInfo] = &[
         ),
         format: || DataFormat::Similarity,
         test_set: None,
+        classify: None,
     },
 ];
 

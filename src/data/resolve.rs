@@ -183,6 +183,7 @@ mod tests {
             url: Some(Box::leak(url.into_boxed_str())),
             format: || DataFormat::Corpus,
             test_set: None,
+            classify: None,
         }
     }
 

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use attend::classify::recipe;
 use attend::classify::{ClassifyConfig, Encoder, Level, Pooling};
+use attend::data::registry::{self, ClassifyDefaults};
 use attend::text::NormalizeConfig;
 use attend::train::{EarlyStoppingConfig, PlateauConfig, ScheduleConfig};
 use clap::{Args, ValueEnum};
@@ -263,10 +264,9 @@ fn apply_data_flags(cfg: &mut ClassifyConfig, a: &TrainArgs) {
     if a.strict {
         d.strict = true;
     }
-    // The news and review datasets are word-level lessons: words (lowercased,
+    // A word-level lesson (the registry says which): words (lowercased,
     // punctuation split), seen at least twice, unless told otherwise.
-    let wordy = matches!(cfg.data.dataset.as_str(), "ag-news-titles" | "imdb")
-        && cfg.text.level == Level::Char;
+    let wordy = lesson_defaults(cfg).is_some_and(|l| l.words) && cfg.text.level == Level::Char;
     if let Some(l) = a.level.or(wordy.then_some(LevelArg::Word)) {
         if matches!(l, LevelArg::Word) && a.level.is_none() && cfg.data.min_freq < 2 {
             cfg.data.min_freq = 2;
@@ -332,19 +332,28 @@ fn apply_model_flags(cfg: &mut ClassifyConfig, a: &TrainArgs) {
     }
 }
 
-/// IMDB's reviews are long (230 words on average) and plentiful: three
-/// epochs with 100-wide word vectors reach 90 % (BENCHMARKS.md) where the
-/// surname recipe's fifteen would take forty minutes. Only where neither
+/// The dataset's lesson settings from the registry ([`ClassifyDefaults`]).
+fn lesson_defaults(cfg: &ClassifyConfig) -> Option<ClassifyDefaults> {
+    registry::lookup(&cfg.data.dataset).and_then(|d| d.classify)
+}
+
+/// The dataset lesson's epochs and embedding width, only where neither
 /// flags nor the config file chose otherwise, so before the training flags.
 fn recipe_defaults_for_dataset(cfg: &mut ClassifyConfig, a: &TrainArgs) {
     let defaults = ClassifyConfig::default();
-    if cfg.data.dataset == "imdb" {
-        if cfg.train.epochs == defaults.train.epochs {
-            cfg.train.epochs = 3;
-        }
-        if cfg.model.embed == defaults.model.embed && a.model.embed.is_none() {
-            cfg.model.embed = 100;
-        }
+    let Some(lesson) = lesson_defaults(cfg) else {
+        return;
+    };
+    if let Some(epochs) = lesson.epochs
+        && cfg.train.epochs == defaults.train.epochs
+    {
+        cfg.train.epochs = epochs;
+    }
+    if let Some(embed) = lesson.embed
+        && cfg.model.embed == defaults.model.embed
+        && a.model.embed.is_none()
+    {
+        cfg.model.embed = embed;
     }
 }
 
