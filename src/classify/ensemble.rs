@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use super::predictor::{ENSEMBLE, SavedEnsemble};
 use crate::train::model_dir::TRAIN_CONFIG;
-use crate::train::{ModelDir, Start};
+use crate::train::{ModelDir, RunOptions, Start};
 use crate::{Error, Result};
 
-use super::recipe::{ClassifyConfig, TrainReport, WEIGHTS, train_member};
+use super::recipe::{ClassifyConfig, TrainReport, WEIGHTS, train};
 
 /// The plan of an ensemble being trained (its member directories), written
 /// before the first member so that a resume knows the ensemble's size.
@@ -34,18 +34,16 @@ pub fn planned_ensemble(out: &Path) -> Result<Option<usize>> {
 /// stays as it is) and the rest start fresh, so an interrupted ensemble goes on.
 pub fn train_ensemble(
     cfg: &ClassifyConfig,
-    out: &Path,
     n: usize,
-    start: Start,
-    threads: usize,
-    quiet: bool,
+    run: &RunOptions,
 ) -> Result<Vec<TrainReport>> {
+    let (out, start, quiet) = (run.out.as_path(), run.start, run.quiet);
     if n == 0 {
         return Err(Error::Config(
             "an ensemble needs at least one member".into(),
         ));
     }
-    let (dir, _lock, _) = ModelDir::for_training(out, start, None, quiet)?;
+    let (dir, _lock, _) = ModelDir::for_training(run, None)?;
     let names: Vec<String> = (1..=n).map(|k| format!("member-{k}")).collect();
     if start == Start::Fresh {
         if let Some(trained) = names
@@ -81,14 +79,14 @@ pub fn train_ensemble(
         if !quiet {
             eprintln!("ensemble member {}/{n} (seed {})", k + 1, c.train.seed);
         }
-        reports.push(train_member(
-            &c,
-            &member,
-            member_start,
-            threads,
-            quiet || k > 0,
-            quiet,
-        )?);
+        // The data's notes once, from the first member; every member's progress.
+        let member_run = RunOptions {
+            out: member,
+            start: member_start,
+            quiet: quiet || k > 0,
+            ..run.clone()
+        };
+        reports.push(train(&c, &member_run)?);
         if reports.last().is_some_and(|r| r.summary.interrupted) {
             // Stopped by a signal: the member has its checkpoint, and the
             // ensemble is finished by a resume.

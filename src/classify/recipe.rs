@@ -9,7 +9,7 @@
 //! `classes.json`, the weights, `train_config.json` and the held-out
 //! examples (`valid.tsv`, `test.tsv`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +21,7 @@ pub use crate::text::tokenize::Level;
 use crate::text::{Specials, Vocab, VocabConfig};
 use crate::train::model_dir::TRAIN_CONFIG;
 use crate::train::{
-    AdamConfig, Goal, ModelDir, OptimizerConfig, Start, Summary, TrainConfig, Trainer,
+    AdamConfig, Goal, ModelDir, OptimizerConfig, RunOptions, Start, Summary, TrainConfig, Trainer,
 };
 use crate::{Error, Result};
 
@@ -117,26 +117,10 @@ pub struct TrainReport {
 }
 
 /// Trains a classifier into `out`, or resumes the run there.
-pub fn train(
-    cfg: &ClassifyConfig,
-    out: &Path,
-    start: Start,
-    threads: usize,
-    quiet: bool,
-) -> Result<TrainReport> {
-    train_member(cfg, out, start, threads, quiet, quiet)
-}
-
 /// [`train`] with the data warnings (which repeat for every member of an
 /// ensemble) silenced apart from the progress output.
-pub(super) fn train_member(
-    cfg: &ClassifyConfig,
-    out: &Path,
-    start: Start,
-    threads: usize,
-    quiet: bool,
-    silent_progress: bool,
-) -> Result<TrainReport> {
+pub fn train(cfg: &ClassifyConfig, run: &RunOptions) -> Result<TrainReport> {
+    let quiet = run.quiet;
     cfg.train.validate()?;
     cfg.text.validate()?;
     if cfg.text.ngrams > 1 && cfg.model.encoder != super::Encoder::Bag {
@@ -146,7 +130,7 @@ pub(super) fn train_member(
         )));
     }
     let source = Resolver::from_env().resolve(&cfg.data.dataset)?.path;
-    let (dir, _lock, start) = ModelDir::for_training(out, start, Some(&source), quiet)?;
+    let (dir, _lock, start) = ModelDir::for_training(run, Some(&source))?;
     let data = prepare(&cfg.data)?;
     if let (Some(w), false) = (&data.warning, quiet) {
         eprintln!("{w}");
@@ -268,9 +252,9 @@ pub(super) fn train_member(
         cfg.train.seed,
     )?;
     let summary = Trainer::new(cfg.train.clone(), dir)?
-        .threads(threads)
+        .threads(run.threads)
         .on_record(crate::viz::plot_history)
-        .quiet(silent_progress)
+        .quiet(!run.progress)
         .fit(&task, start)?;
     Ok(TrainReport {
         summary,

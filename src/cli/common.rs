@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use attend::train::model_dir::TRAIN_CONFIG;
-use attend::train::{ModelDir, Start, Summary};
+use attend::train::{ModelDir, RunOptions, Start, Summary};
 use clap::Args;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -103,6 +103,13 @@ impl TrainRun {
             true => Start::Resume,
             false => Start::Fresh,
         }
+    }
+
+    /// The run's options for the recipe: --out, the start, `threads`.
+    pub fn options(&self, threads: usize) -> RunOptions {
+        RunOptions::new(&self.out)
+            .start(self.start())
+            .threads(threads)
     }
 
     /// The closing lines of a training run of `group` (`translate`, …) and

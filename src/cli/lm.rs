@@ -246,7 +246,7 @@ fn apply_flags(cfg: &mut LmRunConfig, a: &TrainArgs, g: &Globals) -> Result<()> 
 fn train(a: TrainArgs, g: &Globals) -> Result<ExitCode> {
     let cfg = config(&a, g)?;
     a.run.stop_gracefully_on_signals()?;
-    let report = recipe::train(&cfg, &a.run.out, a.run.start(), g.threads, false)
+    let report = recipe::train(&cfg, &a.run.options(g.threads))
         .with_context(|| format!("training a language model into {}", a.run.out.display()))?;
     let (tr, va, te) = report.sizes;
     eprintln!(

@@ -205,13 +205,7 @@ fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
         .run
         .config(RESUME_FLAGS, |cfg| apply_flags(cfg, args, globals))?;
     args.run.stop_gracefully_on_signals()?;
-    let report = recipe::train(
-        &cfg,
-        &args.run.out,
-        args.run.start(),
-        globals.threads,
-        false,
-    )?;
+    let report = recipe::train(&cfg, &args.run.options(globals.threads))?;
     let (read, train, valid, test) = report.sizes;
     eprintln!(
         "{read} pairs read; train {train}, valid {valid}, test {test}; vocabularies {} / {}",

@@ -24,7 +24,7 @@ use crate::text::Vocab;
 use crate::text::tokenize::Level;
 use crate::train::model_dir::TRAIN_CONFIG;
 use crate::train::{
-    AdamConfig, Goal, ModelDir, OptimizerConfig, Start, Summary, TrainConfig, Trainer,
+    AdamConfig, Goal, ModelDir, OptimizerConfig, RunOptions, Start, Summary, TrainConfig, Trainer,
 };
 use crate::viz::{Chart, Series, plot_lines};
 use crate::{Error, Result};
@@ -178,18 +178,13 @@ fn parts(splits: &Splits) -> [Part<'_>; 3] {
 }
 
 /// Trains a language model into `out`, or resumes the run there.
-pub fn train(
-    cfg: &LmRunConfig,
-    out: &Path,
-    start: Start,
-    threads: usize,
-    quiet: bool,
-) -> Result<TrainReport> {
+pub fn train(cfg: &LmRunConfig, run: &RunOptions) -> Result<TrainReport> {
     cfg.train.validate()?;
     cfg.task.validate()?;
     cfg.data.validate()?;
     let source = Resolver::from_env().resolve(&cfg.data.dataset)?.path;
-    let (dir, _lock, start) = ModelDir::for_training(out, start, Some(&source), quiet)?;
+    let (dir, _lock, start) = ModelDir::for_training(run, Some(&source))?;
+    let quiet = run.quiet;
     let mut splits = data::read(&cfg.data)?;
     let max = cfg.data.max_line();
     let cut = data::cut_long_lines(&mut splits, cfg.data.level, max);
@@ -265,9 +260,9 @@ pub fn train(
         cfg.train.seed,
     )?;
     let summary = Trainer::new(cfg.train.clone(), dir.clone())?
-        .threads(threads)
+        .threads(run.threads)
         .on_record(crate::viz::plot_history)
-        .quiet(quiet)
+        .quiet(!run.progress)
         .fit(&task, start)?;
     plot_against_time(&dir, &summary)?;
     Ok(TrainReport {

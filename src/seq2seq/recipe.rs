@@ -30,8 +30,8 @@ use crate::nn::ParamStore;
 use crate::text::{Specials, Vocab, VocabConfig};
 use crate::train::model_dir::TRAIN_CONFIG;
 use crate::train::{
-    AdamConfig, Goal, ModelDir, OptimizerConfig, ScheduleConfig, Start, Summary, TrainConfig,
-    Trainer,
+    AdamConfig, Goal, ModelDir, OptimizerConfig, RunOptions, ScheduleConfig, Start, Summary,
+    TrainConfig, Trainer,
 };
 use crate::{Error, Result};
 
@@ -303,16 +303,11 @@ pub struct TrainReport {
 
 /// Trains a translation model into `out`, or resumes the run there.
 /// `threads` shards each batch across threads (see [`Trainer::threads`]).
-pub fn train(
-    cfg: &TranslateConfig,
-    out: &Path,
-    start: Start,
-    threads: usize,
-    quiet: bool,
-) -> Result<TrainReport> {
+pub fn train(cfg: &TranslateConfig, run: &RunOptions) -> Result<TrainReport> {
     cfg.validate()?;
     let source = Resolver::from_env().resolve(&cfg.data.dataset)?.path;
-    let (dir, _lock, start) = ModelDir::for_training(out, start, Some(&source), quiet)?;
+    let (dir, _lock, start) = ModelDir::for_training(run, Some(&source))?;
+    let quiet = run.quiet;
     let text = cfg.text();
     let data = prepare(&cfg.data, &text)?;
     if !quiet && !cfg.data.tutorial_filter && data.skipped > 0 {
@@ -385,9 +380,9 @@ pub fn train(
         cfg.train.seed,
     )?;
     let summary = Trainer::new(cfg.train.clone(), dir)?
-        .threads(threads)
+        .threads(run.threads)
         .on_record(crate::viz::plot_history)
-        .quiet(quiet)
+        .quiet(!run.progress)
         .fit(&task, start)?;
     Ok(TrainReport {
         summary,

@@ -19,6 +19,7 @@ pub mod metric;
 pub mod model_dir;
 pub mod optim;
 pub mod progress;
+mod run_options;
 pub mod schedule;
 mod shards;
 pub mod task;
@@ -40,6 +41,7 @@ pub use optim::{
     build as build_optimizer,
 };
 pub use progress::Progress;
+pub use run_options::RunOptions;
 pub use schedule::{PlateauConfig, ScheduleConfig, ScheduleState, Scheduler, ThresholdMode};
 pub use shards::{batch_gradients, sum_gradients};
 pub use task::{BatchStats, Task};

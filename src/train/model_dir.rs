@@ -27,6 +27,7 @@ use candle_nn::VarBuilder;
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::lock::DirLock;
+use super::run_options::RunOptions;
 use crate::data::atomic::{sync_dir, write_atomic};
 use crate::nn::ParamStore;
 use crate::nn::weights::load_checked;
@@ -87,14 +88,10 @@ impl ModelDir {
     /// its first checkpoint starts that run afresh (its saved config and
     /// data give the same run again). A resume also checks that `data`, the
     /// run's data file, is the one it began on ([`check_data`](Self::check_data)).
-    /// Unless `quiet`, it says when it took over the lock of a killed run.
-    pub fn for_training(
-        root: impl AsRef<Path>,
-        start: Start,
-        data: Option<&Path>,
-        quiet: bool,
-    ) -> Result<(Self, DirLock, Start)> {
-        let root = root.as_ref();
+    /// Unless the run is quiet, it says when it took over the lock of a
+    /// killed run.
+    pub fn for_training(run: &RunOptions, data: Option<&Path>) -> Result<(Self, DirLock, Start)> {
+        let (root, start, quiet) = (run.out.as_path(), run.start, run.quiet);
         if root.exists() && !root.is_dir() {
             return Err(Error::Checkpoint {
                 path: root.to_path_buf(),

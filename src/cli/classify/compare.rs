@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use attend::classify::recipe::{self, held_out};
 use attend::classify::{ClassifyConfig, Predictor};
-use attend::train::Start;
+use attend::train::RunOptions;
 use clap::Args;
 
 use super::train::{TrainArgs, apply_flags};
@@ -48,7 +48,10 @@ pub(super) fn compare(args: &CompareArgs, globals: &Globals) -> Result<ExitCode>
             let name = format!("{}-{hidden}", format!("{cell:?}").to_lowercase());
             let dir = args.train.run.out.join(&name);
             eprintln!("training {name}");
-            let report = recipe::train(&cfg, &dir, Start::Fresh, globals.threads, true)?;
+            let report = recipe::train(
+                &cfg,
+                &RunOptions::new(&dir).threads(globals.threads).silent(),
+            )?;
             let epochs = &report.summary.state.history.epochs;
             let secs = epochs.iter().map(|e| e.seconds).sum::<f64>() / epochs.len().max(1) as f64;
             let predictor = Predictor::load(&dir)?;

@@ -172,13 +172,7 @@ pub(super) fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
     if let Some(n) = members.or(planned).filter(|&n| n > 1) {
         return train_ensemble(&cfg, args, n, globals);
     }
-    let report = recipe::train(
-        &cfg,
-        &args.run.out,
-        args.run.start(),
-        globals.threads,
-        false,
-    )?;
+    let report = recipe::train(&cfg, &args.run.options(globals.threads))?;
     let (train, valid, test) = report.sizes;
     eprintln!(
         "train {train}, valid {valid}, test {test}; {} tokens, {} classes",
@@ -199,7 +193,7 @@ fn train_ensemble(
     globals: &Globals,
 ) -> Result<ExitCode> {
     let out = &args.run.out;
-    let reports = recipe::train_ensemble(cfg, out, n, args.run.start(), globals.threads, false)?;
+    let reports = recipe::train_ensemble(cfg, n, &args.run.options(globals.threads))?;
     if let Some(first) = reports.first() {
         let (train, valid, test) = first.sizes;
         eprintln!(
