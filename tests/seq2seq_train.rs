@@ -14,7 +14,9 @@ use attend::seq2seq::{
     TextConfig, TranslationTask, Translator,
 };
 use attend::text::{Vocab, VocabConfig, normalize_string};
-use attend::train::{AdamConfig, ModelDir, OptimizerConfig, Start, TrainConfig, Trainer};
+use attend::train::{
+    AdamConfig, ModelDir, OptimizerConfig, Start, TaskParts, TrainConfig, Trainer,
+};
 use candle_core::{DType, Device};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
@@ -66,16 +68,14 @@ fn setup(
             .collect()
     };
     let (tr, va) = (encode(train), encode(valid));
-    let task = TranslationTask::new(
-        model.clone(),
-        store.clone(),
-        tgt_vocab.clone(),
-        tr,
-        va,
-        task,
-        3,
-    )
-    .unwrap();
+    let parts = TaskParts {
+        model: model.clone(),
+        params: store.clone(),
+        train: tr,
+        valid: va,
+        seed: 3,
+    };
+    let task = TranslationTask::new(parts, tgt_vocab.clone(), task).unwrap();
     let translator = Translator::new(model, store, src_vocab, tgt_vocab, text.clone()).unwrap();
     Setup { task, translator }
 }

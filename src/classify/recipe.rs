@@ -21,7 +21,8 @@ pub use crate::text::tokenize::Level;
 use crate::text::{Specials, Vocab, VocabConfig};
 use crate::train::model_dir::TRAIN_CONFIG;
 use crate::train::{
-    AdamConfig, Goal, ModelDir, OptimizerConfig, RunOptions, Start, Summary, TrainConfig, Trainer,
+    AdamConfig, Goal, ModelDir, OptimizerConfig, RunOptions, Start, Summary, TaskParts,
+    TrainConfig, Trainer,
 };
 use crate::{Error, Result};
 
@@ -241,16 +242,14 @@ pub fn train(cfg: &ClassifyConfig, run: &RunOptions) -> Result<TrainReport> {
     let weights = cfg
         .inverse_class_weights
         .then(|| inverse_weights(&data.train, &classes));
-    let task = ClassifyTask::new(
+    let parts = TaskParts {
         model,
         params,
-        classes.clone(),
-        encode(&data.train)?,
-        encode(&data.valid)?,
-        weights,
-        &cfg.task,
-        cfg.train.seed,
-    )?;
+        train: encode(&data.train)?,
+        valid: encode(&data.valid)?,
+        seed: cfg.train.seed,
+    };
+    let task = ClassifyTask::new(parts, classes.clone(), weights, &cfg.task)?;
     let summary = Trainer::new(cfg.train.clone(), dir)?
         .threads(run.threads)
         .on_record(crate::viz::plot_history)

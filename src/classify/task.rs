@@ -10,7 +10,7 @@ use super::Classifier;
 use crate::data::{BatchConfig, Batcher, SeqBatch, shard_ranges};
 use crate::metrics::classification::Confusion;
 use crate::nn::{Mode, ParamStore, Rebuild};
-use crate::train::{BatchStats, CrossEntropy, Metrics, Reduction, Task};
+use crate::train::{BatchStats, CrossEntropy, Metrics, Reduction, Task, TaskParts};
 use crate::{Error, Result};
 
 /// One encoded example.
@@ -71,19 +71,21 @@ pub struct ClassifyTask {
 }
 
 impl ClassifyTask {
-    /// A task over encoded examples; `seed` drives the batch order;
-    /// `class_weights` (one per class) weight the loss as PyTorch's `weight=`.
-    #[allow(clippy::too_many_arguments)]
+    /// A task over encoded examples of `classes`; `class_weights` (one per
+    /// class) weight the loss as PyTorch's `weight=`.
     pub fn new(
-        model: Classifier,
-        params: ParamStore,
+        parts: TaskParts<Classifier, Vec<Example>>,
         classes: Vec<String>,
-        train: Vec<Example>,
-        valid: Vec<Example>,
         class_weights: Option<Vec<f32>>,
         cfg: &TaskConfig,
-        seed: u64,
     ) -> Result<Self> {
+        let TaskParts {
+            model,
+            params,
+            train,
+            valid,
+            seed,
+        } = parts;
         if cfg.eval_batch_size == 0 {
             return Err(Error::Config("eval_batch_size must be at least 1".into()));
         }

@@ -24,7 +24,8 @@ use crate::text::Vocab;
 use crate::text::tokenize::Level;
 use crate::train::model_dir::TRAIN_CONFIG;
 use crate::train::{
-    AdamConfig, Goal, ModelDir, OptimizerConfig, RunOptions, Start, Summary, TrainConfig, Trainer,
+    AdamConfig, Goal, ModelDir, OptimizerConfig, RunOptions, Start, Summary, TaskParts,
+    TrainConfig, Trainer,
 };
 use crate::viz::{Chart, Series, plot_lines};
 use crate::{Error, Result};
@@ -249,16 +250,14 @@ pub fn train(cfg: &LmRunConfig, run: &RunOptions) -> Result<TrainReport> {
     )?;
     let sizes = (train.predicted(), valid.predicted(), test.predicted());
     let chars = (level == Level::Char).then_some(1.0);
-    let task = LmTask::new(
+    let parts = TaskParts {
         model,
         params,
         train,
         valid,
-        specials(&vocab)?,
-        chars,
-        &cfg.task,
-        cfg.train.seed,
-    )?;
+        seed: cfg.train.seed,
+    };
+    let task = LmTask::new(parts, specials(&vocab)?, chars, &cfg.task)?;
     let summary = Trainer::new(cfg.train.clone(), dir.clone())?
         .threads(run.threads)
         .on_record(crate::viz::plot_history)

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use super::LanguageModel;
 use crate::data::{BatchConfig, Batcher, shard_ranges};
 use crate::nn::{Mode, ParamStore, Rebuild, State};
-use crate::train::{CrossEntropy, Metrics, Reduction, Task};
+use crate::train::{CrossEntropy, Metrics, Reduction, Task, TaskParts};
 use crate::{Error, Result};
 
 use super::batch::pad_lines;
@@ -95,20 +95,22 @@ pub struct LmTask {
 }
 
 impl LmTask {
-    /// A task over encoded data; `seed` drives the order of lines.
-    #[allow(clippy::too_many_arguments)]
+    /// A task over encoded data (the seed drives the order of lines).
     /// `chars_per_token`: 1 for char models (validation then reports bits
     /// per character), `None` otherwise.
     pub fn new(
-        model: LanguageModel,
-        params: ParamStore,
-        train: LmData,
-        valid: LmData,
+        parts: TaskParts<LanguageModel, LmData>,
         specials: LmSpecials,
         chars_per_token: Option<f64>,
         cfg: &TaskConfig,
-        seed: u64,
     ) -> Result<Self> {
+        let TaskParts {
+            model,
+            params,
+            train,
+            valid,
+            seed,
+        } = parts;
         cfg.validate()?;
         let (batcher, stream_len) = match &train {
             LmData::Stream(ids) => {

@@ -26,7 +26,14 @@ fn task(train: LmData, cfg: &TaskConfig) -> Result<LmTask> {
     let params = ParamStore::new(11);
     let model = LanguageModel::new(&lm, params.var_builder(DType::F32, &Device::Cpu))?;
     let valid = LmData::Stream((0..50).map(|i| 4 + i % 6).collect());
-    LmTask::new(model, params, train, valid, SPECIALS, Some(1.0), cfg, 0)
+    let parts = TaskParts {
+        model,
+        params,
+        train,
+        valid,
+        seed: 0,
+    };
+    LmTask::new(parts, SPECIALS, Some(1.0), cfg)
 }
 
 #[test]

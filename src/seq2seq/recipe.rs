@@ -31,7 +31,7 @@ use crate::text::{Specials, Vocab, VocabConfig};
 use crate::train::model_dir::TRAIN_CONFIG;
 use crate::train::{
     AdamConfig, Goal, ModelDir, OptimizerConfig, RunOptions, ScheduleConfig, Start, Summary,
-    TrainConfig, Trainer,
+    TaskParts, TrainConfig, Trainer,
 };
 use crate::{Error, Result};
 
@@ -370,15 +370,14 @@ pub fn train(cfg: &TranslateConfig, run: &RunOptions) -> Result<TrainReport> {
         data.test.len(),
     );
     let vocab = (src_vocab.len(), tgt_vocab.len());
-    let task = TranslationTask::new(
+    let parts = TaskParts {
         model,
         params,
-        tgt_vocab,
-        train_ex,
-        valid_ex,
-        &cfg.task,
-        cfg.train.seed,
-    )?;
+        train: train_ex,
+        valid: valid_ex,
+        seed: cfg.train.seed,
+    };
+    let task = TranslationTask::new(parts, tgt_vocab, &cfg.task)?;
     let summary = Trainer::new(cfg.train.clone(), dir)?
         .threads(run.threads)
         .on_record(crate::viz::plot_history)

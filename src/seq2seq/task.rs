@@ -17,7 +17,7 @@ use crate::decode::{GreedyConfig, LengthLimit, Specials, StepDecoder, greedy};
 use crate::metrics::bleu::{BleuConfig, Tokenize, corpus_bleu};
 use crate::nn::{Mode, ParamStore, Rebuild};
 use crate::text::Vocab;
-use crate::train::{Metrics, Task};
+use crate::train::{Metrics, Task, TaskParts};
 use crate::{Error, Result};
 
 /// One encoded sentence pair.
@@ -114,18 +114,21 @@ pub struct TranslationTask {
 }
 
 impl TranslationTask {
-    /// A task over encoded examples; `seed` drives the batch order. Every
-    /// example needs a non-empty source; the target vocabulary needs `<sos>`
-    /// and `<eos>` (`<pad>` is optional: padded steps are masked anyway).
+    /// A task over encoded examples. Every example needs a non-empty
+    /// source; the target vocabulary needs `<sos>` and `<eos>` (`<pad>` is
+    /// optional: padded steps are masked anyway).
     pub fn new(
-        model: Seq2Seq,
-        params: ParamStore,
+        parts: TaskParts<Seq2Seq, Vec<Example>>,
         tgt_vocab: Vocab,
-        train: Vec<Example>,
-        valid: Vec<Example>,
         cfg: &TaskConfig,
-        seed: u64,
     ) -> Result<Self> {
+        let TaskParts {
+            model,
+            params,
+            train,
+            valid,
+            seed,
+        } = parts;
         cfg.validate()?;
         let (Some(sos), Some(eos)) = (tgt_vocab.sos_id(), tgt_vocab.eos_id()) else {
             return Err(Error::Vocab(

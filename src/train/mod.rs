@@ -44,5 +44,5 @@ pub use progress::Progress;
 pub use run_options::RunOptions;
 pub use schedule::{PlateauConfig, ScheduleConfig, ScheduleState, Scheduler, ThresholdMode};
 pub use shards::{batch_gradients, sum_gradients};
-pub use task::{BatchStats, Task};
+pub use task::{BatchStats, Task, TaskParts};
 pub use trainer::{Summary, Trainer};

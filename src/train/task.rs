@@ -46,6 +46,23 @@ impl BatchStats {
     }
 }
 
+/// What every task is built from: a model with its parameters, the
+/// training and validation data (`D`: encoded examples, or a corpus), and
+/// the seed of the batch order. Each task's constructor takes this and what
+/// only it needs.
+pub struct TaskParts<M, D> {
+    /// The model.
+    pub model: M,
+    /// Its parameters.
+    pub params: ParamStore,
+    /// The training data.
+    pub train: D,
+    /// The validation data.
+    pub valid: D,
+    /// Seeds the batch order.
+    pub seed: u64,
+}
+
 /// A trainable model together with its data.
 pub trait Task {
     /// One training batch.
