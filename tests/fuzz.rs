@@ -706,7 +706,7 @@ fn safetensors_header() {
     let case = tmp.path().join("case.safetensors");
     fuzz("safetensors_header", &seeds, |input| {
         std::fs::write(&case, input).unwrap();
-        outcome(attend::train::model_dir::read_tensors(&case, &Device::Cpu))
+        outcome(attend::train::read_tensors(&case, &Device::Cpu))
     });
 }
 

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::predictor::{ENSEMBLE, SavedEnsemble};
-use crate::train::model_dir::TRAIN_CONFIG;
+use crate::train::TRAIN_CONFIG;
 use crate::train::{ModelDir, RunOptions, Start};
 use crate::{Error, Result};
 
@@ -21,7 +21,7 @@ pub fn planned_ensemble(out: &Path) -> Result<Option<usize>> {
     if !path.is_file() {
         return Ok(None);
     }
-    let plan: SavedEnsemble = crate::train::model_dir::read_json(&path)?;
+    let plan: SavedEnsemble = crate::train::read_json(&path)?;
     Ok(Some(plan.members.len()))
 }
 

@@ -19,7 +19,7 @@ use crate::data::{Resolver, vectors};
 use crate::nn::ParamStore;
 pub use crate::text::tokenize::Level;
 use crate::text::{Specials, Vocab, VocabConfig};
-use crate::train::model_dir::TRAIN_CONFIG;
+use crate::train::TRAIN_CONFIG;
 use crate::train::{
     AdamConfig, Goal, ModelDir, OptimizerConfig, RunOptions, Start, Summary, TaskParts,
     TrainConfig, Trainer,

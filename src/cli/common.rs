@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use attend::train::model_dir::TRAIN_CONFIG;
+use attend::train::TRAIN_CONFIG;
 use attend::train::{ModelDir, RunOptions, Start, Summary};
 use clap::Args;
 use serde::Serialize;

@@ -22,7 +22,7 @@ use crate::data::labelled::{Column, Delimiter, LabelledFormat, read_labelled};
 use crate::nn::ParamStore;
 use crate::text::Vocab;
 use crate::text::tokenize::Level;
-use crate::train::model_dir::TRAIN_CONFIG;
+use crate::train::TRAIN_CONFIG;
 use crate::train::{
     AdamConfig, Goal, ModelDir, OptimizerConfig, RunOptions, Start, Summary, TaskParts,
     TrainConfig, Trainer,

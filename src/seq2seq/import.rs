@@ -24,7 +24,7 @@ use serde::Deserialize;
 use super::weights::load_model;
 use super::{Seq2SeqConfig, TextConfig, Translator};
 use crate::text::{Specials, Vocab};
-use crate::train::model_dir::{read_json, read_tensors};
+use crate::train::{read_json, read_tensors};
 use crate::{Error, Result};
 
 /// `tutorial_vocab.json`.

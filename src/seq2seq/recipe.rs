@@ -28,7 +28,7 @@ use crate::data::{Pair, Resolver, python_shuffled, read_pairs};
 use crate::metrics::bleu::{BleuConfig, BleuScore, Tokenize, corpus_bleu};
 use crate::nn::ParamStore;
 use crate::text::{Specials, Vocab, VocabConfig};
-use crate::train::model_dir::TRAIN_CONFIG;
+use crate::train::TRAIN_CONFIG;
 use crate::train::{
     AdamConfig, Goal, ModelDir, OptimizerConfig, RunOptions, ScheduleConfig, Start, Summary,
     TaskParts, TrainConfig, Trainer,

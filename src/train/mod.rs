@@ -2,27 +2,28 @@
 //! and the generic loop.
 //!
 //! Everything numeric mirrors a PyTorch counterpart closely enough to reproduce
-//! its numbers (see `tests/optim_parity.rs`): `torch.optim` ([`optim`]),
-//! `clip_grad_norm_` ([`clip`]), `cross_entropy`/`nll_loss` ([`loss`]),
-//! `lr_scheduler` ([`schedule`]), plus early stopping ([`early_stop`]).
+//! its numbers (see `tests/optim_parity.rs`): `torch.optim` ([`Sgd`], [`Adam`],
+//! [`AdamW`]), `clip_grad_norm_` ([`clip_grad_norm`]), `cross_entropy`/`nll_loss`
+//! ([`cross_entropy`], [`nll_loss`]), `lr_scheduler` ([`Scheduler`]), plus early
+//! stopping ([`EarlyStopping`]).
 //! [`Trainer`] runs any [`Task`] with them and writes a [`ModelDir`].
 
 mod checkpoint;
-pub mod clip;
+mod clip;
 mod config;
-pub mod early_stop;
-pub mod history;
+mod early_stop;
+mod history;
 pub mod interrupt;
-pub mod lock;
-pub mod loss;
-pub mod metric;
-pub mod model_dir;
-pub mod optim;
-pub mod progress;
+mod lock;
+mod loss;
+mod metric;
+mod model_dir;
+mod optim;
+mod progress;
 mod run_options;
-pub mod schedule;
+mod schedule;
 mod shards;
-pub mod task;
+mod task;
 mod trainer;
 
 pub use checkpoint::TrainerState;
@@ -35,7 +36,7 @@ pub use loss::{
     CrossEntropy, Reduction, cross_entropy, masked_cross_entropy, masked_nll, nll_loss,
 };
 pub use metric::Goal;
-pub use model_dir::{ModelDir, Start};
+pub use model_dir::{ModelDir, Start, TRAIN_CONFIG, read_json, read_tensors};
 pub use optim::{
     Adam, AdamConfig, AdamW, AdamWConfig, Optimizer, OptimizerConfig, Sgd, SgdConfig,
     build as build_optimizer,

@@ -376,7 +376,7 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
 /// between them would leave a sound file that fails its check (or a damaged
 /// one that passes). Inside the header, every atomic write of the file
 /// carries the checksum of exactly its data.
-pub const CHECKSUM_KEY: &str = "attend.sha256";
+const CHECKSUM_KEY: &str = "attend.sha256";
 
 /// Writes named tensors as safetensors, atomically, with the sha256 of their
 /// data in the header's metadata ([`CHECKSUM_KEY`]), which
@@ -428,7 +428,7 @@ fn data_sha256(bytes: &[u8]) -> Option<String> {
 }
 
 /// Reads a safetensors file onto `device`. A file written by attend carries
-/// its checksum ([`CHECKSUM_KEY`]); one whose data no longer matches it is
+/// its checksum (`attend.sha256` in its header); one whose data no longer matches it is
 /// an error naming the file. Files from elsewhere (PyTorch exports) have
 /// none and are read as they are.
 pub fn read_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>> {

@@ -20,7 +20,7 @@ impl Decoder {
     /// `tutorial`, Bahdanau `additive`, or Luong `dot`/`general` with or
     /// without input feeding (any cell and depth; not the decoder without
     /// attention), f32 on the CPU, constant weights, the fused kernel
-    /// ([`super::fused_step`]).
+    /// ([`crate::seq2seq::fused_step`]).
     pub fn fused_step(&self) -> Option<&FusedStep> {
         // A decoder the fused step cannot read (an error building it)
         // decodes through the graph, as any other unsupported one does.
