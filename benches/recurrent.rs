@@ -20,8 +20,7 @@
 use std::sync::Mutex;
 use std::time::Instant;
 
-use attend::nn::kernels::gemm::{Op, matmul};
-use attend::nn::kernels::packed::StepProduct;
+use attend::nn::products::{Op, StepProduct, matmul};
 use attend::nn::record::GradRecorder;
 use attend::nn::{Cell, Kernel, Mode, Nonlinearity, ParamStore, Rnn, RnnConfig};
 use candle_core::backprop::GradStore;

@@ -11,7 +11,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use attend::nn::attention::{
+use attend::nn::{
     Additive, AdditiveConfig, Attended, Attention, AttentionPooling, Dot, General, GeneralConfig,
     TutorialAttention, TutorialAttentionConfig,
 };

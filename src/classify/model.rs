@@ -33,7 +33,7 @@ use candle_core::{D, DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
-use crate::nn::attention::masked_softmax;
+use crate::nn::masked_softmax;
 use crate::nn::{
     AttentionPooling, Cell, Dropout, Embedding, EmbeddingConfig, Linear, LinearConfig, Mode, Rnn,
     RnnConfig,

@@ -99,7 +99,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     set_threads(threads)?;
-    attend::nn::kernels::set_default_kernel(match cli.kernel {
+    attend::nn::set_default_kernel(match cli.kernel {
         KernelArg::Fused => attend::nn::Kernel::Fused,
         KernelArg::Reference => attend::nn::Kernel::Reference,
     });

@@ -9,7 +9,7 @@
 //! - [`sampling`], [`huffman`]: subsampling, noise table, windows, sigmoid
 //!   table; the hierarchical-softmax tree.
 //! - [`train`](mod@train): the trainer (its row operations, per instruction
-//!   set, are [`crate::nn::kernels::simd`]).
+//!   set, are `nn::kernels::simd`).
 //! - [`eval`]: analogy accuracy and similarity correlations.
 
 pub mod config;

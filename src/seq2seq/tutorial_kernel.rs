@@ -43,7 +43,7 @@ use crate::nn::kernels::recurrent::{add_rows, blocks_to_rows, rows_to_blocks};
 use crate::nn::kernels::rows::{exp_shifted, sum_and_max};
 use crate::nn::kernels::traced::{Traced, TracedKernel, WeightGrad};
 use crate::nn::kernels::widest;
-use crate::nn::rnn::{Cell, Nonlinearity};
+use crate::nn::{Cell, Nonlinearity};
 
 /// The op's kernel: the cell and the sizes the weights do not tell (the
 /// trace between the passes is held by the shared op, `kernels::traced`).

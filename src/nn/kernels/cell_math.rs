@@ -4,7 +4,7 @@
 //! decoder's; the decoding step's [`cell_step`]).
 
 use super::Real;
-use crate::nn::rnn::{Cell, Nonlinearity};
+use crate::nn::{Cell, Nonlinearity};
 
 /// The element-wise math of one cell for one batch row, forward and backward.
 ///

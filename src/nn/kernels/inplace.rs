@@ -152,20 +152,6 @@ pub fn update1<E: Elementwise<1>>(dst: &Tensor, a: &Tensor, op: &E) -> candle_co
     Ok(true)
 }
 
-/// [`update0`] with two operands.
-pub fn update2<E: Elementwise<2>>(
-    dst: &Tensor,
-    a: &Tensor,
-    b: &Tensor,
-    op: &E,
-) -> candle_core::Result<bool> {
-    if !eligible(dst, &[a, b]) {
-        return Ok(false);
-    }
-    dst.inplace_op3(a, b, &InPlace(op))?;
-    Ok(true)
-}
-
 /// `Σ x²` of a tensor the kernels can read (CPU, f32/f64, contiguous),
 /// accumulated in f64 over parallel chunks (the same bits on every run);
 /// `None` elsewhere.

@@ -78,8 +78,6 @@ use serde::{Deserialize, Serialize};
 
 use simd::Isa;
 
-pub use recurrent::RecurrentSequence;
-
 /// Which implementation a layer runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -50,9 +50,9 @@ const KC_WIDE: usize = 128;
 const SPLIT: usize = 1 << 18;
 
 /// The right-hand side of a product every time step repeats, `dst (+)= a ·
-/// B` (a recurrent op's weights): [`Packed`] once per sequence where the
-/// steps' rows are more than [`FEW_ROWS`], else read as stored (few rows
-/// run best on `B` as stored: see [`matmul_ld`]).
+/// B` (a recurrent op's weights): `Packed` once per sequence where the
+/// steps' rows are more than `FEW_ROWS`, else read as stored (few rows
+/// run best on `B` as stored: see `matmul_ld`).
 pub struct StepProduct<'a, T: Clone>(Step<'a, T>);
 
 enum Step<'a, T: Clone> {

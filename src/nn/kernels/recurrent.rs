@@ -1,6 +1,6 @@
 //! One recurrent layer in one direction over a whole padded batch, as one
 //! candle op with backpropagation through time, for every cell of
-//! [`crate::nn::rnn::cell`] (PyTorch's equations and gate order).
+//! [`Cell`](crate::nn::Cell) (PyTorch's equations and gate order).
 //!
 //! The input projection `x W_ihᵀ + b_ih` of all steps is one matrix product
 //! inside the op. Each step is one product of the state with the recurrent
@@ -32,7 +32,7 @@ use super::gemm::{Op, matmul};
 use super::linear;
 use super::packed::StepProduct;
 use super::traced::{Traced, TracedKernel, WeightGrad};
-use crate::nn::rnn::{Cell, Nonlinearity};
+use crate::nn::{Cell, Nonlinearity};
 
 /// The op's kernel: the cell, lengths of the batch rows and the direction
 /// (the trace between the passes is held by the shared op, `kernels::traced`).

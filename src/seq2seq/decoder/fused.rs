@@ -8,7 +8,7 @@ use candle_core::{DType, Tensor};
 use super::{Context, Decoder};
 use crate::Result;
 use crate::nn::AttentionLayer;
-use crate::nn::attention::TutorialAttention;
+use crate::nn::TutorialAttention;
 use crate::nn::kernels::Kernel;
 use crate::seq2seq::Memory;
 use crate::seq2seq::fused_step::{Affine, FusedContext, FusedStep, FusedWeights};

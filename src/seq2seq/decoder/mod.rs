@@ -39,8 +39,8 @@ use candle_nn::{Init, VarBuilder};
 
 use super::fused_step::FusedStep;
 use super::{DecoderKind, DecoderState, Memory, Seq2SeqConfig};
-use crate::nn::attention::{Attention, TutorialAttentionConfig};
 use crate::nn::kernels::log_softmax::log_softmax;
+use crate::nn::{Attention, TutorialAttentionConfig};
 use crate::nn::{
     AttentionConfig, AttentionKind, AttentionLayer, Dropout, Embedding, EmbeddingConfig, Linear,
     LinearConfig, Mode, Rnn, RnnConfig, State, TutorialAttention,
