@@ -4,8 +4,8 @@
 
 mod common;
 
-use attend::metrics::bleu::{BleuConfig, BleuScore, Smooth, corpus_bleu, sentence_bleu};
 use attend::metrics::teaching_bleu;
+use attend::metrics::{BleuConfig, BleuScore, Smooth, corpus_bleu, sentence_bleu};
 use serde_json::Value;
 
 const TOL: f64 = 1e-9;

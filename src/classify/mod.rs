@@ -7,13 +7,20 @@
 mod data;
 mod ensemble;
 mod model;
-pub mod predictor;
+mod predictor;
 mod pretrained;
-pub mod recipe;
-pub mod task;
+mod recipe;
+mod task;
 mod text;
 
+pub use data::{
+    DatasetRows, LabelDataConfig, Labelled, Prepared, classes_of, held_out, inverse_weights,
+    prepare, read_dataset,
+};
+pub use ensemble::{assemble_ensemble, planned_ensemble, train_ensemble};
 pub use model::{Classified, Classifier, ClassifierConfig, Encoder, Pooling};
 pub use predictor::{Prediction, Predictor};
-pub use recipe::{ClassifyConfig, Level, TextConfig};
+pub use pretrained::Coverage;
+pub use recipe::{ClassifyConfig, SavedClassifier, TrainReport, train};
 pub use task::{ClassifyTask, Example, LabelBatch};
+pub use text::{DEFAULT_MAX_TOKENS, MAX_BYTES_PER_TOKEN, MAX_MAX_TOKENS, TextConfig};

@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::Classifier;
-use super::recipe::{Labelled, SavedClassifier, TextConfig, WEIGHTS};
+use super::data::Labelled;
+use super::recipe::{SavedClassifier, WEIGHTS};
+use super::text::TextConfig;
 use crate::metrics::classification::{Confusion, Report};
 use crate::nn::{Mode, ParamStore};
 use crate::text::Vocab;
@@ -171,7 +173,7 @@ pub struct Prediction {
 
 impl Predictor {
     /// Loads a model directory written by [`super::recipe::train`], or an
-    /// ensemble directory written by [`super::recipe::train_ensemble`]
+    /// ensemble directory written by [`train_ensemble`](super::train_ensemble)
     /// (its members must share their classes, in order).
     pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join(ENSEMBLE);

@@ -17,7 +17,6 @@ use super::task::{ClassifyTask, Example, TaskConfig};
 use super::{Classifier, ClassifierConfig};
 use crate::data::{Resolver, vectors};
 use crate::nn::ParamStore;
-pub use crate::text::tokenize::Level;
 use crate::text::{Specials, Vocab, VocabConfig};
 use crate::train::TRAIN_CONFIG;
 use crate::train::{
@@ -26,16 +25,9 @@ use crate::train::{
 };
 use crate::{Error, Result};
 
-use super::data::write_rows;
-pub use super::data::{
-    DatasetRows, LabelDataConfig, Labelled, Prepared, classes_of, held_out, inverse_weights,
-    prepare, read_dataset,
-};
-pub use super::ensemble::{assemble_ensemble, planned_ensemble, train_ensemble};
-pub use super::pretrained::Coverage;
-use super::pretrained::load_pretrained;
-use super::text::truncated;
-pub use super::text::{DEFAULT_MAX_TOKENS, MAX_BYTES_PER_TOKEN, MAX_MAX_TOKENS, TextConfig};
+use super::data::{LabelDataConfig, Labelled, classes_of, inverse_weights, prepare, write_rows};
+use super::pretrained::{Coverage, load_pretrained};
+use super::text::{TextConfig, truncated};
 
 /// The best weights, as the trainer writes them.
 pub(crate) const WEIGHTS: &str = "model.safetensors";

@@ -161,7 +161,7 @@ impl ClassifyTask {
 
     /// Predicted classes and the (class-weighted) mean loss over `examples`,
     /// in length-sorted batches of at most `eval_batch_size` rows and
-    /// [`EVAL_TOKENS`] padded tokens.
+    /// `EVAL_TOKENS` padded tokens.
     pub fn predict(&self, examples: &[Example]) -> Result<(Vec<u32>, f64)> {
         let mut order: Vec<usize> = (0..examples.len()).collect();
         order.sort_by_key(|&i| examples[i].ids.len());

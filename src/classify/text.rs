@@ -4,9 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::text::tokenize::Level;
-use crate::text::tokenize::{chars, whitespace};
+use crate::text::Level;
 use crate::text::{NormalizeConfig, Normalizer, Vocab};
+use crate::text::{chars, whitespace};
 use crate::{Error, Result};
 
 use super::data::Labelled;

@@ -12,7 +12,7 @@ use attend::lm::LmConfig;
 use attend::lm::recipe::LmRunConfig;
 use attend::nn::{Cell, Nonlinearity};
 use attend::seq2seq::{Seq2SeqConfig, TranslateConfig};
-use attend::text::tokenize::Level;
+use attend::text::Level;
 use attend::train::{AdamConfig, OptimizerConfig, ScheduleConfig, SgdConfig, TrainConfig};
 use clap::{Args, ValueEnum};
 

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use attend::decode::SampleOptions;
 use attend::lm::generate::{GenerateConfig, Generator, MAX_LENGTH, Search};
 use attend::lm::recipe::{self, LmRunConfig};
-use attend::text::tokenize::Level;
+use attend::text::Level;
 use attend::train::EarlyStoppingConfig;
 use clap::{Args, Subcommand};
 

@@ -5,19 +5,19 @@
 //! (word2vec text/binary, GloVe) are [`crate::data::vectors`], shared with
 //! the classifier that reads them.
 //!
-//! - [`corpus`]: one streaming pass → vocabulary + the text as ids.
+//! - [`Corpus`]: one streaming pass → vocabulary + the text as ids.
 //! - [`sampling`], [`huffman`]: subsampling, noise table, windows, sigmoid
 //!   table; the hierarchical-softmax tree.
-//! - [`train`](mod@train): the trainer (its row operations, per instruction
+//! - [`train`](fn@train): the trainer (its row operations, per instruction
 //!   set, are `nn::kernels::simd`).
 //! - [`eval`]: analogy accuracy and similarity correlations.
 
-pub mod config;
-pub mod corpus;
+mod config;
+mod corpus;
 pub mod eval;
 pub mod huffman;
 pub mod sampling;
-pub mod train;
+mod train;
 
 pub use config::{Architecture, TrainConfig};
 pub use corpus::{Corpus, CorpusConfig};

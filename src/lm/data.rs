@@ -23,7 +23,7 @@ use crate::data::labelled::{Column, Delimiter, LabelledFormat, read_labelled};
 use crate::data::registry::DataFormat;
 use crate::data::split::{SplitConfig, split, stratified_split};
 use crate::data::{Resolver, source};
-use crate::text::tokenize::Level;
+use crate::text::Level;
 use crate::text::{Specials, Vocab, VocabBuilder, VocabConfig};
 use crate::{Error, Result};
 

@@ -31,8 +31,8 @@ use crate::decode::{
     Specials, beam_search, greedy_each, sample_each,
 };
 use crate::nn::Mode;
+use crate::text::Level;
 use crate::text::Vocab;
-use crate::text::tokenize::Level;
 use crate::{Error, Result};
 
 /// The most tokens one generated text may have (`--length`'s ceiling): a

@@ -20,8 +20,8 @@ use super::task::{EncodedLine, LmData, LmSpecials, LmTask, TaskConfig, score};
 use crate::data::Resolver;
 use crate::data::labelled::{Column, Delimiter, LabelledFormat, read_labelled};
 use crate::nn::ParamStore;
+use crate::text::Level;
 use crate::text::Vocab;
-use crate::text::tokenize::Level;
 use crate::train::TRAIN_CONFIG;
 use crate::train::{
     AdamConfig, Goal, ModelDir, OptimizerConfig, RunOptions, Start, Summary, TaskParts,

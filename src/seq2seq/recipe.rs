@@ -25,7 +25,7 @@ use super::{
 use crate::data::BatchConfig;
 use crate::data::filter::{PairFilter, PairFilterConfig};
 use crate::data::{Pair, Resolver, python_shuffled, read_pairs};
-use crate::metrics::bleu::{BleuConfig, BleuScore, Tokenize, corpus_bleu};
+use crate::metrics::{BleuConfig, BleuScore, Tokenize, corpus_bleu};
 use crate::nn::ParamStore;
 use crate::text::{Specials, Vocab, VocabConfig};
 use crate::train::TRAIN_CONFIG;

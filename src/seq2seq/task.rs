@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{Seq2Seq, TextConfig, masked_loss};
 use crate::data::{BatchConfig, Batcher, Pair, PairBatch, PairSpecials, shard_ranges};
 use crate::decode::{GreedyConfig, LengthLimit, Specials, StepDecoder, greedy};
-use crate::metrics::bleu::{BleuConfig, Tokenize, corpus_bleu};
+use crate::metrics::{BleuConfig, Tokenize, corpus_bleu};
 use crate::nn::{Mode, ParamStore, Rebuild};
 use crate::text::Vocab;
 use crate::train::{Metrics, Task, TaskParts};

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::text::{NormalizeConfig, Normalizer, Vocab, normalize_string, tokenize};
+use crate::text::{NormalizeConfig, Normalizer, Vocab, normalize_string, whitespace};
 use crate::{Error, Result};
 
 /// Which normaliser text goes through before tokenising.
@@ -64,7 +64,7 @@ impl TextConfig {
 
     /// Normalised whitespace tokens of `text`.
     pub fn tokens(&self, text: &str) -> Vec<String> {
-        tokenize::whitespace(&self.normalize(text))
+        whitespace(&self.normalize(text))
     }
 
     /// Source ids of `text`: its tokens (unknown ones become `<unk>`, or are

@@ -5,13 +5,13 @@
 //! [`Normalizer`] is the Unicode-preserving normaliser for real use;
 //! [`Tokenizer`] names a tokeniser in a config; [`Vocab`] maps tokens to ids.
 
-pub mod normalize;
+mod normalize;
 mod stopwords;
-pub mod tokenize;
-pub mod vocab;
+mod tokenize;
+mod vocab;
 mod vocab_json;
 
-pub use normalize::{NormalizeConfig, Normalizer, normalize_string};
+pub use normalize::{NormalizeConfig, Normalizer, is_python_space, normalize_string};
 pub use stopwords::NLTK_ENGLISH_STOPWORDS;
-pub use tokenize::{CleanConfig, Tokenizer, clean_text};
+pub use tokenize::{CleanConfig, Level, Tokenizer, chars, clean_text, whitespace};
 pub use vocab::{Specials, Vocab, VocabBuilder, VocabConfig};

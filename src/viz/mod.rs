@@ -2,14 +2,14 @@
 //! and SVG), attention matrices as text for a terminal, and tokens
 //! highlighted by their attention weight as HTML.
 
-pub mod attention;
-pub mod colormap;
-pub mod curves;
+mod attention;
+mod colormap;
+mod curves;
 mod font;
-pub mod heatmap;
-pub mod highlight;
+mod heatmap;
+mod highlight;
 mod output;
-pub mod terminal;
+mod terminal;
 
 pub use attention::AttentionMap;
 pub use colormap::ColorMap;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use attend::classify::recipe::{self, held_out};
+use attend::classify::{self, held_out};
 use attend::classify::{ClassifyConfig, Predictor};
 use attend::train::RunOptions;
 use clap::Args;
@@ -48,7 +48,7 @@ pub(super) fn compare(args: &CompareArgs, globals: &Globals) -> Result<ExitCode>
             let name = format!("{}-{hidden}", format!("{cell:?}").to_lowercase());
             let dir = args.train.run.out.join(&name);
             eprintln!("training {name}");
-            let report = recipe::train(
+            let report = classify::train(
                 &cfg,
                 &RunOptions::new(&dir).threads(globals.threads).silent(),
             )?;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use attend::classify::Predictor;
-use attend::classify::recipe::{self, held_out};
+use attend::classify::{self, held_out};
 use clap::Args;
 
 /// `attend classify ensemble` flags.
@@ -28,7 +28,7 @@ pub struct EnsembleArgs {
 /// `classify ensemble`: copies the models into one ensemble directory.
 pub(super) fn ensemble(args: &EnsembleArgs) -> Result<ExitCode> {
     let weights = (!args.weights.is_empty()).then_some(args.weights.as_slice());
-    recipe::assemble_ensemble(&args.models, weights, &args.out)?;
+    classify::assemble_ensemble(&args.models, weights, &args.out)?;
     report_ensemble(&args.out)
 }
 

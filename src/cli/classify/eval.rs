@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use attend::classify::Predictor;
-use attend::classify::recipe::{self, LabelDataConfig, Labelled, held_out};
+use attend::classify::{self, LabelDataConfig, Labelled, held_out};
 use attend::viz::{AttentionMap, HeatmapStyle, plot_attention};
 use clap::Args;
 
@@ -48,7 +48,7 @@ pub(super) fn eval(args: &EvalArgs) -> Result<ExitCode> {
     let rows: Vec<Labelled> = match &args.data {
         None => held_out(&args.model, &args.split)?,
         Some(data) => {
-            let read = recipe::read_dataset(&LabelDataConfig {
+            let read = classify::read_dataset(&LabelDataConfig {
                 dataset: data.clone(),
                 text_col: args.text_col.clone(),
                 label_col: args.label_col.clone(),

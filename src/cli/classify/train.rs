@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use attend::classify::recipe;
-use attend::classify::{ClassifyConfig, Encoder, Level, Pooling};
+use attend::classify;
+use attend::classify::{ClassifyConfig, Encoder, Pooling};
 use attend::data::registry::{self, ClassifyDefaults};
+use attend::text::Level;
 use attend::text::NormalizeConfig;
 use attend::train::{EarlyStoppingConfig, PlateauConfig, ScheduleConfig};
 use clap::{Args, ValueEnum};
@@ -156,7 +157,7 @@ pub(super) fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
         .run
         .config(RESUME_FLAGS, |cfg| apply_flags(cfg, args, globals))?;
     let planned = match args.run.resume {
-        true => recipe::planned_ensemble(&args.run.out)?,
+        true => classify::planned_ensemble(&args.run.out)?,
         false => None,
     };
     let members = args.ensemble.map(usize::from);
@@ -172,7 +173,7 @@ pub(super) fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
     if let Some(n) = members.or(planned).filter(|&n| n > 1) {
         return train_ensemble(&cfg, args, n, globals);
     }
-    let report = recipe::train(&cfg, &args.run.options(globals.threads))?;
+    let report = classify::train(&cfg, &args.run.options(globals.threads))?;
     let (train, valid, test) = report.sizes;
     eprintln!(
         "train {train}, valid {valid}, test {test}; {} tokens, {} classes",
@@ -193,7 +194,7 @@ fn train_ensemble(
     globals: &Globals,
 ) -> Result<ExitCode> {
     let out = &args.run.out;
-    let reports = recipe::train_ensemble(cfg, n, &args.run.options(globals.threads))?;
+    let reports = classify::train_ensemble(cfg, n, &args.run.options(globals.threads))?;
     if let Some(first) = reports.first() {
         let (train, valid, test) = first.sizes;
         eprintln!(

@@ -5,7 +5,7 @@
 //! and signature.
 //!
 //! ```
-//! use attend::metrics::bleu::{BleuConfig, corpus_bleu};
+//! use attend::metrics::{BleuConfig, corpus_bleu};
 //! let hyps = ["the cat is on the mat ."];
 //! let refs = vec![vec!["the cat is on the mat ."]];
 //! let bleu = corpus_bleu(&hyps, &refs, &BleuConfig::default())?;

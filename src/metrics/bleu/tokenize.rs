@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::text::normalize::is_python_space;
+use crate::text::is_python_space;
 use crate::{Error, Result};
 
 /// Which tokeniser BLEU applies to hypotheses and references.
