@@ -37,9 +37,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use attend::data::labelled::{self, BadRows, Column, Delimiter, LabelledFormat};
 use attend::data::vectors::{self, VectorFormat};
-use attend::data::{CorpusReader, open, pairs};
+use attend::data::{BadRows, Column, Delimiter, LabelledFormat, labelled_reader, pair_reader};
+use attend::data::{CorpusReader, open};
 use attend::text::{Vocab, VocabConfig};
 use candle_core::{DType, Device, Tensor};
 use common::cli::{self, attend, ok};
@@ -509,7 +509,7 @@ fn pairs_tsv() {
         dataset_head("eng-fra.txt.gz", 40),
     ];
     fuzz("pairs_tsv", &seeds, |input| {
-        outcome(pairs::reader(input).collect::<attend::Result<Vec<_>>>())
+        outcome(pair_reader(input).collect::<attend::Result<Vec<_>>>())
     });
 }
 
@@ -517,7 +517,7 @@ fn labelled_run(input: &[u8], formats: &[LabelledFormat]) -> Outcome {
     let mut any_ok = false;
     for fmt in formats {
         for bad in [BadRows::Error, BadRows::Skip] {
-            let read = labelled::reader(input, fmt).and_then(|r| {
+            let read = labelled_reader(input, fmt).and_then(|r| {
                 let mut r = r.bad_rows(bad);
                 let rows = r.by_ref().collect::<attend::Result<Vec<_>>>()?;
                 Ok((rows, r.skipped().len()))

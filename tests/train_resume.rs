@@ -8,8 +8,8 @@ mod common;
 
 use std::collections::HashMap;
 
-use attend::data::batch::{BatchConfig, Batcher, SeqBatch};
-use attend::data::labelled::{Column, Delimiter, LabelledFormat, read_labelled};
+use attend::data::{BatchConfig, Batcher, SeqBatch};
+use attend::data::{Column, Delimiter, LabelledFormat, read_labelled};
 use attend::nn::{
     Cell, Embedding, EmbeddingConfig, Linear, LinearConfig, Mode, ParamStore, Rnn, RnnConfig,
 };

@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::data::Resolver;
-use crate::data::labelled::{
+use crate::data::{self, DataFormat, TestSet};
+use crate::data::{
     BadRows, Column, Delimiter, LabelledFormat, SkippedRow, kept_indices, read_labelled,
     read_labelled_rows, read_labelled_with,
 };
-use crate::data::registry::{self, DataFormat, TestSet};
-use crate::data::split::{SplitConfig, python_stratified_split};
+use crate::data::{SplitConfig, python_stratified_split};
 use crate::error::excerpt;
 use crate::train::ModelDir;
 use crate::{Error, Result};
@@ -60,7 +60,7 @@ impl Default for LabelDataConfig {
 }
 
 /// One labelled text, as the data readers give it.
-pub type Labelled = crate::data::labelled::Example;
+pub type Labelled = crate::data::Example;
 
 /// A labelled dataset as read: its examples and the rows left out.
 #[derive(Clone, Debug)]
@@ -199,7 +199,7 @@ pub fn prepare(data: &LabelDataConfig) -> Result<Prepared> {
     }
     // The name given, not the file it resolved to: a registry file given by
     // its path is split by fractions like any other file.
-    let own_test = match registry::lookup(&data.dataset).and_then(|d| d.test_set) {
+    let own_test = match data::lookup(&data.dataset).and_then(|d| d.test_set) {
         Some(test_set) => Some(match test_set() {
             TestSet::SplitColumn(parts) => split_column_rows(&path, &parts, &rows, &skipped)?,
             TestSet::Dataset {

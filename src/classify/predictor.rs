@@ -116,7 +116,7 @@ impl Member {
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| encoded[i].0.len());
         let mut slots: Vec<Option<Raw>> = (0..texts.len()).map(|_| None).collect();
-        let batches = crate::data::batch::length_batches(
+        let batches = crate::data::length_batches(
             &order,
             |i| encoded[i].0.len(),
             256,

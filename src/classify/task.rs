@@ -168,7 +168,7 @@ impl ClassifyTask {
         let mut predicted = vec![0u32; examples.len()];
         let (mut loss, mut weight) = (0.0, 0.0);
         let model = self.model.for_inference(&self.params)?;
-        let batches = crate::data::batch::length_batches(
+        let batches = crate::data::length_batches(
             &order,
             |i| examples[i].ids.len(),
             self.cfg.eval_batch_size,

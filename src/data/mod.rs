@@ -6,30 +6,35 @@
 //! plain) and relabel errors with its path.
 
 pub mod atomic;
-pub mod batch;
-pub mod corpus;
+mod batch;
+mod corpus;
 pub mod download;
-pub mod filter;
-pub mod labelled;
-pub mod pairs;
-pub mod pyrandom;
-pub mod registry;
-pub mod resolve;
-pub mod source;
-pub mod split;
-pub mod stats;
+mod filter;
+mod labelled;
+mod pairs;
+mod pyrandom;
+mod registry;
+mod resolve;
+mod source;
+mod split;
+mod stats;
 pub mod vectors;
 
-pub use batch::{BatchConfig, Batcher, PairBatch, PairSpecials, SeqBatch, shard_ranges};
+pub use batch::{
+    BatchConfig, Batcher, PairBatch, PairSpecials, SeqBatch, length_batches, shard_ranges,
+};
 pub use corpus::CorpusReader;
-pub use filter::{ENG_PREFIXES, EnglishSide, LengthFilter, TUTORIAL_MAX_LENGTH, TutorialFilter};
+pub use filter::{
+    ENG_PREFIXES, EnglishSide, LengthFilter, PairFilter, PairFilterConfig, TUTORIAL_MAX_LENGTH,
+    TutorialFilter,
+};
 pub use labelled::{
     BadRows, Column, Delimiter, Example, LabelledFormat, LabelledReader, LabelledRows, SkippedRow,
-    read_labelled, read_labelled_rows, read_labelled_with,
+    kept_indices, read_labelled, read_labelled_rows, read_labelled_with, reader as labelled_reader,
 };
-pub use pairs::{Pair, PairReader, read_pairs};
+pub use pairs::{Pair, PairReader, read_pairs, reader as pair_reader};
 pub use pyrandom::{PyRandom, python_shuffled};
-pub use registry::{DATASETS, DataFormat, DatasetInfo};
+pub use registry::{ClassifyDefaults, DATASETS, DataFormat, DatasetInfo, TestSet, lookup};
 pub use resolve::{Resolved, Resolver};
 pub use source::{TextLines, open};
 pub use split::{Split, SplitConfig, python_stratified_split, split, stratified_split};

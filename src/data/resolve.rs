@@ -149,8 +149,8 @@ mod tests {
     use std::thread::JoinHandle;
 
     use super::*;
+    use crate::data::DataFormat;
     use crate::data::download::sha256_hex;
-    use crate::data::registry::DataFormat;
 
     /// Serves `body` once on a loopback port; returns its URL.
     fn serve_once(body: &'static [u8]) -> (String, JoinHandle<()>) {

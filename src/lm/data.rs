@@ -19,10 +19,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::labelled::{Column, Delimiter, LabelledFormat, read_labelled};
-use crate::data::registry::DataFormat;
-use crate::data::split::{SplitConfig, split, stratified_split};
-use crate::data::{Resolver, source};
+use crate::data::DataFormat;
+use crate::data::{Column, Delimiter, LabelledFormat, read_labelled};
+use crate::data::{Resolver, open};
+use crate::data::{SplitConfig, split, stratified_split};
 use crate::text::Level;
 use crate::text::{Specials, Vocab, VocabBuilder, VocabConfig};
 use crate::{Error, Result};
@@ -376,7 +376,7 @@ fn labelled_lines(path: &Path, fmt: &LabelledFormat, cfg: &LmDataConfig) -> Resu
 /// The whole text of a (possibly gzipped) file.
 pub fn read_text(path: &Path) -> Result<String> {
     let mut bytes = Vec::new();
-    source::open(path)?
+    open(path)?
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io(path, e))?;
     let text = String::from_utf8(bytes).map_err(|e| Error::Format {

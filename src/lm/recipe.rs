@@ -18,7 +18,7 @@ use super::data::{self, Line, LmDataConfig, Splits};
 use super::model::{LanguageModel, LmConfig};
 use super::task::{EncodedLine, LmData, LmSpecials, LmTask, TaskConfig, score};
 use crate::data::Resolver;
-use crate::data::labelled::{Column, Delimiter, LabelledFormat, read_labelled};
+use crate::data::{Column, Delimiter, LabelledFormat, read_labelled};
 use crate::nn::ParamStore;
 use crate::text::Level;
 use crate::text::Vocab;

@@ -23,8 +23,8 @@ use super::{
     DecodeConfig, DecoderKind, Normalization, Seq2Seq, Seq2SeqConfig, TextConfig, Translator,
 };
 use crate::data::BatchConfig;
-use crate::data::filter::{PairFilter, PairFilterConfig};
 use crate::data::{Pair, Resolver, python_shuffled, read_pairs};
+use crate::data::{PairFilter, PairFilterConfig};
 use crate::metrics::{BleuConfig, BleuScore, Tokenize, corpus_bleu};
 use crate::nn::ParamStore;
 use crate::text::{Specials, Vocab, VocabConfig};

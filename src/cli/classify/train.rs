@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use attend::classify;
 use attend::classify::{ClassifyConfig, Encoder, Pooling};
-use attend::data::registry::{self, ClassifyDefaults};
+use attend::data::ClassifyDefaults;
 use attend::text::Level;
 use attend::text::NormalizeConfig;
 use attend::train::{EarlyStoppingConfig, PlateauConfig, ScheduleConfig};
@@ -329,7 +329,7 @@ fn apply_model_flags(cfg: &mut ClassifyConfig, a: &TrainArgs) {
 
 /// The dataset's lesson settings from the registry ([`ClassifyDefaults`]).
 fn lesson_defaults(cfg: &ClassifyConfig) -> Option<ClassifyDefaults> {
-    registry::lookup(&cfg.data.dataset).and_then(|d| d.classify)
+    attend::data::lookup(&cfg.data.dataset).and_then(|d| d.classify)
 }
 
 /// The dataset lesson's epochs and embedding width, only where neither

@@ -3,7 +3,7 @@
 //! (`classify`, `--embeddings FILE`). They live in `data`, below both task
 //! modules, because a task may not import another, and because vector files
 //! are read and written like every other data file (through
-//! [`source`](super::source) and [`atomic`](super::atomic)), with their
+//! [`open`](super::open) and [`atomic`](super::atomic)), with their
 //! format in its own file beside the other readers.
 //!
 //! - [`Embeddings`] (this file): lookups (raw and unit length), cosine
