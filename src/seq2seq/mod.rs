@@ -28,6 +28,7 @@ pub mod model;
 pub mod recipe;
 #[cfg(test)]
 mod record_tests;
+mod score;
 pub mod task;
 #[cfg(test)]
 mod tests;

@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use super::score::score;
 use super::task::{Example, TaskConfig, TranslationTask};
 use super::{
     DecodeConfig, DecoderKind, Normalization, Seq2Seq, Seq2SeqConfig, TextConfig, Translator,
@@ -25,7 +26,6 @@ use super::{
 use crate::data::BatchConfig;
 use crate::data::filter::{EnglishSide, LengthFilter};
 use crate::data::{Pair, Resolver, TutorialFilter, python_shuffled, read_pairs};
-use crate::metrics::bleu::{BleuConfig, BleuScore, Tokenize, corpus_bleu};
 use crate::nn::ParamStore;
 use crate::text::{Specials, Vocab, VocabConfig};
 use crate::train::model_dir::TRAIN_CONFIG;
@@ -435,20 +435,15 @@ pub fn evaluate(tr: &Translator, pairs: &[Pair], decode: &DecodeConfig) -> Resul
         .iter()
         .map(|p| tr.text().tokens(&p.tgt).join(" "))
         .collect();
-    let cfg = BleuConfig {
-        tokenize: Tokenize::None,
-        ..BleuConfig::default()
-    };
-    let score: BleuScore = corpus_bleu(&hyps, std::slice::from_ref(&refs), &cfg)?;
-    let exact = hyps.iter().zip(&refs).filter(|(h, r)| h == r).count();
+    let scores = score(&hyps, &refs)?;
     let produced: usize = out.iter().map(|t| t.tokens.len() + 1).sum();
     Ok(EvalReport {
-        bleu: score.score,
-        exact_match: exact as f64 / pairs.len() as f64,
-        signature: score.signature().to_string(),
+        bleu: scores.bleu.score,
+        exact_match: scores.exact_match,
+        signature: scores.bleu.signature().to_string(),
         sentences: pairs.len(),
         tokens_per_second: produced as f64 / seconds.max(1e-9),
-        summary: score.to_string(),
+        summary: scores.bleu.to_string(),
         hypotheses: hyps,
     })
 }
