@@ -8,10 +8,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use attend::data::TextLines;
-use attend::decode::{BeamOptions, SampleOptions};
+use attend::decode::{BeamOptions, SampleOptions, Search};
 use attend::seq2seq::recipe::{self, held_out};
 use attend::seq2seq::{
-    DecodeConfig, DecoderKind, Search, TranslateConfig, Translation, Translator, import_tutorial,
+    DecodeConfig, DecoderKind, TranslateConfig, Translation, Translator, import_tutorial,
 };
 use attend::train::ModelDir;
 use attend::viz::{AttentionMap, HeatmapStyle, plot_attention, render_attention_text};
@@ -19,7 +19,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use super::Globals;
 use super::common::TrainRun;
-use super::flags::{DataFlags, RnnFlags, TrainFlags};
+use super::flags::{DataFlags, RnnFlags, TrainFlags, beam_width};
 
 /// Translation commands.
 #[derive(Debug, Subcommand)]
@@ -122,16 +122,16 @@ pub struct EvalArgs {
 /// How to search, shared by `eval` and `run`.
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// Beam search with this many beams (at most 256); without --beam,
-    /// --greedy or --sample: beam 5, the default of OpenNMT and JoeyNMT.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
-    beam: Option<u16>,
+    /// Beam search with N beams; without --beam, --greedy or --sample: beam
+    /// 5, the default of OpenNMT and JoeyNMT.
+    #[arg(long, value_name = "N", value_parser = beam_width)]
+    beam: Option<usize>,
     /// Greedy search: the most probable token at every step (fastest).
     #[arg(long, conflicts_with_all = ["beam", "sample"])]
     greedy: bool,
-    /// Beam search length penalty α (GNMT).
-    #[arg(long, value_name = "A", default_value_t = 0.6)]
-    alpha: f64,
+    /// Beam search length penalty α (GNMT) [default: 0.6].
+    #[arg(long, value_name = "A")]
+    alpha: Option<f64>,
     /// Sample instead of searching (seeded by --seed).
     #[arg(long, conflicts_with = "beam")]
     sample: bool,
@@ -273,9 +273,6 @@ fn apply_flags(cfg: &mut TranslateConfig, a: &TrainArgs, g: &Globals) -> Result<
     Ok(())
 }
 
-/// Beams of the default search (see [`SearchArgs::beam`]).
-const DEFAULT_BEAM: usize = 5;
-
 fn decode_config(s: &SearchArgs, n_best: Option<usize>, g: &Globals) -> DecodeConfig {
     let search = if s.greedy {
         Search::Greedy
@@ -289,9 +286,10 @@ fn decode_config(s: &SearchArgs, n_best: Option<usize>, g: &Globals) -> DecodeCo
             seed: g.seed,
         }
     } else {
+        let default = BeamOptions::default();
         Search::Beam(BeamOptions {
-            size: s.beam.map_or(DEFAULT_BEAM, usize::from),
-            alpha: s.alpha,
+            size: s.beam.unwrap_or(default.size),
+            alpha: s.alpha.unwrap_or(default.alpha),
             n_best: n_best.unwrap_or(1),
         })
     };

@@ -1,6 +1,7 @@
 //! Inference for translation models: the model with its vocabularies and text
 //! pipeline, saved to and loaded from a model directory, translating batches
-//! of sentences greedily (the PyTorch tutorial's `evaluate`, batched).
+//! of sentences greedily (the PyTorch tutorial's `evaluate`, batched), by
+//! beam search or by sampling.
 //!
 //! Model directory (DESIGN §3): `config.json` (`{"kind": "seq2seq",
 //! "version", "model": Seq2SeqConfig, "text": TextConfig}`; other top-level
@@ -14,10 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{DecoderKind, Seq2Seq, Seq2SeqConfig, TextConfig};
 use crate::data::SeqBatch;
-use crate::decode::{
-    BeamConfig, BeamOptions, GreedyConfig, Hypothesis, LengthLimit, SampleConfig, SampleOptions,
-    Specials, StepDecoder, beam_search, greedy, sample,
-};
+use crate::decode::{self, Decoding, Hypothesis, LengthLimit, Search, Specials, StepDecoder};
 use crate::nn::{Mode, ParamStore};
 use crate::text::Vocab;
 use crate::train::ModelDir;
@@ -51,25 +49,6 @@ pub const SOURCE_LIMIT_FACTOR: usize = 4;
 /// The source limit of a model that does not know its longest training
 /// source: [`SOURCE_LIMIT_FACTOR`] × the training default of 100 tokens.
 pub const DEFAULT_SOURCE_LIMIT: usize = 400;
-
-/// How to pick output tokens.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
-pub enum Search {
-    /// The most probable token at each step.
-    #[default]
-    Greedy,
-    /// Beam search with a GNMT length penalty and n-best lists.
-    Beam(BeamOptions),
-    /// Ancestral sampling (temperature, top-k, top-p), seeded.
-    Sample {
-        /// Temperature and filters.
-        #[serde(flatten)]
-        options: SampleOptions,
-        /// Seed of the draws: the same seed gives the same translations.
-        seed: u64,
-    },
-}
 
 /// Options of [`Translator::translate`]: the `decode` section of a
 /// translation config.
@@ -306,7 +285,7 @@ impl Translator {
             .encode_source(sentence, &self.src_vocab, Some(cap))
     }
 
-    /// Translates `sentences` greedily, in batches of similar length; results
+    /// Translates `sentences` with `cfg.search`, in batches of similar length; results
     /// come back in input order. An empty sentence (no known token after
     /// normalising) gets an empty translation without running the model.
     pub fn translate(&self, sentences: &[&str], cfg: &DecodeConfig) -> Result<Vec<Translation>> {
@@ -345,11 +324,7 @@ impl Translator {
             sos: self.tgt_vocab.sos_id().unwrap_or(0),
             eos: self.tgt_vocab.eos_id().unwrap_or(0),
         };
-        match cfg.search {
-            Search::Greedy => {}
-            Search::Beam(o) => o.validate()?,
-            Search::Sample { options, .. } => options.validate()?,
-        }
+        cfg.search.validate()?;
         // Any id will do for padding: the encoder and attention mask it out.
         let pad = self.src_vocab.pad_id().unwrap_or(0);
         let tutorial = self.model.config().decoder == DecoderKind::Tutorial;
@@ -362,40 +337,14 @@ impl Translator {
                 .model
                 .encode(&batch.ids, &batch.lengths, &mut Mode::Eval)?;
             let lens = &batch.lengths;
-            let hyps: Vec<Vec<Hypothesis>> = match cfg.search {
-                Search::Greedy => {
-                    let g = GreedyConfig {
-                        specials,
-                        limit: cfg.limit,
-                    };
-                    greedy(&self.model, &memory, lens, &g)?
-                        .into_iter()
-                        .map(|h| vec![h])
-                        .collect()
-                }
-                Search::Beam(options) => {
-                    let b = BeamConfig {
-                        specials,
-                        limit: cfg.limit,
-                        options,
-                    };
-                    beam_search(&self.model, &memory, lens, &b)?
-                }
-                Search::Sample { options, seed } => {
-                    // Each chunk gets its own stream, so a sentence's sample
-                    // does not depend on how many chunks came before it.
-                    let s = SampleConfig {
-                        specials,
-                        limit: cfg.limit,
-                        options,
-                        seed: seed ^ (chunk[0] as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
-                    };
-                    sample(&self.model, &memory, lens, &s)?
-                        .into_iter()
-                        .map(|h| vec![h])
-                        .collect()
-                }
+            let decoding = Decoding {
+                specials,
+                limit: cfg.limit,
+                // Each chunk samples from its own stream, so a sentence's
+                // sample does not depend on how many chunks came before it.
+                search: cfg.search.reseeded(chunk[0] as u64),
             };
+            let hyps = decode::run(&self.model, &memory, lens, &decoding, &mut |_, _| {})?;
             for ((&i, alternatives), len) in chunk.iter().zip(hyps).zip(lens) {
                 let keep = if tutorial { usize::MAX } else { *len };
                 out[i] = alternatives
