@@ -11,8 +11,8 @@
 //!   ([`model`]), which implements [`StepDecoder`](crate::decode::StepDecoder)
 //!   over [`Memory`] and [`DecoderState`] ([`memory`]).
 //! - [`Translator`]: model + vocabularies + [`TextConfig`], saved to and
-//!   loaded from a model directory, translating batches through
-//!   [`decode::run`](crate::decode::run) ([`translator`]);
+//!   loaded from a model directory with its decoding defaults, translating
+//!   batches through [`decode::run`](crate::decode::run) ([`translator`]);
 //!   [`import_tutorial`] builds one from the PyTorch tutorial's files
 //!   ([`import`]).
 //! - [`TranslationTask`]: the [`train::Task`](crate::train::Task) that trains

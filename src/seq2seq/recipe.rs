@@ -99,7 +99,9 @@ pub struct TranslateConfig {
     pub train: TrainConfig,
     /// Batching, teacher forcing, label smoothing.
     pub task: TaskConfig,
-    /// Decoding for validation BLEU and later use.
+    /// How the trained model decodes in `translate run|eval` unless flags
+    /// say otherwise: saved in its `config.json` (see [`DecodeConfig`]).
+    /// Validation decodes greedily within `task.limit`.
     pub decode: DecodeConfig,
 }
 
@@ -157,7 +159,7 @@ impl Default for TranslateConfig {
                 label_smoothing: 0.1,
                 ..TaskConfig::default()
             },
-            decode: DecodeConfig::default(),
+            decode: DecodeConfig::beam(),
         }
     }
 }
@@ -189,7 +191,8 @@ impl TranslateConfig {
             ));
         }
         self.train.validate()?;
-        self.task.validate()
+        self.task.validate()?;
+        self.decode.validate()
     }
 
     /// The text pipeline these settings imply.
@@ -354,7 +357,8 @@ pub fn train(
             tgt_vocab.clone(),
             text.clone(),
         )?
-        .with_max_src_len(data.train.iter().map(|p| text.tokens(&p.src).len()).max());
+        .with_max_src_len(data.train.iter().map(|p| text.tokens(&p.src).len()).max())
+        .with_decode(cfg.decode);
         translator.save_config(&dir)?;
         write_pairs(&dir, "valid.tsv", &data.valid)?;
         write_pairs(&dir, "test.tsv", &data.test)?;

@@ -1,12 +1,13 @@
-//! Inference for translation models: the model with its vocabularies and text
-//! pipeline, saved to and loaded from a model directory, translating batches
-//! of sentences greedily (the PyTorch tutorial's `evaluate`, batched), by
-//! beam search or by sampling.
+//! Inference for translation models: the model with its vocabularies, text
+//! pipeline and decoding defaults, saved to and loaded from a model
+//! directory, translating batches of sentences greedily (the PyTorch
+//! tutorial's `evaluate`, batched), by beam search or by sampling.
 //!
 //! Model directory (DESIGN §3): `config.json` (`{"kind": "seq2seq",
-//! "version", "model": Seq2SeqConfig, "text": TextConfig}`; other top-level
-//! sections, such as a training config, are left to their owners),
-//! `src_vocab.json`, `tgt_vocab.json`, `model.safetensors`.
+//! "version", "model": Seq2SeqConfig, "text": TextConfig, "decode":
+//! DecodeConfig}`; other top-level sections, such as a training config, are
+//! left to their owners), `src_vocab.json`, `tgt_vocab.json`,
+//! `model.safetensors`.
 
 use std::path::Path;
 
@@ -15,7 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{DecoderKind, Seq2Seq, Seq2SeqConfig, TextConfig};
 use crate::data::SeqBatch;
-use crate::decode::{self, Decoding, Hypothesis, LengthLimit, Search, Specials, StepDecoder};
+use crate::decode::{
+    self, BeamOptions, Decoding, Hypothesis, LengthLimit, Search, Specials, StepDecoder,
+};
 use crate::nn::{Mode, ParamStore};
 use crate::text::Vocab;
 use crate::train::ModelDir;
@@ -39,6 +42,11 @@ struct SavedConfig {
     /// imported models and those trained before it was saved).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     max_src_len: Option<usize>,
+    /// How `translate run|eval` decode unless flags say otherwise (absent
+    /// in directories written before it was saved: [`DecodeConfig::beam`],
+    /// what they were always decoded with).
+    #[serde(default = "DecodeConfig::beam")]
+    decode: DecodeConfig,
 }
 
 /// How many times its longest training source a model reads of a source;
@@ -51,7 +59,18 @@ pub const SOURCE_LIMIT_FACTOR: usize = 4;
 pub const DEFAULT_SOURCE_LIMIT: usize = 400;
 
 /// Options of [`Translator::translate`]: the `decode` section of a
-/// translation config.
+/// translation config, saved with the model it trains.
+///
+/// A trained model carries the way it is meant to be decoded, as JoeyNMT's
+/// `testing` section (`beam_size`, `alpha`, `batch_size`) travels in the
+/// model's config: `translate run` and `translate eval` start from the
+/// `decode` section of the model's `config.json` and each flag overrides its
+/// field. Validation during training does not read it: it decodes greedily
+/// with the task's own length budget, so the BLEU that picks the best
+/// weights means the same in runs that decode differently afterwards.
+///
+/// [`Default`] is greedy, the tutorial's `evaluate` that library callers
+/// build on; the section a recipe saves defaults to [`DecodeConfig::beam`].
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DecodeConfig {
@@ -70,6 +89,28 @@ impl Default for DecodeConfig {
             batch_size: 64,
             search: Search::Greedy,
         }
+    }
+}
+
+impl DecodeConfig {
+    /// How a model decodes when nothing says otherwise: beam search with
+    /// [`BeamOptions::default`] (5 beams, the default of OpenNMT and
+    /// JoeyNMT), the other fields as [`Default`].
+    pub fn beam() -> Self {
+        DecodeConfig {
+            search: Search::Beam(BeamOptions::default()),
+            ..DecodeConfig::default()
+        }
+    }
+
+    /// Checks the batch size and the search's knobs.
+    pub fn validate(&self) -> Result<()> {
+        if self.batch_size == 0 {
+            return Err(Error::Config(
+                "translate batch_size must be at least 1".into(),
+            ));
+        }
+        self.search.validate()
     }
 }
 
@@ -106,6 +147,7 @@ pub struct Translator {
     text: TextConfig,
     max_src_len: Option<usize>,
     source_limit: usize,
+    decode: DecodeConfig,
 }
 
 impl Translator {
@@ -143,6 +185,7 @@ impl Translator {
             text,
             max_src_len: None,
             source_limit: DEFAULT_SOURCE_LIMIT,
+            decode: DecodeConfig::beam(),
         })
     }
 
@@ -154,6 +197,19 @@ impl Translator {
             n.max(1).saturating_mul(SOURCE_LIMIT_FACTOR)
         });
         self
+    }
+
+    /// Sets how the model decodes unless told otherwise (saved with the
+    /// config; [`DecodeConfig::beam`] until set).
+    pub fn with_decode(mut self, decode: DecodeConfig) -> Self {
+        self.decode = decode;
+        self
+    }
+
+    /// How the model decodes unless told otherwise: the `decode` section of
+    /// its config.
+    pub fn decode_config(&self) -> &DecodeConfig {
+        &self.decode
     }
 
     /// Sets the most source tokens read (`--max-src-len`); the rest is cut.
@@ -209,6 +265,7 @@ impl Translator {
                 model: self.model.config().clone(),
                 text: self.text.clone(),
                 max_src_len: self.max_src_len,
+                decode: self.decode,
             },
         )?;
         for (name, vocab) in [(SRC_VOCAB, &self.src_vocab), (TGT_VOCAB, &self.tgt_vocab)] {
@@ -246,10 +303,12 @@ impl Translator {
                 crate::error::first_chars(&e.to_string(), 300)
             ),
         })?;
-        cfg.model.validate().map_err(|e| Error::Checkpoint {
-            path: dir.file(CONFIG),
-            msg: e.to_string(),
-        })?;
+        for checked in [cfg.model.validate(), cfg.decode.validate()] {
+            checked.map_err(|e| Error::Checkpoint {
+                path: dir.file(CONFIG),
+                msg: e.to_string(),
+            })?;
+        }
         let src_vocab = Vocab::load(&dir.file(SRC_VOCAB))?;
         let tgt_vocab = Vocab::load(&dir.file(TGT_VOCAB))?;
         for (file, vocab, size) in [
@@ -267,7 +326,8 @@ impl Translator {
             dir.load_weights(WEIGHTS, device, |vb| Seq2Seq::new(&cfg.model, vb))?;
         Ok(
             Translator::new(model, params, src_vocab, tgt_vocab, cfg.text)?
-                .with_max_src_len(cfg.max_src_len),
+                .with_max_src_len(cfg.max_src_len)
+                .with_decode(cfg.decode),
         )
     }
 
@@ -309,11 +369,8 @@ impl Translator {
         sentences: &[&str],
         cfg: &DecodeConfig,
     ) -> Result<Vec<Vec<Translation>>> {
-        if cfg.batch_size == 0 {
-            return Err(Error::Config(
-                "translate batch_size must be at least 1".into(),
-            ));
-        }
+        // Up front, so a bad knob is an error even when no sentence needs the model.
+        cfg.validate()?;
         let ids = sentences
             .iter()
             .map(|s| self.source_ids(s))
@@ -324,7 +381,6 @@ impl Translator {
             sos: self.tgt_vocab.sos_id().unwrap_or(0),
             eos: self.tgt_vocab.eos_id().unwrap_or(0),
         };
-        cfg.search.validate()?;
         // Any id will do for padding: the encoder and attention mask it out.
         let pad = self.src_vocab.pad_id().unwrap_or(0);
         let tutorial = self.model.config().decoder == DecoderKind::Tutorial;
