@@ -239,3 +239,48 @@ fn broken_directories_say_what_is_wrong() {
         &["model.safetensors", "has shape", "[8", "[16"],
     );
 }
+
+/// The `decode` section travels with the model: what was saved comes back,
+/// and a directory written before the section existed decodes as it always
+/// did, with 5 beams.
+#[test]
+fn the_decode_section_round_trips_and_defaults_to_beam_search() {
+    use attend::decode::{SampleOptions, Search};
+    let tmp = tempfile::tempdir().unwrap();
+    let decode = DecodeConfig {
+        batch_size: 3,
+        search: Search::Sample {
+            options: SampleOptions {
+                temperature: 0.7,
+                ..SampleOptions::default()
+            },
+            seed: 5,
+        },
+        ..DecodeConfig::default()
+    };
+    let t = translator(DecoderKind::Additive, Cell::Gru, false).with_decode(decode);
+    let path = tmp.path().join("m");
+    t.save(&ModelDir::create(&path).unwrap()).unwrap();
+    assert_eq!(*Translator::load(&path).unwrap().decode_config(), decode);
+    edit_config(&path, |v| {
+        v.as_object_mut().unwrap().remove("decode");
+    });
+    let old = Translator::load(&path).unwrap();
+    assert_eq!(*old.decode_config(), DecodeConfig::beam());
+    assert!(matches!(
+        old.decode_config().search,
+        Search::Beam(b) if b.size == 5
+    ));
+    // A hand-edited section is checked on loading, naming the file.
+    edit_config(&path, |v| {
+        v["decode"] = serde_json::json!({"search": {"type": "beam", "size": 0}});
+    });
+    let Err(err) = Translator::load(&path) else {
+        panic!("a beam of 0 loaded");
+    };
+    let msg = err.to_string();
+    assert!(
+        msg.contains("config.json") && msg.contains("beam size"),
+        "{msg}"
+    );
+}

@@ -5,8 +5,8 @@
 
 mod common;
 
-use attend::decode::{BeamOptions, SampleOptions};
-use attend::seq2seq::{DecodeConfig, Search, Translator, import_tutorial};
+use attend::decode::{BeamOptions, SampleOptions, Search};
+use attend::seq2seq::{DecodeConfig, Translator, import_tutorial};
 
 const SOURCES: [&str; 6] = [
     "je suis tres heureux .",

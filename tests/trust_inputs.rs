@@ -11,7 +11,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use attend::data::{BadRows, Column, Delimiter, LabelledFormat, read_labelled_with};
-use attend::lm::generate::{GenerateConfig, Generator, Search};
+use attend::decode::{BeamOptions, SampleOptions, Search};
+use attend::lm::generate::{GenerateConfig, Generator};
 use common::cli::{attend, attend_stdin, ok, one_line_error, train_tiny};
 use common::data_dir;
 
@@ -252,14 +253,24 @@ fn lm_generate_never_emits_specials_streams_and_caps_length() {
     let generator = Generator::load(&model).unwrap();
     for (search, count) in [
         (
-            Search::Sample(attend::decode::SampleOptions {
-                temperature: 5.0,
-                ..Default::default()
-            }),
+            Search::Sample {
+                options: SampleOptions {
+                    temperature: 5.0,
+                    ..Default::default()
+                },
+                seed: 3,
+            },
             2,
         ),
         (Search::Greedy, 1),
-        (Search::Beam(3), 2),
+        (
+            Search::Beam(BeamOptions {
+                size: 3,
+                alpha: 0.0,
+                n_best: 2,
+            }),
+            2,
+        ),
     ] {
         let cfg = GenerateConfig {
             prime: "the ".into(),
@@ -267,7 +278,6 @@ fn lm_generate_never_emits_specials_streams_and_caps_length() {
             search,
             length: 120,
             count,
-            seed: 3,
         };
         let mut pieces: Vec<(usize, String)> = Vec::new();
         let out = generator

@@ -1,5 +1,5 @@
 //! The flag groups the `train` commands share, each applied by one function,
-//! and the value enums several commands take.
+//! the value enums and parsers several commands take.
 //!
 //! A group is flattened into each command's `TrainArgs` and writes through
 //! [`TrainTarget`], so a new shared flag is one field and a few lines here.
@@ -8,6 +8,7 @@
 //! `mut_arg`; the flag itself stays the same.
 
 use attend::classify::{ClassifierConfig, ClassifyConfig};
+use attend::decode::BeamOptions;
 use attend::lm::LmConfig;
 use attend::lm::recipe::LmRunConfig;
 use attend::nn::{Cell, Nonlinearity};
@@ -261,6 +262,27 @@ impl LoopFlags {
     }
 }
 
+/// `--beam N` of `translate eval|run` and `lm generate`: a width, checked by
+/// the search's own rule ([`BeamOptions::validate`]), so a flag and a config
+/// file refuse the same widths in the same words, and the refusal is a usage
+/// error before anything is loaded.
+pub fn beam_width(arg: &str) -> Result<usize, String> {
+    let size: usize = arg
+        .parse()
+        .map_err(|_| format!("expected a number of beams, got `{arg}`"))?;
+    let beam = BeamOptions {
+        size,
+        // One hypothesis fits every width, so only the width is judged.
+        n_best: 1,
+        ..BeamOptions::default()
+    };
+    match beam.validate() {
+        Ok(()) => Ok(size),
+        Err(attend::Error::Config(msg)) => Err(msg),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Recurrent cells.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum CellArg {
@@ -343,5 +365,16 @@ mod tests {
         };
         flags(None).apply(&mut t);
         assert_eq!(t.schedule, cosine(0, 0.0));
+    }
+
+    #[test]
+    fn beam_widths_are_the_searchs_own() {
+        assert_eq!(beam_width("1"), Ok(1));
+        assert_eq!(beam_width("256"), Ok(256));
+        for bad in ["0", "257", "100000", "-1", "five", ""] {
+            let err = beam_width(bad).unwrap_err();
+            assert!(err.contains("beam"), "{bad}: {err}");
+        }
+        assert!(beam_width("0").unwrap_err().contains("between 1 and 256"));
     }
 }

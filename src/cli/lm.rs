@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use attend::decode::SampleOptions;
-use attend::lm::generate::{GenerateConfig, Generator, MAX_LENGTH, Search};
+use attend::decode::{BeamOptions, SampleOptions, Search};
+use attend::lm::generate::{GenerateConfig, Generator, MAX_LENGTH};
 use attend::lm::recipe::{self, LmRunConfig};
 use attend::text::Level;
 use attend::train::EarlyStoppingConfig;
@@ -15,7 +15,7 @@ use clap::{Args, Subcommand};
 
 use super::Globals;
 use super::common::TrainRun;
-use super::flags::{DataFlags, LevelArg, ModelFlags, TrainFlags};
+use super::flags::{DataFlags, LevelArg, ModelFlags, TrainFlags, beam_width};
 
 /// Language-model commands.
 #[derive(Debug, Subcommand)]
@@ -134,9 +134,9 @@ pub struct GenerateArgs {
     /// Sample from the smallest set of tokens with probability ≥ P.
     #[arg(long, value_name = "P")]
     top_p: Option<f64>,
-    /// Beam search with N beams (at most 256).
-    #[arg(long, value_name = "N", conflicts_with_all = ["temperature", "top_k", "top_p"], value_parser = clap::value_parser!(u16).range(1..=256))]
-    beam: Option<u16>,
+    /// Beam search with N beams, ranked by log-probability (no length penalty).
+    #[arg(long, value_name = "N", conflicts_with_all = ["temperature", "top_k", "top_p"], value_parser = beam_width)]
+    beam: Option<usize>,
     /// Tokens to generate at most (default 30 for a line model, 200 for a
     /// stream), at most 1,000,000. Greedy decoding and sampling print each
     /// token as it comes when one text is generated without --json; beam
@@ -295,12 +295,24 @@ fn generate(a: GenerateArgs, g: &Globals) -> Result<ExitCode> {
     }
     let search = match (a.greedy, a.beam) {
         (true, _) => Search::Greedy,
-        (false, Some(n)) => Search::Beam(usize::from(n)),
-        (false, None) => Search::Sample(SampleOptions {
-            temperature: a.temperature.unwrap_or(1.0),
-            top_k: a.top_k,
-            top_p: a.top_p,
+        (false, Some(size)) => Search::Beam(BeamOptions {
+            size,
+            // Ranked by the text's own log-probability, as `lm generate`
+            // always has: GNMT's length penalty is a translation setting,
+            // and here `--length` is the caller's say on length.
+            alpha: 0.0,
+            n_best: a.count.min(size),
         }),
+        (false, None) => Search::Sample {
+            options: SampleOptions {
+                temperature: a
+                    .temperature
+                    .unwrap_or(SampleOptions::default().temperature),
+                top_k: a.top_k,
+                top_p: a.top_p,
+            },
+            seed: g.seed,
+        },
     };
     if let Some(n) = a.length
         && n > MAX_LENGTH
@@ -315,7 +327,6 @@ fn generate(a: GenerateArgs, g: &Globals) -> Result<ExitCode> {
         search,
         length: a.length.unwrap_or(if model.is_stream() { 200 } else { 30 }),
         count: a.count,
-        seed: g.seed,
     };
     // One text by greedy decoding or sampling: printed token by token, so a
     // long generation shows progress and can be cut short.

@@ -8,10 +8,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use attend::data::TextLines;
-use attend::decode::{BeamOptions, SampleOptions};
+use attend::decode::{BeamOptions, SampleOptions, Search};
 use attend::seq2seq::recipe::{self, held_out};
 use attend::seq2seq::{
-    DecodeConfig, DecoderKind, Search, TranslateConfig, Translation, Translator, import_tutorial,
+    DecodeConfig, DecoderKind, TranslateConfig, Translation, Translator, import_tutorial,
 };
 use attend::train::ModelDir;
 use attend::viz::{AttentionMap, HeatmapStyle, plot_attention, render_attention_text};
@@ -19,7 +19,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use super::Globals;
 use super::common::TrainRun;
-use super::flags::{DataFlags, RnnFlags, TrainFlags};
+use super::flags::{DataFlags, RnnFlags, TrainFlags, beam_width};
 
 /// Translation commands.
 #[derive(Debug, Subcommand)]
@@ -119,25 +119,28 @@ pub struct EvalArgs {
     output: Option<PathBuf>,
 }
 
-/// How to search, shared by `eval` and `run`.
+/// How to search, shared by `eval` and `run`. Without a flag, each setting
+/// is the model's own: the `decode` section of its `config.json` (beam 5,
+/// α 0.6, batches of 64 unless its training config said otherwise).
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// Beam search with this many beams (at most 256); without --beam,
-    /// --greedy or --sample: beam 5, the default of OpenNMT and JoeyNMT.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
-    beam: Option<u16>,
+    /// Beam search with N beams; without --beam, --greedy or --sample: the
+    /// model's search (beam 5, the default of OpenNMT and JoeyNMT, unless its
+    /// config says otherwise).
+    #[arg(long, value_name = "N", value_parser = beam_width)]
+    beam: Option<usize>,
     /// Greedy search: the most probable token at every step (fastest).
     #[arg(long, conflicts_with_all = ["beam", "sample"])]
     greedy: bool,
-    /// Beam search length penalty α (GNMT).
-    #[arg(long, value_name = "A", default_value_t = 0.6)]
-    alpha: f64,
+    /// Beam search length penalty α (GNMT) [default: the model's, 0.6].
+    #[arg(long, value_name = "A")]
+    alpha: Option<f64>,
     /// Sample instead of searching (seeded by --seed).
     #[arg(long, conflicts_with = "beam")]
     sample: bool,
-    /// Sampling temperature.
-    #[arg(long, value_name = "T", default_value_t = 1.0, requires = "sample")]
-    temperature: f64,
+    /// Sampling temperature [default: the model's, else 1].
+    #[arg(long, value_name = "T", requires = "sample")]
+    temperature: Option<f64>,
     /// Sample among the K most probable tokens.
     #[arg(long, value_name = "K", requires = "sample")]
     top_k: Option<usize>,
@@ -149,9 +152,9 @@ pub struct SearchArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_src_len: Option<u64>,
     /// Sentences decoded together (1: one at a time, for latency). Results
-    /// do not depend on it.
-    #[arg(long, value_name = "N", default_value_t = DecodeConfig::default().batch_size)]
-    batch_size: usize,
+    /// do not depend on it [default: the model's, 64].
+    #[arg(long, value_name = "N")]
+    batch_size: Option<usize>,
 }
 
 /// `attend translate run` flags.
@@ -267,32 +270,52 @@ fn apply_flags(cfg: &mut TranslateConfig, a: &TrainArgs, g: &Globals) -> Result<
     Ok(())
 }
 
-/// Beams of the default search (see [`SearchArgs::beam`]).
-const DEFAULT_BEAM: usize = 5;
-
-fn decode_config(s: &SearchArgs, n_best: Option<usize>, g: &Globals) -> DecodeConfig {
+/// The model's `decode` section (`saved`) with the flags over it. `--greedy`,
+/// `--sample` and `--beam` (or a beam knob: `--alpha`, `--n-best`) choose
+/// the search, starting from the saved search's knobs when it is the same
+/// kind and from the knobs' defaults when not; without them the saved search
+/// stays. `--seed` overrides a saved sampling seed.
+fn decode_config(
+    s: &SearchArgs,
+    n_best: Option<usize>,
+    saved: &DecodeConfig,
+    g: &Globals,
+) -> DecodeConfig {
+    let beam_knob = s.beam.is_some() || s.alpha.is_some() || n_best.is_some();
     let search = if s.greedy {
         Search::Greedy
-    } else if s.sample {
+    } else if s.sample || (!beam_knob && matches!(saved.search, Search::Sample { .. })) {
+        let (base, seed) = match saved.search {
+            Search::Sample { options, seed } => (options, seed),
+            _ => (SampleOptions::default(), g.seed),
+        };
         Search::Sample {
             options: SampleOptions {
-                temperature: s.temperature,
-                top_k: s.top_k,
-                top_p: s.top_p,
+                temperature: s.temperature.unwrap_or(base.temperature),
+                top_k: s.top_k.or(base.top_k),
+                top_p: s.top_p.or(base.top_p),
             },
-            seed: g.seed,
+            seed: g.seed_flag.unwrap_or(seed),
         }
-    } else {
+    } else if beam_knob || matches!(saved.search, Search::Beam(_)) {
+        let base = match saved.search {
+            Search::Beam(options) => options,
+            _ => BeamOptions::default(),
+        };
+        let size = s.beam.unwrap_or(base.size);
         Search::Beam(BeamOptions {
-            size: s.beam.map_or(DEFAULT_BEAM, usize::from),
-            alpha: s.alpha,
-            n_best: n_best.unwrap_or(1),
+            size,
+            alpha: s.alpha.unwrap_or(base.alpha),
+            // A narrower --beam keeps as many of the saved n-best as fit.
+            n_best: n_best.unwrap_or(base.n_best.min(size)),
         })
+    } else {
+        Search::Greedy
     };
     DecodeConfig {
         search,
-        batch_size: s.batch_size,
-        ..DecodeConfig::default()
+        batch_size: s.batch_size.unwrap_or(saved.batch_size),
+        ..*saved
     }
 }
 
@@ -348,7 +371,8 @@ fn eval(args: &EvalArgs, globals: &Globals) -> Result<ExitCode> {
             .with_context(|| format!("reading the model's {} split", args.split))?,
     };
     warn_long_sources(&tr, pairs.iter().map(|p| p.src.as_str()));
-    let report = recipe::evaluate(&tr, &pairs, &decode_config(&args.search, None, globals))?;
+    let cfg = decode_config(&args.search, None, tr.decode_config(), globals);
+    let report = recipe::evaluate(&tr, &pairs, &cfg)?;
     if let Some(path) = &args.output {
         let mut text = report.hypotheses.join("\n");
         text.push('\n');
@@ -389,7 +413,7 @@ fn translate(args: &RunArgs, globals: &Globals) -> Result<ExitCode> {
     };
     let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
     warn_long_sources(&tr, refs.iter().copied());
-    let cfg = decode_config(&args.search, args.n_best, globals);
+    let cfg = decode_config(&args.search, args.n_best, tr.decode_config(), globals);
     let all = tr.translate_n_best(&refs, &cfg)?;
     let mut out = std::io::stdout().lock();
     for (i, alternatives) in all.iter().enumerate() {
@@ -463,3 +487,7 @@ fn import(args: &ImportArgs) -> Result<ExitCode> {
     eprintln!("imported the tutorial model into {}", args.out.display());
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+#[path = "translate_tests.rs"]
+mod tests;

@@ -31,54 +31,8 @@
 use candle_core::{DType, Tensor};
 
 use super::search::{self, index};
-use super::{Batched, Hypothesis, LengthLimit, Specials, StepDecoder};
-use crate::{Error, Result};
-
-/// The beam knobs a config file or command line can carry.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BeamOptions {
-    /// Beams kept per source row, `K` (≥ 1).
-    pub size: usize,
-    /// Length-penalty exponent α (≥ 0; 0 = raw log-probability).
-    pub alpha: f64,
-    /// Hypotheses returned per row (1 ≤ n_best ≤ size).
-    pub n_best: usize,
-}
-
-impl Default for BeamOptions {
-    /// Size 5 and α = 0.6, the usual setting for RNN translation models
-    /// (tensor2tensor, Marian); one hypothesis per row.
-    fn default() -> Self {
-        BeamOptions {
-            size: 5,
-            alpha: 0.6,
-            n_best: 1,
-        }
-    }
-}
-
-impl BeamOptions {
-    /// Checks the ranges documented on each field.
-    pub fn validate(&self) -> Result<()> {
-        if self.size == 0 {
-            return Err(Error::Config("beam size must be at least 1".into()));
-        }
-        if self.n_best == 0 || self.n_best > self.size {
-            return Err(Error::Config(format!(
-                "beam n_best must be between 1 and the beam size {}, got {}",
-                self.size, self.n_best
-            )));
-        }
-        if !(self.alpha.is_finite() && self.alpha >= 0.0) {
-            return Err(Error::Config(format!(
-                "beam length penalty alpha must be a non-negative number, got {}",
-                self.alpha
-            )));
-        }
-        Ok(())
-    }
-}
+use super::{Batched, BeamOptions, Hypothesis, LengthLimit, Specials, StepDecoder};
+use crate::Result;
 
 /// Settings for [`beam_search`].
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -4,6 +4,7 @@
 use candle_core::{Device, Tensor};
 
 use super::*;
+use crate::Error;
 use crate::decode::toy::{self, Script, Toy};
 use crate::decode::{GreedyConfig, Step, greedy};
 

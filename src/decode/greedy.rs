@@ -40,7 +40,7 @@ pub fn greedy_each<M: StepDecoder>(
     cfg: &GreedyConfig,
     on_token: &mut dyn FnMut(usize, u32),
 ) -> Result<Vec<Hypothesis>> {
-    search::run(
+    search::left_to_right(
         model,
         memory,
         src_lengths,

@@ -1,5 +1,6 @@
 //! Decoding: greedy, sampling and beam search, written once over the
-//! [`StepDecoder`] trait and used by every generating model (seq2seq, LMs).
+//! [`StepDecoder`] trait and used by every generating model (seq2seq, LMs)
+//! through one [`Search`] and one dispatch, [`run`].
 //!
 //! A model exposes one step — previous tokens in, next-token log-probabilities
 //! out — and its state and memory say how to pick batch rows
@@ -7,18 +8,20 @@
 //! dropping finished rows from the batch, beams) lives here, so no model writes
 //! its own search loop.
 
-pub mod beam;
-pub mod greedy;
-pub mod sampling;
+mod beam;
+mod greedy;
+mod sampling;
 mod search;
+mod strategy;
 
 use candle_core::Tensor;
 
 use crate::Result;
 
-pub use beam::{BeamConfig, BeamOptions, beam_search};
+pub use beam::{BeamConfig, beam_search};
 pub use greedy::{GreedyConfig, greedy, greedy_each};
-pub use sampling::{SampleConfig, SampleOptions, sample, sample_each};
+pub use sampling::{SampleConfig, sample, sample_each};
+pub use strategy::{BeamOptions, Decoding, MAX_BEAM, SampleOptions, Search, run};
 
 /// Something with a batch dimension whose rows can be picked and reordered:
 /// decoder states and encoder memories. Beam search expands, reorders and

@@ -22,53 +22,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::search::{self, Choose};
-use super::{Batched, Hypothesis, LengthLimit, Specials, StepDecoder};
+use super::{Batched, Hypothesis, LengthLimit, SampleOptions, Specials, StepDecoder};
 use crate::{Error, Result};
-
-/// The sampling knobs a config file or command line can carry.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SampleOptions {
-    /// Divides the log-probabilities: below 1 sharpens, above 1 flattens (> 0).
-    pub temperature: f64,
-    /// Keep only the `k` most probable tokens (≥ 1).
-    pub top_k: Option<usize>,
-    /// Keep the smallest most-probable set with cumulative probability ≥ `p` (0 < p ≤ 1).
-    pub top_p: Option<f64>,
-}
-
-impl Default for SampleOptions {
-    fn default() -> Self {
-        SampleOptions {
-            temperature: 1.0,
-            top_k: None,
-            top_p: None,
-        }
-    }
-}
-
-impl SampleOptions {
-    /// Checks the ranges documented on each field.
-    pub fn validate(&self) -> Result<()> {
-        if !(self.temperature.is_finite() && self.temperature > 0.0) {
-            return Err(Error::Config(format!(
-                "sampling temperature must be a positive number, got {}",
-                self.temperature
-            )));
-        }
-        if self.top_k == Some(0) {
-            return Err(Error::Config("sampling top_k must be at least 1".into()));
-        }
-        if let Some(p) = self.top_p
-            && !(p > 0.0 && p <= 1.0)
-        {
-            return Err(Error::Config(format!(
-                "sampling top_p must be in (0, 1], got {p}"
-            )));
-        }
-        Ok(())
-    }
-}
 
 /// Settings for [`sample`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -112,7 +67,7 @@ pub fn sample_each<M: StepDecoder>(
         options: cfg.options,
         rngs,
     };
-    search::run(
+    search::left_to_right(
         model,
         memory,
         src_lengths,

@@ -58,7 +58,7 @@ pub(crate) fn attention_rows<S>(step: &Step<S>) -> Result<Option<Vec<Vec<f32>>>>
 /// Returns one hypothesis per row, in order; `score` equals `log_prob`.
 /// `on_token(row, token)` hears every token appended to a hypothesis as soon
 /// as it is chosen (the ending `<eos>` is not one), so callers can stream.
-pub(crate) fn run<M: StepDecoder, C: Choose>(
+pub(crate) fn left_to_right<M: StepDecoder, C: Choose>(
     model: &M,
     memory: &M::Memory,
     src_lengths: &[usize],

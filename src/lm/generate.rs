@@ -26,10 +26,7 @@ use serde::Serialize;
 use super::data::tokens;
 use super::model::{LanguageModel, LmMemory};
 use super::recipe::{SavedLm, load_model};
-use crate::decode::{
-    BeamConfig, BeamOptions, Hypothesis, LengthLimit, Masked, SampleConfig, SampleOptions,
-    Specials, beam_search, greedy_each, sample_each,
-};
+use crate::decode::{self, Decoding, Hypothesis, LengthLimit, Masked, Search, Specials};
 use crate::nn::Mode;
 use crate::text::Level;
 use crate::text::Vocab;
@@ -41,17 +38,6 @@ use crate::{Error, Result};
 /// anyone would wait.
 pub const MAX_LENGTH: usize = 1_000_000;
 
-/// How to pick tokens.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Search {
-    /// The most probable token at each step.
-    Greedy,
-    /// Ancestral sampling with temperature, top-k and top-p.
-    Sample(SampleOptions),
-    /// Beam search with this many beams (no length penalty).
-    Beam(usize),
-}
-
 /// What to generate.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GenerateConfig {
@@ -59,14 +45,13 @@ pub struct GenerateConfig {
     pub prime: String,
     /// The condition (a label of a conditioned model).
     pub condition: Option<String>,
-    /// Token choice.
+    /// Token choice (sampling carries its seed).
     pub search: Search,
     /// Tokens to generate at most (after the prime), 1 to [`MAX_LENGTH`].
     pub length: usize,
-    /// Outputs: independent samples, or the beam's best `count`.
+    /// Texts decoded side by side by greedy decoding or sampling; beam
+    /// search returns its `n_best` instead.
     pub count: usize,
-    /// Seed of sampling.
-    pub seed: u64,
 }
 
 /// One generated text.
@@ -175,10 +160,10 @@ impl Generator {
             context.push(self.stream_start());
         }
         let condition = self.condition_id(cfg.condition.as_deref())?;
-        let rows = match cfg.search {
-            Search::Beam(_) => 1,
-            _ => cfg.count,
-        };
+        // A beam's outputs are the alternatives of one row; greedy decoding
+        // and sampling give one output a row.
+        let beam = matches!(cfg.search, Search::Beam(_));
+        let rows = if beam { 1 } else { cfg.count };
         let memory = self.prime(&context, condition, rows)?;
         let first = context[context.len() - 1];
         let specials = Specials {
@@ -198,52 +183,22 @@ impl Generator {
             on_piece(row, &self.piece(last[row], token));
             last[row] = Some(token);
         };
-        let hyps: Vec<Hypothesis> = match cfg.search {
-            Search::Greedy => greedy_each(
-                &model,
-                &memory,
-                &lengths,
-                &crate::decode::GreedyConfig { specials, limit },
-                &mut stream,
-            )?,
-            Search::Sample(options) => sample_each(
-                &model,
-                &memory,
-                &lengths,
-                &SampleConfig {
-                    specials,
-                    limit,
-                    options,
-                    seed: cfg.seed,
-                },
-                &mut stream,
-            )?,
-            Search::Beam(size) => {
-                let hyps: Vec<Hypothesis> = beam_search(
-                    &model,
-                    &memory,
-                    &lengths,
-                    &BeamConfig {
-                        specials,
-                        limit,
-                        options: BeamOptions {
-                            size,
-                            alpha: 0.0,
-                            n_best: cfg.count.min(size),
-                        },
-                    },
-                )?
-                .into_iter()
-                .flatten()
-                .collect();
-                for (i, h) in hyps.iter().enumerate() {
-                    for piece in self.pieces(&h.tokens) {
-                        on_piece(i, &piece);
-                    }
-                }
-                hyps
-            }
+        let decoding = Decoding {
+            specials,
+            limit,
+            search: cfg.search,
         };
+        let hyps: Vec<Hypothesis> = decode::run(&model, &memory, &lengths, &decoding, &mut stream)?
+            .into_iter()
+            .flatten()
+            .collect();
+        if beam {
+            for (i, h) in hyps.iter().enumerate() {
+                for piece in self.pieces(&h.tokens) {
+                    on_piece(i, &piece);
+                }
+            }
+        }
         let prefix = self.prefix(&cfg.prime);
         Ok(hyps
             .into_iter()

@@ -11,6 +11,6 @@ pub mod recipe;
 mod scheduled_sampling;
 pub mod task;
 
-pub use generate::{GenerateConfig, Generator, Search};
+pub use generate::{GenerateConfig, Generator};
 pub use model::{LanguageModel, LmConfig, LmMemory, LmState};
 pub use task::{LmTask, ScheduledSampling, TaskConfig};

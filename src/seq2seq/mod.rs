@@ -11,9 +11,10 @@
 //!   ([`model`]), which implements [`StepDecoder`](crate::decode::StepDecoder)
 //!   over [`Memory`] and [`DecoderState`] ([`memory`]).
 //! - [`Translator`]: model + vocabularies + [`TextConfig`], saved to and
-//!   loaded from a model directory, translating batches greedily
-//!   ([`translator`]); [`import_tutorial`] builds one from the PyTorch
-//!   tutorial's files ([`import`]).
+//!   loaded from a model directory with its decoding defaults, translating
+//!   batches through [`decode::run`](crate::decode::run) ([`translator`]);
+//!   [`import_tutorial`] builds one from the PyTorch tutorial's files
+//!   ([`import`]).
 //! - [`TranslationTask`]: the [`train::Task`](crate::train::Task) that trains
 //!   a model on encoded [`Example`]s ([`task`]).
 
@@ -28,6 +29,7 @@ pub mod model;
 pub mod recipe;
 #[cfg(test)]
 mod record_tests;
+mod score;
 pub mod task;
 #[cfg(test)]
 mod tests;
@@ -46,5 +48,5 @@ pub use model::{Seq2Seq, masked_loss};
 pub use recipe::{EvalReport, PairDataConfig, TrainReport, TranslateConfig};
 pub use task::{Example, TaskConfig, TranslationTask};
 pub use text::{Normalization, TextConfig};
-pub use translator::{DecodeConfig, Search, Translation, Translator};
+pub use translator::{DecodeConfig, Translation, Translator};
 pub use weights::load_model;

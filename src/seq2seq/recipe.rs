@@ -18,14 +18,13 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use super::score::score;
 use super::task::{Example, TaskConfig, TranslationTask};
 use super::{
     DecodeConfig, DecoderKind, Normalization, Seq2Seq, Seq2SeqConfig, TextConfig, Translator,
 };
 use crate::data::BatchConfig;
-use crate::data::{Pair, Resolver, python_shuffled, read_pairs};
-use crate::data::{PairFilter, PairFilterConfig};
-use crate::metrics::{BleuConfig, BleuScore, Tokenize, corpus_bleu};
+use crate::data::{Pair, PairFilter, PairFilterConfig, Resolver, python_shuffled, read_pairs};
 use crate::nn::ParamStore;
 use crate::text::{Specials, Vocab, VocabConfig};
 use crate::train::TRAIN_CONFIG;
@@ -99,7 +98,9 @@ pub struct TranslateConfig {
     pub train: TrainConfig,
     /// Batching, teacher forcing, label smoothing.
     pub task: TaskConfig,
-    /// Decoding for validation BLEU and later use.
+    /// How the trained model decodes in `translate run|eval` unless flags
+    /// say otherwise: saved in its `config.json` (see [`DecodeConfig`]).
+    /// Validation decodes greedily within `task.limit`.
     pub decode: DecodeConfig,
 }
 
@@ -157,7 +158,7 @@ impl Default for TranslateConfig {
                 label_smoothing: 0.1,
                 ..TaskConfig::default()
             },
-            decode: DecodeConfig::default(),
+            decode: DecodeConfig::beam(),
         }
     }
 }
@@ -189,7 +190,8 @@ impl TranslateConfig {
             ));
         }
         self.train.validate()?;
-        self.task.validate()
+        self.task.validate()?;
+        self.decode.validate()
     }
 
     /// The text pipeline these settings imply.
@@ -344,7 +346,8 @@ pub fn train(cfg: &TranslateConfig, run: &RunOptions) -> Result<TrainReport> {
             tgt_vocab.clone(),
             text.clone(),
         )?
-        .with_max_src_len(data.train.iter().map(|p| text.tokens(&p.src).len()).max());
+        .with_max_src_len(data.train.iter().map(|p| text.tokens(&p.src).len()).max())
+        .with_decode(cfg.decode);
         translator.save_config(&dir)?;
         write_pairs(&dir, "valid.tsv", &data.valid)?;
         write_pairs(&dir, "test.tsv", &data.test)?;
@@ -424,20 +427,15 @@ pub fn evaluate(tr: &Translator, pairs: &[Pair], decode: &DecodeConfig) -> Resul
         .iter()
         .map(|p| tr.text().tokens(&p.tgt).join(" "))
         .collect();
-    let cfg = BleuConfig {
-        tokenize: Tokenize::None,
-        ..BleuConfig::default()
-    };
-    let score: BleuScore = corpus_bleu(&hyps, std::slice::from_ref(&refs), &cfg)?;
-    let exact = hyps.iter().zip(&refs).filter(|(h, r)| h == r).count();
+    let scores = score(&hyps, &refs)?;
     let produced: usize = out.iter().map(|t| t.tokens.len() + 1).sum();
     Ok(EvalReport {
-        bleu: score.score,
-        exact_match: exact as f64 / pairs.len() as f64,
-        signature: score.signature().to_string(),
+        bleu: scores.bleu.score,
+        exact_match: scores.exact_match,
+        signature: scores.bleu.signature().to_string(),
         sentences: pairs.len(),
         tokens_per_second: produced as f64 / seconds.max(1e-9),
-        summary: score.to_string(),
+        summary: scores.bleu.to_string(),
         hypotheses: hyps,
     })
 }

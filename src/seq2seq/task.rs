@@ -11,10 +11,10 @@
 use candle_core::{DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use super::score::score;
 use super::{Seq2Seq, TextConfig, masked_loss};
 use crate::data::{BatchConfig, Batcher, Pair, PairBatch, PairSpecials, shard_ranges};
 use crate::decode::{GreedyConfig, LengthLimit, Specials, StepDecoder, greedy};
-use crate::metrics::{BleuConfig, Tokenize, corpus_bleu};
 use crate::nn::{Mode, ParamStore, Rebuild};
 use crate::text::Vocab;
 use crate::train::{Metrics, Task, TaskParts};
@@ -267,21 +267,11 @@ impl Task for TranslationTask {
     fn evaluate(&self) -> Result<Metrics> {
         let (hyps, loss) = self.validate()?;
         let refs: Vec<&str> = self.valid.iter().map(|e| e.reference.as_str()).collect();
-        let exact = hyps.iter().zip(&refs).filter(|(h, r)| h == r).count();
-        // sacreBLEU with tokenize='none' on the normalised text: what the
-        // reference scripts report, so validation curves compare directly.
-        let cfg = BleuConfig {
-            tokenize: Tokenize::None,
-            ..BleuConfig::default()
-        };
-        let bleu = corpus_bleu(&hyps, std::slice::from_ref(&refs), &cfg)?;
+        let scores = score(&hyps, &refs)?;
         Ok(Metrics::from([
             ("loss".to_string(), loss),
-            (
-                "exact_match".to_string(),
-                exact as f64 / refs.len().max(1) as f64,
-            ),
-            ("bleu".to_string(), bleu.score),
+            ("exact_match".to_string(), scores.exact_match),
+            ("bleu".to_string(), scores.bleu.score),
         ]))
     }
 }

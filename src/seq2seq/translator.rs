@@ -1,11 +1,13 @@
-//! Inference for translation models: the model with its vocabularies and text
-//! pipeline, saved to and loaded from a model directory, translating batches
-//! of sentences greedily (the PyTorch tutorial's `evaluate`, batched).
+//! Inference for translation models: the model with its vocabularies, text
+//! pipeline and decoding defaults, saved to and loaded from a model
+//! directory, translating batches of sentences greedily (the PyTorch
+//! tutorial's `evaluate`, batched), by beam search or by sampling.
 //!
 //! Model directory (DESIGN §3): `config.json` (`{"kind": "seq2seq",
-//! "version", "model": Seq2SeqConfig, "text": TextConfig}`; other top-level
-//! sections, such as a training config, are left to their owners),
-//! `src_vocab.json`, `tgt_vocab.json`, `model.safetensors`.
+//! "version", "model": Seq2SeqConfig, "text": TextConfig, "decode":
+//! DecodeConfig}`; other top-level sections, such as a training config, are
+//! left to their owners), `src_vocab.json`, `tgt_vocab.json`,
+//! `model.safetensors`.
 
 use std::path::Path;
 
@@ -15,8 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::{DecoderKind, Seq2Seq, Seq2SeqConfig, TextConfig};
 use crate::data::SeqBatch;
 use crate::decode::{
-    BeamConfig, BeamOptions, GreedyConfig, Hypothesis, LengthLimit, SampleConfig, SampleOptions,
-    Specials, StepDecoder, beam_search, greedy, sample,
+    self, BeamOptions, Decoding, Hypothesis, LengthLimit, Search, Specials, StepDecoder,
 };
 use crate::nn::{Mode, ParamStore};
 use crate::text::Vocab;
@@ -41,6 +42,11 @@ struct SavedConfig {
     /// imported models and those trained before it was saved).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     max_src_len: Option<usize>,
+    /// How `translate run|eval` decode unless flags say otherwise (absent
+    /// in directories written before it was saved: [`DecodeConfig::beam`],
+    /// what they were always decoded with).
+    #[serde(default = "DecodeConfig::beam")]
+    decode: DecodeConfig,
 }
 
 /// How many times its longest training source a model reads of a source;
@@ -52,27 +58,19 @@ pub const SOURCE_LIMIT_FACTOR: usize = 4;
 /// source: [`SOURCE_LIMIT_FACTOR`] × the training default of 100 tokens.
 pub const DEFAULT_SOURCE_LIMIT: usize = 400;
 
-/// How to pick output tokens.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
-pub enum Search {
-    /// The most probable token at each step.
-    #[default]
-    Greedy,
-    /// Beam search with a GNMT length penalty and n-best lists.
-    Beam(BeamOptions),
-    /// Ancestral sampling (temperature, top-k, top-p), seeded.
-    Sample {
-        /// Temperature and filters.
-        #[serde(flatten)]
-        options: SampleOptions,
-        /// Seed of the draws: the same seed gives the same translations.
-        seed: u64,
-    },
-}
-
 /// Options of [`Translator::translate`]: the `decode` section of a
-/// translation config.
+/// translation config, saved with the model it trains.
+///
+/// A trained model carries the way it is meant to be decoded, as JoeyNMT's
+/// `testing` section (`beam_size`, `alpha`, `batch_size`) travels in the
+/// model's config: `translate run` and `translate eval` start from the
+/// `decode` section of the model's `config.json` and each flag overrides its
+/// field. Validation during training does not read it: it decodes greedily
+/// with the task's own length budget, so the BLEU that picks the best
+/// weights means the same in runs that decode differently afterwards.
+///
+/// [`Default`] is greedy, the tutorial's `evaluate` that library callers
+/// build on; the section a recipe saves defaults to [`DecodeConfig::beam`].
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DecodeConfig {
@@ -91,6 +89,28 @@ impl Default for DecodeConfig {
             batch_size: 64,
             search: Search::Greedy,
         }
+    }
+}
+
+impl DecodeConfig {
+    /// How a model decodes when nothing says otherwise: beam search with
+    /// [`BeamOptions::default`] (5 beams, the default of OpenNMT and
+    /// JoeyNMT), the other fields as [`Default`].
+    pub fn beam() -> Self {
+        DecodeConfig {
+            search: Search::Beam(BeamOptions::default()),
+            ..DecodeConfig::default()
+        }
+    }
+
+    /// Checks the batch size and the search's knobs.
+    pub fn validate(&self) -> Result<()> {
+        if self.batch_size == 0 {
+            return Err(Error::Config(
+                "translate batch_size must be at least 1".into(),
+            ));
+        }
+        self.search.validate()
     }
 }
 
@@ -127,6 +147,7 @@ pub struct Translator {
     text: TextConfig,
     max_src_len: Option<usize>,
     source_limit: usize,
+    decode: DecodeConfig,
 }
 
 impl Translator {
@@ -164,6 +185,7 @@ impl Translator {
             text,
             max_src_len: None,
             source_limit: DEFAULT_SOURCE_LIMIT,
+            decode: DecodeConfig::beam(),
         })
     }
 
@@ -175,6 +197,19 @@ impl Translator {
             n.max(1).saturating_mul(SOURCE_LIMIT_FACTOR)
         });
         self
+    }
+
+    /// Sets how the model decodes unless told otherwise (saved with the
+    /// config; [`DecodeConfig::beam`] until set).
+    pub fn with_decode(mut self, decode: DecodeConfig) -> Self {
+        self.decode = decode;
+        self
+    }
+
+    /// How the model decodes unless told otherwise: the `decode` section of
+    /// its config.
+    pub fn decode_config(&self) -> &DecodeConfig {
+        &self.decode
     }
 
     /// Sets the most source tokens read (`--max-src-len`); the rest is cut.
@@ -230,6 +265,7 @@ impl Translator {
                 model: self.model.config().clone(),
                 text: self.text.clone(),
                 max_src_len: self.max_src_len,
+                decode: self.decode,
             },
         )?;
         for (name, vocab) in [(SRC_VOCAB, &self.src_vocab), (TGT_VOCAB, &self.tgt_vocab)] {
@@ -267,10 +303,12 @@ impl Translator {
                 crate::error::first_chars(&e.to_string(), 300)
             ),
         })?;
-        cfg.model.validate().map_err(|e| Error::Checkpoint {
-            path: dir.file(CONFIG),
-            msg: e.to_string(),
-        })?;
+        for checked in [cfg.model.validate(), cfg.decode.validate()] {
+            checked.map_err(|e| Error::Checkpoint {
+                path: dir.file(CONFIG),
+                msg: e.to_string(),
+            })?;
+        }
         let src_vocab = Vocab::load(&dir.file(SRC_VOCAB))?;
         let tgt_vocab = Vocab::load(&dir.file(TGT_VOCAB))?;
         for (file, vocab, size) in [
@@ -288,7 +326,8 @@ impl Translator {
             dir.load_weights(WEIGHTS, device, |vb| Seq2Seq::new(&cfg.model, vb))?;
         Ok(
             Translator::new(model, params, src_vocab, tgt_vocab, cfg.text)?
-                .with_max_src_len(cfg.max_src_len),
+                .with_max_src_len(cfg.max_src_len)
+                .with_decode(cfg.decode),
         )
     }
 
@@ -306,7 +345,7 @@ impl Translator {
             .encode_source(sentence, &self.src_vocab, Some(cap))
     }
 
-    /// Translates `sentences` greedily, in batches of similar length; results
+    /// Translates `sentences` with `cfg.search`, in batches of similar length; results
     /// come back in input order. An empty sentence (no known token after
     /// normalising) gets an empty translation without running the model.
     pub fn translate(&self, sentences: &[&str], cfg: &DecodeConfig) -> Result<Vec<Translation>> {
@@ -330,11 +369,8 @@ impl Translator {
         sentences: &[&str],
         cfg: &DecodeConfig,
     ) -> Result<Vec<Vec<Translation>>> {
-        if cfg.batch_size == 0 {
-            return Err(Error::Config(
-                "translate batch_size must be at least 1".into(),
-            ));
-        }
+        // Up front, so a bad knob is an error even when no sentence needs the model.
+        cfg.validate()?;
         let ids = sentences
             .iter()
             .map(|s| self.source_ids(s))
@@ -345,11 +381,6 @@ impl Translator {
             sos: self.tgt_vocab.sos_id().unwrap_or(0),
             eos: self.tgt_vocab.eos_id().unwrap_or(0),
         };
-        match cfg.search {
-            Search::Greedy => {}
-            Search::Beam(o) => o.validate()?,
-            Search::Sample { options, .. } => options.validate()?,
-        }
         // Any id will do for padding: the encoder and attention mask it out.
         let pad = self.src_vocab.pad_id().unwrap_or(0);
         let tutorial = self.model.config().decoder == DecoderKind::Tutorial;
@@ -362,40 +393,14 @@ impl Translator {
                 .model
                 .encode(&batch.ids, &batch.lengths, &mut Mode::Eval)?;
             let lens = &batch.lengths;
-            let hyps: Vec<Vec<Hypothesis>> = match cfg.search {
-                Search::Greedy => {
-                    let g = GreedyConfig {
-                        specials,
-                        limit: cfg.limit,
-                    };
-                    greedy(&self.model, &memory, lens, &g)?
-                        .into_iter()
-                        .map(|h| vec![h])
-                        .collect()
-                }
-                Search::Beam(options) => {
-                    let b = BeamConfig {
-                        specials,
-                        limit: cfg.limit,
-                        options,
-                    };
-                    beam_search(&self.model, &memory, lens, &b)?
-                }
-                Search::Sample { options, seed } => {
-                    // Each chunk gets its own stream, so a sentence's sample
-                    // does not depend on how many chunks came before it.
-                    let s = SampleConfig {
-                        specials,
-                        limit: cfg.limit,
-                        options,
-                        seed: seed ^ (chunk[0] as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
-                    };
-                    sample(&self.model, &memory, lens, &s)?
-                        .into_iter()
-                        .map(|h| vec![h])
-                        .collect()
-                }
+            let decoding = Decoding {
+                specials,
+                limit: cfg.limit,
+                // Each chunk samples from its own stream, so a sentence's
+                // sample does not depend on how many chunks came before it.
+                search: cfg.search.reseeded(chunk[0] as u64),
             };
+            let hyps = decode::run(&self.model, &memory, lens, &decoding, &mut |_, _| {})?;
             for ((&i, alternatives), len) in chunk.iter().zip(hyps).zip(lens) {
                 let keep = if tutorial { usize::MAX } else { *len };
                 out[i] = alternatives
