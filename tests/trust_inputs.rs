@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use attend::data::{BadRows, Column, Delimiter, LabelledFormat, read_labelled_with};
 use attend::decode::{BeamOptions, SampleOptions, Search};
-use attend::lm::generate::{GenerateConfig, Generator};
+use attend::lm::{GenerateConfig, Generator};
 use common::cli::{attend, attend_stdin, ok, one_line_error, train_tiny};
 use common::data_dir;
 

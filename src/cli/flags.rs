@@ -10,7 +10,7 @@
 use attend::classify::{ClassifierConfig, ClassifyConfig};
 use attend::decode::BeamOptions;
 use attend::lm::LmConfig;
-use attend::lm::recipe::LmRunConfig;
+use attend::lm::LmRunConfig;
 use attend::nn::{Cell, Nonlinearity};
 use attend::seq2seq::{Seq2SeqConfig, TranslateConfig};
 use attend::text::Level;

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use attend::decode::{BeamOptions, SampleOptions, Search};
-use attend::lm::generate::{GenerateConfig, Generator, MAX_LENGTH};
-use attend::lm::recipe::{self, LmRunConfig};
+use attend::lm::{self, LmRunConfig};
+use attend::lm::{GenerateConfig, Generator, MAX_LENGTH};
 use attend::text::Level;
 use attend::train::EarlyStoppingConfig;
 use clap::{Args, Subcommand};
@@ -246,7 +246,7 @@ fn apply_flags(cfg: &mut LmRunConfig, a: &TrainArgs, g: &Globals) -> Result<()> 
 fn train(a: TrainArgs, g: &Globals) -> Result<ExitCode> {
     let cfg = config(&a, g)?;
     a.run.stop_gracefully_on_signals()?;
-    let report = recipe::train(&cfg, &a.run.options(g.threads))
+    let report = lm::train(&cfg, &a.run.options(g.threads))
         .with_context(|| format!("training a language model into {}", a.run.out.display()))?;
     let (tr, va, te) = report.sizes;
     eprintln!(
@@ -267,7 +267,7 @@ fn train(a: TrainArgs, g: &Globals) -> Result<ExitCode> {
 }
 
 fn eval(a: EvalArgs) -> Result<ExitCode> {
-    let r = recipe::evaluate(&a.model, a.data.as_deref())
+    let r = lm::evaluate(&a.model, a.data.as_deref())
         .with_context(|| format!("evaluating {}", a.model.display()))?;
     if a.json {
         println!("{}", serde_json::to_string(&r)?);

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use attend::data::TextLines;
 use attend::decode::{BeamOptions, SampleOptions, Search};
-use attend::seq2seq::recipe::{self, held_out};
+use attend::seq2seq::{self, held_out};
 use attend::seq2seq::{
     DecodeConfig, DecoderKind, TranslateConfig, Translation, Translator, import_tutorial,
 };
@@ -208,7 +208,7 @@ fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
         .run
         .config(RESUME_FLAGS, |cfg| apply_flags(cfg, args, globals))?;
     args.run.stop_gracefully_on_signals()?;
-    let report = recipe::train(&cfg, &args.run.options(globals.threads))?;
+    let report = seq2seq::train(&cfg, &args.run.options(globals.threads))?;
     let (read, train, valid, test) = report.sizes;
     eprintln!(
         "{read} pairs read; train {train}, valid {valid}, test {test}; vocabularies {} / {}",
@@ -356,13 +356,11 @@ fn eval(args: &EvalArgs, globals: &Globals) -> Result<ExitCode> {
                 dataset: data.clone(),
                 ..saved.data
             };
-            let (read, pairs) = recipe::load_pairs(&data_cfg, tr.text())?;
+            let (read, pairs) = seq2seq::load_pairs(&data_cfg, tr.text())?;
             if pairs.is_empty() {
                 bail!(
                     "{data}: none of its {read} pairs is left to score after the model's data filters (pairs longer than {} tokens a side, or, with the lesson's filter, without an English prefix, are skipped)",
-                    data_cfg
-                        .max_len
-                        .unwrap_or(attend::seq2seq::recipe::DEFAULT_MAX_LEN)
+                    data_cfg.max_len.unwrap_or(attend::seq2seq::DEFAULT_MAX_LEN)
                 );
             }
             pairs
@@ -372,7 +370,7 @@ fn eval(args: &EvalArgs, globals: &Globals) -> Result<ExitCode> {
     };
     warn_long_sources(&tr, pairs.iter().map(|p| p.src.as_str()));
     let cfg = decode_config(&args.search, None, tr.decode_config(), globals);
-    let report = recipe::evaluate(&tr, &pairs, &cfg)?;
+    let report = seq2seq::evaluate(&tr, &pairs, &cfg)?;
     if let Some(path) = &args.output {
         let mut text = report.hypotheses.join("\n");
         text.push('\n');

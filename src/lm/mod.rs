@@ -5,12 +5,15 @@
 
 mod batch;
 pub mod data;
-pub mod generate;
-pub mod model;
-pub mod recipe;
+mod generate;
+mod model;
+mod recipe;
 mod scheduled_sampling;
-pub mod task;
+mod task;
 
-pub use generate::{GenerateConfig, Generator};
+pub use batch::{EncodedLine, LmBatch, LmData, LmSpecials};
+pub use generate::{GenerateConfig, Generated, Generator, MAX_LENGTH};
 pub use model::{LanguageModel, LmConfig, LmMemory, LmState};
-pub use task::{LmTask, ScheduledSampling, TaskConfig};
+pub use recipe::{EvalReport, LmRunConfig, SavedLm, TrainReport, evaluate, load_model, train};
+pub use scheduled_sampling::{Decay, ScheduledSampling};
+pub use task::{LmTask, TaskConfig};

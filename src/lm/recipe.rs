@@ -14,9 +14,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::batch::{EncodedLine, LmData, LmSpecials};
 use super::data::{self, Line, LmDataConfig, Splits};
 use super::model::{LanguageModel, LmConfig};
-use super::task::{EncodedLine, LmData, LmSpecials, LmTask, TaskConfig, score};
+use super::task::{LmTask, TaskConfig, score};
 use crate::data::Resolver;
 use crate::data::{Column, Delimiter, LabelledFormat, read_labelled};
 use crate::nn::ParamStore;

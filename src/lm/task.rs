@@ -29,10 +29,8 @@ use crate::nn::{Mode, ParamStore, Rebuild, State};
 use crate::train::{CrossEntropy, Metrics, Reduction, Task, TaskParts};
 use crate::{Error, Result};
 
-use super::batch::pad_lines;
-pub use super::batch::{EncodedLine, LmBatch, LmData, LmSpecials};
-use super::scheduled_sampling::feed_samples;
-pub use super::scheduled_sampling::{Decay, ScheduledSampling};
+use super::batch::{EncodedLine, LmBatch, LmData, LmSpecials, pad_lines};
+use super::scheduled_sampling::{ScheduledSampling, feed_samples};
 
 /// How an [`LmTask`] batches, trains and validates.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use super::*;
-use crate::lm::LmConfig;
+use crate::lm::{Decay, LmConfig};
 use crate::nn::Cell;
 
 const SPECIALS: LmSpecials = LmSpecials {

@@ -6,37 +6,36 @@
 //! Translation with a Sequence to Sequence Network and Attention", whose
 //! trained models import and decode identically.
 //!
-//! - [`Seq2SeqConfig`] / [`DecoderKind`]: the architecture ([`config`]).
-//! - [`Encoder`] → [`Bridge`] → [`Decoder`], assembled by [`Seq2Seq`]
-//!   ([`model`]), which implements [`StepDecoder`](crate::decode::StepDecoder)
-//!   over [`Memory`] and [`DecoderState`] ([`memory`]).
+//! - [`Seq2SeqConfig`] / [`DecoderKind`]: the architecture.
+//! - [`Encoder`] → [`Bridge`] → [`Decoder`], assembled by [`Seq2Seq`],
+//!   which implements [`StepDecoder`](crate::decode::StepDecoder) over
+//!   [`Memory`] and [`DecoderState`].
 //! - [`Translator`]: model + vocabularies + [`TextConfig`], saved to and
 //!   loaded from a model directory with its decoding defaults, translating
-//!   batches through [`decode::run`](crate::decode::run) ([`translator`]);
-//!   [`import_tutorial`] builds one from the PyTorch tutorial's files
-//!   ([`import`]).
+//!   batches through [`decode::run`](crate::decode::run);
+//!   [`import_tutorial`] builds one from the PyTorch tutorial's files.
 //! - [`TranslationTask`]: the [`train::Task`](crate::train::Task) that trains
-//!   a model on encoded [`Example`]s ([`task`]).
+//!   a model on encoded [`Example`]s.
 
-pub mod bridge;
-pub mod config;
-pub mod decoder;
-pub mod encoder;
+mod bridge;
+mod config;
+mod decoder;
+mod encoder;
 pub mod fused_step;
-pub mod import;
-pub mod memory;
-pub mod model;
-pub mod recipe;
+mod import;
+mod memory;
+mod model;
+mod recipe;
 #[cfg(test)]
 mod record_tests;
 mod score;
-pub mod task;
+mod task;
 #[cfg(test)]
 mod tests;
-pub mod text;
-pub mod translator;
+mod text;
+mod translator;
 mod tutorial_kernel;
-pub mod weights;
+mod weights;
 
 pub use bridge::{Bridge, BridgeConfig};
 pub use config::{DecoderKind, Seq2SeqConfig};
@@ -45,7 +44,10 @@ pub use encoder::Encoder;
 pub use import::import_tutorial;
 pub use memory::{DecoderState, Memory};
 pub use model::{Seq2Seq, masked_loss};
-pub use recipe::{EvalReport, PairDataConfig, TrainReport, TranslateConfig};
+pub use recipe::{
+    DEFAULT_MAX_LEN, EvalReport, MAX_MAX_LEN, PairDataConfig, PreparedPairs, TrainReport,
+    TranslateConfig, build_vocabs, evaluate, held_out, is_tutorial, load_pairs, prepare, train,
+};
 pub use task::{Example, TaskConfig, TranslationTask};
 pub use text::{Normalization, TextConfig};
 pub use translator::{DecodeConfig, Translation, Translator};

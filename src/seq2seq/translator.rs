@@ -190,7 +190,7 @@ impl Translator {
     }
 
     /// Records the longest training source (in tokens), saved with the
-    /// config; the source limit becomes [`SOURCE_LIMIT_FACTOR`] times it.
+    /// config; the source limit becomes `SOURCE_LIMIT_FACTOR` (4) times it.
     pub fn with_max_src_len(mut self, len: Option<usize>) -> Self {
         self.max_src_len = len;
         self.source_limit = len.map_or(DEFAULT_SOURCE_LIMIT, |n| {
