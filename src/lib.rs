@@ -6,10 +6,12 @@
 //! PyTorch (parameter names, gate orders, packed-sequence semantics), and fast
 //! on a CPU.
 //!
-//! Modules are layered; arrows point down only:
-//! task modules ([`seq2seq`]) → [`train`], [`decode`], [`metrics`], [`viz`] → [`nn`] →
-//! [`data`], [`text`].
-//! Nothing in [`nn`] knows about a task; nothing in [`text`] knows about tensors.
+//! Modules are layered; arrows point down only (`ARCHITECTURE.md` has the map):
+//! task modules ([`seq2seq`], [`classify`], [`lm`], [`embed`]) → [`train`],
+//! [`decode`], [`metrics`], [`viz`] → [`nn`] → [`data`], [`text`], [`memory`],
+//! [`error`]. Nothing in [`nn`] knows about a task; nothing in [`text`] knows
+//! about tensors. Each public item has one path (its module's; the prelude
+//! gathers the main ones), and the fused kernels are private to the crate.
 #![warn(missing_docs)]
 
 pub mod classify;
@@ -30,10 +32,14 @@ pub use error::{Error, Result};
 
 pub use nn::kernels::runtime::{flush_denormals, set_threads, tune_allocator};
 
-/// The main types, for `use attend::prelude::*`.
+/// The main types, for `use attend::prelude::*`: a model of each kind, the
+/// way to use it, its configs, and a training run's options.
 pub mod prelude {
+    pub use crate::classify::{Classifier, ClassifierConfig, ClassifyConfig, Predictor};
     pub use crate::data::vectors::Embeddings;
     pub use crate::error::{Error, Result};
-    pub use crate::seq2seq::{Seq2Seq, Translator};
+    pub use crate::lm::{Generator, LanguageModel, LmConfig, LmRunConfig};
+    pub use crate::seq2seq::{Seq2Seq, Seq2SeqConfig, TranslateConfig, Translator};
     pub use crate::text::Vocab;
+    pub use crate::train::{RunOptions, TrainConfig};
 }
