@@ -51,13 +51,16 @@ impl TrainRun {
             return Ok(cfg);
         }
         let saved_path = self.out.join(TRAIN_CONFIG);
-        if !saved_path.is_file() {
+        let saved = match self.out.is_dir() {
+            true => ModelDir::open(&self.out)?.train_config::<serde_json::Value>()?,
+            false => None,
+        };
+        let Some(mut saved) = saved else {
             bail!(
                 "--resume: {} has no {TRAIN_CONFIG}, so it holds no run to resume",
                 self.out.display()
             );
-        }
-        let mut saved: serde_json::Value = ModelDir::open(&self.out)?.read_json(TRAIN_CONFIG)?;
+        };
         // A time limit bounds one session, not the run: a resume gets only
         // the one it is given.
         if let Some(t) = saved.get_mut("train").and_then(|t| t.as_object_mut()) {

@@ -349,8 +349,9 @@ fn eval(args: &EvalArgs, globals: &Globals) -> Result<ExitCode> {
     let tr = load(&args.model, &args.search)?;
     let pairs = match &args.data {
         Some(data) => {
+            // The training run's data filters; an imported model has none.
             let saved: TranslateConfig = ModelDir::open(&args.model)?
-                .read_json("train_config.json")
+                .train_config()?
                 .unwrap_or_default();
             let data_cfg = attend::seq2seq::PairDataConfig {
                 dataset: data.clone(),

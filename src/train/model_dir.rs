@@ -201,6 +201,16 @@ impl ModelDir {
         read_json(&self.file(name))
     }
 
+    /// The resolved config of the training run that wrote this directory
+    /// ([`TRAIN_CONFIG`]), or `None` where there is none (an imported model).
+    pub fn train_config<T: DeserializeOwned>(&self) -> Result<Option<T>> {
+        let path = self.file(TRAIN_CONFIG);
+        match path.is_file() {
+            true => read_json(&path).map(Some),
+            false => Ok(None),
+        }
+    }
+
     /// Writes named tensors to `name` as safetensors, atomically.
     pub fn write_tensors(&self, name: &str, tensors: &HashMap<String, Tensor>) -> Result<()> {
         write_tensors(&self.file(name), tensors)
