@@ -204,10 +204,10 @@ fn name(cell: Cell) -> &'static str {
 fn main() -> candle_core::Result<()> {
     let a = args();
     // The binary's allocator settings, so the layer runs as it does in training.
-    attend::tune_allocator();
+    attend::nn::tune_allocator();
     // The harness is also run by `cargo bench` with its own flags (--bench).
     // The binary's thread set-up: candle's intra-op pool pinned to one thread.
-    attend::set_threads(a.threads).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+    attend::nn::set_threads(a.threads).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
     let cells = [Cell::Rnn(Nonlinearity::Tanh), Cell::Lstm, Cell::Gru];
     let (hiddens, batches): (&[usize], &[usize]) = match a.quick {
         true => (&[256], &[1, 64]),

@@ -50,7 +50,7 @@ fn batch(b: usize, rng: &mut StdRng) -> attend::Result<PairBatch> {
 }
 
 fn main() -> attend::Result<()> {
-    attend::tune_allocator();
+    attend::nn::tune_allocator();
     let argv: Vec<String> = std::env::args().collect();
     let threads = argv
         .iter()
@@ -66,7 +66,7 @@ fn main() -> attend::Result<()> {
         .and_then(|i| argv.get(i + 1))
         .and_then(|v| v.parse().ok());
     // The binary's thread set-up: candle's intra-op pool pinned to one thread.
-    attend::set_threads(threads)?;
+    attend::nn::set_threads(threads)?;
     let cfg = config();
     for b in [1usize, 64]
         .into_iter()

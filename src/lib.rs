@@ -30,8 +30,6 @@ pub mod viz;
 
 pub use error::{Error, Result};
 
-pub use nn::kernels::runtime::{flush_denormals, set_threads, tune_allocator};
-
 /// The main types, for `use attend::prelude::*`: a model of each kind, the
 /// way to use it, its configs, and a training run's options.
 pub mod prelude {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    attend::tune_allocator();
+    attend::nn::tune_allocator();
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(code) => code,

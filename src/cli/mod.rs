@@ -122,9 +122,9 @@ fn pending(group: &str) -> Result<ExitCode> {
     anyhow::bail!("`attend {group}` is not available in this version yet")
 }
 
-/// See [`attend::set_threads`].
+/// See [`attend::nn::set_threads`].
 fn set_threads(n: usize) -> Result<()> {
-    attend::set_threads(n).context("setting up the thread pool")
+    attend::nn::set_threads(n).context("setting up the thread pool")
 }
 
 #[cfg(test)]

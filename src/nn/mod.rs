@@ -20,6 +20,8 @@ pub use attention::{
 pub use dropout::{Dropout, Mode};
 pub use embedding::{Embedding, EmbeddingConfig};
 pub use init::{ParamStore, Rebuild};
+pub use kernels::runtime::{set_threads, tune_allocator};
+pub use kernels::simd::flush_denormals;
 pub use kernels::{Kernel, default_kernel, set_default_kernel};
 pub use linear::{Linear, LinearConfig};
 pub use rnn::{Cell, Nonlinearity, Rnn, RnnConfig, State};

@@ -90,7 +90,7 @@ fn helper() -> Option<&'static Helper> {
 impl Helper {
     fn serve(&self) {
         // The same float mode as the threads it works for (set_threads).
-        super::runtime::flush_denormals();
+        super::simd::flush_denormals();
         loop {
             let mut since = Instant::now();
             let mut spins = 0u32;

@@ -307,6 +307,29 @@ mod x86 {
     }
 }
 
+/// Sets the calling thread's SSE control register to flush subnormal floats
+/// to zero (FTZ) and read them as zero (DAZ); `set_threads` does it for
+/// the main thread and every pool thread.
+///
+/// As a model sharpens, its softmax probabilities and gradients fill with
+/// values below `f32::MIN_POSITIVE` (`e^{−90}` is one), and every product
+/// that touches one takes a microcode assist on x86, around a hundred cycles.
+/// Measured on the 2-core reference machine: the default translation
+/// recipe's epochs slowed from 12 s to 15.5 s over ten epochs with IEEE
+/// subnormals, the matrix-product kernel's share of the time rising from 40 %
+/// to 53 %. Numbers below 1.2e-38 have no effect on a loss or an update of
+/// these models; the tests, which do not call this, keep full IEEE arithmetic.
+pub fn flush_denormals() {
+    #[cfg(target_arch = "x86_64")]
+    #[allow(deprecated)] // std's replacement is inline assembly doing the same.
+    // SAFETY: sets two mode bits (FTZ 0x8000, DAZ 0x0040) of this thread's
+    // MXCSR, keeping the rounding mode and exception masks as they are.
+    unsafe {
+        use std::arch::x86_64::{_mm_getcsr, _mm_setcsr};
+        _mm_setcsr(_mm_getcsr() | 0x8040);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
