@@ -23,21 +23,10 @@ pub mod lm;
 pub mod memory;
 pub mod metrics;
 pub mod nn;
+pub mod prelude;
 pub mod seq2seq;
 pub mod text;
 pub mod train;
 pub mod viz;
 
 pub use error::{Error, Result};
-
-/// The main types, for `use attend::prelude::*`: a model of each kind, the
-/// way to use it, its configs, and a training run's options.
-pub mod prelude {
-    pub use crate::classify::{Classifier, ClassifierConfig, ClassifyConfig, Predictor};
-    pub use crate::data::vectors::Embeddings;
-    pub use crate::error::{Error, Result};
-    pub use crate::lm::{Generator, LanguageModel, LmConfig, LmRunConfig};
-    pub use crate::seq2seq::{Seq2Seq, Seq2SeqConfig, TranslateConfig, Translator};
-    pub use crate::text::Vocab;
-    pub use crate::train::{RunOptions, TrainConfig};
-}
