@@ -33,9 +33,7 @@
 use candle_core::{Layout, Shape, Tensor};
 
 use crate::nn::kernels::Real;
-use crate::nn::kernels::cell_math::{
-    CellMath, Elman, Gru, Lstm, RowTrace, backward_row, blocks, with_cell,
-};
+use crate::nn::kernels::cell_math::{CellMath, Elman, Gru, Lstm, backward_rows, blocks, with_cell};
 use crate::nn::kernels::gemm::{Op, matmul_ld, matmul_new};
 use crate::nn::kernels::linear::bias_rows;
 use crate::nn::kernels::packed::StepProduct;
@@ -272,7 +270,7 @@ widest! {
     ) -> (Vec<T>, Vec<T>, Vec<T>) {
         let (flat, wih, whh) = inputs;
         let Dims { b, t, e, h, l } = d;
-        let (g, sw, k, w) = (C::GATES * h, C::STATES * h, C::SAVED * h, e + h);
+        let (g, sw, w) = (C::GATES * h, C::STATES * h, e + h);
         let p = Parts::of(flat, d, C::STATES, g);
         let Trace { states, saved, weights, context, input } = trace;
         let mut d_flat = vec![T::ZERO; flat.len()];
@@ -296,26 +294,15 @@ widest! {
         let w_hh = StepProduct::new(whh, Op::N, h, (g, h), b);
         let attn_h = StepProduct::new(&p.attn_w[e..], Op::N, w, (l, h), b);
         for s in (0..t).rev() {
-            let prev = &states[s * b * sw..(s + 1) * b * sw];
-            let new = &states[(s + 1) * b * sw..(s + 2) * b * sw];
-            for r in 0..b {
-                let at = r * t + s;
-                let d_hw_row = match C::HW_IS_X {
-                    true => &mut [],
-                    false => &mut d_hw[at * g..(at + 1) * g],
-                };
-                backward_row::<C, T>(
-                    h,
-                    RowTrace {
-                        saved: &saved[(s * b + r) * k..(s * b + r + 1) * k],
-                        prev: &prev[r * sw..(r + 1) * sw],
-                        new: &new[r * sw..(r + 1) * sw],
-                    },
-                    (&mut d_state[r * sw..(r + 1) * sw], &grad[at * h..(at + 1) * h]),
-                    &mut prev_h[at * h..(at + 1) * h],
-                    (&mut d_xw[at * g..(at + 1) * g], d_hw_row, &mut d_next[r * sw..(r + 1) * sw]),
-                );
-            }
+            backward_rows::<C, T>(
+                (b, t, h),
+                (s, s),
+                (states, saved),
+                (grad, None),
+                (&mut d_state, &mut d_next),
+                &mut prev_h,
+                (&mut d_xw, &mut d_hw),
+            );
             // Back through `x W_ihᵀ`, the relu, and `attn_combine`'s context half.
             w_ih.apply((&mut d_x, h), (&d_xw[s * g..], t * g), b, false);
             for r in 0..b {

@@ -245,6 +245,56 @@ pub(crate) fn backward_row<C: CellMath, T: Real>(
     C::backward(h, step, StepGrads { d_x, d_hw, d_prev });
 }
 
+/// The cell's part of one step of backpropagation through time, over all
+/// `b` rows of a batch of `t` steps: step `s` in time, `i` in the trace's
+/// processing order (`states` `[T + 1, B, S·H]`, `saved` `[T, B, K·H]`, as
+/// the forward pass left them). Each row takes its output gradient from
+/// `grad_out` (`[B, T, H]`) into `d_state`, writes its gate gradients into
+/// `d_xw`/`d_hw` and the state's part of the previous state's gradient into
+/// `d_next`. A row past its length (`lengths`) passes its state gradient
+/// through unchanged. Shared by every fused recurrent op; what differs
+/// between them (the `W_hh` product, attention) runs around it.
+#[inline(always)]
+pub(crate) fn backward_rows<C: CellMath, T: Real>(
+    (b, t, h): (usize, usize, usize),
+    (i, s): (usize, usize),
+    (states, saved): (&[T], &[T]),
+    (grad_out, lengths): (&[T], Option<&[usize]>),
+    (d_state, d_next): (&mut [T], &mut [T]),
+    prev_h: &mut [T],
+    (d_xw, d_hw): (&mut [T], &mut [T]),
+) {
+    let (g, sw, k) = (C::GATES * h, C::STATES * h, C::SAVED * h);
+    let prev = &states[i * b * sw..(i + 1) * b * sw];
+    let new = &states[(i + 1) * b * sw..(i + 2) * b * sw];
+    for r in 0..b {
+        let ds = &mut d_state[r * sw..(r + 1) * sw];
+        let next = &mut d_next[r * sw..(r + 1) * sw];
+        if lengths.is_some_and(|l| s >= l[r]) {
+            // A padded step passes the state, and so its gradient,
+            // through; its output is a constant zero.
+            next.copy_from_slice(ds);
+            continue;
+        }
+        let at = r * t + s;
+        let d_hw_row = match C::HW_IS_X {
+            true => &mut [],
+            false => &mut d_hw[at * g..(at + 1) * g],
+        };
+        backward_row::<C, T>(
+            h,
+            RowTrace {
+                saved: &saved[(i * b + r) * k..(i * b + r + 1) * k],
+                prev: &prev[r * sw..(r + 1) * sw],
+                new: &new[r * sw..(r + 1) * sw],
+            },
+            (ds, &grad_out[at * h..(at + 1) * h]),
+            &mut prev_h[at * h..(at + 1) * h],
+            (&mut d_xw[at * g..(at + 1) * g], d_hw_row, next),
+        );
+    }
+}
+
 /// The first `N` blocks of width `h` of `x`, each exactly `h` long.
 fn blocks_of<T, const N: usize>(x: &[T], h: usize) -> [&[T]; N] {
     std::array::from_fn(|k| &x[k * h..(k + 1) * h])

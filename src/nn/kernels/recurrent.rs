@@ -27,7 +27,7 @@
 use candle_core::{Layout, Shape, Tensor};
 
 use super::Real;
-use super::cell_math::{CellMath, Elman, Gru, Lstm, RowTrace, backward_row, blocks, with_cell};
+use super::cell_math::{CellMath, Elman, Gru, Lstm, backward_rows, blocks, with_cell};
 use super::gemm::{Op, matmul};
 use super::linear;
 use super::packed::StepProduct;
@@ -192,7 +192,7 @@ widest! {
     ) -> StepGradients<T> {
         let Dims { t, b, i: input, h } = d;
         let (_, wih, whh) = inputs;
-        let (g, sw, k) = (C::GATES * h, C::STATES * h, C::SAVED * h);
+        let (g, sw) = (C::GATES * h, C::STATES * h);
         let Trace { states, saved } = trace;
         let (grad_out, grad_final) = grad.split_at(b * t * h);
         // Batch-major like xw, so every gradient row (r, s) lines up with the
@@ -210,34 +210,15 @@ widest! {
         let w_hh = StepProduct::new(whh, Op::N, h, (g, h), b);
         let order = op.order();
         for (i, &s) in order.iter().enumerate().rev() {
-            let prev = &states[i * b * sw..(i + 1) * b * sw];
-            let new = &states[(i + 1) * b * sw..(i + 2) * b * sw];
-            for r in 0..b {
-                let ds = &mut d_state[r * sw..(r + 1) * sw];
-                let next = &mut d_next[r * sw..(r + 1) * sw];
-                if s >= op.lengths[r] {
-                    // A padded step passes the state, and so its gradient,
-                    // through; its output is a constant zero.
-                    next.copy_from_slice(ds);
-                    continue;
-                }
-                let at = r * t + s;
-                let d_hw_row = match C::HW_IS_X {
-                    true => &mut [],
-                    false => &mut d_hw[at * g..(at + 1) * g],
-                };
-                backward_row::<C, T>(
-                    h,
-                    RowTrace {
-                        saved: &saved[(i * b + r) * k..(i * b + r + 1) * k],
-                        prev: &prev[r * sw..(r + 1) * sw],
-                        new: &new[r * sw..(r + 1) * sw],
-                    },
-                    (ds, &grad_out[at * h..(at + 1) * h]),
-                    &mut prev_h[at * h..(at + 1) * h],
-                    (&mut d_xw[at * g..(at + 1) * g], d_hw_row, next),
-                );
-            }
+            backward_rows::<C, T>(
+                (b, t, h),
+                (i, s),
+                (states, saved),
+                (grad_out, Some(&op.lengths)),
+                (&mut d_state, &mut d_next),
+                &mut prev_h,
+                (&mut d_xw, &mut d_hw),
+            );
             // dh_prev += d_hw W_hh over the step's rows (stride T·G); padded
             // rows have zero d_hw, so they get nothing.
             let d_hw = if C::HW_IS_X { &d_xw } else { &d_hw };
