@@ -15,7 +15,8 @@ use attend::seq2seq::{
 };
 use attend::train::ModelDir;
 use attend::viz::{AttentionMap, HeatmapStyle, plot_attention, render_attention_text};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::builder::TypedValueParser;
+use clap::{Args, Subcommand};
 
 use super::Globals;
 use super::common::TrainRun;
@@ -34,19 +35,14 @@ pub enum TranslateCommand {
     ImportPytorch(ImportArgs),
 }
 
-/// Decoder attention.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum AttentionArg {
-    /// Bahdanau additive attention.
-    Additive,
-    /// Luong dot-product attention (with input feeding).
-    Dot,
-    /// Luong general (bilinear) attention (with input feeding).
-    General,
-    /// The PyTorch tutorial's location-based attention over max_length slots.
-    Tutorial,
-    /// No attention: the final encoder state is the context.
-    None,
+/// `--attention`'s values, named and described by the library's
+/// [`DecoderKind::ALL`], so a new kind needs no CLI change.
+fn attention_kind() -> impl TypedValueParser<Value = DecoderKind> {
+    let values = DecoderKind::ALL
+        .iter()
+        .map(|(_, name, help)| clap::builder::PossibleValue::new(*name).help(*help));
+    clap::builder::PossibleValuesParser::new(values)
+        .try_map(|name| DecoderKind::from_name(&name).ok_or("not a decoder kind"))
 }
 
 /// `attend translate train` flags; each overrides the config file.
@@ -75,8 +71,8 @@ pub struct TrainArgs {
     #[command(flatten)]
     rnn: RnnFlags,
     /// Decoder attention.
-    #[arg(long, value_enum)]
-    attention: Option<AttentionArg>,
+    #[arg(long, value_parser = attention_kind(), value_name = "KIND")]
+    attention: Option<DecoderKind>,
     /// Hidden size (and embedding size).
     #[arg(long, value_name = "N")]
     hidden: Option<usize>,
@@ -238,13 +234,7 @@ fn apply_flags(cfg: &mut TranslateConfig, a: &TrainArgs, g: &Globals) -> Result<
     a.rnn.apply(cfg);
     let m = &mut cfg.model;
     if let Some(k) = a.attention {
-        m.decoder = match k {
-            AttentionArg::Additive => DecoderKind::Additive,
-            AttentionArg::Dot => DecoderKind::Dot,
-            AttentionArg::General => DecoderKind::General,
-            AttentionArg::Tutorial => DecoderKind::Tutorial,
-            AttentionArg::None => DecoderKind::None,
-        };
+        m.decoder = k;
         if m.decoder == DecoderKind::Tutorial && m.max_length.is_none() {
             m.max_length = Some(cfg.data.max_len.unwrap_or(10));
         }

@@ -33,6 +33,44 @@ pub enum DecoderKind {
 }
 
 impl DecoderKind {
+    /// Every kind, with its config name and a one-line description (the
+    /// CLI's `--attention` values and their help come from here).
+    pub const ALL: [(DecoderKind, &'static str, &'static str); 5] = [
+        (
+            DecoderKind::Additive,
+            "additive",
+            "Bahdanau additive attention",
+        ),
+        (
+            DecoderKind::Dot,
+            "dot",
+            "Luong dot-product attention (with input feeding)",
+        ),
+        (
+            DecoderKind::General,
+            "general",
+            "Luong general (bilinear) attention (with input feeding)",
+        ),
+        (
+            DecoderKind::Tutorial,
+            "tutorial",
+            "The PyTorch tutorial's location-based attention over max_length slots",
+        ),
+        (
+            DecoderKind::None,
+            "none",
+            "No attention: the final encoder state is the context",
+        ),
+    ];
+
+    /// The kind called `name` in a config (`"additive"`, …), if any.
+    pub fn from_name(name: &str) -> Option<DecoderKind> {
+        Self::ALL
+            .iter()
+            .find(|(_, n, _)| *n == name)
+            .map(|(k, _, _)| *k)
+    }
+
     /// Whether the decoder produces attention weights.
     pub fn attends(&self) -> bool {
         !matches!(self, DecoderKind::None)
@@ -297,5 +335,33 @@ mod tests {
         let back: Seq2SeqConfig =
             serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
         assert_eq!(back, c);
+    }
+
+    /// The CLI's names are the config's: every kind's name in
+    /// [`DecoderKind::ALL`] is its serde name, and every kind is listed.
+    #[test]
+    fn every_decoder_kind_is_named_as_in_configs() {
+        for (kind, name, _) in DecoderKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), name);
+            assert_eq!(DecoderKind::from_name(name), Some(kind));
+        }
+        let listed = |k: DecoderKind| DecoderKind::ALL.iter().any(|(x, _, _)| *x == k);
+        // A new variant fails to compile here until it is listed above too.
+        for kind in [DecoderKind::None] {
+            let all = match kind {
+                DecoderKind::None
+                | DecoderKind::Additive
+                | DecoderKind::Dot
+                | DecoderKind::General
+                | DecoderKind::Tutorial => [
+                    DecoderKind::None,
+                    DecoderKind::Additive,
+                    DecoderKind::Dot,
+                    DecoderKind::General,
+                    DecoderKind::Tutorial,
+                ],
+            };
+            assert!(all.into_iter().all(listed));
+        }
     }
 }
