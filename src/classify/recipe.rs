@@ -84,6 +84,22 @@ impl Default for ClassifyConfig {
     }
 }
 
+impl ClassifyConfig {
+    /// Checks every section and the rules between them (the model's sizes
+    /// are checked once the data fills in the vocabulary and classes).
+    pub fn validate(&self) -> Result<()> {
+        self.train.validate()?;
+        self.text.validate()?;
+        if self.text.ngrams > 1 && self.model.encoder != super::Encoder::Bag {
+            return Err(Error::Config(format!(
+                "ngrams = {} needs the bag encoder (--encoder bag): an RNN reads the tokens in order, n-grams are for a bag",
+                self.text.ngrams
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// The saved description of a model: enough to rebuild and use it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -109,19 +125,11 @@ pub struct TrainReport {
     pub coverage: Option<Coverage>,
 }
 
-/// Trains a classifier into `out`, or resumes the run there.
-/// [`train`] with the data warnings (which repeat for every member of an
-/// ensemble) silenced apart from the progress output.
+/// Trains a classifier into `run.out`, or resumes the run there (an
+/// ensemble member's run is quiet about the data but shows its progress).
 pub fn train(cfg: &ClassifyConfig, run: &RunOptions) -> Result<TrainReport> {
     let quiet = run.quiet;
-    cfg.train.validate()?;
-    cfg.text.validate()?;
-    if cfg.text.ngrams > 1 && cfg.model.encoder != super::Encoder::Bag {
-        return Err(Error::Config(format!(
-            "ngrams = {} needs the bag encoder (--encoder bag): an RNN reads the tokens in order, n-grams are for a bag",
-            cfg.text.ngrams
-        )));
-    }
+    cfg.validate()?;
     let source = Resolver::from_env().resolve(&cfg.data.dataset)?.path;
     let (dir, _lock, start) = ModelDir::for_training(run, Some(&source))?;
     let data = prepare(&cfg.data)?;

@@ -48,6 +48,16 @@ pub struct LmRunConfig {
     pub task: TaskConfig,
 }
 
+impl LmRunConfig {
+    /// Checks every section (the model's sizes are checked once the data
+    /// fills in the vocabulary).
+    pub fn validate(&self) -> Result<()> {
+        self.train.validate()?;
+        self.task.validate()?;
+        self.data.validate()
+    }
+}
+
 impl Default for LmRunConfig {
     /// A char-level LSTM (512 units) on text8 as in Karpathy's char-rnn:
     /// Adam 2e-3, gradients clipped to norm 5, 64 streams × 100 steps.
@@ -181,9 +191,7 @@ fn parts(splits: &Splits) -> [Part<'_>; 3] {
 
 /// Trains a language model into `out`, or resumes the run there.
 pub fn train(cfg: &LmRunConfig, run: &RunOptions) -> Result<TrainReport> {
-    cfg.train.validate()?;
-    cfg.task.validate()?;
-    cfg.data.validate()?;
+    cfg.validate()?;
     let source = Resolver::from_env().resolve(&cfg.data.dataset)?.path;
     let (dir, _lock, start) = ModelDir::for_training(run, Some(&source))?;
     let quiet = run.quiet;
