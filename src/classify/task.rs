@@ -79,13 +79,7 @@ impl ClassifyTask {
         class_weights: Option<Vec<f32>>,
         cfg: &TaskConfig,
     ) -> Result<Self> {
-        let TaskParts {
-            model,
-            params,
-            train,
-            valid,
-            seed,
-        } = parts;
+        let (model, params, train, valid, seed) = parts.into_tuple();
         if cfg.eval_batch_size == 0 {
             return Err(Error::Config("eval_batch_size must be at least 1".into()));
         }

@@ -102,13 +102,7 @@ impl LmTask {
         chars_per_token: Option<f64>,
         cfg: &TaskConfig,
     ) -> Result<Self> {
-        let TaskParts {
-            model,
-            params,
-            train,
-            valid,
-            seed,
-        } = parts;
+        let (model, params, train, valid, seed) = parts.into_tuple();
         cfg.validate()?;
         let (batcher, stream_len) = match &train {
             LmData::Stream(ids) => {

@@ -122,13 +122,7 @@ impl TranslationTask {
         tgt_vocab: Vocab,
         cfg: &TaskConfig,
     ) -> Result<Self> {
-        let TaskParts {
-            model,
-            params,
-            train,
-            valid,
-            seed,
-        } = parts;
+        let (model, params, train, valid, seed) = parts.into_tuple();
         cfg.validate()?;
         let (Some(sos), Some(eos)) = (tgt_vocab.sos_id(), tgt_vocab.eos_id()) else {
             return Err(Error::Vocab(

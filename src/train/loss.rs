@@ -325,14 +325,7 @@ mod tests {
                 )?;
                 let gf = (&fused * &w)?.sum_all()?.backward()?;
                 let gr = (&reference * &w)?.sum_all()?.backward()?;
-                let diff = |a: &Tensor, b: &Tensor| -> crate::Result<f64> {
-                    Ok((a - b)?
-                        .abs()?
-                        .flatten_all()?
-                        .to_dtype(DType::F64)?
-                        .max(0)?
-                        .to_scalar()?)
-                };
+                let diff = crate::nn::kernels::max_abs_diff;
                 assert!(diff(&fused, &reference)? < tol, "{dtype:?} ε={eps}: values");
                 let (Some(a), Some(b)) = (gf.get(x.as_tensor()), gr.get(x.as_tensor())) else {
                     panic!("no gradient");

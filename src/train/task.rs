@@ -63,6 +63,14 @@ pub struct TaskParts<M, D> {
     pub seed: u64,
 }
 
+impl<M, D> TaskParts<M, D> {
+    /// The parts in field order: model, parameters, training data,
+    /// validation data, seed.
+    pub fn into_tuple(self) -> (M, ParamStore, D, D, u64) {
+        (self.model, self.params, self.train, self.valid, self.seed)
+    }
+}
+
 /// A trainable model together with its data.
 pub trait Task {
     /// One training batch.

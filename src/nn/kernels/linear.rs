@@ -237,14 +237,7 @@ mod tests {
                     Tensor::from_vec(wave(2 * 5 * 4, 2.3), (2, 5, 4), &dev)?.to_dtype(dtype)?;
                 let gf = (&fused * &rw)?.sum_all()?.backward()?;
                 let gr = (&reference * &rw)?.sum_all()?.backward()?;
-                let diff = |a: &Tensor, b: &Tensor| -> crate::Result<f64> {
-                    Ok((a - b)?
-                        .abs()?
-                        .flatten_all()?
-                        .to_dtype(DType::F64)?
-                        .max(0)?
-                        .to_scalar::<f64>()?)
-                };
+                let diff = crate::nn::kernels::max_abs_diff;
                 assert_eq!(fused.dims(), [2, 5, 4]);
                 assert!(
                     diff(&fused, &reference)? < tol,

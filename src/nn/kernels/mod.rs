@@ -320,3 +320,15 @@ pub(crate) fn slice_of<'a, T: candle_core::WithDType>(
     };
     Ok(&s.as_slice::<T>()?[a..b])
 }
+
+/// The largest absolute difference between two tensors of one shape, in
+/// f64: what the kernels' tests hold under a tolerance.
+#[cfg(test)]
+pub(crate) fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> crate::Result<f64> {
+    Ok((a - b)?
+        .abs()?
+        .flatten_all()?
+        .to_dtype(candle_core::DType::F64)?
+        .max(0)?
+        .to_scalar::<f64>()?)
+}
