@@ -184,7 +184,14 @@ fn killed_at_random_moments_and_resumed_equals_the_straight_run() {
     let stopped = tmp.path().join("stopped");
     let p = stopped.display().to_string();
     let child = spawn(&strs(&fresh(&p)));
-    std::thread::sleep(span / 2);
+    // Signalled once its first epoch is checkpointed, two of three epochs
+    // before its end, rather than after a fixed time: on a loaded machine a
+    // timed signal could arrive after the run had finished.
+    let first = stopped.join("checkpoints").join("LATEST");
+    let waited = Instant::now();
+    while !first.exists() && waited.elapsed() < span * 20 {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
     signal(&child, libc::SIGINT);
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
