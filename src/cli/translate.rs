@@ -251,7 +251,7 @@ fn apply_flags(cfg: &mut TranslateConfig, a: &TrainArgs, g: &Globals) -> Result<
     if let Some(r) = a.teacher_forcing {
         cfg.task.teacher_forcing = r;
     }
-    if a.input_feeding && !matches!(cfg.model.decoder, DecoderKind::Dot | DecoderKind::General) {
+    if a.input_feeding && cfg.model.decoder.luong_score().is_none() {
         bail!(
             "--input-feeding is Luong's, for --attention dot or general, not {:?}",
             cfg.model.decoder

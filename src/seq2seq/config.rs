@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::nn::{Cell, Dropout, RnnConfig};
+use crate::nn::{AttentionKind, Cell, Dropout, RnnConfig};
 use crate::{Error, Result};
 
 /// How the decoder looks at the source.
@@ -69,6 +69,17 @@ impl DecoderKind {
             .iter()
             .find(|(_, n, _)| *n == name)
             .map(|(k, _, _)| *k)
+    }
+
+    /// The attention score of a Luong decoder (Luong et al., 2015: the
+    /// score is attended with the decoder's new state and combined with it,
+    /// with input feeding as configured), `None` for the other decoders.
+    pub fn luong_score(self) -> Option<AttentionKind> {
+        match self {
+            DecoderKind::Dot => Some(AttentionKind::Dot),
+            DecoderKind::General => Some(AttentionKind::General),
+            DecoderKind::None | DecoderKind::Additive | DecoderKind::Tutorial => None,
+        }
     }
 
     /// Whether the decoder produces attention weights.

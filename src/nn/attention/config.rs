@@ -21,6 +21,14 @@ pub enum AttentionKind {
     General,
 }
 
+impl AttentionKind {
+    /// Whether the score needs queries and keys of one size (the dot
+    /// product does; the others project one onto the other).
+    pub fn needs_matching_sizes(self) -> bool {
+        matches!(self, AttentionKind::Dot)
+    }
+}
+
 /// The configuration of a query-dependent attention layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,11 +59,15 @@ impl AttentionConfig {
                 "attention `hidden` size is only used by additive attention, not {:?}",
                 self.kind
             ))),
-            AttentionKind::Dot if self.query != self.key => Err(Error::Config(format!(
-                "dot attention needs query and key sizes to match, got {} and {}",
-                self.query, self.key
-            ))),
-            AttentionKind::Dot | AttentionKind::General => Ok(()),
+            kind if kind.needs_matching_sizes() && self.query != self.key => {
+                Err(Error::Config(format!(
+                    "{} attention needs query and key sizes to match, got {} and {}",
+                    format!("{kind:?}").to_lowercase(),
+                    self.query,
+                    self.key
+                )))
+            }
+            _ => Ok(()),
         }
     }
 }

@@ -28,7 +28,8 @@ mod tutorial;
 
 pub use additive::{Additive, AdditiveConfig};
 pub use config::{AttentionConfig, AttentionKind, AttentionLayer};
-pub use luong::{Dot, General, GeneralConfig};
+// Every Luong score, so a new one is one type in `luong.rs` and its kind.
+pub use luong::*;
 pub use pooling::AttentionPooling;
 pub use tutorial::{TutorialAttended, TutorialAttention, TutorialAttentionConfig};
 

@@ -121,7 +121,7 @@ impl Decoder {
                 &AttentionConfig {
                     kind,
                     query: h,
-                    key: if kind == AttentionKind::Dot { h } else { k },
+                    key: if kind.needs_matching_sizes() { h } else { k },
                     hidden: None,
                 },
                 vb.pp("attention"),
@@ -140,26 +140,6 @@ impl Decoder {
                 },
                 e + k,
             ),
-            DecoderKind::Dot | DecoderKind::General => {
-                let dot = cfg.decoder == DecoderKind::Dot;
-                let key_proj = match dot && k != h {
-                    true => Some(Linear::new(&no_bias(k, h), vb.pp("key_proj"))?),
-                    false => None,
-                };
-                let value = if dot { h } else { k };
-                let kind = if dot {
-                    AttentionKind::Dot
-                } else {
-                    AttentionKind::General
-                };
-                let context = Context::Luong {
-                    attention: attention(kind)?,
-                    key_proj,
-                    combine: Linear::new(&no_bias(value + h, h), vb.pp("combine"))?,
-                    input_feeding: cfg.input_feeding,
-                };
-                (context, e + if cfg.input_feeding { h } else { 0 })
-            }
             DecoderKind::Tutorial => {
                 let max_length = cfg.max_length.unwrap_or(0);
                 let tcfg = TutorialAttentionConfig {
@@ -175,6 +155,28 @@ impl Decoder {
                     },
                     h,
                 )
+            }
+            // Every other decoder is Luong's, with its score.
+            other => {
+                let kind = other.luong_score().ok_or_else(|| {
+                    Error::Config(format!("decoder {other:?} has no attention score"))
+                })?;
+                // A score that needs keys of the query's size reads the
+                // encoder outputs projected to it (a bidirectional encoder's
+                // are twice as wide), and sums the projected ones.
+                let same = kind.needs_matching_sizes();
+                let key_proj = match same && k != h {
+                    true => Some(Linear::new(&no_bias(k, h), vb.pp("key_proj"))?),
+                    false => None,
+                };
+                let value = if same { h } else { k };
+                let context = Context::Luong {
+                    attention: attention(kind)?,
+                    key_proj,
+                    combine: Linear::new(&no_bias(value + h, h), vb.pp("combine"))?,
+                    input_feeding: cfg.input_feeding,
+                };
+                (context, e + if cfg.input_feeding { h } else { 0 })
             }
         };
         let rnn = Rnn::new(
