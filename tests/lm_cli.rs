@@ -304,3 +304,55 @@ fn bad_input_gives_clear_errors() {
     failed(&missing);
     assert!(missing.stderr.contains("nothing"), "{}", missing.stderr);
 }
+
+/// The model's saved `decode` section gives `lm generate` its defaults, and
+/// each flag overrides what it names: a model saved to decode greedily, 12
+/// tokens long, generates what `--greedy --length 12` does, whatever the
+/// seed; a sampling flag samples, and its seed matters.
+#[test]
+fn generate_takes_its_defaults_from_the_saved_decode_section() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("lm.toml");
+    std::fs::write(
+        &config,
+        "[decode]\nsearch = { type = \"greedy\" }\nlength = 12\n",
+    )
+    .unwrap();
+    let dir = tmp.path().join("m");
+    let d = dir.display().to_string();
+    ok(&common::cli::train_tiny(
+        "lm",
+        "names",
+        &d,
+        &["--config", &config.display().to_string()],
+    ));
+    // The tiny model is unconditioned (the names recipe conditions only
+    // with --condition-col).
+    let generate = |_: &str, extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["lm", "generate", "--model", &d];
+        args.extend_from_slice(extra);
+        let run = attend(&args);
+        ok(&run);
+        run.stdout.lines().map(str::to_string).collect()
+    };
+    let saved = generate(&d, &["--count", "3"]);
+    assert_eq!(
+        saved,
+        generate(&d, &["--greedy", "--length", "12", "--count", "3"])
+    );
+    assert_eq!(saved, generate(&d, &["--count", "3", "--seed", "7"]));
+    let sampled =
+        |seed: &str| generate(&d, &["--temperature", "2", "--count", "5", "--seed", seed]);
+    assert_ne!(sampled("1"), sampled("2"), "sampling ignored its seed");
+    // A bad section is one clear error naming it.
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(&bad, "[decode]\nlength = 0\n").unwrap();
+    let run = common::cli::train_tiny(
+        "lm",
+        "names",
+        &tmp.path().join("bad").display().to_string(),
+        &["--config", &bad.display().to_string()],
+    );
+    failed(&run);
+    assert!(run.stderr.contains("decode.length"), "{}", run.stderr);
+}

@@ -125,7 +125,8 @@ pub struct GenerateArgs {
     /// The most probable token at every step.
     #[arg(long, conflicts_with_all = ["beam", "temperature", "top_k", "top_p"])]
     greedy: bool,
-    /// Sampling temperature (sampling is the default search).
+    /// Sampling temperature (sampling is the default search, unless the
+    /// model's saved `decode` section says otherwise).
     #[arg(long, value_name = "T")]
     temperature: Option<f64>,
     /// Sample from the K most probable tokens.
@@ -137,8 +138,8 @@ pub struct GenerateArgs {
     /// Beam search with N beams, ranked by log-probability (no length penalty).
     #[arg(long, value_name = "N", conflicts_with_all = ["temperature", "top_k", "top_p"], value_parser = beam_width)]
     beam: Option<usize>,
-    /// Tokens to generate at most (default 30 for a line model, 200 for a
-    /// stream), at most 1,000,000. Greedy decoding and sampling print each
+    /// Tokens to generate at most (default: the model's `decode.length`,
+    /// else 30 for a line model, 200 for a stream), at most 1,000,000. Greedy decoding and sampling print each
     /// token as it comes when one text is generated without --json; beam
     /// search prints its texts at the end.
     #[arg(long, value_name = "N")]
@@ -293,9 +294,12 @@ fn generate(a: GenerateArgs, g: &Globals) -> Result<ExitCode> {
             unknown.join(" ")
         );
     }
-    let search = match (a.greedy, a.beam) {
-        (true, _) => Search::Greedy,
-        (false, Some(size)) => Search::Beam(BeamOptions {
+    // The model's saved defaults, each flag overriding what it names.
+    let saved = model.decode_config()?;
+    let sampling_flags = a.temperature.is_some() || a.top_k.is_some() || a.top_p.is_some();
+    let search = match (a.greedy, a.beam, saved.search) {
+        (true, _, _) => Search::Greedy,
+        (false, Some(size), _) => Search::Beam(BeamOptions {
             size,
             // Ranked by the text's own log-probability, as `lm generate`
             // always has: GNMT's length penalty is a translation setting,
@@ -303,16 +307,25 @@ fn generate(a: GenerateArgs, g: &Globals) -> Result<ExitCode> {
             alpha: 0.0,
             n_best: a.count.min(size),
         }),
-        (false, None) => Search::Sample {
-            options: SampleOptions {
-                temperature: a
-                    .temperature
-                    .unwrap_or(SampleOptions::default().temperature),
-                top_k: a.top_k,
-                top_p: a.top_p,
-            },
-            seed: g.seed,
-        },
+        (false, None, Search::Beam(options)) if !sampling_flags => Search::Beam(BeamOptions {
+            n_best: a.count.min(options.size),
+            ..options
+        }),
+        (false, None, Search::Greedy) if !sampling_flags => Search::Greedy,
+        (false, None, saved_search) => {
+            let (options, seed) = match saved_search {
+                Search::Sample { options, seed } => (options, seed),
+                _ => (SampleOptions::default(), g.seed),
+            };
+            Search::Sample {
+                options: SampleOptions {
+                    temperature: a.temperature.unwrap_or(options.temperature),
+                    top_k: a.top_k.or(options.top_k),
+                    top_p: a.top_p.or(options.top_p),
+                },
+                seed: g.seed_flag.unwrap_or(seed),
+            }
+        }
     };
     if let Some(n) = a.length
         && n > MAX_LENGTH
@@ -325,7 +338,7 @@ fn generate(a: GenerateArgs, g: &Globals) -> Result<ExitCode> {
         prime: a.prime.clone(),
         condition: a.condition.clone(),
         search,
-        length: a.length.unwrap_or(if model.is_stream() { 200 } else { 30 }),
+        length: a.length.unwrap_or(saved.length_for(model.is_stream())),
         count: a.count,
     };
     // One text by greedy decoding or sampling: printed token by token, so a

@@ -24,6 +24,7 @@ use candle_core::Tensor;
 use serde::Serialize;
 
 use super::data::tokens;
+use super::decoding::LmDecodeConfig;
 use super::model::{LanguageModel, LmMemory};
 use super::recipe::{SavedLm, load_model};
 use crate::decode::{self, Decoding, Hypothesis, LengthLimit, Masked, Search, Specials};
@@ -83,6 +84,13 @@ impl Generator {
             vocab,
             saved,
         })
+    }
+
+    /// How the model decodes when nothing says otherwise (its saved `decode`
+    /// section, checked).
+    pub fn decode_config(&self) -> Result<LmDecodeConfig> {
+        self.saved.decode.validate()?;
+        Ok(self.saved.decode)
     }
 
     /// Whether the model was trained on one stream (no end of text).

@@ -5,6 +5,7 @@
 
 mod batch;
 pub mod data;
+mod decoding;
 mod generate;
 mod model;
 mod recipe;
@@ -12,6 +13,7 @@ mod scheduled_sampling;
 mod task;
 
 pub use batch::{EncodedLine, LmBatch, LmData, LmSpecials};
+pub use decoding::LmDecodeConfig;
 pub use generate::{GenerateConfig, Generated, Generator, MAX_LENGTH};
 pub use model::{LanguageModel, LmConfig, LmMemory, LmState};
 pub use recipe::{EvalReport, LmRunConfig, SavedLm, TrainReport, evaluate, load_model, train};

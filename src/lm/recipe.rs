@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::batch::{EncodedLine, LmData, LmSpecials};
 use super::data::{self, Line, LmDataConfig, Splits};
+use super::decoding::LmDecodeConfig;
 use super::model::{LanguageModel, LmConfig};
 use super::task::{LmTask, TaskConfig, score};
 use crate::data::Resolver;
@@ -46,6 +47,8 @@ pub struct LmRunConfig {
     pub train: TrainConfig,
     /// Batching, truncated BPTT, scheduled sampling.
     pub task: TaskConfig,
+    /// How `lm generate` decodes the trained model by default.
+    pub decode: LmDecodeConfig,
 }
 
 impl LmRunConfig {
@@ -54,7 +57,8 @@ impl LmRunConfig {
     pub fn validate(&self) -> Result<()> {
         self.train.validate()?;
         self.task.validate()?;
-        self.data.validate()
+        self.data.validate()?;
+        self.decode.validate()
     }
 }
 
@@ -77,6 +81,7 @@ impl Default for LmRunConfig {
                 ..TrainConfig::default()
             },
             task: TaskConfig::default(),
+            decode: LmDecodeConfig::default(),
         }
     }
 }
@@ -95,6 +100,10 @@ pub struct SavedLm {
     pub conditions: Vec<String>,
     /// Evaluation settings.
     pub task: TaskConfig,
+    /// Generation defaults (absent from models saved before the section:
+    /// its default, the sampling those were always generated with).
+    #[serde(default)]
+    pub decode: LmDecodeConfig,
 }
 
 /// Loads the model, vocabulary and description in `dir`.
@@ -242,6 +251,7 @@ pub fn train(cfg: &LmRunConfig, run: &RunOptions) -> Result<TrainReport> {
                 stream,
                 conditions: conditions.clone(),
                 task: cfg.task.clone(),
+                decode: cfg.decode,
             },
         )?;
         dir.write_vocab("vocab.json", &vocab)?;
