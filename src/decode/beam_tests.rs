@@ -5,7 +5,7 @@ use candle_core::{Device, Tensor};
 
 use super::*;
 use crate::Error;
-use crate::decode::toy::{self, Script, Toy};
+use crate::decode::toy::{self, Script, Toy, pick};
 use crate::decode::{GreedyConfig, Step, greedy};
 
 const SOS: u32 = 0;
@@ -21,14 +21,6 @@ struct Seeds(Vec<u64>);
 /// Tokens fed so far (after `<sos>`): the state of [`Tree`].
 #[derive(Clone, Debug)]
 struct Prefixes(Vec<Vec<u32>>);
-
-fn pick<T: Clone>(rows: &[T], idx: &Tensor) -> Result<Vec<T>> {
-    Ok(idx
-        .to_vec1::<u32>()?
-        .into_iter()
-        .map(|i| rows[i as usize].clone())
-        .collect())
-}
 
 impl Batched for Seeds {
     fn batch_size(&self) -> usize {

@@ -207,7 +207,8 @@ pub(crate) mod toy {
     #[derive(Clone, Debug)]
     pub struct Count(pub Vec<usize>);
 
-    fn pick<T: Clone>(rows: &[T], idx: &Tensor) -> Result<Vec<T>> {
+    /// The rows of `rows` that `idx` names, in its order (a `select`).
+    pub fn pick<T: Clone>(rows: &[T], idx: &Tensor) -> Result<Vec<T>> {
         Ok(idx
             .to_vec1::<u32>()?
             .into_iter()
