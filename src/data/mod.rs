@@ -12,6 +12,7 @@ pub mod download;
 mod filter;
 mod labelled;
 mod pairs;
+mod parallel;
 mod pyrandom;
 mod registry;
 mod resolve;
@@ -33,6 +34,7 @@ pub use labelled::{
     kept_indices, read_labelled, read_labelled_rows, read_labelled_with, reader as labelled_reader,
 };
 pub use pairs::{Pair, PairReader, read_pairs, reader as pair_reader};
+pub use parallel::read_parallel;
 pub use pyrandom::{PyRandom, python_shuffled};
 pub use registry::{ClassifyDefaults, DATASETS, DataFormat, DatasetInfo, TestSet, lookup};
 pub use resolve::{Resolved, Resolver};
