@@ -513,6 +513,28 @@ fn pairs_tsv() {
     });
 }
 
+/// A parallel corpus as two files: the input's first part is the source
+/// file, the rest (after the first NUL, or its second half) the target.
+#[test]
+fn parallel_files() {
+    let mut seed = dataset_head("multi30k/val.de.gz", 20);
+    seed.push(0);
+    seed.extend(dataset_head("multi30k/val.en.gz", 20));
+    let seeds = vec![seed, b"eins\r\nzwei\x00one\ntwo\nthree\n".to_vec()];
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, tgt) = (tmp.path().join("src"), tmp.path().join("tgt"));
+    fuzz("parallel_files", &seeds, |input| {
+        let cut = input
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(input.len() / 2);
+        let rest = input.get(cut + 1..).unwrap_or_default();
+        std::fs::write(&src, &input[..cut]).unwrap();
+        std::fs::write(&tgt, rest).unwrap();
+        outcome(attend::data::read_parallel(&src, &tgt))
+    });
+}
+
 fn labelled_run(input: &[u8], formats: &[LabelledFormat]) -> Outcome {
     let mut any_ok = false;
     for fmt in formats {
