@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use attend::decode::{BeamOptions, SampleOptions, Search};
+use attend::decode::{BeamOptions, Search};
 use attend::lm::{self, LmRunConfig};
 use attend::lm::{GenerateConfig, Generator, MAX_LENGTH};
 use attend::text::Level;
@@ -15,7 +15,7 @@ use clap::{Args, Subcommand};
 
 use super::Globals;
 use super::common::TrainRun;
-use super::flags::{DataFlags, LevelArg, ModelFlags, TrainFlags, beam_width};
+use super::flags::{DataFlags, LevelArg, ModelFlags, TrainFlags, beam_width, sampling};
 
 /// Language-model commands.
 #[derive(Debug, Subcommand)]
@@ -312,20 +312,7 @@ fn generate(a: GenerateArgs, g: &Globals) -> Result<ExitCode> {
             ..options
         }),
         (false, None, Search::Greedy) if !sampling_flags => Search::Greedy,
-        (false, None, saved_search) => {
-            let (options, seed) = match saved_search {
-                Search::Sample { options, seed } => (options, seed),
-                _ => (SampleOptions::default(), g.seed),
-            };
-            Search::Sample {
-                options: SampleOptions {
-                    temperature: a.temperature.unwrap_or(options.temperature),
-                    top_k: a.top_k.or(options.top_k),
-                    top_p: a.top_p.or(options.top_p),
-                },
-                seed: g.seed_flag.unwrap_or(seed),
-            }
-        }
+        (false, None, saved_search) => sampling(saved_search, (a.temperature, a.top_k, a.top_p), g),
     };
     if let Some(n) = a.length
         && n > MAX_LENGTH

@@ -77,13 +77,10 @@ pub enum KernelArg {
     Reference,
 }
 
-/// The seed of a run that names none (the training configs' default too).
-pub const DEFAULT_SEED: u64 = 42;
-
 /// Global settings every command shares.
 #[derive(Clone, Copy, Debug)]
 pub struct Globals {
-    /// Seed for everything random (`--seed`, else [`DEFAULT_SEED`]).
+    /// Seed for everything random (`--seed`, else [`attend::train::DEFAULT_SEED`]).
     pub seed: u64,
     /// `--seed` as given: training applies it over a config file's or a
     /// resumed run's seed only when it was given.
@@ -104,7 +101,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         KernelArg::Reference => attend::nn::Kernel::Reference,
     });
     let globals = Globals {
-        seed: cli.seed.unwrap_or(DEFAULT_SEED),
+        seed: cli.seed.unwrap_or(attend::train::DEFAULT_SEED),
         seed_flag: cli.seed,
         threads,
     };

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use attend::data::TextLines;
-use attend::decode::{BeamOptions, SampleOptions, Search};
+use attend::decode::{BeamOptions, Search};
 use attend::seq2seq::{self, held_out};
 use attend::seq2seq::{
     DecodeConfig, DecoderKind, TranslateConfig, Translation, Translator, import_tutorial,
@@ -20,7 +20,7 @@ use clap::{Args, Subcommand};
 
 use super::Globals;
 use super::common::TrainRun;
-use super::flags::{DataFlags, RnnFlags, TrainFlags, beam_width};
+use super::flags::{DataFlags, RnnFlags, TrainFlags, beam_width, sampling};
 
 /// Translation commands.
 #[derive(Debug, Subcommand)]
@@ -275,18 +275,7 @@ fn decode_config(
     let search = if s.greedy {
         Search::Greedy
     } else if s.sample || (!beam_knob && matches!(saved.search, Search::Sample { .. })) {
-        let (base, seed) = match saved.search {
-            Search::Sample { options, seed } => (options, seed),
-            _ => (SampleOptions::default(), g.seed),
-        };
-        Search::Sample {
-            options: SampleOptions {
-                temperature: s.temperature.unwrap_or(base.temperature),
-                top_k: s.top_k.or(base.top_k),
-                top_p: s.top_p.or(base.top_p),
-            },
-            seed: g.seed_flag.unwrap_or(seed),
-        }
+        sampling(saved.search, (s.temperature, s.top_k, s.top_p), g)
     } else if beam_knob || matches!(saved.search, Search::Beam(_)) {
         let base = match saved.search {
             Search::Beam(options) => options,

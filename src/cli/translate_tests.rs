@@ -5,6 +5,7 @@
 use clap::Parser;
 
 use super::*;
+use attend::decode::SampleOptions;
 
 /// The search flags as `translate run` takes them.
 #[derive(Debug, Parser)]
@@ -17,7 +18,7 @@ struct Flags {
 
 fn globals(seed_flag: Option<u64>) -> Globals {
     Globals {
-        seed: seed_flag.unwrap_or(super::super::DEFAULT_SEED),
+        seed: seed_flag.unwrap_or(attend::train::DEFAULT_SEED),
         seed_flag,
         threads: 1,
     }
@@ -126,7 +127,7 @@ fn another_search_starts_from_its_defaults() {
         resolve(&["--sample"], &DecodeConfig::beam(), None).search,
         Search::Sample {
             options: SampleOptions::default(),
-            seed: super::super::DEFAULT_SEED,
+            seed: attend::train::DEFAULT_SEED,
         }
     );
     // The beam width is checked where a config file's is, before any loading.

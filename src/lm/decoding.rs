@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::generate::MAX_LENGTH;
 use crate::decode::{SampleOptions, Search};
+use crate::train::DEFAULT_SEED;
 use crate::{Error, Result};
 
 /// A language model's generation defaults.
@@ -27,7 +28,7 @@ impl Default for LmDecodeConfig {
         LmDecodeConfig {
             search: Search::Sample {
                 options: SampleOptions::default(),
-                seed: 42,
+                seed: DEFAULT_SEED,
             },
             length: None,
         }

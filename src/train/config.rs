@@ -13,6 +13,9 @@ use super::optim::OptimizerConfig;
 use super::schedule::ScheduleConfig;
 use crate::{Error, Result};
 
+/// The seed of a run that names none: training's, and sampling's.
+pub const DEFAULT_SEED: u64 = 42;
+
 /// How to train: the `train` section of every task's config.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -66,7 +69,7 @@ impl Default for TrainConfig {
             checkpoint_every: 0,
             validate_every_steps: 0,
             time_limit_minutes: None,
-            seed: 42,
+            seed: DEFAULT_SEED,
         }
     }
 }

@@ -28,7 +28,7 @@ mod trainer;
 
 pub use checkpoint::TrainerState;
 pub use clip::{clip_grad_norm, clip_grad_norm_rows};
-pub use config::TrainConfig;
+pub use config::{DEFAULT_SEED, TrainConfig};
 pub use early_stop::{Decision, EarlyStopping, EarlyStoppingConfig, EarlyStoppingState};
 pub use history::{EpochRecord, History, Metrics};
 pub use lock::DirLock;
