@@ -64,7 +64,7 @@ fn small_translator(tmp: &Path) -> PathBuf {
     ok(&run);
     assert!(
         run.stderr
-            .contains("1 pairs with a side longer than max_len = 100 tokens skipped"),
+            .contains("1 pairs with a side longer than max_len = 100 words skipped"),
         "{}",
         run.stderr
     );

@@ -9,7 +9,7 @@ use std::path::Path;
 use attend::data::Pair;
 use attend::nn::{Cell, ParamStore};
 use attend::seq2seq::{
-    DecodeConfig, DecoderKind, Normalization, Seq2Seq, Seq2SeqConfig, TextConfig, Translator,
+    DecodeConfig, DecoderKind, Normalization, Seq2Seq, Seq2SeqConfig, Text, TextConfig, Translator,
 };
 use attend::text::{Vocab, VocabConfig};
 use attend::train::ModelDir;
@@ -60,10 +60,11 @@ fn translator(kind: DecoderKind, cell: Cell, bidirectional: bool) -> Translator 
         .for_inference()
         .var_builder(DType::F32, &Device::Cpu);
     let model = Seq2Seq::new(&cfg, vb).unwrap();
-    let text = TextConfig {
+    let text = Text::plain(TextConfig {
         normalize: Normalization::None,
-        src_eos: true,
-    };
+        ..TextConfig::default()
+    })
+    .unwrap();
     Translator::new(model, store, src, tgt, text).unwrap()
 }
 

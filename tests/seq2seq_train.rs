@@ -10,7 +10,7 @@ use std::time::Instant;
 use attend::data::{BatchConfig, Pair, TutorialFilter, read_pairs};
 use attend::nn::{Cell, ParamStore, Rebuild};
 use attend::seq2seq::{
-    DecodeConfig, DecoderKind, Example, Normalization, Seq2Seq, Seq2SeqConfig, TaskConfig,
+    DecodeConfig, DecoderKind, Example, Normalization, Seq2Seq, Seq2SeqConfig, TaskConfig, Text,
     TextConfig, TranslationTask, Translator,
 };
 use attend::text::{Vocab, VocabConfig, normalize_string};
@@ -43,12 +43,12 @@ struct Setup {
 fn setup(
     train: &[Pair],
     valid: &[Pair],
-    text: &TextConfig,
+    text: &Text,
     model: Seq2SeqConfig,
     task: &TaskConfig,
 ) -> Setup {
     let side = |f: fn(&Pair) -> &str| -> Vocab {
-        let toks = train.iter().flat_map(|p| text.tokens(f(p)));
+        let toks = train.iter().flat_map(|p| text.src_tokens(f(p)).unwrap());
         Vocab::build(toks, &VocabConfig::default()).unwrap()
     };
     let src_vocab = side(|p| &p.src);
@@ -75,7 +75,7 @@ fn setup(
         valid: va,
         seed: 3,
     };
-    let task = TranslationTask::new(parts, tgt_vocab.clone(), task).unwrap();
+    let task = TranslationTask::new(parts, tgt_vocab.clone(), text.clone(), task).unwrap();
     let translator = Translator::new(model, store, src_vocab, tgt_vocab, text.clone()).unwrap();
     Setup { task, translator }
 }
@@ -98,10 +98,11 @@ fn train_config(epochs: usize, lr: f64) -> TrainConfig {
 #[test]
 fn learns_to_reverse_and_survives_a_round_trip() {
     let started = Instant::now();
-    let text = TextConfig {
+    let text = Text::plain(TextConfig {
         normalize: Normalization::None,
-        src_eos: true,
-    };
+        ..TextConfig::default()
+    })
+    .unwrap();
     let model = Seq2SeqConfig {
         embed: 32,
         hidden: 64,
@@ -186,10 +187,11 @@ fn weights(store: &ParamStore) -> Vec<(String, Vec<u32>)> {
 
 #[test]
 fn scheduled_sampling_with_dropout_resumes_bit_for_bit() {
-    let text = TextConfig {
+    let text = Text::plain(TextConfig {
         normalize: Normalization::None,
-        src_eos: true,
-    };
+        ..TextConfig::default()
+    })
+    .unwrap();
     let model = Seq2SeqConfig {
         embed: 16,
         hidden: 16,
@@ -246,10 +248,11 @@ fn scheduled_sampling_with_dropout_resumes_bit_for_bit() {
 
 #[test]
 fn sharded_gradients_equal_the_whole_batch_gradient() {
-    let text = TextConfig {
+    let text = Text::plain(TextConfig {
         normalize: Normalization::None,
-        src_eos: true,
-    };
+        ..TextConfig::default()
+    })
+    .unwrap();
     let model = Seq2SeqConfig {
         embed: 16,
         hidden: 16,
@@ -344,7 +347,7 @@ fn loss_falls_on_tutorial_eng_fra_pairs() {
         label_smoothing: 0.1,
         ..TaskConfig::default()
     };
-    let s = setup(train, valid, &TextConfig::tutorial(), model, &task);
+    let s = setup(train, valid, &Text::tutorial(), model, &task);
     let tmp = tempfile::tempdir().unwrap();
     let dir = ModelDir::create(tmp.path()).unwrap();
     let summary = Trainer::new(train_config(5, 0.01), dir)

@@ -135,6 +135,13 @@ pub struct Seq2SeqConfig {
     /// Share the target embedding matrix with the output layer's weight
     /// (Press & Wolf, 2017); needs `embed == hidden`.
     pub tie_embeddings: bool,
+    /// Share one embedding matrix between source and target (a joint
+    /// vocabulary, `src_vocab == tgt_vocab`); with `tie_embeddings` too,
+    /// the three-way tying of Press & Wolf (2017), as OpenNMT's
+    /// `share_embeddings` + `share_decoder_embeddings`. The matrix is
+    /// `decoder.embedding.weight`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub share_embeddings: bool,
     /// The padding id of both vocabularies: its embedding row starts at zero
     /// and gets no gradient. `None` for vocabularies without `<pad>`.
     pub pad_id: Option<u32>,
@@ -159,6 +166,7 @@ impl Default for Seq2SeqConfig {
             input_feeding: true,
             max_length: None,
             tie_embeddings: false,
+            share_embeddings: false,
             pad_id: Some(0),
         }
     }
@@ -185,6 +193,7 @@ impl Seq2SeqConfig {
             input_feeding: true,
             max_length: Some(max_length),
             tie_embeddings: false,
+            share_embeddings: false,
             pad_id: None,
         }
     }
@@ -219,6 +228,12 @@ impl Seq2SeqConfig {
                 "tie_embeddings needs embed == hidden (the output layer reads \
                  hidden-sized vectors), got embed {} and hidden {}",
                 self.embed, self.hidden
+            ));
+        }
+        if self.share_embeddings && self.src_vocab != self.tgt_vocab {
+            return bad(format!(
+                "share_embeddings needs one joint vocabulary (--joint-vocab), got {} source and {} target entries",
+                self.src_vocab, self.tgt_vocab
             ));
         }
         match (self.decoder, self.max_length) {

@@ -20,14 +20,16 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    /// Builds the encoder `cfg` describes under `vb` (usually `vb.pp("encoder")`).
-    pub fn new(cfg: &Seq2SeqConfig, vb: VarBuilder) -> Result<Self> {
+    /// Builds the encoder `cfg` describes under `vb` (usually
+    /// `vb.pp("encoder")`), its embedding table under `embedding` (usually
+    /// `vb.pp("embedding")`; the decoder's for shared embeddings).
+    pub fn new(cfg: &Seq2SeqConfig, vb: VarBuilder, embedding: VarBuilder) -> Result<Self> {
         let embedding = Embedding::new(
             &EmbeddingConfig {
                 padding_idx: cfg.pad_id.map(|p| p as usize),
                 ..EmbeddingConfig::new(cfg.src_vocab, cfg.embed)
             },
-            vb.pp("embedding"),
+            embedding,
         )?;
         Ok(Encoder {
             embedding,

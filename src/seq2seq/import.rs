@@ -22,7 +22,7 @@ use candle_core::Device;
 use serde::Deserialize;
 
 use super::weights::load_model;
-use super::{Seq2SeqConfig, TextConfig, Translator};
+use super::{Seq2SeqConfig, Text, Translator};
 use crate::text::{Specials, Vocab};
 use crate::train::{read_json, read_tensors};
 use crate::{Error, Result};
@@ -96,5 +96,5 @@ pub fn import_tutorial(weights: &Path, vocab: &Path) -> Result<Translator> {
         .map(|(n, t)| (our_name(&n), t))
         .collect();
     let (model, params) = load_model(&cfg, tensors, &device, weights, &tutorial_name)?;
-    Translator::new(model, params, src_vocab, tgt_vocab, TextConfig::tutorial())
+    Translator::new(model, params, src_vocab, tgt_vocab, Text::tutorial())
 }

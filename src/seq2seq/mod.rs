@@ -19,6 +19,7 @@
 
 mod bridge;
 mod config;
+mod data;
 mod decoder;
 mod encoder;
 pub mod fused_step;
@@ -39,16 +40,18 @@ mod weights;
 
 pub use bridge::{Bridge, BridgeConfig};
 pub use config::{DecoderKind, Seq2SeqConfig};
+pub use data::{
+    DEFAULT_MAX_LEN, MAX_MAX_LEN, MULTI30K, PairDataConfig, PairSource, PairSources, PreparedPairs,
+    held_out, load_pairs, prepare,
+};
 pub use decoder::{Advance, Decoder};
 pub use encoder::Encoder;
 pub use import::import_tutorial;
 pub use memory::{DecoderState, Memory};
 pub use model::{Seq2Seq, masked_loss};
-pub use recipe::{
-    DEFAULT_MAX_LEN, EvalReport, MAX_MAX_LEN, PairDataConfig, PreparedPairs, TrainReport,
-    TranslateConfig, build_vocabs, evaluate, held_out, is_tutorial, load_pairs, prepare, train,
-};
+pub use recipe::{TrainReport, TranslateConfig, build_vocabs, is_tutorial, learn_text, train};
+pub use score::{EvalReport, evaluate};
 pub use task::{Example, TaskConfig, TranslationTask};
-pub use text::{Normalization, TextConfig};
+pub use text::{Normalization, Text, TextConfig, Tokenization};
 pub use translator::{DecodeConfig, Translation, Translator};
 pub use weights::load_model;

@@ -54,9 +54,14 @@ impl Seq2Seq {
             encoder_hidden: cfg.hidden,
             decoder_hidden: cfg.hidden,
         };
+        // Asking twice for one name hands out the same variable.
+        let embedding = match cfg.share_embeddings {
+            true => vb.pp("decoder").pp("embedding"),
+            false => vb.pp("encoder").pp("embedding"),
+        };
         Ok(Seq2Seq {
             cfg: cfg.clone(),
-            encoder: Encoder::new(cfg, vb.pp("encoder"))?,
+            encoder: Encoder::new(cfg, vb.pp("encoder"), embedding)?,
             bridge: Bridge::new(&bridge, vb.pp("bridge"))?,
             decoder: Decoder::new(cfg, vb.pp("decoder"))?,
             device: vb.device().clone(),

@@ -1,90 +1,29 @@
 //! A whole translation run, from a dataset name to a trained model directory,
 //! and its evaluation: what `attend translate train|eval` do, as library calls.
 //!
-//! Data flow (DESIGN §2): read pairs → optional reverse → normalise (the
-//! lesson's `normalizeString` when the tutorial filter is on) → filter →
-//! split → vocabularies from the training split only → encode → train with
-//! [`Trainer`] → the model directory holds `config.json`, both vocabularies,
+//! Data flow (DESIGN §2): read pairs ([`super::data`]: a dataset, parallel
+//! files, official splits) → optional reverse → normalise and filter →
+//! split where no held-out files are given → tokenisers and vocabularies
+//! from the training split only → encode → train with [`Trainer`] → the
+//! model directory holds `config.json`, both vocabularies (and tokenisers),
 //! the weights, the held-out pairs (`valid.tsv`, `test.tsv`) and `data.json`.
-//!
-//! The split shuffles pair indices with Python's `random.Random(seed)` and
-//! takes the test set first, then the validation set: with the defaults this
-//! is exactly the 1,059-pair test set of the PyTorch reference scripts in
-//! `shared/bench`, so their scores and ours are on the same sentences.
-
-use std::io::Write;
-use std::path::Path;
-use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::score::score;
+use super::data::{DEFAULT_MAX_LEN, PairDataConfig, prepare, write_pairs};
 use super::task::{Example, TaskConfig, TranslationTask};
 use super::{
-    DecodeConfig, DecoderKind, Normalization, Seq2Seq, Seq2SeqConfig, TextConfig, Translator,
+    DecodeConfig, DecoderKind, Normalization, Seq2Seq, Seq2SeqConfig, Text, TextConfig, Translator,
 };
-use crate::data::BatchConfig;
-use crate::data::{Pair, PairFilter, PairFilterConfig, Resolver, python_shuffled, read_pairs};
+use crate::data::{BatchConfig, Pair, Resolver};
 use crate::nn::ParamStore;
-use crate::text::{Specials, Vocab, VocabConfig};
+use crate::text::{Specials, SubwordConfig, Subwords, Vocab, VocabConfig};
 use crate::train::TRAIN_CONFIG;
 use crate::train::{
     AdamConfig, Goal, ModelDir, OptimizerConfig, RunOptions, ScheduleConfig, Start, Summary,
     TaskParts, TrainConfig, Trainer,
 };
 use crate::{Error, Result};
-
-/// The `data` section: which pairs, prepared how, split how.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PairDataConfig {
-    /// A dataset name (`eng-fra`) or a path to a TSV of pairs.
-    pub dataset: String,
-    /// Swap the columns (the lesson translates French → English).
-    pub reverse: bool,
-    /// The lesson's pipeline: `normalizeString` and `filterPair` (English
-    /// prefixes, fewer than `max_len` words a side).
-    pub tutorial_filter: bool,
-    /// Longest sentence kept: the lesson's `MAX_LENGTH` (words < max_len)
-    /// with the tutorial filter, else at most `max_len` tokens a side
-    /// (default [`DEFAULT_MAX_LEN`]); longer pairs are skipped and counted.
-    pub max_len: Option<usize>,
-    /// Fraction of pairs held out for the final test.
-    pub test_fraction: f64,
-    /// Fraction of pairs held out for validation (model selection).
-    pub valid_fraction: f64,
-    /// Seed of the split's shuffle (Python's `random.Random(seed)`).
-    pub split_seed: u64,
-    /// Words seen fewer times in the training split become `<unk>`.
-    pub min_freq: u64,
-}
-
-impl Default for PairDataConfig {
-    fn default() -> Self {
-        PairDataConfig {
-            dataset: "eng-fra".into(),
-            reverse: false,
-            tutorial_filter: false,
-            max_len: None,
-            test_fraction: 0.1,
-            valid_fraction: 0.05,
-            split_seed: 42,
-            min_freq: 1,
-        }
-    }
-}
-
-/// The most tokens a side of a training pair has unless `data.max_len`
-/// says otherwise: longer pairs are skipped (with a count), as OpenNMT's
-/// `src_seq_length`/`tgt_seq_length` and JoeyNMT's `max_sent_length` do,
-/// since one runaway line (a missing newline, a whole document) would
-/// otherwise set the padded size of its batch and the memory of the run.
-/// No pair of the bundled datasets is this long.
-pub const DEFAULT_MAX_LEN: usize = 100;
-
-/// The largest `data.max_len`: pairs this long already need gigabytes of
-/// activations a batch.
-pub const MAX_MAX_LEN: usize = 10_000;
 
 /// Everything `attend translate train` needs: one TOML file's sections.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -166,24 +105,7 @@ impl Default for TranslateConfig {
 impl TranslateConfig {
     /// Checks every section and the rules between them.
     pub fn validate(&self) -> Result<()> {
-        let d = &self.data;
-        let held_out = d.test_fraction + d.valid_fraction;
-        if !(0.0..1.0).contains(&d.test_fraction)
-            || !(0.0..1.0).contains(&d.valid_fraction)
-            || held_out >= 1.0
-        {
-            return Err(Error::Config(format!(
-                "data.test_fraction and data.valid_fraction must be in [0, 1) and leave pairs to train on (got {} and {})",
-                d.test_fraction, d.valid_fraction
-            )));
-        }
-        if let Some(m) = d.max_len
-            && !(1..=MAX_MAX_LEN).contains(&m)
-        {
-            return Err(Error::Config(format!(
-                "data.max_len (--max-len) must be in 1..={MAX_MAX_LEN}, got {m}: a batch is as wide as its longest pair"
-            )));
-        }
+        self.data.validate()?;
         if self.model.decoder == DecoderKind::Tutorial && self.model.max_length.is_none() {
             return Err(Error::Config(
                 "the tutorial decoder needs model.max_length (the lesson uses 10)".into(),
@@ -196,100 +118,73 @@ impl TranslateConfig {
 
     /// The text pipeline these settings imply.
     pub fn text(&self) -> TextConfig {
-        match self.data.tutorial_filter {
-            true => TextConfig::tutorial(),
-            false => TextConfig::default(),
-        }
+        self.data.text()
     }
 }
 
-/// Prepared pairs: normalised, filtered and split.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct PreparedPairs {
-    /// Pairs read from the file.
-    pub read: usize,
-    /// Pairs the filters dropped (too long; with the tutorial filter also
-    /// those without an English prefix).
-    pub skipped: usize,
-    /// Training pairs.
-    pub train: Vec<Pair>,
-    /// Validation pairs.
-    pub valid: Vec<Pair>,
-    /// Test pairs.
-    pub test: Vec<Pair>,
-}
-
-/// Reads, reverses, normalises and filters the pairs of `data` (no split).
-pub fn load_pairs(data: &PairDataConfig, text: &TextConfig) -> Result<(usize, Vec<Pair>)> {
-    let resolved = Resolver::from_env().resolve(&data.dataset)?;
-    let raw = read_pairs(&resolved.path)?;
-    let read = raw.len();
-    let filter = PairFilter::new(&PairFilterConfig {
-        tutorial: data.tutorial_filter,
-        reverse: data.reverse,
-        // Training caps the length even when not told to (see
-        // DEFAULT_MAX_LEN); the lesson's filter has a limit of its own.
-        max_len: match data.tutorial_filter {
-            true => data.max_len,
-            false => Some(data.max_len.unwrap_or(DEFAULT_MAX_LEN)),
-        },
-    });
-    let kept = raw
-        .into_iter()
-        .map(|p| if data.reverse { p.reversed() } else { p })
-        .map(|p| Pair::new(text.normalize(&p.src), text.normalize(&p.tgt)))
-        .filter(|p| filter.keep(p))
-        .collect();
-    Ok((read, kept))
-}
-
-/// [`load_pairs`], then the seeded split (test first, then validation).
-pub fn prepare(data: &PairDataConfig, text: &TextConfig) -> Result<PreparedPairs> {
-    let (read, pairs) = load_pairs(data, text)?;
-    let n = pairs.len();
-    let n_test = (n as f64 * data.test_fraction).floor() as usize;
-    let n_valid = (n as f64 * data.valid_fraction).floor() as usize;
-    if n_test + n_valid >= n || n_test == 0 || n_valid == 0 {
-        return Err(Error::Config(format!(
-            "{}: {n} of {read} pairs left after filtering, too few for a test split ({} of them), a validation split ({}) and pairs to train on: give more pairs, loosen the filters (--max-len) or raise data.test_fraction/data.valid_fraction",
-            data.dataset, data.test_fraction, data.valid_fraction
-        )));
-    }
-    let order = python_shuffled(n, data.split_seed);
-    let pick = |range: std::ops::Range<usize>| -> Vec<Pair> {
-        order[range].iter().map(|&i| pairs[i].clone()).collect()
-    };
-    Ok(PreparedPairs {
-        read,
-        skipped: read - n,
-        test: pick(0..n_test),
-        valid: pick(n_test..n_test + n_valid),
-        train: pick(n_test + n_valid..n),
-    })
-}
-
-/// Builds the source and target vocabularies from training pairs.
-pub fn build_vocabs(train: &[Pair], text: &TextConfig, min_freq: u64) -> Result<(Vocab, Vocab)> {
-    let cfg = VocabConfig {
+fn vocab_config(min_freq: u64) -> VocabConfig {
+    VocabConfig {
         min_freq,
         max_size: None,
         specials: Specials::standard(),
-    };
-    let src = Vocab::build(train.iter().flat_map(|p| text.tokens(&p.src)), &cfg)?;
-    let tgt = Vocab::build(train.iter().flat_map(|p| text.tokens(&p.tgt)), &cfg)?;
+    }
+}
+
+/// Every source and every target token of `train`, in order.
+fn tokens_of(train: &[Pair], text: &Text) -> Result<(Vec<String>, Vec<String>)> {
+    let (mut src, mut tgt) = (Vec::new(), Vec::new());
+    for p in train {
+        src.extend(text.src_tokens(&p.src)?);
+        tgt.extend(text.tgt_tokens(&p.tgt)?);
+    }
     Ok((src, tgt))
 }
 
-/// Writes pairs as `src<TAB>tgt` lines.
-fn write_pairs(dir: &ModelDir, name: &str, pairs: &[Pair]) -> Result<()> {
-    let mut out = Vec::new();
-    for p in pairs {
-        // Normalised text has no tabs or newlines; guard anyway so the file
-        // always reads back as the same pairs.
-        let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
-        writeln!(out, "{}\t{}", clean(&p.src), clean(&p.tgt)).map_err(|e| Error::io(name, e))?;
+/// Builds the source and target vocabularies from training pairs.
+pub fn build_vocabs(train: &[Pair], text: &Text, min_freq: u64) -> Result<(Vocab, Vocab)> {
+    let cfg = vocab_config(min_freq);
+    let (src, tgt) = tokens_of(train, text)?;
+    Ok((Vocab::build(src, &cfg)?, Vocab::build(tgt, &cfg)?))
+}
+
+/// The text pipeline and vocabularies of a fresh run: the learnt
+/// tokenisers (one for both languages with `joint_vocab`) trained on the
+/// training split's normalised text, vocabularies of their pieces (one
+/// shared vocabulary when joint), or the lessons' whitespace vocabularies.
+pub fn learn_text(data: &PairDataConfig, train: &[Pair]) -> Result<(Text, Vocab, Vocab)> {
+    let cfg = data.text();
+    let Some(kind) = cfg.subwords else {
+        let text = Text::plain(cfg)?;
+        let (src, tgt) = build_vocabs(train, &text, data.min_freq)?;
+        return Ok((text, src, tgt));
+    };
+    let sw = SubwordConfig {
+        kind,
+        vocab_size: data.vocab_size,
+        min_freq: data.min_freq,
+    };
+    let norm = &cfg;
+    let side = |pick: fn(&Pair) -> &str| train.iter().map(move |p| norm.normalize(pick(p)));
+    let learnt = match cfg.joint {
+        true => {
+            let both = Subwords::train(&sw, side(|p| &p.src).chain(side(|p| &p.tgt)))?;
+            (both.clone(), both)
+        }
+        false => (
+            Subwords::train(&sw, side(|p| &p.src))?,
+            Subwords::train(&sw, side(|p| &p.tgt))?,
+        ),
+    };
+    let text = Text::new(cfg, Some(learnt))?;
+    // Every piece the tokeniser learnt was seen in training: no threshold.
+    if text.config().joint {
+        let (mut src, tgt) = tokens_of(train, &text)?;
+        src.extend(tgt);
+        let vocab = Vocab::build(src, &vocab_config(1))?;
+        return Ok((text, vocab.clone(), vocab));
     }
-    dir.write_bytes(name, &out)
+    let (src, tgt) = build_vocabs(train, &text, 1)?;
+    Ok((text, src, tgt))
 }
 
 /// What [`train`] did.
@@ -307,21 +202,23 @@ pub struct TrainReport {
 /// `threads` shards each batch across threads (see [`Trainer::threads`]).
 pub fn train(cfg: &TranslateConfig, run: &RunOptions) -> Result<TrainReport> {
     cfg.validate()?;
-    let source = Resolver::from_env().resolve(&cfg.data.dataset)?.path;
+    let sources = cfg.data.sources(&Resolver::from_env())?;
+    let source = sources.train.path().to_path_buf();
     let (dir, _lock, start) = ModelDir::for_training(run, Some(&source))?;
     let quiet = run.quiet;
-    let text = cfg.text();
-    let data = prepare(&cfg.data, &text)?;
+    let text_cfg = cfg.text();
+    let data = prepare(&cfg.data, &text_cfg)?;
     if !quiet && !cfg.data.tutorial_filter && data.skipped > 0 {
         eprintln!(
-            "warning: {} pairs with a side longer than max_len = {} tokens skipped",
+            "warning: {} pairs with a side longer than max_len = {} words skipped",
             data.skipped,
             cfg.data.max_len.unwrap_or(DEFAULT_MAX_LEN)
         );
     }
-    let (src_vocab, tgt_vocab) = match start {
-        Start::Fresh => build_vocabs(&data.train, &text, cfg.data.min_freq)?,
+    let (text, src_vocab, tgt_vocab) = match start {
+        Start::Fresh => learn_text(&cfg.data, &data.train)?,
         Start::Resume => (
+            Text::load(&dir, text_cfg)?,
             Vocab::load(&dir.file("src_vocab.json"))?,
             Vocab::load(&dir.file("tgt_vocab.json"))?,
         ),
@@ -330,6 +227,7 @@ pub fn train(cfg: &TranslateConfig, run: &RunOptions) -> Result<TrainReport> {
         src_vocab: src_vocab.len(),
         tgt_vocab: tgt_vocab.len(),
         pad_id: tgt_vocab.pad_id(),
+        share_embeddings: cfg.model.share_embeddings || cfg.data.joint_vocab,
         ..cfg.model.clone()
     };
     model_cfg.validate()?;
@@ -339,6 +237,13 @@ pub fn train(cfg: &TranslateConfig, run: &RunOptions) -> Result<TrainReport> {
     if start == Start::Fresh {
         // Everything but the weights first, so the directory explains itself
         // (and loads) from the first checkpoint on.
+        let longest = data
+            .train
+            .iter()
+            .map(|p| text.src_tokens(&p.src).map(|t| t.len()))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .max();
         let translator = Translator::new(
             model.clone(),
             params.clone(),
@@ -346,7 +251,7 @@ pub fn train(cfg: &TranslateConfig, run: &RunOptions) -> Result<TrainReport> {
             tgt_vocab.clone(),
             text.clone(),
         )?
-        .with_max_src_len(data.train.iter().map(|p| text.tokens(&p.src).len()).max())
+        .with_max_src_len(longest)
         .with_decode(cfg.decode);
         translator.save_config(&dir)?;
         write_pairs(&dir, "valid.tsv", &data.valid)?;
@@ -380,7 +285,7 @@ pub fn train(cfg: &TranslateConfig, run: &RunOptions) -> Result<TrainReport> {
         valid: valid_ex,
         seed: cfg.train.seed,
     };
-    let task = TranslationTask::new(parts, tgt_vocab, &cfg.task)?;
+    let task = TranslationTask::new(parts, tgt_vocab, text, &cfg.task)?;
     let summary = Trainer::new(cfg.train.clone(), dir)?
         .threads(run.threads)
         .on_record(crate::viz::plot_history)
@@ -393,59 +298,7 @@ pub fn train(cfg: &TranslateConfig, run: &RunOptions) -> Result<TrainReport> {
     })
 }
 
-/// Scores of a model on a set of pairs.
-#[derive(Clone, Debug, Serialize)]
-pub struct EvalReport {
-    /// Corpus BLEU (sacreBLEU, tokenize none, on normalised text).
-    pub bleu: f64,
-    /// Fraction of translations equal to their reference.
-    pub exact_match: f64,
-    /// sacreBLEU's signature of the BLEU settings.
-    pub signature: String,
-    /// Sentences scored.
-    pub sentences: usize,
-    /// Output tokens produced per second of decoding.
-    pub tokens_per_second: f64,
-    /// sacreBLEU's one-line summary.
-    pub summary: String,
-    /// The translations, in input order.
-    #[serde(skip)]
-    pub hypotheses: Vec<String>,
-}
-
-/// Translates the sources of `pairs` and scores them against their targets.
-pub fn evaluate(tr: &Translator, pairs: &[Pair], decode: &DecodeConfig) -> Result<EvalReport> {
-    if pairs.is_empty() {
-        return Err(Error::Config("nothing to evaluate: no pairs".into()));
-    }
-    let sources: Vec<&str> = pairs.iter().map(|p| p.src.as_str()).collect();
-    let started = Instant::now();
-    let out = tr.translate(&sources, decode)?;
-    let seconds = started.elapsed().as_secs_f64();
-    let hyps: Vec<String> = out.iter().map(|t| t.text.clone()).collect();
-    let refs: Vec<String> = pairs
-        .iter()
-        .map(|p| tr.text().tokens(&p.tgt).join(" "))
-        .collect();
-    let scores = score(&hyps, &refs)?;
-    let produced: usize = out.iter().map(|t| t.tokens.len() + 1).sum();
-    Ok(EvalReport {
-        bleu: scores.bleu.score,
-        exact_match: scores.exact_match,
-        signature: scores.bleu.signature().to_string(),
-        sentences: pairs.len(),
-        tokens_per_second: produced as f64 / seconds.max(1e-9),
-        summary: scores.bleu.to_string(),
-        hypotheses: hyps,
-    })
-}
-
-/// Reads pairs saved by [`train`] (`valid.tsv` / `test.tsv`) from a model directory.
-pub fn held_out(dir: &Path, split: &str) -> Result<Vec<Pair>> {
-    read_pairs(&dir.join(format!("{split}.tsv")))
-}
-
 /// Whether a text pipeline is the lesson's.
-pub fn is_tutorial(text: &TextConfig) -> bool {
-    text.normalize == Normalization::Tutorial
+pub fn is_tutorial(text: &Text) -> bool {
+    text.config().normalize == Normalization::Tutorial
 }

@@ -37,6 +37,7 @@ fn config(decoder: DecoderKind, tie_embeddings: bool) -> Seq2SeqConfig {
         input_feeding: false,
         max_length: (decoder == DecoderKind::Tutorial).then_some(6),
         tie_embeddings,
+        share_embeddings: false,
         pad_id: Some(0),
     }
 }

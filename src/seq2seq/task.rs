@@ -12,7 +12,7 @@ use candle_core::{DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::score::score;
-use super::{Seq2Seq, TextConfig, masked_loss};
+use super::{Seq2Seq, Text, masked_loss};
 use crate::data::{BatchConfig, Batcher, Pair, PairBatch, PairSpecials, shard_ranges};
 use crate::decode::{GreedyConfig, LengthLimit, Specials, StepDecoder, greedy};
 use crate::nn::{Mode, ParamStore, Rebuild};
@@ -27,22 +27,17 @@ pub struct Example {
     pub src: Vec<u32>,
     /// Target ids, without `<sos>`/`<eos>` (batching adds them).
     pub tgt: Vec<u32>,
-    /// The normalised target text, what translations are scored against.
+    /// What translations are scored against ([`Text::reference`]).
     pub reference: String,
 }
 
 impl Example {
     /// Encodes `pair` with the text pipeline and vocabularies.
-    pub fn new(
-        pair: &Pair,
-        text: &TextConfig,
-        src_vocab: &Vocab,
-        tgt_vocab: &Vocab,
-    ) -> Result<Self> {
+    pub fn new(pair: &Pair, text: &Text, src_vocab: &Vocab, tgt_vocab: &Vocab) -> Result<Self> {
         Ok(Example {
             src: text.encode_source(&pair.src, src_vocab, None)?,
-            tgt: text.encode_target(&pair.tgt, tgt_vocab),
-            reference: text.tokens(&pair.tgt).join(" "),
+            tgt: text.encode_target(&pair.tgt, tgt_vocab)?,
+            reference: text.reference(&pair.tgt)?,
         })
     }
 }
@@ -106,6 +101,7 @@ pub struct TranslationTask {
     model: Seq2Seq,
     params: ParamStore,
     tgt_vocab: Vocab,
+    text: Text,
     train: Vec<Example>,
     valid: Vec<Example>,
     batcher: Batcher,
@@ -116,10 +112,12 @@ pub struct TranslationTask {
 impl TranslationTask {
     /// A task over encoded examples. Every example needs a non-empty
     /// source; the target vocabulary needs `<sos>` and `<eos>` (`<pad>` is
-    /// optional: padded steps are masked anyway).
+    /// optional: padded steps are masked anyway). `text` turns validation
+    /// translations into text and says how BLEU scores them.
     pub fn new(
         parts: TaskParts<Seq2Seq, Vec<Example>>,
         tgt_vocab: Vocab,
+        text: Text,
         cfg: &TaskConfig,
     ) -> Result<Self> {
         let (model, params, train, valid, seed) = parts.into_tuple();
@@ -147,6 +145,7 @@ impl TranslationTask {
             model,
             params,
             tgt_vocab,
+            text,
             train,
             valid,
             batcher,
@@ -201,7 +200,7 @@ impl TranslationTask {
             let memory = model.encode(&batch.src, &batch.src_lengths, &mut Mode::Eval)?;
             let out = greedy(&model, &memory, &batch.src_lengths, &greedy_cfg)?;
             for (&i, h) in chunk.iter().zip(out) {
-                hyps[i] = self.tgt_vocab.decode(&h.tokens).join(" ");
+                hyps[i] = self.text.detokenize(&self.tgt_vocab.decode(&h.tokens));
             }
         }
         Ok((hyps, nll / tokens.max(1) as f64))
@@ -257,11 +256,11 @@ impl Task for TranslationTask {
 
     /// `loss` (token-weighted NLL, teacher forcing, eval mode) and
     /// `exact_match` (fraction of greedy translations equal to the reference) and
-    /// `bleu` (sacreBLEU, tokenize none).
+    /// `bleu` (sacreBLEU, tokenised as [`Text::bleu_config`] says).
     fn evaluate(&self) -> Result<Metrics> {
         let (hyps, loss) = self.validate()?;
         let refs: Vec<&str> = self.valid.iter().map(|e| e.reference.as_str()).collect();
-        let scores = score(&hyps, &refs)?;
+        let scores = score(&hyps, &refs, &self.text.bleu_config())?;
         Ok(Metrics::from([
             ("loss".to_string(), loss),
             ("exact_match".to_string(), scores.exact_match),

@@ -47,6 +47,7 @@ fn cfg(kind: DecoderKind, cell: Cell, bidirectional: bool, layers: usize) -> Seq
         input_feeding: true,
         max_length: tutorial.then_some(7),
         tie_embeddings: false,
+        share_embeddings: false,
         pad_id: Some(0),
     }
 }
@@ -592,5 +593,63 @@ fn fused_step_matches_the_graph_step() -> Result<()> {
             (graph, fused) = (want.state, got.state);
         }
     }
+    Ok(())
+}
+
+#[test]
+fn shared_embeddings_are_one_matrix_read_by_both_sides() -> Result<()> {
+    let b = batch(&src(), &tgt())?;
+    let base = Seq2SeqConfig {
+        src_vocab: 13,
+        embed: 8,
+        ..cfg(DecoderKind::General, Cell::Gru, true, 1)
+    };
+    let shared_cfg = Seq2SeqConfig {
+        share_embeddings: true,
+        tie_embeddings: true,
+        ..base.clone()
+    };
+    let (shared, store) = build(&shared_cfg, DType::F32)?;
+    let names: Vec<String> = store.vars().into_iter().map(|(n, _)| n).collect();
+    assert!(
+        !names.iter().any(|n| n == "encoder.embedding.weight"),
+        "{names:?}"
+    );
+    // The same model with two matrices holding the same values computes the
+    // same loss, and the shared matrix's gradient is the sum of theirs.
+    let mut tensors = store.tensors();
+    let table = tensors["decoder.embedding.weight"].copy()?;
+    tensors.insert("encoder.embedding.weight".into(), table);
+    let two = ParamStore::from_tensors(5, tensors)?;
+    let split = Seq2Seq::new(
+        &Seq2SeqConfig {
+            share_embeddings: false,
+            ..shared_cfg.clone()
+        },
+        two.var_builder(DType::F32, &Device::Cpu),
+    )?;
+    let loss = |m: &Seq2Seq| m.loss(&b, 1.0, 0.0, &mut Mode::Eval);
+    let (l1, l2) = (loss(&shared)?, loss(&split)?);
+    let (v1, v2) = (l1.to_scalar::<f32>()?, l2.to_scalar::<f32>()?);
+    assert!((v1 - v2).abs() < 1e-6, "{v1} vs {v2}");
+    let g1 = l1.backward()?;
+    let g2 = l2.backward()?;
+    let grad = |g: &candle_core::backprop::GradStore, s: &ParamStore, n: &str| {
+        s.get(n)
+            .and_then(|v| g.get(v.as_tensor()).cloned())
+            .ok_or_else(|| crate::Error::Config(format!("no gradient for {n}")))
+    };
+    let sum = (grad(&g2, &two, "encoder.embedding.weight")?
+        + grad(&g2, &two, "decoder.embedding.weight")?)?;
+    let diff = (grad(&g1, &store, "decoder.embedding.weight")? - sum)?
+        .abs()?
+        .max_all()?
+        .to_scalar::<f32>()?;
+    assert!(diff < 1e-5, "gradients differ by {diff}");
+    let unequal = Seq2SeqConfig {
+        src_vocab: 11,
+        ..shared_cfg
+    };
+    assert!(unequal.validate().is_err());
     Ok(())
 }

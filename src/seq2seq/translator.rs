@@ -7,14 +7,15 @@
 //! "version", "model": Seq2SeqConfig, "text": TextConfig, "decode":
 //! DecodeConfig}`; other top-level sections, such as a training config, are
 //! left to their owners), `src_vocab.json`, `tgt_vocab.json`,
-//! `model.safetensors`.
+//! `model.safetensors`, and for subword pipelines `src_tokenizer.json` and
+//! `tgt_tokenizer.json`.
 
 use std::path::Path;
 
 use candle_core::Device;
 use serde::{Deserialize, Serialize};
 
-use super::{DecoderKind, Seq2Seq, Seq2SeqConfig, TextConfig};
+use super::{DecoderKind, Seq2Seq, Seq2SeqConfig, Text, TextConfig};
 use crate::data::SeqBatch;
 use crate::decode::{
     self, BeamOptions, Decoding, Hypothesis, LengthLimit, Search, Specials, StepDecoder,
@@ -121,9 +122,10 @@ pub struct Translation {
     /// out for a vocabulary without one), cut to fit the tutorial decoder,
     /// `<eos>` last when the pipeline appends it. Empty for an empty sentence.
     pub source_tokens: Vec<String>,
-    /// Output tokens, without `<eos>`.
+    /// Output tokens (subword pieces for a subword pipeline), without `<eos>`.
     pub tokens: Vec<String>,
-    /// `tokens` joined by spaces.
+    /// The translation: `tokens` detokenised (joined by spaces for the
+    /// lessons' whitespace pipeline).
     pub text: String,
     /// Sum of the chosen tokens' log-probabilities (`<eos>` included when emitted).
     pub log_prob: f64,
@@ -144,7 +146,7 @@ pub struct Translator {
     params: ParamStore,
     src_vocab: Vocab,
     tgt_vocab: Vocab,
-    text: TextConfig,
+    text: Text,
     max_src_len: Option<usize>,
     source_limit: usize,
     decode: DecodeConfig,
@@ -158,7 +160,7 @@ impl Translator {
         params: ParamStore,
         src_vocab: Vocab,
         tgt_vocab: Vocab,
-        text: TextConfig,
+        text: Text,
     ) -> Result<Self> {
         let cfg = model.config();
         for (side, vocab, size) in [
@@ -244,7 +246,7 @@ impl Translator {
     }
 
     /// The text pipeline.
-    pub fn text(&self) -> &TextConfig {
+    pub fn text(&self) -> &Text {
         &self.text
     }
 
@@ -263,7 +265,7 @@ impl Translator {
                 kind: KIND.into(),
                 version: env!("CARGO_PKG_VERSION").into(),
                 model: self.model.config().clone(),
-                text: self.text.clone(),
+                text: self.text.config().clone(),
                 max_src_len: self.max_src_len,
                 decode: self.decode,
             },
@@ -271,7 +273,7 @@ impl Translator {
         for (name, vocab) in [(SRC_VOCAB, &self.src_vocab), (TGT_VOCAB, &self.tgt_vocab)] {
             dir.write_vocab(name, vocab)?;
         }
-        Ok(())
+        self.text.save(dir)
     }
 
     /// Loads a model directory onto the CPU.
@@ -322,17 +324,16 @@ impl Translator {
                 });
             }
         }
+        let text = Text::load(&dir, cfg.text)?;
         let (model, params) =
             dir.load_weights(WEIGHTS, device, |vb| Seq2Seq::new(&cfg.model, vb))?;
-        Ok(
-            Translator::new(model, params, src_vocab, tgt_vocab, cfg.text)?
-                .with_max_src_len(cfg.max_src_len)
-                .with_decode(cfg.decode),
-        )
+        Ok(Translator::new(model, params, src_vocab, tgt_vocab, text)?
+            .with_max_src_len(cfg.max_src_len)
+            .with_decode(cfg.decode))
     }
 
     /// The source ids the encoder reads for `sentence` (see
-    /// [`TextConfig::encode_source`]); cut to the [source
+    /// [`Text::encode_source`]); cut to the [source
     /// limit](Self::source_limit), and to the tutorial decoder's
     /// `max_length` slots, keeping the first words and `<eos>`.
     pub fn source_ids(&self, sentence: &str) -> Result<Vec<u32>> {
@@ -418,7 +419,7 @@ impl Translator {
         let tokens = self.tgt_vocab.decode(&hyp.tokens);
         Translation {
             source_tokens: self.src_vocab.decode(src),
-            text: tokens.join(" "),
+            text: self.text.detokenize(&tokens),
             tokens,
             log_prob: hyp.log_prob,
             score: hyp.score,

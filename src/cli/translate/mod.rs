@@ -6,10 +6,10 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use attend::data::TextLines;
 use attend::decode::{BeamOptions, Search};
-use attend::seq2seq::{self, held_out};
+use attend::seq2seq;
 use attend::seq2seq::{
     DecodeConfig, DecoderKind, TranslateConfig, Translation, Translator, import_tutorial,
 };
@@ -21,6 +21,11 @@ use clap::{Args, Subcommand};
 use super::Globals;
 use super::common::TrainRun;
 use super::flags::{DataFlags, RnnFlags, TrainFlags, beam_width, sampling};
+use corpus::CorpusFlags;
+use eval::{EvalArgs, eval};
+
+mod corpus;
+mod eval;
 
 /// Translation commands.
 #[derive(Debug, Subcommand)]
@@ -48,7 +53,7 @@ fn attention_kind() -> impl TypedValueParser<Value = DecoderKind> {
 /// `attend translate train` flags; each overrides the config file.
 #[derive(Debug, Args)]
 #[command(
-    mut_arg("data", |a| a.help("Dataset name or path of a TSV of sentence pairs")),
+    mut_arg("data", |a| a.help("Dataset name (eng-fra, multi30k) or path of a TSV of sentence pairs")),
     mut_arg("cell", |a| a.help("Recurrent cell of encoder and decoder")),
     mut_arg("batch_size", |a| a.help("Pairs per batch")),
 )]
@@ -57,14 +62,16 @@ pub struct TrainArgs {
     run: TrainRun,
     #[command(flatten)]
     data: DataFlags,
+    #[command(flatten)]
+    corpus: CorpusFlags,
     /// The lesson's pipeline: normalizeString, MAX_LENGTH, English prefixes.
     #[arg(long)]
     tutorial_filter: bool,
     /// Swap the columns (eng-fra → French to English, as the lesson does).
     #[arg(long)]
     reverse: bool,
-    /// Longest sentence kept, in tokens a side (default 100, at most
-    /// 10,000; longer pairs are skipped and counted); with
+    /// Longest training sentence kept, in words a side (default 100, at
+    /// most 10,000; longer pairs are skipped and counted); with
     /// --tutorial-filter: fewer than N words (default 10).
     #[arg(long, value_name = "N")]
     max_len: Option<usize>,
@@ -91,28 +98,6 @@ pub struct TrainArgs {
     /// Probability of feeding the gold token (else the model's own) at each step.
     #[arg(long, value_name = "R")]
     teacher_forcing: Option<f64>,
-}
-
-/// `attend translate eval` flags.
-#[derive(Debug, Args)]
-pub struct EvalArgs {
-    /// Model directory.
-    #[arg(long, value_name = "DIR")]
-    model: PathBuf,
-    /// Pairs to score (prepared like the training data); default: the model's held-out split.
-    #[arg(long, value_name = "NAME|PATH")]
-    data: Option<String>,
-    /// Which held-out split of the model directory to score.
-    #[arg(long, default_value = "test", value_parser = ["test", "valid"])]
-    split: String,
-    #[command(flatten)]
-    search: SearchArgs,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    json: bool,
-    /// Write the translations, one per line, to FILE.
-    #[arg(long, value_name = "FILE")]
-    output: Option<PathBuf>,
 }
 
 /// How to search, shared by `eval` and `run`. Without a flag, each setting
@@ -225,6 +210,7 @@ const RESUME_FLAGS: &[(&str, &str)] = &[
 
 fn apply_flags(cfg: &mut TranslateConfig, a: &TrainArgs, g: &Globals) -> Result<()> {
     a.data.apply(cfg);
+    a.corpus.apply(&mut cfg.data);
     let d = &mut cfg.data;
     d.tutorial_filter |= a.tutorial_filter;
     d.reverse |= a.reverse;
@@ -265,7 +251,7 @@ fn apply_flags(cfg: &mut TranslateConfig, a: &TrainArgs, g: &Globals) -> Result<
 /// the search, starting from the saved search's knobs when it is the same
 /// kind and from the knobs' defaults when not; without them the saved search
 /// stays. `--seed` overrides a saved sampling seed.
-fn decode_config(
+pub(super) fn decode_config(
     s: &SearchArgs,
     n_best: Option<usize>,
     saved: &DecodeConfig,
@@ -299,7 +285,7 @@ fn decode_config(
 }
 
 /// Loads a model with `--max-src-len` applied.
-fn load(model: &Path, search: &SearchArgs) -> Result<Translator> {
+pub(super) fn load(model: &Path, search: &SearchArgs) -> Result<Translator> {
     let tr = Translator::load(model)?;
     Ok(match search.max_src_len {
         Some(n) => tr.with_source_limit(usize::try_from(n).unwrap_or(usize::MAX)),
@@ -308,12 +294,12 @@ fn load(model: &Path, search: &SearchArgs) -> Result<Translator> {
 }
 
 /// One warning line for the sources the model reads only the start of.
-fn warn_long_sources<'a>(tr: &Translator, sources: impl IntoIterator<Item = &'a str>) {
+pub(super) fn warn_long_sources<'a>(tr: &Translator, sources: impl IntoIterator<Item = &'a str>) {
     let limit = tr.source_limit();
     let long: Vec<(usize, usize)> = sources
         .into_iter()
         .enumerate()
-        .map(|(i, s)| (i + 1, tr.text().tokens(s).len()))
+        .map(|(i, s)| (i + 1, tr.text().src_tokens(s).map_or(0, |t| t.len())))
         .filter(|&(_, n)| n > limit)
         .collect();
     if let Some(&(first, n)) = long.first() {
@@ -322,51 +308,6 @@ fn warn_long_sources<'a>(tr: &Translator, sources: impl IntoIterator<Item = &'a 
             long.len()
         );
     }
-}
-
-fn eval(args: &EvalArgs, globals: &Globals) -> Result<ExitCode> {
-    let tr = load(&args.model, &args.search)?;
-    let pairs = match &args.data {
-        Some(data) => {
-            // The training run's data filters; an imported model has none.
-            let saved: TranslateConfig = ModelDir::open(&args.model)?
-                .train_config()?
-                .unwrap_or_default();
-            let data_cfg = attend::seq2seq::PairDataConfig {
-                dataset: data.clone(),
-                ..saved.data
-            };
-            let (read, pairs) = seq2seq::load_pairs(&data_cfg, tr.text())?;
-            if pairs.is_empty() {
-                bail!(
-                    "{data}: none of its {read} pairs is left to score after the model's data filters (pairs longer than {} tokens a side, or, with the lesson's filter, without an English prefix, are skipped)",
-                    data_cfg.max_len.unwrap_or(attend::seq2seq::DEFAULT_MAX_LEN)
-                );
-            }
-            pairs
-        }
-        None => held_out(&args.model, &args.split)
-            .with_context(|| format!("reading the model's {} split", args.split))?,
-    };
-    warn_long_sources(&tr, pairs.iter().map(|p| p.src.as_str()));
-    let cfg = decode_config(&args.search, None, tr.decode_config(), globals);
-    let report = seq2seq::evaluate(&tr, &pairs, &cfg)?;
-    if let Some(path) = &args.output {
-        let mut text = report.hypotheses.join("\n");
-        text.push('\n');
-        attend::data::atomic::write_atomic(path, |f| f.write_all(text.as_bytes()))?;
-    }
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        println!("{}", report.summary);
-        println!("signature: {}", report.signature);
-        println!(
-            "exact match {:.4} over {} sentences; {:.0} tokens/s",
-            report.exact_match, report.sentences, report.tokens_per_second
-        );
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn translate(args: &RunArgs, globals: &Globals) -> Result<ExitCode> {
@@ -467,5 +408,4 @@ fn import(args: &ImportArgs) -> Result<ExitCode> {
 }
 
 #[cfg(test)]
-#[path = "translate_tests.rs"]
 mod tests;
