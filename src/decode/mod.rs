@@ -9,6 +9,7 @@
 //! its own search loop.
 
 mod beam;
+mod ensemble;
 mod greedy;
 mod sampling;
 mod search;
@@ -19,6 +20,7 @@ use candle_core::Tensor;
 use crate::Result;
 
 pub use beam::{BeamConfig, beam_search};
+pub use ensemble::{Ensemble, Members};
 pub use greedy::{GreedyConfig, greedy, greedy_each};
 pub use sampling::{SampleConfig, sample, sample_each};
 pub use strategy::{BeamOptions, Decoding, MAX_BEAM, SampleOptions, Search, run};

@@ -370,29 +370,58 @@ impl Translator {
         sentences: &[&str],
         cfg: &DecodeConfig,
     ) -> Result<Vec<Vec<Translation>>> {
+        Self::ensemble_n_best(&[self], sentences, cfg)
+    }
+
+    /// Translates with several models as one ([`decode::Ensemble`]: the
+    /// mean of their log-probabilities at every step), every alternative
+    /// the search kept, best first. The members must read and write text
+    /// the same way: equal text pipelines and vocabularies (the source
+    /// limit and attention layout are the first member's).
+    pub fn ensemble_n_best(
+        members: &[&Translator],
+        sentences: &[&str],
+        cfg: &DecodeConfig,
+    ) -> Result<Vec<Vec<Translation>>> {
+        let Some(&first) = members.first() else {
+            return Err(Error::Config("an ensemble needs at least one model".into()));
+        };
+        for (i, m) in members.iter().enumerate().skip(1) {
+            if m.text.config() != first.text.config()
+                || m.src_vocab.tokens() != first.src_vocab.tokens()
+                || m.tgt_vocab.tokens() != first.tgt_vocab.tokens()
+            {
+                return Err(Error::Config(format!(
+                    "ensemble model {} reads or writes text differently from the first (another text pipeline or vocabulary): an ensemble needs models trained on the same vocabularies",
+                    i + 1
+                )));
+            }
+        }
         // Up front, so a bad knob is an error even when no sentence needs the model.
         cfg.validate()?;
         let ids = sentences
             .iter()
-            .map(|s| self.source_ids(s))
+            .map(|s| first.source_ids(s))
             .collect::<Result<Vec<_>>>()?;
         let mut order: Vec<usize> = (0..ids.len()).filter(|&i| !ids[i].is_empty()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
         let specials = Specials {
-            sos: self.tgt_vocab.sos_id().unwrap_or(0),
-            eos: self.tgt_vocab.eos_id().unwrap_or(0),
+            sos: first.tgt_vocab.sos_id().unwrap_or(0),
+            eos: first.tgt_vocab.eos_id().unwrap_or(0),
         };
         // Any id will do for padding: the encoder and attention mask it out.
-        let pad = self.src_vocab.pad_id().unwrap_or(0);
-        let tutorial = self.model.config().decoder == DecoderKind::Tutorial;
+        let pad = first.src_vocab.pad_id().unwrap_or(0);
+        let tutorial = first.model.config().decoder == DecoderKind::Tutorial;
+        let ensemble = decode::Ensemble::new(members.iter().map(|m| &m.model).collect())?;
         // An empty sentence translates to one empty translation.
         let mut out = vec![vec![Translation::default()]; ids.len()];
         for chunk in order.chunks(cfg.batch_size) {
             let seqs: Vec<&[u32]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
-            let batch = SeqBatch::new(&seqs, pad, self.model.device())?;
-            let memory = self
-                .model
-                .encode(&batch.ids, &batch.lengths, &mut Mode::Eval)?;
+            let batch = SeqBatch::new(&seqs, pad, first.model.device())?;
+            let memory = members
+                .iter()
+                .map(|m| m.model.encode(&batch.ids, &batch.lengths, &mut Mode::Eval))
+                .collect::<Result<Vec<_>>>()?;
             let lens = &batch.lengths;
             let decoding = Decoding {
                 specials,
@@ -401,12 +430,13 @@ impl Translator {
                 // sample does not depend on how many chunks came before it.
                 search: cfg.search.reseeded(chunk[0] as u64),
             };
-            let hyps = decode::run(&self.model, &memory, lens, &decoding, &mut |_, _| {})?;
+            let memory = decode::Members(memory);
+            let hyps = decode::run(&ensemble, &memory, lens, &decoding, &mut |_, _| {})?;
             for ((&i, alternatives), len) in chunk.iter().zip(hyps).zip(lens) {
                 let keep = if tutorial { usize::MAX } else { *len };
                 out[i] = alternatives
                     .into_iter()
-                    .map(|h| self.translation(&ids[i], h, keep))
+                    .map(|h| first.translation(&ids[i], h, keep))
                     .collect();
             }
         }
