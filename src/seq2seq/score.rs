@@ -1,6 +1,7 @@
 //! How translations are scored, in training's validation and in
 //! `translate eval` alike: corpus BLEU (Papineni et al. 2002) as sacreBLEU
-//! computes it, and exact match. The text pipeline says how BLEU tokenises
+//! computes it, and exact match; `translate eval` adds chrF (Popović, 2015),
+//! also sacreBLEU's. The text pipeline says how BLEU tokenises
 //! ([`Text::bleu_config`](super::Text::bleu_config)): `none` for the
 //! lessons' text, tokenised by the model's own pipeline already, which is
 //! what the reference scripts report; `13a` for detokenised translations
@@ -13,7 +14,7 @@ use serde::Serialize;
 
 use super::{DecodeConfig, Translator};
 use crate::data::Pair;
-use crate::metrics::{BleuConfig, BleuScore, corpus_bleu};
+use crate::metrics::{BleuConfig, BleuScore, ChrfConfig, corpus_bleu, corpus_chrf};
 use crate::{Error, Result};
 
 /// BLEU and exact match of a set of translations.
@@ -54,22 +55,30 @@ pub struct EvalReport {
     pub exact_match: f64,
     /// sacreBLEU's signature of the BLEU settings.
     pub signature: String,
+    /// chrF2 (sacreBLEU's defaults; lowercased when BLEU is).
+    pub chrf: f64,
+    /// sacreBLEU's signature of the chrF settings.
+    pub chrf_signature: String,
     /// Sentences scored.
     pub sentences: usize,
     /// Output tokens produced per second of decoding.
     pub tokens_per_second: f64,
-    /// sacreBLEU's one-line summary.
+    /// sacreBLEU's one-line BLEU summary.
     pub summary: String,
+    /// sacreBLEU's chrF line (`chrF2 = 58.21`).
+    pub chrf_summary: String,
     /// The translations, in input order.
     #[serde(skip)]
     pub hypotheses: Vec<String>,
 }
 
-/// Translates the sources of `pairs` and scores them against their targets
-/// ([`Text::reference`](super::Text::reference)) with BLEU as `bleu` says (the pipeline's own
-/// settings are [`Text::bleu_config`](super::Text::bleu_config)).
+/// Translates the sources of `pairs` with one model, or an ensemble of
+/// several ([`Translator::ensemble`]), and scores them against their
+/// targets ([`Text::reference`](super::Text::reference)) with BLEU as
+/// `bleu` says (the pipeline's own settings are
+/// [`Text::bleu_config`](super::Text::bleu_config)) and chrF.
 pub fn evaluate(
-    tr: &Translator,
+    members: &[&Translator],
     pairs: &[Pair],
     decode: &DecodeConfig,
     bleu: &BleuConfig,
@@ -77,9 +86,12 @@ pub fn evaluate(
     if pairs.is_empty() {
         return Err(Error::Config("nothing to evaluate: no pairs".into()));
     }
+    let Some(tr) = members.first() else {
+        return Err(Error::Config("nothing to evaluate with: no model".into()));
+    };
     let sources: Vec<&str> = pairs.iter().map(|p| p.src.as_str()).collect();
     let started = Instant::now();
-    let out = tr.translate(&sources, decode)?;
+    let out = Translator::ensemble(members, &sources, decode)?;
     let seconds = started.elapsed().as_secs_f64();
     let hyps: Vec<String> = out.iter().map(|t| t.text.clone()).collect();
     let refs: Vec<String> = pairs
@@ -87,11 +99,19 @@ pub fn evaluate(
         .map(|p| tr.text().reference(&p.tgt))
         .collect::<Result<_>>()?;
     let scores = score(&hyps, &refs, bleu)?;
+    let chrf_cfg = ChrfConfig {
+        lowercase: bleu.lowercase,
+        ..ChrfConfig::default()
+    };
+    let chrf = corpus_chrf(&hyps, std::slice::from_ref(&refs), &chrf_cfg)?;
     let produced: usize = out.iter().map(|t| t.tokens.len() + 1).sum();
     Ok(EvalReport {
         bleu: scores.bleu.score,
         exact_match: scores.exact_match,
         signature: scores.bleu.signature().to_string(),
+        chrf: chrf.score,
+        chrf_signature: chrf.signature().to_string(),
+        chrf_summary: chrf.to_string(),
         sentences: pairs.len(),
         tokens_per_second: produced as f64 / seconds.max(1e-9),
         summary: scores.bleu.to_string(),

@@ -350,8 +350,17 @@ impl Translator {
     /// come back in input order. An empty sentence (no known token after
     /// normalising) gets an empty translation without running the model.
     pub fn translate(&self, sentences: &[&str], cfg: &DecodeConfig) -> Result<Vec<Translation>> {
-        Ok(self
-            .translate_n_best(sentences, cfg)?
+        Self::ensemble(&[self], sentences, cfg)
+    }
+
+    /// Like [`translate`](Self::translate), with several models as one (see
+    /// [`ensemble_n_best`](Self::ensemble_n_best)).
+    pub fn ensemble(
+        members: &[&Translator],
+        sentences: &[&str],
+        cfg: &DecodeConfig,
+    ) -> Result<Vec<Translation>> {
+        Ok(Self::ensemble_n_best(members, sentences, cfg)?
             .into_iter()
             .map(|mut n| {
                 if n.is_empty() {

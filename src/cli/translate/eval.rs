@@ -12,7 +12,7 @@ use attend::seq2seq::{self, PairDataConfig, TranslateConfig, held_out};
 use attend::train::ModelDir;
 use clap::Args;
 
-use super::{Globals, SearchArgs, decode_config, load, warn_long_sources};
+use super::{Globals, SearchArgs, decode_config, load_all, warn_long_sources};
 
 /// `--tokenize`'s parser: sacreBLEU's names.
 fn bleu_tokenize(name: &str) -> Result<Tokenize, String> {
@@ -22,9 +22,11 @@ fn bleu_tokenize(name: &str) -> Result<Tokenize, String> {
 /// `attend translate eval` flags.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Model directory.
-    #[arg(long, value_name = "DIR")]
-    pub(super) model: PathBuf,
+    /// Model directory; several (--model A --model B) decode as an
+    /// ensemble, averaging their log-probabilities (the held-out split and
+    /// decoding defaults are the first's).
+    #[arg(long = "model", value_name = "DIR", required = true)]
+    models: Vec<PathBuf>,
     /// Pairs to score (prepared like the training data); default: the model's held-out split.
     #[arg(long, value_name = "NAME|PATH", conflicts_with = "test_src")]
     data: Option<String>,
@@ -56,13 +58,12 @@ pub struct EvalArgs {
 }
 
 pub(super) fn eval(args: &EvalArgs, globals: &Globals) -> Result<ExitCode> {
-    let tr = load(&args.model, &args.search)?;
+    let members = load_all(&args.models, &args.search)?;
+    let (tr, model) = (&members[0], &args.models[0]);
     let pairs = match &args.data {
         Some(data) => {
             // The training run's data filters; an imported model has none.
-            let saved: TranslateConfig = ModelDir::open(&args.model)?
-                .train_config()?
-                .unwrap_or_default();
+            let saved: TranslateConfig = ModelDir::open(model)?.train_config()?.unwrap_or_default();
             let data_cfg = PairDataConfig {
                 dataset: data.clone(),
                 src: None,
@@ -80,18 +81,19 @@ pub(super) fn eval(args: &EvalArgs, globals: &Globals) -> Result<ExitCode> {
         }
         None => match (&args.test_src, &args.test_tgt) {
             (Some(src), Some(tgt)) => read_parallel(src, tgt)?,
-            _ => held_out(&args.model, &args.split)
+            _ => held_out(model, &args.split)
                 .with_context(|| format!("reading the model's {} split", args.split))?,
         },
     };
-    warn_long_sources(&tr, pairs.iter().map(|p| p.src.as_str()));
+    warn_long_sources(tr, pairs.iter().map(|p| p.src.as_str()));
     let cfg = decode_config(&args.search, None, tr.decode_config(), globals);
     let mut bleu = tr.text().bleu_config();
     bleu.lowercase |= args.lowercase;
     if let Some(t) = args.tokenize {
         bleu.tokenize = t;
     }
-    let report = seq2seq::evaluate(&tr, &pairs, &cfg, &bleu)?;
+    let members: Vec<&_> = members.iter().collect();
+    let report = seq2seq::evaluate(&members, &pairs, &cfg, &bleu)?;
     if let Some(path) = &args.output {
         let mut text = report.hypotheses.join("\n");
         text.push('\n');
@@ -102,6 +104,8 @@ pub(super) fn eval(args: &EvalArgs, globals: &Globals) -> Result<ExitCode> {
     } else {
         println!("{}", report.summary);
         println!("signature: {}", report.signature);
+        println!("{}", report.chrf_summary);
+        println!("signature: {}", report.chrf_signature);
         println!(
             "exact match {:.4} over {} sentences; {:.0} tokens/s",
             report.exact_match, report.sentences, report.tokens_per_second

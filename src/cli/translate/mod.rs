@@ -141,9 +141,10 @@ pub struct SearchArgs {
 /// `attend translate run` flags.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Model directory.
-    #[arg(long, value_name = "DIR")]
-    model: PathBuf,
+    /// Model directory; several (--model A --model B) decode as an
+    /// ensemble (the decoding defaults are the first's).
+    #[arg(long = "model", value_name = "DIR", required = true)]
+    models: Vec<PathBuf>,
     /// Sentences to translate (default: each line of standard input).
     sentences: Vec<String>,
     #[command(flatten)]
@@ -284,13 +285,22 @@ pub(super) fn decode_config(
     }
 }
 
-/// Loads a model with `--max-src-len` applied.
-pub(super) fn load(model: &Path, search: &SearchArgs) -> Result<Translator> {
-    let tr = Translator::load(model)?;
-    Ok(match search.max_src_len {
-        Some(n) => tr.with_source_limit(usize::try_from(n).unwrap_or(usize::MAX)),
-        None => tr,
-    })
+/// Loads the models of `--model` (one, or an ensemble's members) with
+/// `--max-src-len` applied; at least one, as clap requires.
+pub(super) fn load_all(models: &[PathBuf], search: &SearchArgs) -> Result<Vec<Translator>> {
+    if models.is_empty() {
+        bail!("--model: no model directory given");
+    }
+    models
+        .iter()
+        .map(|m| {
+            let tr = Translator::load(m)?;
+            Ok(match search.max_src_len {
+                Some(n) => tr.with_source_limit(usize::try_from(n).unwrap_or(usize::MAX)),
+                None => tr,
+            })
+        })
+        .collect()
 }
 
 /// One warning line for the sources the model reads only the start of.
@@ -311,7 +321,8 @@ pub(super) fn warn_long_sources<'a>(tr: &Translator, sources: impl IntoIterator<
 }
 
 fn translate(args: &RunArgs, globals: &Globals) -> Result<ExitCode> {
-    let tr = load(&args.model, &args.search)?;
+    let members = load_all(&args.models, &args.search)?;
+    let tr = &members[0];
     let sentences: Vec<String> = if args.sentences.is_empty() {
         let stdin = std::io::stdin();
         if stdin.is_terminal() {
@@ -331,9 +342,9 @@ fn translate(args: &RunArgs, globals: &Globals) -> Result<ExitCode> {
         args.sentences.clone()
     };
     let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
-    warn_long_sources(&tr, refs.iter().copied());
+    warn_long_sources(tr, refs.iter().copied());
     let cfg = decode_config(&args.search, args.n_best, tr.decode_config(), globals);
-    let all = tr.translate_n_best(&refs, &cfg)?;
+    let all = Translator::ensemble_n_best(&members.iter().collect::<Vec<_>>(), &refs, &cfg)?;
     let mut out = std::io::stdout().lock();
     for (i, alternatives) in all.iter().enumerate() {
         match args.n_best {
