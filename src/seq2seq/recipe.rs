@@ -60,7 +60,9 @@ impl Default for TranslateConfig {
     /// - dropout 0.1, label smoothing 0.1, Adam at 2e-3 decaying ×0.8 an
     ///   epoch (a cosine to 0 over the same 8 epochs scored 0.9 lower),
     ///   gradients clipped to norm 5, batches of 64, teacher forcing always;
-    /// - 8 epochs, the weights kept are those of the best validation BLEU.
+    /// - 8 epochs, the weights kept are those of the best validation BLEU;
+    ///   the weights of the 5 latest and 5 best validations are kept in
+    ///   `snapshots/` for `translate average`.
     ///
     /// The section types' own defaults (`Seq2SeqConfig::default`, …) stay the
     /// neutral ones other callers build on.
@@ -87,6 +89,7 @@ impl Default for TranslateConfig {
                 schedule: ScheduleConfig::Exponential { gamma: 0.8 },
                 select_metric: "bleu".into(),
                 select_goal: Goal::Max,
+                keep_snapshots: 5,
                 ..TrainConfig::default()
             },
             task: TaskConfig {

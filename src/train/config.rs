@@ -51,6 +51,11 @@ pub struct TrainConfig {
     /// run gets the limit afresh.
     #[serde(default)]
     pub time_limit_minutes: Option<f64>,
+    /// Keep the weights of this many latest validations, and of this many
+    /// best, in `snapshots/` for checkpoint averaging (`translate average`);
+    /// 0 keeps none.
+    #[serde(default)]
+    pub keep_snapshots: usize,
     /// Seed for dropout masks (batch order is the task's).
     pub seed: u64,
 }
@@ -69,6 +74,7 @@ impl Default for TrainConfig {
             checkpoint_every: 0,
             validate_every_steps: 0,
             time_limit_minutes: None,
+            keep_snapshots: 0,
             seed: DEFAULT_SEED,
         }
     }

@@ -23,6 +23,7 @@ mod progress;
 mod run_options;
 mod schedule;
 mod shards;
+mod snapshots;
 mod task;
 mod trainer;
 
@@ -45,5 +46,6 @@ pub use progress::Progress;
 pub use run_options::RunOptions;
 pub use schedule::{PlateauConfig, ScheduleConfig, ScheduleState, Scheduler, ThresholdMode};
 pub use shards::{batch_gradients, sum_gradients};
+pub use snapshots::{Pick, Snapshot, SnapshotIndex, average_into, average_weights};
 pub use task::{BatchStats, Task, TaskParts};
 pub use trainer::{Summary, Trainer};

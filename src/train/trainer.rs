@@ -21,6 +21,7 @@ use super::metric::Goal;
 use super::optim::build as build_optimizer;
 use super::schedule::Scheduler;
 use super::shards::gradients;
+use super::snapshots::Snapshot;
 use super::{BatchStats, EpochRecord, History, Metrics, ModelDir, Progress, Start, Task};
 use crate::nn::record::GradRecorder;
 use crate::{Error, Result};
@@ -350,6 +351,18 @@ impl Trainer {
         if improved {
             state.best = selected.or(state.best);
             self.dir.write_tensors(MODEL, &task.params().tensors())?;
+        }
+        if let (Some(value), true) = (selected, self.cfg.keep_snapshots > 0) {
+            let snap = Snapshot {
+                file: format!("step-{:08}.safetensors", state.step),
+                step: state.step,
+                epoch: epoch + 1,
+                metric: value,
+            };
+            let selection = (self.cfg.select_metric.as_str(), self.cfg.select_goal);
+            let weights = task.params().tensors();
+            self.dir
+                .save_snapshot(self.cfg.keep_snapshots, selection, snap, &weights)?;
         }
         let metric_schedule = run.scheduler.config().needs_metric();
         if (metric_schedule && validate) || (!metric_schedule && epoch_end) {

@@ -6,14 +6,14 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use attend::data::TextLines;
 use attend::decode::{BeamOptions, Search};
 use attend::seq2seq;
 use attend::seq2seq::{
     DecodeConfig, DecoderKind, TranslateConfig, Translation, Translator, import_tutorial,
 };
-use attend::train::ModelDir;
+use attend::train::{ModelDir, Pick, average_into};
 use attend::viz::{AttentionMap, HeatmapStyle, plot_attention, render_attention_text};
 use clap::builder::TypedValueParser;
 use clap::{Args, Subcommand};
@@ -36,6 +36,9 @@ pub enum TranslateCommand {
     Eval(EvalArgs),
     /// Translate sentences given as arguments, or lines of standard input.
     Run(RunArgs),
+    /// Average the weights of a run's last or best validations into a new
+    /// model directory (checkpoint averaging).
+    Average(AverageArgs),
     /// Turn the PyTorch tutorial's state dict + vocabulary into a model directory.
     ImportPytorch(ImportArgs),
 }
@@ -161,6 +164,25 @@ pub struct RunArgs {
     show_attention: bool,
 }
 
+/// `attend translate average` flags.
+#[derive(Debug, Args)]
+#[group(id = "pick", required = true, args = ["last", "best"])]
+pub struct AverageArgs {
+    /// Model directory of a training run (it keeps the weights of its last
+    /// and best validations: train.keep_snapshots, 5 by default).
+    #[arg(long, value_name = "DIR")]
+    model: PathBuf,
+    /// Average the N latest validations' weights.
+    #[arg(long, value_name = "N", conflicts_with = "best")]
+    last: Option<usize>,
+    /// Average the N best validations' weights (by the run's selection metric).
+    #[arg(long, value_name = "N")]
+    best: Option<usize>,
+    /// New model directory to write.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
 /// `attend translate import-pytorch` flags.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -181,6 +203,7 @@ pub fn run(cmd: TranslateCommand, globals: &Globals) -> Result<ExitCode> {
         TranslateCommand::Train(args) => train(&args, globals),
         TranslateCommand::Eval(args) => eval(&args, globals),
         TranslateCommand::Run(args) => translate(&args, globals),
+        TranslateCommand::Average(args) => average(&args),
         TranslateCommand::ImportPytorch(args) => import(&args),
     }
 }
@@ -408,6 +431,30 @@ fn numbered(path: &Path, i: usize, total: usize) -> PathBuf {
         .extension()
         .map_or_else(String::new, |e| e.to_string_lossy().into_owned());
     path.with_file_name(format!("{stem}-{}.{ext}", i + 1))
+}
+
+fn average(args: &AverageArgs) -> Result<ExitCode> {
+    let pick = match (args.last, args.best) {
+        (Some(n), _) => Pick::Last(n),
+        (None, Some(n)) => Pick::Best(n),
+        (None, None) => bail!("give --last N or --best N"),
+    };
+    let src = ModelDir::open(&args.model)?;
+    let chosen = average_into(&src, pick, &args.out, "model.safetensors")?;
+    // The new directory must load as a model (and a bad one is an error now).
+    Translator::load(&args.out)
+        .with_context(|| format!("loading the averaged model in {}", args.out.display()))?;
+    let steps: Vec<String> = chosen
+        .iter()
+        .map(|s| format!("step {} ({:.4})", s.step, s.metric))
+        .collect();
+    eprintln!(
+        "averaged {} snapshots into {}: {}",
+        chosen.len(),
+        args.out.display(),
+        steps.join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn import(args: &ImportArgs) -> Result<ExitCode> {
