@@ -22,6 +22,7 @@ use crate::data::{
     Pair, PairFilter, PairFilterConfig, Resolver, lookup, python_shuffled, read_pairs,
     read_parallel,
 };
+use crate::text::{normalize_string, pig_latin};
 use crate::train::ModelDir;
 use crate::{Error, Result};
 
@@ -29,7 +30,7 @@ use crate::{Error, Result};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PairDataConfig {
-    /// A dataset name (`eng-fra`, `multi30k`) or a path to a TSV of pairs;
+    /// A dataset name (`eng-fra`, `multi30k`, `pig-latin`) or a path to a TSV of pairs;
     /// unused when `src`/`tgt` name the training files.
     pub dataset: String,
     /// Training pairs as two aligned files (line n of one translates line n
@@ -69,7 +70,8 @@ pub struct PairDataConfig {
     /// training split become `<unk>`.
     pub min_freq: u64,
     /// How text is cut into tokens; unset: the lessons' whitespace tokens
-    /// for their data (`eng-fra`, `--tutorial-filter`), BPE for any other.
+    /// for their data (`eng-fra`, `--tutorial-filter`), characters for
+    /// `pig-latin`, BPE for any other.
     pub tokenizer: Option<Tokenization>,
     /// The most pieces a learnt tokeniser has (per language, or in all with
     /// `joint_vocab`).
@@ -124,13 +126,20 @@ pub const MULTI30K: &str = "multi30k";
 /// The languages of Multi30k task 1.
 const MULTI30K_LANGS: [&str; 3] = ["de", "en", "fr"];
 
-/// Pairs as one TSV or as two aligned files.
+/// The toy task of the lessons' exercises: English → Pig Latin.
+pub const PIG_LATIN: &str = "pig-latin";
+
+/// Pairs as one TSV, as two aligned files, or made from a TSV's first column.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PairSource {
     /// `src<TAB>tgt` lines.
     Tsv(PathBuf),
     /// Two aligned files.
     Parallel(PathBuf, PathBuf),
+    /// Each distinct English sentence of a TSV's first column (eng-fra's),
+    /// normalised by the lesson's `normalizeString`, with its
+    /// [`pig_latin`](crate::text::pig_latin).
+    PigLatin(PathBuf),
 }
 
 impl PairSource {
@@ -139,13 +148,25 @@ impl PairSource {
         match self {
             PairSource::Tsv(p) => read_pairs(p),
             PairSource::Parallel(s, t) => read_parallel(s, t),
+            PairSource::PigLatin(p) => {
+                let mut seen = std::collections::HashSet::new();
+                Ok(read_pairs(p)?
+                    .into_iter()
+                    .map(|pair| normalize_string(&pair.src))
+                    .filter(|english| !english.is_empty() && seen.insert(english.clone()))
+                    .map(|english| {
+                        let pig = pig_latin(&english);
+                        Pair::new(english, pig)
+                    })
+                    .collect())
+            }
         }
     }
 
     /// The file whose fingerprint a resumed run checks (the source side).
     pub fn path(&self) -> &Path {
         match self {
-            PairSource::Tsv(p) | PairSource::Parallel(p, _) => p,
+            PairSource::Tsv(p) | PairSource::Parallel(p, _) | PairSource::PigLatin(p) => p,
         }
     }
 }
@@ -228,6 +249,7 @@ impl PairDataConfig {
             None if self.tutorial_filter || (self.src.is_none() && self.dataset == "eng-fra") => {
                 Tokenization::Whitespace
             }
+            None if self.src.is_none() && self.dataset == PIG_LATIN => Tokenization::Char,
             None => Tokenization::Bpe,
         }
     }
@@ -282,6 +304,14 @@ impl PairDataConfig {
                 train: split("train")?,
                 valid: valid.map_or_else(|| split("val").map(Some), |v| Ok(Some(v)))?,
                 test: test.map_or_else(|| split("test_2016_flickr").map(Some), |v| Ok(Some(v)))?,
+            });
+        }
+        if self.dataset == PIG_LATIN {
+            let english = PairSource::PigLatin(resolver.resolve("eng-fra")?.path);
+            return Ok(PairSources {
+                train: english,
+                valid,
+                test,
             });
         }
         let train = PairSource::Tsv(resolver.resolve(&self.dataset)?.path);

@@ -41,8 +41,8 @@ mod weights;
 pub use bridge::{Bridge, BridgeConfig};
 pub use config::{DecoderKind, Seq2SeqConfig};
 pub use data::{
-    DEFAULT_MAX_LEN, MAX_MAX_LEN, MULTI30K, PairDataConfig, PairSource, PairSources, PreparedPairs,
-    held_out, load_pairs, prepare,
+    DEFAULT_MAX_LEN, MAX_MAX_LEN, MULTI30K, PIG_LATIN, PairDataConfig, PairSource, PairSources,
+    PreparedPairs, held_out, load_pairs, prepare,
 };
 pub use decoder::{Advance, Decoder};
 pub use encoder::Encoder;

@@ -8,6 +8,7 @@
 //! [`Vocab`] maps tokens to ids.
 
 mod normalize;
+mod pig_latin;
 mod stopwords;
 mod subword;
 mod tokenize;
@@ -15,6 +16,7 @@ mod vocab;
 mod vocab_json;
 
 pub use normalize::{NormalizeConfig, Normalizer, is_python_space, normalize_string};
+pub use pig_latin::{pig_latin, pig_latin_word};
 pub use stopwords::NLTK_ENGLISH_STOPWORDS;
 pub use subword::{SubwordConfig, SubwordKind, Subwords, WORD_START};
 pub use tokenize::{CleanConfig, Level, Tokenizer, chars, clean_text, whitespace};
