@@ -97,6 +97,22 @@ fn a_copy_model_gives_back_its_input_text_cased_and_detokenized() {
             .any(|o| o.ends_with('.') && !o.ends_with(" .")),
         "{outputs:?}"
     );
+    // Attention is shown over pieces, or over whole words on request.
+    let show = |merge: bool| {
+        let mut args = vec!["translate", "run", "--model", s(&model), "--show-attention"];
+        if merge {
+            args.push("--merge-subwords");
+        }
+        args.push(sources[0]);
+        let run = attend(&args);
+        ok(&run);
+        run.stdout
+    };
+    assert!(show(false).contains('▁'));
+    let merged = show(true);
+    assert!(!merged.contains('▁'), "{merged}");
+    let last_word = sources[0].split_whitespace().last().unwrap_or_default();
+    assert!(merged.contains(last_word), "{last_word} not in {merged}");
     // Scored as papers do: 13a on detokenized text, with chrF.
     let eval = attend(&["translate", "eval", "--model", s(&model), "--greedy"]);
     ok(&eval);

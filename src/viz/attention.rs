@@ -80,6 +80,32 @@ impl AttentionMap {
         &self.weights
     }
 
+    /// The map over whole words instead of subword pieces: a word starts at
+    /// a piece marked with `marker` (SentencePiece's `▁`), at a special
+    /// token (`<eos>`) and after one; a source word's weight is the sum of
+    /// its pieces' (the attention mass on the word), an output word's row
+    /// the mean of its pieces' rows. Labels lose the marker.
+    pub fn merge_pieces(&self, marker: char) -> Result<Self> {
+        let (src_words, src_groups) = words(&self.source, marker);
+        let (out_words, out_groups) = words(&self.output, marker);
+        let weights = out_groups
+            .iter()
+            .map(|rows| {
+                src_groups
+                    .iter()
+                    .map(|cols| {
+                        let sum: f32 = rows
+                            .iter()
+                            .map(|&r| cols.iter().map(|&c| self.weights[r][c]).sum::<f32>())
+                            .sum();
+                        sum / rows.len() as f32
+                    })
+                    .collect()
+            })
+            .collect();
+        Self::new(src_words, out_words, weights)
+    }
+
     /// The largest finite weight, or 0 when there is none.
     pub fn max_weight(&self) -> f32 {
         self.weights
@@ -89,6 +115,29 @@ impl AttentionMap {
             .filter(|w| w.is_finite())
             .fold(0.0, f32::max)
     }
+}
+
+/// Words of `pieces` and the piece indices of each.
+fn words(pieces: &[String], marker: char) -> (Vec<String>, Vec<Vec<usize>>) {
+    let special = |p: &str| p.starts_with('<') && p.ends_with('>') && p.len() > 2;
+    let (mut words, mut groups): (Vec<String>, Vec<Vec<usize>>) = (Vec::new(), Vec::new());
+    let mut after_special = true;
+    for (i, p) in pieces.iter().enumerate() {
+        let starts = after_special || special(p) || p.starts_with(marker);
+        let text = p.trim_start_matches(marker);
+        match (starts, words.last_mut(), groups.last_mut()) {
+            (false, Some(w), Some(g)) => {
+                w.push_str(text);
+                g.push(i);
+            }
+            _ => {
+                words.push(text.to_string());
+                groups.push(vec![i]);
+            }
+        }
+        after_special = special(p);
+    }
+    (words, groups)
 }
 
 #[cfg(test)]
@@ -115,6 +164,31 @@ mod tests {
             AttentionMap::new(toks("a"), toks("x"), vec![vec![]]),
             Err(Error::Shape(_))
         ));
+    }
+
+    #[test]
+    fn pieces_merge_into_words_summing_source_and_averaging_output() -> Result<()> {
+        let m = AttentionMap::new(
+            toks("▁Ein ▁Hu nd . <eos>"),
+            toks("▁A ▁do g <eos>"),
+            vec![
+                vec![0.8, 0.1, 0.1, 0.0, 0.0],
+                vec![0.0, 0.5, 0.3, 0.2, 0.0],
+                vec![0.0, 0.3, 0.5, 0.1, 0.1],
+                vec![0.0, 0.0, 0.0, 0.1, 0.9],
+            ],
+        )?;
+        let w = m.merge_pieces('▁')?;
+        assert_eq!(w.source(), ["Ein", "Hund.", "<eos>"]);
+        assert_eq!(w.output(), ["A", "dog", "<eos>"]);
+        let dog = &w.weights()[1];
+        assert!(
+            (dog[1] - 0.95).abs() < 1e-6 && (dog[2] - 0.05).abs() < 1e-6,
+            "{dog:?}"
+        );
+        let total: f32 = dog.iter().sum();
+        assert!((total - 1.0).abs() < 1e-6, "rows still sum to 1");
+        Ok(())
     }
 
     #[test]

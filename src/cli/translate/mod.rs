@@ -13,6 +13,7 @@ use attend::seq2seq;
 use attend::seq2seq::{
     DecodeConfig, DecoderKind, TranslateConfig, Translation, Translator, import_tutorial,
 };
+use attend::text::WORD_START;
 use attend::train::{ModelDir, Pick, average_into};
 use attend::viz::{AttentionMap, HeatmapStyle, plot_attention, render_attention_text};
 use clap::builder::TypedValueParser;
@@ -162,6 +163,11 @@ pub struct RunArgs {
     /// Print the attention matrix under each translation.
     #[arg(long)]
     show_attention: bool,
+    /// Show attention over whole words instead of subword pieces (a source
+    /// word gets the sum of its pieces' weights, an output word the mean of
+    /// its pieces' rows).
+    #[arg(long)]
+    merge_subwords: bool,
 }
 
 /// `attend translate average` flags.
@@ -382,7 +388,10 @@ fn translate(args: &RunArgs, globals: &Globals) -> Result<ExitCode> {
             continue;
         };
         if args.show_attention || args.heatmap.is_some() {
-            let map = attention_map(best)?;
+            let mut map = attention_map(best)?;
+            if args.merge_subwords {
+                map = map.merge_pieces(WORD_START)?;
+            }
             if args.show_attention {
                 writeln!(out, "{}", render_attention_text(&map))?;
             }
