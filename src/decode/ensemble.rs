@@ -124,26 +124,8 @@ impl<M: StepDecoder> StepDecoder for Ensemble<'_, M> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::toy::{EOS, SOS, Script, Toy};
-    use crate::decode::{BeamOptions, Decoding, LengthLimit, Search, Specials, run};
-
-    fn toy(confidence: f32) -> Toy {
-        Toy {
-            confidence,
-            device: Device::Cpu,
-        }
-    }
-
-    fn decoding(search: Search) -> Decoding {
-        Decoding {
-            specials: Specials { sos: SOS, eos: EOS },
-            limit: LengthLimit {
-                ratio: 1.0,
-                extra: 3,
-            },
-            search,
-        }
-    }
+    use crate::decode::toy::{SOS, Script, Toy, decoding, toy};
+    use crate::decode::{BeamOptions, Search, run};
 
     #[test]
     fn an_ensemble_of_one_is_the_model() -> Result<()> {

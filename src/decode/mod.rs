@@ -241,6 +241,26 @@ pub(crate) mod toy {
         pub device: Device,
     }
 
+    /// A toy on the CPU.
+    pub fn toy(confidence: f32) -> Toy {
+        Toy {
+            confidence,
+            device: Device::Cpu,
+        }
+    }
+
+    /// The toy's specials, an output budget of the source length + 3, `search`.
+    pub fn decoding(search: super::Search) -> super::Decoding {
+        super::Decoding {
+            specials: super::Specials { sos: SOS, eos: EOS },
+            limit: super::LengthLimit {
+                ratio: 1.0,
+                extra: 3,
+            },
+            search,
+        }
+    }
+
     impl StepDecoder for Toy {
         type Memory = Script;
         type State = Count;

@@ -3,28 +3,12 @@
 //! errors that name the knob, and the config-file shape stays the one saved
 //! model directories hold.
 
-use candle_core::Device;
-
 use super::*;
-use crate::decode::toy::{EOS, SOS, Script, Toy};
+use crate::decode::toy::{Script, Toy, decoding};
 use crate::decode::{greedy, sample};
 
 fn toy() -> Toy {
-    Toy {
-        confidence: 0.6,
-        device: Device::Cpu,
-    }
-}
-
-fn decoding(search: Search) -> Decoding {
-    Decoding {
-        specials: Specials { sos: SOS, eos: EOS },
-        limit: LengthLimit {
-            ratio: 1.0,
-            extra: 3,
-        },
-        search,
-    }
+    crate::decode::toy::toy(0.6)
 }
 
 fn script() -> Script {

@@ -15,6 +15,7 @@ mod bleu;
 mod chrf;
 pub mod classification;
 pub mod correlation;
+mod segments;
 mod teaching_bleu;
 
 pub use bleu::{

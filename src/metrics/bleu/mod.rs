@@ -137,29 +137,8 @@ pub fn corpus_bleu<H: AsRef<str>, R: AsRef<str>>(
     refs: &[Vec<R>],
     cfg: &BleuConfig,
 ) -> Result<BleuScore> {
-    if hyps.is_empty() {
-        return Err(Error::Shape("BLEU needs at least one hypothesis".into()));
-    }
-    if refs.is_empty() {
-        return Err(Error::Shape(
-            "BLEU needs at least one reference stream".into(),
-        ));
-    }
-    if let Some((j, stream)) = refs.iter().enumerate().find(|(_, s)| s.len() != hyps.len()) {
-        return Err(Error::Shape(format!(
-            "BLEU: {} hypotheses but reference stream {} has {} lines",
-            hyps.len(),
-            j + 1,
-            stream.len()
-        )));
-    }
     let mut stats = BleuStats::new(cfg)?;
-    let mut seg_refs: Vec<&str> = Vec::with_capacity(refs.len());
-    for (i, hyp) in hyps.iter().enumerate() {
-        seg_refs.clear();
-        seg_refs.extend(refs.iter().map(|stream| stream[i].as_ref()));
-        stats.add(hyp.as_ref(), &seg_refs)?;
-    }
+    super::segments::each_segment("BLEU", hyps, refs, |hyp, refs| stats.add(hyp, refs))?;
     stats.score()
 }
 
