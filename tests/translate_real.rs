@@ -221,3 +221,58 @@ fn parallel_files_of_different_lengths_and_half_given_pairs_are_one_line_errors(
     ]);
     one_line_error(&run, &["--tgt-lang", "de, en and fr"]);
 }
+
+#[test]
+fn a_subword_run_resumes_and_a_broken_tokenizer_file_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let train = captions(tmp.path(), "t.en", 0, 300);
+    let valid = captions(tmp.path(), "v.en", 300, 30);
+    let model = tmp.path().join("m");
+    let run = |epochs: &str, resume: bool| {
+        let mut args = vec![
+            "--threads",
+            "1",
+            "translate",
+            "train",
+            "--src",
+            s(&train),
+            "--tgt",
+            s(&train),
+            "--valid-src",
+            s(&valid),
+            "--valid-tgt",
+            s(&valid),
+            "--test-src",
+            s(&valid),
+            "--test-tgt",
+            s(&valid),
+            "--tokenizer",
+            "unigram",
+            "--vocab-size",
+            "300",
+            "--hidden",
+            "16",
+            "--epochs",
+            epochs,
+            "--out",
+            s(&model),
+        ];
+        if resume {
+            args.push("--resume");
+        }
+        attend(&args)
+    };
+    ok(&run("1", false));
+    let tokenizer = std::fs::read(model.join("tgt_tokenizer.json")).unwrap();
+    let resumed = run("2", true);
+    ok(&resumed);
+    assert!(resumed.stderr.contains("epoch 2/2"), "{}", resumed.stderr);
+    // The resumed run cut text with the tokenizer it saved, not a new one.
+    assert_eq!(
+        std::fs::read(model.join("tgt_tokenizer.json")).unwrap(),
+        tokenizer
+    );
+    std::fs::write(model.join("src_tokenizer.json"), "{\"version\": ").unwrap();
+    let broken = attend(&["translate", "run", "--model", s(&model), "A dog."]);
+    one_line_error(&broken, &["src_tokenizer.json"]);
+}
