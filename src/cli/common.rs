@@ -45,10 +45,28 @@ impl TrainRun {
         flags: &[(&str, &str)],
         apply: impl FnOnce(&mut T) -> Result<()>,
     ) -> Result<T> {
+        self.config_from(None, flags, apply)
+    }
+
+    /// [`config`](Self::config), a fresh run starting from `recipe` (a named
+    /// recipe's config) instead of the defaults when one is given.
+    pub fn config_from<T: Serialize + DeserializeOwned + Default + Clone>(
+        &self,
+        recipe: Option<T>,
+        flags: &[(&str, &str)],
+        apply: impl FnOnce(&mut T) -> Result<()>,
+    ) -> Result<T> {
         if !self.resume {
-            let mut cfg: T = self.load()?;
+            let mut cfg: T = match (recipe, &self.config) {
+                (None, _) => self.load()?,
+                (Some(base), Some(file)) => super::config::load_onto(base, file)?,
+                (Some(base), None) => base,
+            };
             apply(&mut cfg)?;
             return Ok(cfg);
+        }
+        if recipe.is_some() {
+            bail!("--recipe chooses how a run starts: a resumed run keeps its own (drop --recipe)");
         }
         let saved_path = self.out.join(TRAIN_CONFIG);
         let saved = match self.out.is_dir() {

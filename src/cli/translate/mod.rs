@@ -54,6 +54,15 @@ fn attention_kind() -> impl TypedValueParser<Value = DecoderKind> {
         .try_map(|name| DecoderKind::from_name(&name).ok_or("not a decoder kind"))
 }
 
+/// `--recipe`'s values, from the library's [`TranslateConfig::RECIPES`].
+fn recipe_name() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        TranslateConfig::RECIPES
+            .iter()
+            .map(|(name, help)| clap::builder::PossibleValue::new(*name).help(*help)),
+    )
+}
+
 /// `attend translate train` flags; each overrides the config file.
 #[derive(Debug, Args)]
 #[command(
@@ -64,6 +73,10 @@ fn attention_kind() -> impl TypedValueParser<Value = DecoderKind> {
 pub struct TrainArgs {
     #[command(flatten)]
     run: TrainRun,
+    /// Start from a named recipe instead of the defaults (the config file
+    /// and flags go over it).
+    #[arg(long, value_parser = recipe_name(), value_name = "NAME")]
+    recipe: Option<String>,
     #[command(flatten)]
     data: DataFlags,
     #[command(flatten)]
@@ -215,9 +228,10 @@ pub fn run(cmd: TranslateCommand, globals: &Globals) -> Result<ExitCode> {
 }
 
 fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
+    let recipe = args.recipe.as_deref().and_then(TranslateConfig::recipe);
     let cfg: TranslateConfig = args
         .run
-        .config(RESUME_FLAGS, |cfg| apply_flags(cfg, args, globals))?;
+        .config_from(recipe, RESUME_FLAGS, |cfg| apply_flags(cfg, args, globals))?;
     args.run.stop_gracefully_on_signals()?;
     let report = seq2seq::train(&cfg, &args.run.options(globals.threads))?;
     let (read, train, valid, test) = report.sizes;
