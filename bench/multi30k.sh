@@ -9,7 +9,7 @@
 #   PYTHON=/path/to/venv/bin/python bench/multi30k.sh          # de→en
 #   SRC=en TGT=de REF=0 bench/multi30k.sh                        # attend only
 #   REF_STEPS=60 bench/multi30k.sh                               # a shorter reference probe
-#   ATTEND_ARGS="--epochs 12" bench/multi30k.sh                  # another recipe
+#   ATTEND_ARGS="--epochs 12" bench/multi30k.sh                  # flags over --recipe multi30k
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -33,7 +33,7 @@ BIN=target/release/attend
 rm -rf "$OUT/attend"
 start=$(date +%s.%N)
 # shellcheck disable=SC2086
-"$BIN" --threads "$THREADS" translate train --data multi30k --src-lang "$SRC" --tgt-lang "$TGT" \
+"$BIN" --threads "$THREADS" translate train --recipe multi30k --src-lang "$SRC" --tgt-lang "$TGT" \
   ${ATTEND_ARGS:-} --out "$OUT/attend" 2> "$OUT/attend.log"
 end=$(date +%s.%N)
 "$BIN" --threads "$THREADS" translate eval --model "$OUT/attend" --json --output "$OUT/attend/test.hyps.txt" \
