@@ -64,10 +64,13 @@ pub(super) fn eval(args: &EvalArgs, globals: &Globals) -> Result<ExitCode> {
         Some(data) => {
             // The training run's data filters; an imported model has none.
             let saved: TranslateConfig = ModelDir::open(model)?.train_config()?.unwrap_or_default();
+            let multi30k = data == seq2seq::MULTI30K;
             let data_cfg = PairDataConfig {
                 dataset: data.clone(),
                 src: None,
                 tgt: None,
+                src_lang: saved.data.src_lang.clone().filter(|_| multi30k),
+                tgt_lang: saved.data.tgt_lang.clone().filter(|_| multi30k),
                 ..saved.data
             };
             let (read, pairs) = seq2seq::load_pairs(&data_cfg, tr.text().config())?;
