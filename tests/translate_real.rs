@@ -27,27 +27,29 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `translate train` on a copy task: `train` as both sides of the training
+/// pairs, `valid` as both sides of the validation and test pairs.
+fn copy_task<'a>(train: &'a Path, valid: &'a Path, threads: &'a str) -> Vec<&'a str> {
+    let mut args = vec!["--threads", threads, "translate", "train"];
+    for (flag, file) in [
+        ("--src", train),
+        ("--tgt", train),
+        ("--valid-src", valid),
+        ("--valid-tgt", valid),
+        ("--test-src", valid),
+        ("--test-tgt", valid),
+    ] {
+        args.extend([flag, s(file)]);
+    }
+    args
+}
+
 /// Trains a copy model (source = target) with `tokenizer` into `out`.
 fn train_copy(tmp: &Path, tokenizer: &str, out: &Path, extra: &[&str]) {
     let train = captions(tmp, "train.en", 0, 1500);
     let valid = captions(tmp, "valid.en", 1500, 100);
-    let mut args = vec![
-        "--threads",
-        "2",
-        "translate",
-        "train",
-        "--src",
-        s(&train),
-        "--tgt",
-        s(&train),
-        "--valid-src",
-        s(&valid),
-        "--valid-tgt",
-        s(&valid),
-        "--test-src",
-        s(&valid),
-        "--test-tgt",
-        s(&valid),
+    let mut args = copy_task(&train, &valid, "2");
+    args.extend([
         "--tokenizer",
         tokenizer,
         "--hidden",
@@ -56,7 +58,7 @@ fn train_copy(tmp: &Path, tokenizer: &str, out: &Path, extra: &[&str]) {
         "6",
         "--lr",
         "0.005",
-    ];
+    ]);
     args.extend_from_slice(extra);
     args.extend_from_slice(&["--out", s(out)]);
     ok(&attend(&args));
@@ -229,23 +231,8 @@ fn a_subword_run_resumes_and_a_broken_tokenizer_file_is_named() {
     let valid = captions(tmp.path(), "v.en", 300, 30);
     let model = tmp.path().join("m");
     let run = |epochs: &str, resume: bool| {
-        let mut args = vec![
-            "--threads",
-            "1",
-            "translate",
-            "train",
-            "--src",
-            s(&train),
-            "--tgt",
-            s(&train),
-            "--valid-src",
-            s(&valid),
-            "--valid-tgt",
-            s(&valid),
-            "--test-src",
-            s(&valid),
-            "--test-tgt",
-            s(&valid),
+        let mut args = copy_task(&train, &valid, "1");
+        args.extend([
             "--tokenizer",
             "unigram",
             "--vocab-size",
@@ -256,7 +243,7 @@ fn a_subword_run_resumes_and_a_broken_tokenizer_file_is_named() {
             epochs,
             "--out",
             s(&model),
-        ];
+        ]);
         if resume {
             args.push("--resume");
         }
