@@ -6,7 +6,9 @@
 //! split where no held-out files are given → tokenisers and vocabularies
 //! from the training split only → encode → train with [`Trainer`] → the
 //! model directory holds `config.json`, both vocabularies (and tokenisers),
-//! the weights, the held-out pairs (`valid.tsv`, `test.tsv`) and `data.json`.
+//! the weights (the best, and `snapshots/` of the latest and best
+//! validations), the held-out pairs (`valid.tsv`, `test.tsv`) and
+//! `data_source.json`.
 
 use serde::{Deserialize, Serialize};
 
