@@ -287,6 +287,24 @@ pub fn sampling(
     }
 }
 
+/// A flag whose values are a library table's `(value, name, help)` rows
+/// (`DecoderKind::ALL`, `Tokenization::ALL`): a new row needs no CLI change.
+pub fn table_values<T: Copy + Send + Sync + 'static>(
+    table: &'static [(T, &'static str, &'static str)],
+) -> impl clap::builder::TypedValueParser<Value = T> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    let values = table
+        .iter()
+        .map(|(_, name, help)| PossibleValue::new(*name).help(*help));
+    PossibleValuesParser::new(values).try_map(move |name| {
+        table
+            .iter()
+            .find(|(_, n, _)| *n == name)
+            .map(|(v, _, _)| *v)
+            .ok_or("not one of the listed values")
+    })
+}
+
 /// `--beam N` of `translate eval|run` and `lm generate`: a width, checked by
 /// the search's own rule ([`BeamOptions::validate`]), so a flag and a config
 /// file refuse the same widths in the same words, and the refusal is a usage

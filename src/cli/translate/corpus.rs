@@ -5,22 +5,8 @@ use std::path::PathBuf;
 
 use attend::seq2seq::{PairDataConfig, Tokenization};
 use clap::Args;
-use clap::builder::TypedValueParser;
 
-/// `--tokenizer`'s values, named and described by the library's
-/// [`Tokenization::ALL`].
-fn tokenization() -> impl TypedValueParser<Value = Tokenization> {
-    let values = Tokenization::ALL
-        .iter()
-        .map(|(_, name, help)| clap::builder::PossibleValue::new(*name).help(*help));
-    clap::builder::PossibleValuesParser::new(values).try_map(|name| {
-        Tokenization::ALL
-            .iter()
-            .find(|(_, n, _)| *n == name)
-            .map(|(t, _, _)| *t)
-            .ok_or("not a tokenizer")
-    })
-}
+use crate::cli::flags::table_values;
 
 /// Parallel files, official splits and tokenisation.
 #[derive(Debug, Default, Args)]
@@ -52,7 +38,7 @@ pub struct CorpusFlags {
     pub tgt_lang: Option<String>,
     /// How text is cut into tokens [default: whitespace for the lessons'
     /// eng-fra and --tutorial-filter, bpe for other data].
-    #[arg(long, value_parser = tokenization(), value_name = "KIND")]
+    #[arg(long, value_parser = table_values(&Tokenization::ALL), value_name = "KIND")]
     pub tokenizer: Option<Tokenization>,
     /// The most pieces a learnt tokenizer has (a language, or both with
     /// --joint-vocab) [default: 8000].

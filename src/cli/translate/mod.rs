@@ -16,12 +16,11 @@ use attend::seq2seq::{
 use attend::text::WORD_START;
 use attend::train::{ModelDir, Pick, average_into};
 use attend::viz::{AttentionMap, HeatmapStyle, plot_attention, render_attention_text};
-use clap::builder::TypedValueParser;
 use clap::{Args, Subcommand};
 
 use super::Globals;
 use super::common::TrainRun;
-use super::flags::{DataFlags, RnnFlags, TrainFlags, beam_width, sampling};
+use super::flags::{DataFlags, RnnFlags, TrainFlags, beam_width, sampling, table_values};
 use corpus::CorpusFlags;
 use eval::{EvalArgs, eval};
 
@@ -42,16 +41,6 @@ pub enum TranslateCommand {
     Average(AverageArgs),
     /// Turn the PyTorch tutorial's state dict + vocabulary into a model directory.
     ImportPytorch(ImportArgs),
-}
-
-/// `--attention`'s values, named and described by the library's
-/// [`DecoderKind::ALL`], so a new kind needs no CLI change.
-fn attention_kind() -> impl TypedValueParser<Value = DecoderKind> {
-    let values = DecoderKind::ALL
-        .iter()
-        .map(|(_, name, help)| clap::builder::PossibleValue::new(*name).help(*help));
-    clap::builder::PossibleValuesParser::new(values)
-        .try_map(|name| DecoderKind::from_name(&name).ok_or("not a decoder kind"))
 }
 
 /// `--recipe`'s values, from the library's [`TranslateConfig::RECIPES`].
@@ -95,7 +84,7 @@ pub struct TrainArgs {
     #[command(flatten)]
     rnn: RnnFlags,
     /// Decoder attention.
-    #[arg(long, value_parser = attention_kind(), value_name = "KIND")]
+    #[arg(long, value_parser = table_values(&DecoderKind::ALL), value_name = "KIND")]
     attention: Option<DecoderKind>,
     /// Hidden size (and embedding size).
     #[arg(long, value_name = "N")]
