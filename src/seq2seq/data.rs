@@ -410,6 +410,19 @@ pub fn prepare(data: &PairDataConfig, text: &TextConfig) -> Result<PreparedPairs
             data.valid_fraction
         )));
     }
+    let (valid, test) = match (valid, test) {
+        // Nothing held out of the training pairs: they keep the file's order.
+        (Some(valid), Some(test)) => {
+            return Ok(PreparedPairs {
+                read,
+                skipped: read - n,
+                train: pairs,
+                valid,
+                test,
+            });
+        }
+        split => split,
+    };
     let order = python_shuffled(n, data.split_seed);
     let pick = |range: std::ops::Range<usize>| -> Vec<Pair> {
         order[range].iter().map(|&i| pairs[i].clone()).collect()
@@ -419,11 +432,7 @@ pub fn prepare(data: &PairDataConfig, text: &TextConfig) -> Result<PreparedPairs
         skipped: read - n,
         test: test.unwrap_or_else(|| pick(0..n_test)),
         valid: valid.unwrap_or_else(|| pick(n_test..n_test + n_valid)),
-        // Nothing held out of the training pairs: keep the file's order.
-        train: match sources.valid.is_some() && sources.test.is_some() {
-            true => pairs.clone(),
-            false => pick(n_test + n_valid..n),
-        },
+        train: pick(n_test + n_valid..n),
     })
 }
 

@@ -252,10 +252,8 @@ impl Subwords {
     pub fn detokenize<S: AsRef<str>>(&self, pieces: &[S]) -> String {
         let tokens: Vec<String> = pieces.iter().map(|p| p.as_ref().to_string()).collect();
         match self.tokenizer.get_decoder() {
-            Some(d) => d
-                .decode(tokens.clone())
-                .unwrap_or_else(|_| fallback(&tokens)),
-            None => fallback(&tokens),
+            Some(d) => d.decode(tokens).unwrap_or_else(|_| fallback(pieces)),
+            None => fallback(pieces),
         }
     }
 
@@ -271,8 +269,12 @@ impl Subwords {
 }
 
 /// What the Metaspace decoder does, for a decoder that failed.
-fn fallback(tokens: &[String]) -> String {
-    let joined: String = tokens.concat().replace(WORD_START, " ");
+fn fallback<S: AsRef<str>>(pieces: &[S]) -> String {
+    let joined: String = pieces
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<String>()
+        .replace(WORD_START, " ");
     joined.trim_start_matches(' ').to_string()
 }
 
