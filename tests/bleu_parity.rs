@@ -6,21 +6,10 @@ mod common;
 
 use attend::metrics::teaching_bleu;
 use attend::metrics::{BleuConfig, BleuScore, Smooth, corpus_bleu, sentence_bleu};
+use common::json_strings as strings;
 use serde_json::Value;
 
 const TOL: f64 = 1e-9;
-
-fn strings(v: &Value, what: &str, case: &str) -> Vec<String> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("{case}: `{what}` is not an array"))
-        .iter()
-        .map(|s| {
-            s.as_str()
-                .unwrap_or_else(|| panic!("{case}: `{what}` holds a non-string"))
-                .to_string()
-        })
-        .collect()
-}
 
 fn floats(v: &Value, what: &str, case: &str) -> Vec<f64> {
     v.as_array()

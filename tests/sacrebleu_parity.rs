@@ -5,12 +5,15 @@
 //! sentence level. Scores to 1e-9 relative, counts, lengths, signatures and
 //! printed score lines exactly.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use attend::metrics::{
     BleuConfig, BleuScore, ChrfConfig, ChrfScore, Smooth, Tokenize, corpus_bleu, corpus_chrf,
     sentence_bleu, sentence_chrf,
 };
+use common::json_strings as strings;
 use serde_json::Value;
 
 const REL_TOL: f64 = 1e-9;
@@ -27,18 +30,6 @@ fn text<'a>(v: &'a Value, key: &str, case: &str) -> &'a str {
     v[key]
         .as_str()
         .unwrap_or_else(|| panic!("{case}: `{key}` is not a string"))
-}
-
-fn strings(v: &Value, what: &str, case: &str) -> Vec<String> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("{case}: `{what}` is not an array"))
-        .iter()
-        .map(|s| {
-            s.as_str()
-                .unwrap_or_else(|| panic!("{case}: `{what}` holds a non-string"))
-                .to_string()
-        })
-        .collect()
 }
 
 fn streams(v: &Value, case: &str) -> Vec<Vec<String>> {

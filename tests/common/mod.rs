@@ -100,3 +100,17 @@ pub fn assert_close(what: &str, actual: &Tensor, expected: &Tensor, rtol: f64, a
         e[worst.0]
     );
 }
+
+/// The strings of a fixture's JSON array `v` (field `what` of case `case`,
+/// named in the panic when it is not an array of strings).
+pub fn json_strings(v: &serde_json::Value, what: &str, case: &str) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("{case}: `{what}` is not an array"))
+        .iter()
+        .map(|s| {
+            s.as_str()
+                .unwrap_or_else(|| panic!("{case}: `{what}` holds a non-string"))
+                .to_string()
+        })
+        .collect()
+}
