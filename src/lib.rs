@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod nn;
 pub mod prelude;
 pub mod seq2seq;
+pub mod serve;
 pub mod text;
 pub mod train;
 pub mod viz;

@@ -8,7 +8,7 @@
 //! `mut_arg`; the flag itself stays the same.
 
 use attend::classify::{ClassifierConfig, ClassifyConfig};
-use attend::decode::{BeamOptions, SampleOptions, Search};
+use attend::decode::BeamOptions;
 use attend::lm::LmConfig;
 use attend::lm::LmRunConfig;
 use attend::nn::{Cell, Nonlinearity};
@@ -16,8 +16,6 @@ use attend::seq2seq::{Seq2SeqConfig, TranslateConfig};
 use attend::text::Level;
 use attend::train::{AdamConfig, OptimizerConfig, ScheduleConfig, SgdConfig, TrainConfig};
 use clap::{Args, ValueEnum};
-
-use super::Globals;
 
 /// A command's training config as the shared flags see it: where its
 /// dataset, model, loop and batch size live.
@@ -261,29 +259,6 @@ impl LoopFlags {
                 min_lr: self.min_lr.unwrap_or(min_lr),
             };
         }
-    }
-}
-
-/// Sampling as the flags ask: the saved search's sampling knobs and seed
-/// where it samples (else the defaults and the run's seed), each of
-/// `--temperature`, `--top-k`, `--top-p` replacing what it names and
-/// `--seed` the seed. `translate run|eval` and `lm generate` share it.
-pub fn sampling(
-    saved: Search,
-    (temperature, top_k, top_p): (Option<f64>, Option<usize>, Option<f64>),
-    g: &Globals,
-) -> Search {
-    let (base, seed) = match saved {
-        Search::Sample { options, seed } => (options, seed),
-        _ => (SampleOptions::default(), g.seed),
-    };
-    Search::Sample {
-        options: SampleOptions {
-            temperature: temperature.unwrap_or(base.temperature),
-            top_k: top_k.or(base.top_k),
-            top_p: top_p.or(base.top_p),
-        },
-        seed: g.seed_flag.unwrap_or(seed),
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use attend::decode::{BeamOptions, Search};
+use attend::decode::SearchOverrides;
 use attend::lm::{self, LmRunConfig};
 use attend::lm::{GenerateConfig, Generator, MAX_LENGTH};
 use attend::text::Level;
@@ -15,7 +15,7 @@ use clap::{Args, Subcommand};
 
 use super::Globals;
 use super::common::TrainRun;
-use super::flags::{DataFlags, LevelArg, ModelFlags, TrainFlags, beam_width, sampling};
+use super::flags::{DataFlags, LevelArg, ModelFlags, TrainFlags, beam_width};
 
 /// Language-model commands.
 #[derive(Debug, Subcommand)]
@@ -296,24 +296,16 @@ fn generate(a: GenerateArgs, g: &Globals) -> Result<ExitCode> {
     }
     // The model's saved defaults, each flag overriding what it names.
     let saved = model.decode_config()?;
-    let sampling_flags = a.temperature.is_some() || a.top_k.is_some() || a.top_p.is_some();
-    let search = match (a.greedy, a.beam, saved.search) {
-        (true, _, _) => Search::Greedy,
-        (false, Some(size), _) => Search::Beam(BeamOptions {
-            size,
-            // Ranked by the text's own log-probability, as `lm generate`
-            // always has: GNMT's length penalty is a translation setting,
-            // and here `--length` is the caller's say on length.
-            alpha: 0.0,
-            n_best: a.count.min(size),
-        }),
-        (false, None, Search::Beam(options)) if !sampling_flags => Search::Beam(BeamOptions {
-            n_best: a.count.min(options.size),
-            ..options
-        }),
-        (false, None, Search::Greedy) if !sampling_flags => Search::Greedy,
-        (false, None, saved_search) => sampling(saved_search, (a.temperature, a.top_k, a.top_p), g),
+    let overrides = SearchOverrides {
+        greedy: a.greedy,
+        beam: a.beam,
+        temperature: a.temperature,
+        top_k: a.top_k,
+        top_p: a.top_p,
+        seed: g.seed_flag,
+        ..SearchOverrides::default()
     };
+    let search = saved.search_for(&overrides, a.count, g.seed);
     if let Some(n) = a.length
         && n > MAX_LENGTH
     {

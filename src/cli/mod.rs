@@ -8,6 +8,7 @@ mod data;
 mod embed;
 mod flags;
 mod lm;
+mod serve;
 mod translate;
 
 use std::process::ExitCode;
@@ -56,16 +57,9 @@ pub enum Command {
     /// RNN language models (train, eval, generate).
     #[command(subcommand)]
     Lm(lm::LmCommand),
-    /// HTTP API and demo page for trained models.
-    Serve(Pending),
-}
-
-/// Arguments of a command group that is not built yet: everything is accepted
-/// so the group can be listed, and running it says so plainly.
-#[derive(Debug, clap::Args)]
-pub struct Pending {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    args: Vec<String>,
+    /// HTTP API and web page for trained models (translate, classify,
+    /// generate, word vectors).
+    Serve(serve::ServeArgs),
 }
 
 /// `--kernel` values.
@@ -111,12 +105,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Classify(cmd) => classify::run(cmd, &globals),
         Command::Embed(cmd) => embed::run(cmd, &globals),
         Command::Lm(cmd) => lm::run(cmd, &globals),
-        Command::Serve(_) => pending("serve"),
+        Command::Serve(args) => serve::run(args),
     }
-}
-
-fn pending(group: &str) -> Result<ExitCode> {
-    anyhow::bail!("`attend {group}` is not available in this version yet")
 }
 
 /// See [`attend::nn::set_threads`].

@@ -11,6 +11,7 @@
 mod beam;
 mod ensemble;
 mod greedy;
+mod overrides;
 mod sampling;
 mod search;
 mod strategy;
@@ -22,6 +23,7 @@ use crate::Result;
 pub use beam::{BeamConfig, beam_search};
 pub use ensemble::{Ensemble, Members};
 pub use greedy::{GreedyConfig, greedy, greedy_each};
+pub use overrides::SearchOverrides;
 pub use sampling::{SampleConfig, sample, sample_each};
 pub use strategy::{BeamOptions, Decoding, MAX_BEAM, SampleOptions, Search, run};
 

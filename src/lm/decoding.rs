@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::generate::MAX_LENGTH;
-use crate::decode::{SampleOptions, Search};
+use crate::decode::{BeamOptions, SampleOptions, Search, SearchOverrides};
 use crate::train::DEFAULT_SEED;
 use crate::{Error, Result};
 
@@ -51,5 +51,30 @@ impl LmDecodeConfig {
     /// The length to generate for a model of one stream (`stream`) or of lines.
     pub fn length_for(&self, stream: bool) -> usize {
         self.length.unwrap_or(if stream { 200 } else { 30 })
+    }
+
+    /// The search for `count` texts with a caller's choices over the saved
+    /// one: greedy; a beam of `o.beam` ranked by the texts' own
+    /// log-probability (GNMT's length penalty is a translation setting;
+    /// here the caller's length is the say on length); the saved search
+    /// when no knob is set (a beam returning `count` texts); sampling
+    /// otherwise, from the saved sampling knobs.
+    pub fn search_for(&self, o: &SearchOverrides, count: usize, default_seed: u64) -> Search {
+        match (o.greedy, o.beam, self.search) {
+            (true, _, _) => Search::Greedy,
+            (false, Some(size), _) => Search::Beam(BeamOptions {
+                size,
+                alpha: 0.0,
+                n_best: count.min(size),
+            }),
+            (false, None, Search::Beam(options)) if !o.sampling_knob() => {
+                Search::Beam(BeamOptions {
+                    n_best: count.min(options.size),
+                    ..options
+                })
+            }
+            (false, None, Search::Greedy) if !o.sampling_knob() => Search::Greedy,
+            (false, None, saved) => o.sampling(saved, default_seed),
+        }
     }
 }

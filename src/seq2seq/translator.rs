@@ -276,6 +276,15 @@ impl Translator {
         self.text.save(dir)
     }
 
+    /// Whether `dir` holds a translation model: its `config.json` names
+    /// the `seq2seq` kind (what tells it from the other tasks' directories).
+    pub fn is_model_dir(dir: &Path) -> bool {
+        std::fs::read(dir.join(CONFIG))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|v| v.get("kind").and_then(|k| k.as_str()) == Some(KIND))
+    }
+
     /// Loads a model directory onto the CPU.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         Self::load_on(path, &Device::Cpu)

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use attend::data::TextLines;
-use attend::decode::{BeamOptions, Search};
+use attend::decode::SearchOverrides;
 use attend::seq2seq;
 use attend::seq2seq::{
     DecodeConfig, DecoderKind, TranslateConfig, Translation, Translator, import_tutorial,
@@ -20,7 +20,7 @@ use clap::{Args, Subcommand};
 
 use super::Globals;
 use super::common::TrainRun;
-use super::flags::{DataFlags, RnnFlags, TrainFlags, beam_width, sampling, table_values};
+use super::flags::{DataFlags, RnnFlags, TrainFlags, beam_width, table_values};
 use corpus::CorpusFlags;
 use eval::{EvalArgs, eval};
 
@@ -290,26 +290,18 @@ pub(super) fn decode_config(
     saved: &DecodeConfig,
     g: &Globals,
 ) -> DecodeConfig {
-    let beam_knob = s.beam.is_some() || s.alpha.is_some() || n_best.is_some();
-    let search = if s.greedy {
-        Search::Greedy
-    } else if s.sample || (!beam_knob && matches!(saved.search, Search::Sample { .. })) {
-        sampling(saved.search, (s.temperature, s.top_k, s.top_p), g)
-    } else if beam_knob || matches!(saved.search, Search::Beam(_)) {
-        let base = match saved.search {
-            Search::Beam(options) => options,
-            _ => BeamOptions::default(),
-        };
-        let size = s.beam.unwrap_or(base.size);
-        Search::Beam(BeamOptions {
-            size,
-            alpha: s.alpha.unwrap_or(base.alpha),
-            // A narrower --beam keeps as many of the saved n-best as fit.
-            n_best: n_best.unwrap_or(base.n_best.min(size)),
-        })
-    } else {
-        Search::Greedy
+    let overrides = SearchOverrides {
+        greedy: s.greedy,
+        sample: s.sample,
+        beam: s.beam,
+        alpha: s.alpha,
+        n_best,
+        temperature: s.temperature,
+        top_k: s.top_k,
+        top_p: s.top_p,
+        seed: g.seed_flag,
     };
+    let search = overrides.apply(saved.search, g.seed);
     DecodeConfig {
         search,
         batch_size: s.batch_size.unwrap_or(saved.batch_size),
