@@ -5,7 +5,7 @@
 use clap::Parser;
 
 use super::*;
-use attend::decode::SampleOptions;
+use attend::decode::{BeamOptions, SampleOptions, Search};
 
 /// The search flags as `translate run` takes them.
 #[derive(Debug, Parser)]
