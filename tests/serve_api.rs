@@ -411,7 +411,8 @@ fn a_full_queue_sheds_load_with_503() {
     assert_eq!(status, 200);
 }
 
-/// Random and malformed bodies: only 4xx, never a panic, the server alive.
+/// Random and malformed bodies (400 by default): only 4xx, never a panic,
+/// the server alive.
 #[test]
 fn random_requests_get_4xx_and_the_server_survives() {
     let tmp = tempfile::tempdir().unwrap();
@@ -432,7 +433,12 @@ fn random_requests_get_4xx_and_the_server_survives() {
         state
     };
     let mut counts = std::collections::BTreeMap::new();
-    for i in 0..400 {
+    // `ATTEND_FUZZ_REQUESTS=10000` for the long run (BENCHMARKS.md, "Serving").
+    let total: usize = std::env::var("ATTEND_FUZZ_REQUESTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(400);
+    for i in 0..total {
         let seed = seeds[i % seeds.len()].as_bytes();
         let mut body = seed.to_vec();
         match next() % 4 {
