@@ -59,6 +59,7 @@ impl Server {
                 }
                 Err(_) => {
                     let _ = child.kill();
+                    let _ = child.wait();
                     panic!("attend serve did not start: {}", seen.join("\n"));
                 }
             }
