@@ -239,6 +239,10 @@ fn every_endpoint_answers_like_the_command_line() {
         &json!({"a": "man", "b": "king", "c": "woman", "n": 1}),
     );
     assert_eq!(v["neighbours"][0]["word"], "queen", "{v}");
+    let (status, v) = server.post("/v1/similar", &json!({"positive": ["king", "pear"]}));
+    assert_eq!((status, error_field(&v)), (422, "positive[1]"), "{v}");
+    let (status, v) = server.post("/v1/generate", &json!({"condition": "Martian"}));
+    assert_eq!((status, error_field(&v)), (422, "condition"), "{v}");
 
     // The catalogue, health, metrics and the OpenAPI description.
     let (status, _, text) = server.get("/v1/models");

@@ -169,7 +169,15 @@ impl Engine for GenerateEngine {
         inputs
             .iter()
             .map(|cfg| {
-                let out = self.0.generate(cfg)?;
+                let out = self.0.generate(cfg).map_err(|e| {
+                    // The library checks the condition against the model's
+                    // labels; its message says which are known.
+                    let mut e = ApiError::from(e);
+                    if e.message.contains("condition") {
+                        e.field = Some("condition".into());
+                    }
+                    e
+                })?;
                 Ok(out
                     .into_iter()
                     .map(|g| GeneratedText {
@@ -188,16 +196,16 @@ impl Engine for GenerateEngine {
 pub enum VectorQuery {
     /// The `n` nearest words to `positive − negative`.
     Similar {
-        /// Words added.
-        positive: Vec<String>,
-        /// Words subtracted.
-        negative: Vec<String>,
+        /// Words added, each with the request field it came from.
+        positive: Vec<(String, String)>,
+        /// Words subtracted, with their fields.
+        negative: Vec<(String, String)>,
         /// Neighbours returned.
         n: usize,
     },
     /// `a : b :: c : ?`.
     Analogy {
-        /// `[a, b, c]`.
+        /// `[a, b, c]` (fields `a`, `b`, `c`).
         words: [String; 3],
         /// 3CosAdd or 3CosMul.
         method: AnalogyMethod,
@@ -208,6 +216,25 @@ pub enum VectorQuery {
 
 /// Word vectors.
 pub struct VectorsEngine(pub Embeddings);
+
+impl VectorsEngine {
+    /// A 422 naming the first `(field, word)` the vectors do not know.
+    fn known<'a>(&self, words: impl Iterator<Item = &'a (String, String)>) -> Result<(), ApiError> {
+        for (field, word) in words {
+            if self.0.id(word).is_none() {
+                return Err(ApiError::field(
+                    field.clone(),
+                    format!(
+                        "`{}` is not among the {} words of these vectors",
+                        crate::error::excerpt(word),
+                        self.0.len()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
 
 impl Engine for VectorsEngine {
     type Input = VectorQuery;
@@ -231,12 +258,16 @@ impl Engine for VectorsEngine {
                         negative,
                         n,
                     } => {
-                        let pos: Vec<&str> = positive.iter().map(String::as_str).collect();
-                        let neg: Vec<&str> = negative.iter().map(String::as_str).collect();
+                        self.known(positive.iter().chain(negative))?;
+                        let pos: Vec<&str> = positive.iter().map(|(_, w)| w.as_str()).collect();
+                        let neg: Vec<&str> = negative.iter().map(|(_, w)| w.as_str()).collect();
                         self.0.most_similar(&pos, &neg, *n, None)?
                     }
                     VectorQuery::Analogy { words, method, n } => {
                         let [a, b, c] = words;
+                        let named =
+                            [("a", a), ("b", b), ("c", c)].map(|(f, w)| (f.to_string(), w.clone()));
+                        self.known(named.iter())?;
                         self.0.analogy([a, b, c], *method, *n, None)?
                     }
                 };

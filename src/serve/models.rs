@@ -79,7 +79,8 @@ pub enum Served {
     Translator(Queue<TranslateEngine>, DecodeConfig),
     /// Classification.
     Classifier(Queue<ClassifyEngine>),
-    /// Generation, with the model's saved defaults.
+    /// Generation, with the model's saved defaults and whether it was
+    /// trained on one stream.
     LanguageModel(Queue<GenerateEngine>, crate::lm::LmDecodeConfig, bool),
     /// Nearest words and analogies.
     Vectors(Queue<VectorsEngine>),

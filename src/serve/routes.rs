@@ -283,11 +283,19 @@ pub async fn similar(State(s): Shared, body: Body) -> Result<Json<NeighboursResp
         return Err(ApiError::internal("model kind mismatch"));
     };
     let n = bounded("n", req.n.unwrap_or(10), s.limits.max_n)?;
-    let mut positive = req.positive.unwrap_or_default();
+    let named = |field: &str, words: Option<Vec<String>>| -> Vec<(String, String)> {
+        let words = words.unwrap_or_default();
+        words
+            .into_iter()
+            .enumerate()
+            .map(|(i, w)| (format!("{field}[{i}]"), w))
+            .collect()
+    };
+    let mut positive = named("positive", req.positive);
     if let Some(w) = req.word {
-        positive.insert(0, w);
+        positive.insert(0, ("word".to_string(), w));
     }
-    let negative = req.negative.unwrap_or_default();
+    let negative = named("negative", req.negative);
     if positive.is_empty() && negative.is_empty() {
         return Err(ApiError::field(
             "word",
