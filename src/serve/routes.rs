@@ -98,17 +98,30 @@ async fn method_not_allowed() -> ApiError {
 /// Reads a JSON body of at most `limits.max_body_bytes` into `T`, naming
 /// the field at fault when it does not fit.
 async fn read<T: DeserializeOwned>(body: Body, limits: &Limits) -> Result<T, ApiError> {
-    let bytes = axum::body::to_bytes(body, limits.max_body_bytes)
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "the request body is over {} bytes (or was cut off)",
-                    limits.max_body_bytes
-                ),
-            )
-        })?;
+    // A client that sends its body slowly is cut off at the timeout too.
+    let bytes = tokio::time::timeout(
+        limits.timeout,
+        axum::body::to_bytes(body, limits.max_body_bytes),
+    )
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within {:.1} s",
+                limits.timeout.as_secs_f64()
+            ),
+        )
+    })?
+    .map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the request body is over {} bytes (or was cut off)",
+                limits.max_body_bytes
+            ),
+        )
+    })?;
     parse(&bytes)
 }
 
