@@ -49,24 +49,41 @@ impl Engine for TranslateEngine {
             .iter()
             .flat_map(|j| j.texts.iter().map(String::as_str))
             .collect();
-        let mut all = match self.0.translate_n_best(&texts, &decode) {
-            Ok(all) => all.into_iter(),
-            Err(e) => {
-                let e = ApiError::from(e);
-                return inputs.iter().map(|_| Err(e.clone())).collect();
-            }
-        };
-        inputs
-            .iter()
-            .map(|job| {
-                Ok(all
-                    .by_ref()
-                    .take(job.texts.len())
-                    .map(|n_best| result(n_best, job.attention))
-                    .collect())
-            })
-            .collect()
+        let all = self.0.translate_n_best(&texts, &decode);
+        let attention: Vec<bool> = inputs.iter().map(|j| j.attention).collect();
+        share(&inputs, Self::size, all, |i, n_best| {
+            result(n_best, attention[i])
+        })
     }
+}
+
+/// Hands each input its share of a batch's results (one per text, in
+/// input order), made into answers by `answer(input index, result)`; a
+/// failed batch fails every input with the same error.
+fn share<I, T, U>(
+    inputs: &[I],
+    size: fn(&I) -> usize,
+    results: crate::Result<Vec<T>>,
+    mut answer: impl FnMut(usize, T) -> U,
+) -> Vec<Result<Vec<U>, ApiError>> {
+    let mut all = match results {
+        Ok(all) => all.into_iter(),
+        Err(e) => {
+            let e = ApiError::from(e);
+            return inputs.iter().map(|_| Err(e.clone())).collect();
+        }
+    };
+    inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| {
+            Ok(all
+                .by_ref()
+                .take(size(input))
+                .map(|r| answer(i, r))
+                .collect())
+        })
+        .collect()
 }
 
 fn result(n_best: Vec<Translation>, attention: bool) -> TranslationResult {
@@ -120,32 +137,17 @@ impl Engine for ClassifyEngine {
 
     fn run(&mut self, inputs: Vec<Vec<String>>) -> Vec<Result<Self::Output, ApiError>> {
         let texts: Vec<&str> = inputs.iter().flatten().map(String::as_str).collect();
-        let mut all = match self.0.predict(&texts) {
-            Ok(all) => all.into_iter(),
-            Err(e) => {
-                let e = ApiError::from(e);
-                return inputs.iter().map(|_| Err(e.clone())).collect();
-            }
-        };
-        inputs
-            .iter()
-            .map(|texts| {
-                Ok(all
-                    .by_ref()
-                    .take(texts.len())
-                    .map(|p| Classification {
-                        label: p.classes.first().map(|c| c.0.clone()).unwrap_or_default(),
-                        classes: p
-                            .classes
-                            .into_iter()
-                            .map(|(label, probability)| ClassProbability { label, probability })
-                            .collect(),
-                        tokens: p.tokens,
-                        attention: p.attention,
-                    })
-                    .collect())
-            })
-            .collect()
+        let all = self.0.predict(&texts);
+        share(&inputs, Self::size, all, |_, p| Classification {
+            label: p.classes.first().map(|c| c.0.clone()).unwrap_or_default(),
+            classes: p
+                .classes
+                .into_iter()
+                .map(|(label, probability)| ClassProbability { label, probability })
+                .collect(),
+            tokens: p.tokens,
+            attention: p.attention,
+        })
     }
 }
 
