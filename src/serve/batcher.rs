@@ -6,8 +6,8 @@
 //! While a batch is computed new requests queue up, so under load batches
 //! grow by themselves (the continuous batching of Triton's and TGI's
 //! servers); after a batch of several requests the worker also waits up to
-//! `batch_wait` for stragglers. A single client never waits: its batches
-//! are of one. The queue is bounded: a full queue answers 503 at once
+//! `batch_wait` for stragglers, until as many requests as the last batch
+//! had are in. A single client never waits: its batches are of one. The queue is bounded: a full queue answers 503 at once
 //! instead of growing.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -151,7 +151,8 @@ impl<E: Engine> Worker<E> {
     fn serve(mut self) {
         // A job that did not join the batch before it waits for the next one.
         let mut held: Option<Job<E>> = None;
-        let mut busy = false;
+        // Requests in the previous batch: about how many clients are waiting.
+        let mut clients = 1;
         loop {
             let first = match held.take() {
                 Some(job) => job,
@@ -162,18 +163,20 @@ impl<E: Engine> Worker<E> {
             };
             let mut size = E::size(&first.input);
             let mut jobs = vec![first];
-            let deadline = Instant::now()
-                + if busy {
-                    self.batch_wait
-                } else {
-                    Duration::ZERO
-                };
+            let wait = if clients > 1 {
+                self.batch_wait
+            } else {
+                Duration::ZERO
+            };
+            let deadline = Instant::now() + wait;
             while size < self.batch_size {
                 let next = match self.rx.try_recv() {
                     Ok(job) => job,
                     Err(_) => {
+                        // Waiting is worth it only for the clients of the
+                        // last batch that have not come back yet.
                         let left = deadline.saturating_duration_since(Instant::now());
-                        if left.is_zero() {
+                        if left.is_zero() || jobs.len() >= clients {
                             break;
                         }
                         match self.rx.recv_timeout(left) {
@@ -193,7 +196,7 @@ impl<E: Engine> Worker<E> {
                 size += n;
                 jobs.push(next);
             }
-            busy = jobs.len() > 1;
+            clients = jobs.len();
             self.run(jobs);
         }
     }
