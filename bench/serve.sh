@@ -95,6 +95,7 @@ SERVE_PATH=/v1/translate SERVE_EXTRA=', "greedy": true' \
 peak=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
 rss_after=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status")
 alive=$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")
+echo "{\"rss_before_kb\": $rss_before, \"peak_rss_kb\": $peak, \"rss_after_kb\": $rss_after, \"health_after\": $alive}" > "$OUT/overload_memory.json"
 echo "overload: $(cat "$OUT/overload.json"); RSS ${rss_before} kB before, peak ${peak} kB, ${rss_after} kB after; /health $alive" >&2
 kill "$SERVER_PID"; wait "$SERVER_PID" 2> /dev/null || true
 
@@ -128,6 +129,8 @@ for c in clients:
         row += ["-"] * 6
     print("| " + " | ".join(map(str, row)) + " |")
 o = read("overload.json")
-print(f"overload (1,000 clients, queue 64): statuses {o['statuses']}, socket errors {o['socket_errors']}")
+m = read("overload_memory.json")
+print(f"overload (1,000 clients, queue 64): statuses {o['statuses']}, socket errors {o['socket_errors']}; "
+      f"RSS {m['rss_before_kb']} kB before, peak {m['peak_rss_kb']} kB, /health afterwards {m['health_after']}")
 print(f"served = translate run --greedy: {same}")
 PYEOF

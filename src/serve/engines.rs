@@ -1,7 +1,7 @@
 //! Each model kind as an [`Engine`]: what one request asks of it, which
 //! requests share a batch, and the answer in the API's types.
 
-use super::api::{
+use super::answers::{
     ClassProbability, Classification, GeneratedText, Hypothesis, Neighbour, TranslationResult,
 };
 use super::batcher::Engine;

@@ -15,6 +15,7 @@
 //! loads models through their own loaders (`Translator`, `Predictor`,
 //! `Generator`, `data::vectors`) and decodes through their public calls.
 
+mod answers;
 mod api;
 mod batcher;
 mod engines;
@@ -30,12 +31,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use api::{
-    AnalogyRequest, ClassProbability, Classification, ClassifyRequest, ClassifyResponse,
-    GenerateRequest, GenerateResponse, GeneratedText, Hypothesis, ModelInfo, ModelsResponse,
-    Neighbour, NeighboursResponse, SimilarRequest, TranslateRequest, TranslateResponse,
+pub use answers::{
+    ClassProbability, Classification, ClassifyResponse, GenerateResponse, GeneratedText,
+    Hypothesis, ModelInfo, ModelsResponse, Neighbour, NeighboursResponse, TranslateResponse,
     TranslationResult,
 };
+pub use api::{AnalogyRequest, ClassifyRequest, GenerateRequest, SimilarRequest, TranslateRequest};
 pub use batcher::{Engine, Queue};
 pub use error::ApiError;
 pub use limits::Limits;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::api::ModelInfo;
+use super::answers::ModelInfo;
 use super::batcher::Queue;
 use super::engines::{ClassifyEngine, GenerateEngine, TranslateEngine, VectorsEngine};
 use super::error::ApiError;

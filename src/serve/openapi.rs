@@ -5,8 +5,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use utoipa::OpenApi;
 
-use super::api;
 use super::routes;
+use super::{answers, api};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,22 +24,22 @@ use super::routes;
     ),
     components(schemas(
         api::TranslateRequest,
-        api::TranslateResponse,
-        api::TranslationResult,
-        api::Hypothesis,
+        answers::TranslateResponse,
+        answers::TranslationResult,
+        answers::Hypothesis,
         api::ClassifyRequest,
-        api::ClassifyResponse,
-        api::Classification,
-        api::ClassProbability,
+        answers::ClassifyResponse,
+        answers::Classification,
+        answers::ClassProbability,
         api::GenerateRequest,
-        api::GenerateResponse,
-        api::GeneratedText,
+        answers::GenerateResponse,
+        answers::GeneratedText,
         api::SimilarRequest,
         api::AnalogyRequest,
-        api::NeighboursResponse,
-        api::Neighbour,
-        api::ModelsResponse,
-        api::ModelInfo
+        answers::NeighboursResponse,
+        answers::Neighbour,
+        answers::ModelsResponse,
+        answers::ModelInfo
     ))
 )]
 struct Doc;

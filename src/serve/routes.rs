@@ -14,9 +14,11 @@ use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use super::answers::{
+    ClassifyResponse, GenerateResponse, ModelsResponse, NeighboursResponse, TranslateResponse,
+};
 use super::api::{
-    AnalogyRequest, ClassifyRequest, ClassifyResponse, GenerateRequest, GenerateResponse,
-    ModelsResponse, NeighboursResponse, SimilarRequest, TranslateRequest, TranslateResponse, texts,
+    AnalogyRequest, ClassifyRequest, GenerateRequest, SimilarRequest, TranslateRequest, texts,
 };
 use super::engines::{TranslateJob, VectorQuery};
 use super::error::ApiError;
