@@ -415,8 +415,9 @@ fn a_full_queue_sheds_load_with_503() {
     assert_eq!(status, 200);
 }
 
-/// Random and malformed bodies (400 by default): only 4xx, never a panic,
-/// the server alive.
+/// Random and malformed bodies (400 by default: flipped, cut, random and
+/// inserted bytes, bodies past the size limit, values of the wrong type):
+/// only 4xx, never a panic, the server alive.
 #[test]
 fn random_requests_get_4xx_and_the_server_survives() {
     let tmp = tempfile::tempdir().unwrap();
@@ -445,7 +446,7 @@ fn random_requests_get_4xx_and_the_server_survives() {
     for i in 0..total {
         let seed = seeds[i % seeds.len()].as_bytes();
         let mut body = seed.to_vec();
-        match next() % 4 {
+        match next() % 6 {
             0 => {
                 // Flip bytes.
                 for _ in 0..1 + next() % 4 {
@@ -455,6 +456,35 @@ fn random_requests_get_4xx_and_the_server_survives() {
             }
             1 => body.truncate((next() as usize) % body.len()),
             2 => body = (0..next() % 64).map(|_| (next() % 256) as u8).collect(),
+            // A body past the 1 MiB limit.
+            3 => body = vec![b'['; (1 << 20) + (next() % 4096) as usize],
+            // A well-formed body with a value of the wrong type.
+            4 => {
+                const FIELDS: [&str; 8] = [
+                    "text",
+                    "texts",
+                    "beam",
+                    "n_best",
+                    "greedy",
+                    "model",
+                    "seed",
+                    "temperature",
+                ];
+                const VALUES: [&str; 9] = [
+                    "1",
+                    "\"x\"",
+                    "[]",
+                    "{}",
+                    "null",
+                    "true",
+                    "-1",
+                    "1e400",
+                    "[\"a\", 1]",
+                ];
+                let field = FIELDS[(next() % 8) as usize];
+                let value = VALUES[(next() % 9) as usize];
+                body = format!("{{\"text\": \"je\", \"{field}\": {value}}}").into_bytes();
+            }
             _ => {
                 let at = (next() as usize) % body.len();
                 body.insert(at, b"\"-1e999[]{}:,0\\"[(next() % 15) as usize]);
@@ -478,6 +508,7 @@ fn random_requests_get_4xx_and_the_server_survives() {
         }
         *counts.entry(status).or_insert(0) += 1;
     }
+    eprintln!("{total} random requests, answers by status: {counts:?}");
     assert!(counts.keys().any(|&s| s >= 400), "{counts:?}");
     assert!(server.alive());
     let log: Vec<String> = server.log.lock().unwrap().try_iter().collect();
