@@ -5,7 +5,7 @@
 //! Built on `axum` over `tokio` and `hyper` (the async stack most Rust web
 //! services use; `tower-http` catches panics), never a hand-written HTTP
 //! parser. Requests for one model wait in that model's bounded queue and are
-//! computed in batches by its worker thread ([`batcher`]), so concurrent
+//! computed in batches by its worker thread ([`Queue`]), so concurrent
 //! clients share the fused batch kernels; the HTTP side only parses, checks
 //! and waits. Every bound is in [`Limits`]; every error is JSON naming the
 //! field at fault ([`ApiError`]). SIGTERM or Ctrl-C stop accepting

@@ -127,8 +127,13 @@ impl Models {
             if entries.iter().any(|(n, _): &(String, Served)| n == name) {
                 return Err(Error::Config(format!("model name `{name}` is given twice")));
             }
-            let (served, summary) = load_one(name, path, limits, metrics)
-                .map_err(|e| Error::Config(format!("model `{name}` ({}): {e}", path.display())))?;
+            let (served, summary) = load_one(name, path, limits, metrics).map_err(|e| {
+                let cause = match e {
+                    Error::Config(m) => m,
+                    other => other.to_string(),
+                };
+                Error::Config(format!("model `{name}` ({}): {cause}", path.display()))
+            })?;
             infos.push(ModelInfo {
                 name: name.clone(),
                 kind: served.kind().name().into(),
