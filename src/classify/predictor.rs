@@ -172,6 +172,12 @@ pub struct Prediction {
 }
 
 impl Predictor {
+    /// Whether `dir` holds a classifier or a classifier ensemble (its
+    /// `classes.json`, or an ensemble's `ensemble.json`).
+    pub fn is_model_dir(dir: &Path) -> bool {
+        dir.join("classes.json").is_file() || dir.join(ENSEMBLE).is_file()
+    }
+
     /// Loads a model directory written by [`super::recipe::train`], or an
     /// ensemble directory written by [`train_ensemble`](super::train_ensemble)
     /// (its members must share their classes, in order).

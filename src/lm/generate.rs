@@ -76,6 +76,14 @@ pub struct Generator {
 }
 
 impl Generator {
+    /// Whether `dir` holds a language model: its `config.json` reads as a
+    /// language model's description (other tasks' configs have other fields).
+    pub fn is_model_dir(dir: &Path) -> bool {
+        crate::train::ModelDir::open(dir)
+            .and_then(|d| d.read_json::<SavedLm>("config.json"))
+            .is_ok()
+    }
+
     /// Loads a model directory written by `lm train`.
     pub fn load(dir: &Path) -> Result<Self> {
         let (model, vocab, saved) = load_model(dir)?;

@@ -43,9 +43,7 @@ impl ModelKind {
     }
 
     /// What a path holds: a file is a vector file; a model directory is
-    /// told by its files (a translation model's `config.json` names its
-    /// kind, a classifier has `classes.json` or an ensemble's
-    /// `ensemble.json`, a language model the rest).
+    /// what the task module that reads it recognises.
     pub fn detect(path: &Path) -> Result<ModelKind> {
         if path.is_file() {
             return Ok(ModelKind::Vectors);
@@ -59,14 +57,14 @@ impl ModelKind {
         if Translator::is_model_dir(path) {
             return Ok(ModelKind::Translator);
         }
-        if path.join("classes.json").is_file() || path.join("ensemble.json").is_file() {
+        if Predictor::is_model_dir(path) {
             return Ok(ModelKind::Classifier);
         }
-        if path.join("config.json").is_file() {
+        if Generator::is_model_dir(path) {
             return Ok(ModelKind::LanguageModel);
         }
         Err(Error::Config(format!(
-            "{}: not a model directory (no config.json) nor a vector file",
+            "{}: not a translation, classifier or language model directory, nor a vector file",
             path.display()
         )))
     }
