@@ -10,6 +10,7 @@ mod batch;
 mod corpus;
 pub mod download;
 mod filter;
+mod inline_labels;
 mod labelled;
 mod pairs;
 mod parallel;
@@ -28,6 +29,9 @@ pub use corpus::CorpusReader;
 pub use filter::{
     ENG_PREFIXES, EnglishSide, LengthFilter, PairFilter, PairFilterConfig, TUTORIAL_MAX_LENGTH,
     TutorialFilter,
+};
+pub use inline_labels::{
+    FASTTEXT_PREFIX, InlineExample, InlineFormat, InlineRows, parse_inline, read_inline,
 };
 pub use labelled::{
     BadRows, Column, Delimiter, Example, LabelledFormat, LabelledReader, LabelledRows, SkippedRow,
