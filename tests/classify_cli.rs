@@ -518,3 +518,92 @@ fn an_ensemble_predicts_the_mean_of_its_members() {
     assert_ne!(run.code, Some(0));
     assert!(run.stderr.contains("already exists"), "{}", run.stderr);
 }
+
+/// Files with the label inline: Kim's `label text` sentence sets (SST-2
+/// here) and the same rows as fastText lines train and score alike; a
+/// Latin-1 byte is an error naming its line.
+#[test]
+fn inline_label_files_train_and_score() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = common::data_dir().join("sentences");
+    let train = dir.join("sst2.train.txt.gz").display().to_string();
+    let dev = dir.join("sst2.dev.txt.gz").display().to_string();
+    let model = tmp.path().join("sst2").display().to_string();
+    ok(&attend(&[
+        "--threads",
+        "2",
+        "classify",
+        "train",
+        "--data",
+        &train,
+        "--format",
+        "label-first",
+        "--level",
+        "word",
+        "--epochs",
+        "3",
+        "--out",
+        &model,
+    ]));
+    let eval = attend(&[
+        "classify",
+        "eval",
+        "--model",
+        &model,
+        "--data",
+        &dev,
+        "--format",
+        "label-first",
+        "--json",
+    ]);
+    ok(&eval);
+    let report: serde_json::Value = serde_json::from_str(&eval.stdout).unwrap();
+    let accuracy = report["accuracy"].as_f64().unwrap();
+    // SST-2 dev is balanced (444 / 428): chance is about 0.5.
+    assert!(accuracy > 0.6, "SST-2 dev accuracy {accuracy}");
+
+    // The same dev rows as fastText lines, labels after the text.
+    let text = common::dataset_text("sentences/sst2.dev.txt.gz");
+    let fasttext: String = text
+        .lines()
+        .map(|l| {
+            let (label, words) = l.split_once(' ').unwrap();
+            format!("{words} __label__{label}\n")
+        })
+        .collect();
+    let ft = tmp.path().join("dev.ft.txt");
+    std::fs::write(&ft, fasttext).unwrap();
+    let eval_ft = attend(&[
+        "classify",
+        "eval",
+        "--model",
+        &model,
+        "--data",
+        &ft.display().to_string(),
+        "--format",
+        "fasttext",
+        "--json",
+    ]);
+    ok(&eval_ft);
+    let again: serde_json::Value = serde_json::from_str(&eval_ft.stdout).unwrap();
+    assert_eq!(again["accuracy"], report["accuracy"]);
+
+    let latin1 = tmp.path().join("latin1.txt");
+    std::fs::write(&latin1, b"1 good\n0 caf\xe9 bad\n").unwrap();
+    let run = attend(&[
+        "classify",
+        "train",
+        "--data",
+        &latin1.display().to_string(),
+        "--format",
+        "label-first",
+        "--out",
+        &tmp.path().join("x").display().to_string(),
+    ]);
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stderr.contains("latin1.txt:2: invalid UTF-8"),
+        "{}",
+        run.stderr
+    );
+}

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::data::Resolver;
 use crate::data::{self, DataFormat, TestSet};
 use crate::data::{
-    BadRows, Column, Delimiter, LabelledFormat, SkippedRow, kept_indices, read_labelled,
-    read_labelled_rows, read_labelled_with,
+    BadRows, Column, Delimiter, InlineFormat, LabelledFormat, SkippedRow, kept_indices,
+    read_labelled, read_labelled_rows, read_labelled_with,
 };
 use crate::data::{SplitConfig, python_stratified_split};
 use crate::error::excerpt;
@@ -42,6 +42,10 @@ pub struct LabelDataConfig {
     /// A row with a missing column or an empty text is an error naming its
     /// line (`--strict`), instead of being skipped with a warning.
     pub strict: bool,
+    /// Labels inline in each line (`label text`, or fastText's
+    /// `__label__X text`) instead of CSV/TSV columns; a fastText line with
+    /// several labels trains and is scored on its first.
+    pub format: Option<InlineFormat>,
 }
 
 impl Default for LabelDataConfig {
@@ -55,6 +59,7 @@ impl Default for LabelDataConfig {
             min_freq: 1,
             max_vocab: None,
             strict: false,
+            format: None,
         }
     }
 }
@@ -95,7 +100,7 @@ impl DatasetRows {
         }
         let rows = if n == 1 { "row" } else { "rows" };
         Some(format!(
-            "warning: {}: skipped {n} {rows} with a missing column or an empty text ({}); --strict makes them an error",
+            "warning: {}: skipped {n} {rows} with a missing column, label or text ({}); --strict makes them an error",
             self.path.display(),
             listed.join("; ")
         ))
@@ -124,6 +129,40 @@ impl DatasetRows {
 /// rows skipped unless `data.strict`).
 pub fn read_dataset(data: &LabelDataConfig) -> Result<DatasetRows> {
     let resolved = Resolver::from_env().resolve(&data.dataset)?;
+    let bad = if data.strict {
+        BadRows::Error
+    } else {
+        BadRows::Skip
+    };
+    if let Some(inline) = data.format {
+        if data.text_col.is_some() || data.label_col.is_some() {
+            return Err(Error::Config(
+                "an inline-label format reads the label from each line: leave out the text and label columns".into(),
+            ));
+        }
+        let read = data::read_inline(data::open(&resolved.path)?, inline, bad)
+            .map_err(|e| e.at_path(&resolved.path))?;
+        let (rows, lines) = read
+            .examples
+            .into_iter()
+            .map(|mut e| {
+                let label = e.labels.swap_remove(0);
+                (
+                    Labelled {
+                        text: e.text,
+                        label,
+                    },
+                    Some(e.line),
+                )
+            })
+            .unzip();
+        return Ok(DatasetRows {
+            path: resolved.path,
+            rows,
+            skipped: read.skipped,
+            lines,
+        });
+    }
     let format = resolved.dataset.map(|d| (d.format)());
     let fmt = match (&format, &data.text_col, &data.label_col) {
         // Any string is a column (digits an index, else a header name).
@@ -140,11 +179,6 @@ pub fn read_dataset(data: &LabelDataConfig) -> Result<DatasetRows> {
                 data.dataset
             )));
         }
-    };
-    let bad = if data.strict {
-        BadRows::Error
-    } else {
-        BadRows::Skip
     };
     let read = read_labelled_rows(&resolved.path, &fmt, bad)?;
     Ok(DatasetRows {

@@ -30,6 +30,9 @@ pub struct EvalArgs {
     /// Label column of a file given by path.
     #[arg(long, value_name = "C", requires_all = ["text_col", "data"])]
     label_col: Option<String>,
+    /// With --data: the file's labels are inline in each line.
+    #[arg(long, value_enum, requires = "data", conflicts_with_all = ["text_col", "label_col"])]
+    format: Option<super::FormatArg>,
     /// With --data: stop at a row with a missing column or an empty text
     /// instead of skipping it with a warning.
     #[arg(long, requires = "data")]
@@ -52,6 +55,7 @@ pub(super) fn eval(args: &EvalArgs) -> Result<ExitCode> {
                 dataset: data.clone(),
                 text_col: args.text_col.clone(),
                 label_col: args.label_col.clone(),
+                format: args.format.map(Into::into),
                 strict: args.strict,
                 ..LabelDataConfig::default()
             })?;

@@ -11,7 +11,8 @@ mod train;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::Subcommand;
+use attend::data::InlineFormat;
+use clap::{Subcommand, ValueEnum};
 
 use super::Globals;
 
@@ -28,6 +29,24 @@ pub enum ClassifyCommand {
     Compare(Box<compare::CompareArgs>),
     /// Join trained models (any architectures, one split) into one ensemble.
     Ensemble(ensemble::EnsembleArgs),
+}
+
+/// `--format`: where a data file's labels are, when not in a CSV/TSV column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// `label text` lines: the first word is the label (SST, MR, Subj, TREC).
+    LabelFirst,
+    /// fastText's `__label__X text` lines (several labels: the first is used).
+    Fasttext,
+}
+
+impl From<FormatArg> for InlineFormat {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::LabelFirst => InlineFormat::LabelFirst,
+            FormatArg::Fasttext => InlineFormat::FastText,
+        }
+    }
 }
 
 /// Runs a `classify` command.

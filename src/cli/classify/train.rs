@@ -69,7 +69,7 @@ pub enum ClassWeightsArg {
 /// `attend classify train` flags; each overrides the config file.
 #[derive(Debug, Args)]
 #[command(mut_arg("data", |a| a.help(
-    "Dataset name (names, ag-news-titles, imdb) or path of a CSV/TSV with a header"
+    "Dataset name (names, ag-news-titles, imdb) or path of a CSV/TSV with a header (or, with --format, of labelled lines)"
 )))]
 pub struct TrainArgs {
     #[command(flatten)]
@@ -82,6 +82,9 @@ pub struct TrainArgs {
     /// Label column of a file given by path.
     #[arg(long, value_name = "C", requires = "text_col")]
     label_col: Option<String>,
+    /// The file's labels are inline in each line instead of in columns.
+    #[arg(long, value_enum, conflicts_with_all = ["text_col", "label_col"])]
+    format: Option<super::FormatArg>,
     /// Stop at a row with a missing column or an empty text (default: skip
     /// it, and list the skipped lines in a warning).
     #[arg(long)]
@@ -221,6 +224,7 @@ const RESUME_FLAGS: &[(&str, &str)] = &[
     ("data.min_freq", "--level"),
     ("data.text_col", "--text-col"),
     ("data.label_col", "--label-col"),
+    ("data.format", "--format"),
     ("inverse_class_weights", "--class-weights"),
     ("train.early_stopping", "--patience"),
     ("train.schedule", "--plateau/--cosine"),
@@ -255,6 +259,9 @@ fn apply_data_flags(cfg: &mut ClassifyConfig, a: &TrainArgs) {
     if a.text_col.is_some() {
         d.text_col = a.text_col.clone();
         d.label_col = a.label_col.clone();
+    }
+    if let Some(f) = a.format {
+        d.format = Some(f.into());
     }
     if a.strict {
         d.strict = true;
