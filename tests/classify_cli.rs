@@ -606,4 +606,46 @@ fn inline_label_files_train_and_score() {
         "{}",
         run.stderr
     );
+    // Told its encoding, such a file reads: "café" is a word of the vocabulary.
+    let rows = "1 good caf\u{e9}\n0 bad movie\n".repeat(10);
+    let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(&rows);
+    std::fs::write(&latin1, &bytes).unwrap();
+    let m = tmp.path().join("latin1-model");
+    let run = attend(&[
+        "classify",
+        "train",
+        "--data",
+        &latin1.display().to_string(),
+        "--format",
+        "label-first",
+        "--encoding",
+        "latin1",
+        "--level",
+        "word",
+        "--epochs",
+        "1",
+        "--out",
+        &m.display().to_string(),
+    ]);
+    ok(&run);
+    let vocab = std::fs::read_to_string(m.join("vocab.json")).unwrap();
+    assert!(vocab.contains("caf\u{e9}"), "{vocab}");
+    let run = attend(&[
+        "classify",
+        "train",
+        "--data",
+        &latin1.display().to_string(),
+        "--format",
+        "label-first",
+        "--encoding",
+        "klingon",
+        "--out",
+        &tmp.path().join("y").display().to_string(),
+    ]);
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stderr.contains("unknown encoding `klingon`"),
+        "{}",
+        run.stderr
+    );
 }

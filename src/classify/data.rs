@@ -13,7 +13,7 @@ use crate::data::Resolver;
 use crate::data::{self, DataFormat, TestSet};
 use crate::data::{
     BadRows, Column, Delimiter, InlineFormat, LabelledFormat, SkippedRow, kept_indices,
-    read_labelled, read_labelled_rows, read_labelled_with,
+    read_labelled, read_labelled_rows_in, read_labelled_with,
 };
 use crate::data::{SplitConfig, python_stratified_split};
 use crate::error::excerpt;
@@ -46,6 +46,9 @@ pub struct LabelDataConfig {
     /// `__label__X text`) instead of CSV/TSV columns; a fastText line with
     /// several labels trains and is scored on its first.
     pub format: Option<InlineFormat>,
+    /// The file's text encoding (a WHATWG label such as `latin1`); UTF-8
+    /// when absent, where an invalid byte is an error naming its line.
+    pub encoding: Option<String>,
 }
 
 impl Default for LabelDataConfig {
@@ -60,6 +63,7 @@ impl Default for LabelDataConfig {
             max_vocab: None,
             strict: false,
             format: None,
+            encoding: None,
         }
     }
 }
@@ -140,8 +144,8 @@ pub fn read_dataset(data: &LabelDataConfig) -> Result<DatasetRows> {
                 "an inline-label format reads the label from each line: leave out the text and label columns".into(),
             ));
         }
-        let read = data::read_inline(data::open(&resolved.path)?, inline, bad)
-            .map_err(|e| e.at_path(&resolved.path))?;
+        let file = data::open_decoded(&resolved.path, data.encoding.as_deref())?;
+        let read = data::read_inline(file, inline, bad).map_err(|e| e.at_path(&resolved.path))?;
         let (rows, lines) = read
             .examples
             .into_iter()
@@ -180,7 +184,7 @@ pub fn read_dataset(data: &LabelDataConfig) -> Result<DatasetRows> {
             )));
         }
     };
-    let read = read_labelled_rows(&resolved.path, &fmt, bad)?;
+    let read = read_labelled_rows_in(&resolved.path, data.encoding.as_deref(), &fmt, bad)?;
     Ok(DatasetRows {
         path: resolved.path,
         rows: read.examples,

@@ -23,7 +23,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::source::{open, read_error};
+use super::source::{open_decoded, read_error};
 use crate::error::{Error, Result, Source, excerpt};
 
 /// A column, by header name or 0-based index.
@@ -498,8 +498,18 @@ pub struct LabelledRows {
 /// [`read_labelled_with`], keeping the line of every example so that a
 /// check made later (a label the model does not know) can name it.
 pub fn read_labelled_rows(path: &Path, fmt: &LabelledFormat, bad: BadRows) -> Result<LabelledRows> {
+    read_labelled_rows_in(path, None, fmt, bad)
+}
+
+/// [`read_labelled_rows`] of a file in `encoding` (see [`open_decoded`]).
+pub fn read_labelled_rows_in(
+    path: &Path,
+    encoding: Option<&str>,
+    fmt: &LabelledFormat,
+    bad: BadRows,
+) -> Result<LabelledRows> {
     let read = || -> Result<_> {
-        let mut rows = reader(open(path)?, fmt)?.bad_rows(bad);
+        let mut rows = reader(open_decoded(path, encoding)?, fmt)?.bad_rows(bad);
         let mut out = LabelledRows::default();
         while let Some(ex) = rows.next() {
             out.examples.push(ex?);

@@ -35,13 +35,14 @@ pub use inline_labels::{
 };
 pub use labelled::{
     BadRows, Column, Delimiter, Example, LabelledFormat, LabelledReader, LabelledRows, SkippedRow,
-    kept_indices, read_labelled, read_labelled_rows, read_labelled_with, reader as labelled_reader,
+    kept_indices, read_labelled, read_labelled_rows, read_labelled_rows_in, read_labelled_with,
+    reader as labelled_reader,
 };
 pub use pairs::{Pair, PairReader, read_pairs, reader as pair_reader};
 pub use parallel::read_parallel;
 pub use pyrandom::{PyRandom, python_shuffled};
 pub use registry::{ClassifyDefaults, DATASETS, DataFormat, DatasetInfo, TestSet, lookup};
 pub use resolve::{Resolved, Resolver};
-pub use source::{TextLines, open};
+pub use source::{TextLines, open, open_decoded};
 pub use split::{Split, SplitConfig, python_stratified_split, split, stratified_split};
 pub use stats::{Histogram, SideStats, Stats, StatsConfig, stats, stats_path};

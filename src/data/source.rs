@@ -44,6 +44,31 @@ pub fn open(path: &Path) -> Result<Box<dyn BufRead + Send>> {
     }
 }
 
+/// Opens `path` like [`open`], its text transcoded to UTF-8 from
+/// `encoding` (a WHATWG label: `latin1`, `windows-1252`, `iso-8859-15`,
+/// `utf-16le`, `shift_jis`, …; `None` or UTF-8: read as it is, where an
+/// invalid byte stays an error naming its line). Note that, as in browsers,
+/// `latin1` means windows-1252.
+pub fn open_decoded(path: &Path, encoding: Option<&str>) -> Result<Box<dyn BufRead + Send>> {
+    let Some(label) = encoding else {
+        return open(path);
+    };
+    let enc = encoding_rs::Encoding::for_label(label.trim().as_bytes()).ok_or_else(|| {
+        Error::Config(format!(
+            "unknown encoding `{}`: expected a label such as utf-8, latin1, windows-1252, iso-8859-15, utf-16le",
+            crate::error::excerpt(label)
+        ))
+    })?;
+    let inner = open(path)?;
+    if enc == encoding_rs::UTF_8 {
+        return Ok(inner);
+    }
+    let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
+        .encoding(Some(enc))
+        .build(inner);
+    Ok(Box::new(BufReader::with_capacity(1 << 16, decoded)))
+}
+
 /// An error while reading a stream. Damaged compressed data (the error kinds
 /// flate2 reports for a truncated or corrupt gzip file) is a problem with the
 /// file's content, so it becomes a [`Error::Format`] at the line being read;

@@ -33,6 +33,9 @@ pub struct EvalArgs {
     /// With --data: the file's labels are inline in each line.
     #[arg(long, value_enum, requires = "data", conflicts_with_all = ["text_col", "label_col"])]
     format: Option<super::FormatArg>,
+    /// With --data: the file's text encoding, e.g. latin1 (default UTF-8).
+    #[arg(long, value_name = "LABEL", requires = "data")]
+    encoding: Option<String>,
     /// With --data: stop at a row with a missing column or an empty text
     /// instead of skipping it with a warning.
     #[arg(long, requires = "data")]
@@ -56,6 +59,7 @@ pub(super) fn eval(args: &EvalArgs) -> Result<ExitCode> {
                 text_col: args.text_col.clone(),
                 label_col: args.label_col.clone(),
                 format: args.format.map(Into::into),
+                encoding: args.encoding.clone(),
                 strict: args.strict,
                 ..LabelDataConfig::default()
             })?;

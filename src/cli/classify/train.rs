@@ -85,6 +85,10 @@ pub struct TrainArgs {
     /// The file's labels are inline in each line instead of in columns.
     #[arg(long, value_enum, conflicts_with_all = ["text_col", "label_col"])]
     format: Option<super::FormatArg>,
+    /// The file's text encoding, e.g. latin1 or windows-1252 (default UTF-8,
+    /// where an invalid byte is an error naming its line).
+    #[arg(long, value_name = "LABEL")]
+    encoding: Option<String>,
     /// Stop at a row with a missing column or an empty text (default: skip
     /// it, and list the skipped lines in a warning).
     #[arg(long)]
@@ -225,6 +229,7 @@ const RESUME_FLAGS: &[(&str, &str)] = &[
     ("data.text_col", "--text-col"),
     ("data.label_col", "--label-col"),
     ("data.format", "--format"),
+    ("data.encoding", "--encoding"),
     ("inverse_class_weights", "--class-weights"),
     ("train.early_stopping", "--patience"),
     ("train.schedule", "--plateau/--cosine"),
@@ -262,6 +267,9 @@ fn apply_data_flags(cfg: &mut ClassifyConfig, a: &TrainArgs) {
     }
     if let Some(f) = a.format {
         d.format = Some(f.into());
+    }
+    if a.encoding.is_some() {
+        d.encoding = a.encoding.clone();
     }
     if a.strict {
         d.strict = true;
