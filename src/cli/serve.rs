@@ -17,10 +17,10 @@ pub struct ServeArgs {
     models: Vec<(String, PathBuf)>,
     /// Address to listen on (loopback by default; 0.0.0.0 opens the server
     /// to the network).
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(long, default_value_t = ServeConfig::default().host)]
     host: String,
     /// Port to listen on (0: any free port; the bound address is printed).
-    #[arg(long, default_value_t = 8080)]
+    #[arg(long, default_value_t = ServeConfig::default().port)]
     port: u16,
     /// Requests that may wait for one model; past it the server answers 503
     /// with Retry-After.
@@ -30,10 +30,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = Limits::default().batch_size)]
     batch_size: usize,
     /// Milliseconds a model under load waits for more requests to fill a batch.
-    #[arg(long, value_name = "MS", default_value_t = 2)]
+    #[arg(long, value_name = "MS", default_value_t = default_batch_wait_ms())]
     batch_wait_ms: u64,
     /// Seconds a request may take, queue included (503 past it).
-    #[arg(long, value_name = "S", default_value_t = 30.0)]
+    #[arg(long, value_name = "S", default_value_t = Limits::default().timeout.as_secs_f64())]
     timeout: f64,
     /// Largest request body in bytes (413 past it).
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_body_bytes)]
@@ -48,8 +48,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_length)]
     max_length: usize,
     /// Threads answering HTTP (the models compute on their own threads).
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    #[arg(long, value_name = "N", default_value_t = ServeConfig::default().http_threads)]
     http_threads: usize,
+}
+
+fn default_batch_wait_ms() -> u64 {
+    u64::try_from(Limits::default().batch_wait.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn model_spec(s: &str) -> Result<(String, PathBuf), String> {

@@ -188,11 +188,13 @@ impl TranslateRequest {
         };
         check_search(&o)?;
         if o.sampling_knob() && !o.sample {
-            let field = first_set(&[
-                ("temperature", self.temperature.is_some()),
-                ("top_k", self.top_k.is_some()),
-            ])
-            .unwrap_or("top_p");
+            let field = if self.temperature.is_some() {
+                "temperature"
+            } else if self.top_k.is_some() {
+                "top_k"
+            } else {
+                "top_p"
+            };
             return Err(ApiError::field(field, "sampling knobs need `sample`: true"));
         }
         Ok(o)
@@ -220,10 +222,6 @@ impl GenerateRequest {
         }
         Ok(o)
     }
-}
-
-fn first_set(fields: &[(&'static str, bool)]) -> Option<&'static str> {
-    fields.iter().find(|(_, set)| *set).map(|(f, _)| *f)
 }
 
 /// The conflicts between search fields common to both requests.

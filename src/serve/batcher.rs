@@ -11,8 +11,6 @@
 //! instead of growing.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 
@@ -20,7 +18,7 @@ use tokio::sync::oneshot;
 
 use super::error::ApiError;
 use super::limits::Limits;
-use super::metrics::Metrics;
+use super::metrics::{Metrics, ModelMetrics};
 
 /// A model behind a queue: how requests batch and how a batch is computed.
 pub trait Engine: Send + 'static {
@@ -48,8 +46,7 @@ struct Job<E: Engine> {
 pub struct Queue<E: Engine> {
     name: String,
     tx: SyncSender<Job<E>>,
-    depth: Arc<AtomicUsize>,
-    metrics: Arc<Metrics>,
+    metrics: ModelMetrics,
     timeout: Duration,
 }
 
@@ -58,8 +55,7 @@ impl<E: Engine> Clone for Queue<E> {
         Queue {
             name: self.name.clone(),
             tx: self.tx.clone(),
-            depth: Arc::clone(&self.depth),
-            metrics: Arc::clone(&self.metrics),
+            metrics: self.metrics.clone(),
             timeout: self.timeout,
         }
     }
@@ -72,27 +68,23 @@ impl<E: Engine> Queue<E> {
         name: &str,
         engine: E,
         limits: &Limits,
-        metrics: Arc<Metrics>,
+        metrics: &Metrics,
     ) -> std::io::Result<Self> {
         let (tx, rx) = sync_channel(limits.queue);
-        let depth = Arc::new(AtomicUsize::new(0));
+        let metrics = metrics.model(name);
         let worker = Worker {
-            name: name.to_string(),
             engine,
             rx,
-            depth: Arc::clone(&depth),
-            metrics: Arc::clone(&metrics),
+            metrics: metrics.clone(),
             batch_size: limits.batch_size,
             batch_wait: limits.batch_wait,
         };
         std::thread::Builder::new()
             .name(format!("model {name}"))
             .spawn(move || worker.serve())?;
-        metrics.queue_depth(name, 0);
         Ok(Queue {
             name: name.to_string(),
             tx,
-            depth,
             metrics,
             timeout: limits.timeout,
         })
@@ -103,21 +95,19 @@ impl<E: Engine> Queue<E> {
     /// request that gave up is skipped by the worker if not started yet).
     pub async fn call(&self, input: E::Input) -> Result<E::Output, ApiError> {
         let (reply, answer) = oneshot::channel();
-        let depth = self.depth.fetch_add(1, Ordering::SeqCst) + 1;
-        match self.tx.try_send(Job { input, reply }) {
-            Ok(()) => self.metrics.queue_depth(&self.name, depth),
-            Err(e) => {
-                self.depth.fetch_sub(1, Ordering::SeqCst);
-                return Err(match e {
-                    TrySendError::Full(_) => ApiError::busy(
-                        format!("model `{}` has a full queue: retry shortly", self.name),
-                        1,
-                    ),
-                    TrySendError::Disconnected(_) => {
-                        ApiError::busy(format!("model `{}` is shutting down", self.name), 5)
-                    }
-                });
-            }
+        // Counted before it is sent, so the worker never takes one off first.
+        self.metrics.queued();
+        if let Err(e) = self.tx.try_send(Job { input, reply }) {
+            self.metrics.dequeued();
+            return Err(match e {
+                TrySendError::Full(_) => ApiError::busy(
+                    format!("model `{}` has a full queue: retry shortly", self.name),
+                    1,
+                ),
+                TrySendError::Disconnected(_) => {
+                    ApiError::busy(format!("model `{}` is shutting down", self.name), 5)
+                }
+            });
         }
         match tokio::time::timeout(self.timeout, answer).await {
             Ok(Ok(result)) => result,
@@ -138,11 +128,9 @@ impl<E: Engine> Queue<E> {
 }
 
 struct Worker<E: Engine> {
-    name: String,
     engine: E,
     rx: Receiver<Job<E>>,
-    depth: Arc<AtomicUsize>,
-    metrics: Arc<Metrics>,
+    metrics: ModelMetrics,
     batch_size: usize,
     batch_wait: Duration,
 }
@@ -202,8 +190,7 @@ impl<E: Engine> Worker<E> {
     }
 
     fn took(&self, job: Job<E>) -> Job<E> {
-        let depth = self.depth.fetch_sub(1, Ordering::SeqCst).saturating_sub(1);
-        self.metrics.queue_depth(&self.name, depth);
+        self.metrics.dequeued();
         job
     }
 
@@ -217,8 +204,7 @@ impl<E: Engine> Worker<E> {
         if inputs.is_empty() {
             return;
         }
-        self.metrics
-            .batch(&self.name, inputs.iter().map(E::size).sum());
+        self.metrics.batch(inputs.iter().map(E::size).sum());
         let n = inputs.len();
         let engine = &mut self.engine;
         let answers = catch_unwind(AssertUnwindSafe(|| engine.run(inputs))).unwrap_or_else(|_| {
@@ -239,7 +225,7 @@ impl<E: Engine> Worker<E> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
     use super::*;
 
@@ -278,7 +264,7 @@ mod tests {
             batch_size: 8,
             ..Limits::default()
         };
-        let q = Queue::spawn("d", Doubler(batches.clone()), &limits, Arc::default()).unwrap();
+        let q = Queue::spawn("d", Doubler(batches.clone()), &limits, &Metrics::default()).unwrap();
         let answers = runtime().block_on(async {
             let calls = (0..20).map(|i| {
                 let q = q.clone();
@@ -303,7 +289,7 @@ mod tests {
             batch_size: 1,
             ..Limits::default()
         };
-        let q = Queue::spawn("d", Doubler(Arc::default()), &limits, Arc::default()).unwrap();
+        let q = Queue::spawn("d", Doubler(Arc::default()), &limits, &Metrics::default()).unwrap();
         let statuses = runtime().block_on(async {
             let calls: Vec<_> = (0..10)
                 .map(|i| {
@@ -332,7 +318,7 @@ mod tests {
             "d",
             Doubler(batches.clone()),
             &Limits::default(),
-            Arc::default(),
+            &Metrics::default(),
         )
         .unwrap();
         runtime().block_on(async {

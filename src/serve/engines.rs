@@ -50,21 +50,20 @@ impl Engine for TranslateEngine {
             .flat_map(|j| j.texts.iter().map(String::as_str))
             .collect();
         let all = self.0.translate_n_best(&texts, &decode);
-        let attention: Vec<bool> = inputs.iter().map(|j| j.attention).collect();
-        share(&inputs, Self::size, all, |i, n_best| {
-            result(n_best, attention[i])
+        share(&inputs, Self::size, all, |job, n_best| {
+            result(n_best, job.attention)
         })
     }
 }
 
 /// Hands each input its share of a batch's results (one per text, in
-/// input order), made into answers by `answer(input index, result)`; a
+/// input order), made into answers by `answer(input, result)`; a
 /// failed batch fails every input with the same error.
 fn share<I, T, U>(
     inputs: &[I],
     size: fn(&I) -> usize,
     results: crate::Result<Vec<T>>,
-    mut answer: impl FnMut(usize, T) -> U,
+    mut answer: impl FnMut(&I, T) -> U,
 ) -> Vec<Result<Vec<U>, ApiError>> {
     let mut all = match results {
         Ok(all) => all.into_iter(),
@@ -75,12 +74,11 @@ fn share<I, T, U>(
     };
     inputs
         .iter()
-        .enumerate()
-        .map(|(i, input)| {
+        .map(|input| {
             Ok(all
                 .by_ref()
                 .take(size(input))
-                .map(|r| answer(i, r))
+                .map(|r| answer(input, r))
                 .collect())
         })
         .collect()

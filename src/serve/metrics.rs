@@ -46,6 +46,30 @@ fn batch_buckets() -> Histogram {
     Histogram::new(exponential_buckets(1.0, 2.0, 10))
 }
 
+/// One model's series: clones share the registered values.
+#[derive(Clone, Debug)]
+pub struct ModelMetrics {
+    queue_depth: Gauge,
+    batch_texts: Histogram,
+}
+
+impl ModelMetrics {
+    /// A request joined the queue.
+    pub fn queued(&self) {
+        self.queue_depth.inc();
+    }
+
+    /// A request left the queue (taken by the worker, or refused).
+    pub fn dequeued(&self) {
+        self.queue_depth.dec();
+    }
+
+    /// One batch of `texts` computed together.
+    pub fn batch(&self, texts: usize) {
+        self.batch_texts.observe(texts as f64);
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("attend");
@@ -98,22 +122,16 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// Sets `model`'s queue depth.
-    pub fn queue_depth(&self, model: &str, depth: usize) {
-        self.queue_depth
-            .get_or_create(&Model {
-                model: model.to_string(),
-            })
-            .set(i64::try_from(depth).unwrap_or(i64::MAX));
-    }
-
-    /// One batch of `texts` computed by `model`.
-    pub fn batch(&self, model: &str, texts: usize) {
-        self.batch_texts
-            .get_or_create(&Model {
-                model: model.to_string(),
-            })
-            .observe(texts as f64);
+    /// `model`'s own series (its queue depth and batch sizes), made once
+    /// when its worker starts, so a request touches no label map.
+    pub fn model(&self, model: &str) -> ModelMetrics {
+        let label = Model {
+            model: model.to_string(),
+        };
+        ModelMetrics {
+            queue_depth: self.queue_depth.get_or_create(&label).clone(),
+            batch_texts: self.batch_texts.get_or_create(&label).clone(),
+        }
     }
 
     /// Everything, in the Prometheus text exposition format.
@@ -136,8 +154,12 @@ mod tests {
         m.answered("/v1/translate", 200, 0.003);
         m.answered("/v1/translate", 200, 0.004);
         m.answered("/v1/translate", 503, 0.0001);
-        m.queue_depth("fr-en", 3);
-        m.batch("fr-en", 17);
+        let model = m.model("fr-en");
+        for _ in 0..4 {
+            model.queued();
+        }
+        model.dequeued();
+        m.model("fr-en").batch(17);
         let text = m.render();
         assert!(
             text.contains(

@@ -40,7 +40,7 @@ pub use api::{AnalogyRequest, ClassifyRequest, GenerateRequest, SimilarRequest, 
 pub use batcher::{Engine, Queue};
 pub use error::ApiError;
 pub use limits::Limits;
-pub use metrics::Metrics;
+pub use metrics::{Metrics, ModelMetrics};
 pub use models::{ModelKind, Models};
 pub use openapi::json as openapi_json;
 

@@ -2,7 +2,6 @@
 //! apart by what its directory holds, each behind its own queue.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use serde_json::json;
 
@@ -77,9 +76,9 @@ pub enum Served {
     Translator(Queue<TranslateEngine>, DecodeConfig),
     /// Classification.
     Classifier(Queue<ClassifyEngine>),
-    /// Generation, with the model's saved defaults and whether it was
-    /// trained on one stream.
-    LanguageModel(Queue<GenerateEngine>, crate::lm::LmDecodeConfig, bool),
+    /// Generation, with the model's saved defaults and the length it
+    /// generates when a request names none.
+    LanguageModel(Queue<GenerateEngine>, crate::lm::LmDecodeConfig, usize),
     /// Nearest words and analogies.
     Vectors(Queue<VectorsEngine>),
 }
@@ -109,11 +108,7 @@ fn io_err(e: std::io::Error) -> Error {
 impl Models {
     /// Loads each `(name, path)` and starts its worker; names must be
     /// unique and non-empty.
-    pub fn load(
-        specs: &[(String, PathBuf)],
-        limits: &Limits,
-        metrics: &Arc<Metrics>,
-    ) -> Result<Self> {
+    pub fn load(specs: &[(String, PathBuf)], limits: &Limits, metrics: &Metrics) -> Result<Self> {
         let mut entries = Vec::new();
         let mut infos = Vec::new();
         for (name, path) in specs {
@@ -154,8 +149,14 @@ impl Models {
     }
 
     /// The model a request names, which must be of `kind`; without a name,
-    /// the only model of that kind.
-    pub fn get(&self, name: Option<&str>, kind: ModelKind) -> Result<(&str, &Served), ApiError> {
+    /// the only model of that kind. `pick` takes out of it what the
+    /// endpoint needs (its queue and defaults), which a model of `kind` has.
+    pub fn get<'a, T>(
+        &'a self,
+        name: Option<&str>,
+        kind: ModelKind,
+        pick: impl FnOnce(&'a Served) -> Option<T>,
+    ) -> Result<(&'a str, T), ApiError> {
         let of_kind = || self.entries.iter().filter(|(_, s)| s.kind() == kind);
         let (n, served) = match name {
             Some(name) => self
@@ -210,7 +211,8 @@ impl Models {
                 ),
             ));
         }
-        Ok((n.as_str(), served))
+        let picked = pick(served).ok_or_else(|| ApiError::internal("model kind mismatch"))?;
+        Ok((n.as_str(), picked))
     }
 }
 
@@ -218,9 +220,8 @@ fn load_one(
     name: &str,
     path: &Path,
     limits: &Limits,
-    metrics: &Arc<Metrics>,
+    m: &Metrics,
 ) -> Result<(Served, serde_json::Value)> {
-    let m = Arc::clone(metrics);
     Ok(match ModelKind::detect(path)? {
         ModelKind::Translator => {
             let tr = Translator::load(path)?;
@@ -248,14 +249,14 @@ fn load_one(
         ModelKind::LanguageModel => {
             let g = Generator::load(path)?;
             let decode = g.decode_config()?;
-            let stream = g.is_stream();
             let summary = json!({
                 "conditions": g.conditions(),
-                "stream": stream,
+                "stream": g.is_stream(),
                 "decode": decode,
             });
+            let length = decode.length_for(g.is_stream());
             let q = Queue::spawn(name, GenerateEngine(g), limits, m).map_err(io_err)?;
-            (Served::LanguageModel(q, decode, stream), summary)
+            (Served::LanguageModel(q, decode, length), summary)
         }
         ModelKind::Vectors => {
             let v = vectors::load(path, None)?;

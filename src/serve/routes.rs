@@ -20,7 +20,8 @@ use super::answers::{
 use super::api::{
     AnalogyRequest, ClassifyRequest, GenerateRequest, SimilarRequest, TranslateRequest, texts,
 };
-use super::engines::{TranslateJob, VectorQuery};
+use super::batcher::Queue;
+use super::engines::{TranslateJob, VectorQuery, VectorsEngine};
 use super::error::ApiError;
 use super::limits::Limits;
 use super::metrics::Metrics;
@@ -181,10 +182,12 @@ pub async fn models(State(s): Shared) -> Json<ModelsResponse> {
               (status = 503, description = "busy: retry after the Retry-After seconds")))]
 pub async fn translate(State(s): Shared, body: Body) -> Result<Json<TranslateResponse>, ApiError> {
     let mut req: TranslateRequest = read(body, &s.limits).await?;
-    let (name, served) = s.models.get(req.model.as_deref(), ModelKind::Translator)?;
-    let Served::Translator(queue, saved) = served else {
-        return Err(ApiError::internal("model kind mismatch"));
-    };
+    let (name, (queue, saved)) =
+        s.models
+            .get(req.model.as_deref(), ModelKind::Translator, |m| match m {
+                Served::Translator(q, saved) => Some((q, saved)),
+                _ => None,
+            })?;
     let texts = texts(req.text.take(), req.texts.take(), &s.limits)?;
     let search = req.overrides()?.apply(saved.search, DEFAULT_SEED);
     search.validate().map_err(search_error)?;
@@ -224,10 +227,12 @@ fn search_error(e: crate::Error) -> ApiError {
               (status = 503, description = "busy: retry after the Retry-After seconds")))]
 pub async fn classify(State(s): Shared, body: Body) -> Result<Json<ClassifyResponse>, ApiError> {
     let mut req: ClassifyRequest = read(body, &s.limits).await?;
-    let (name, served) = s.models.get(req.model.as_deref(), ModelKind::Classifier)?;
-    let Served::Classifier(queue) = served else {
-        return Err(ApiError::internal("model kind mismatch"));
-    };
+    let (name, queue) = s
+        .models
+        .get(req.model.as_deref(), ModelKind::Classifier, |m| match m {
+            Served::Classifier(q) => Some(q),
+            _ => None,
+        })?;
     let texts = texts(req.text.take(), req.texts.take(), &s.limits)?;
     let predictions = queue.call(texts).await?;
     Ok(Json(ClassifyResponse {
@@ -242,19 +247,17 @@ pub async fn classify(State(s): Shared, body: Body) -> Result<Json<ClassifyRespo
               (status = 503, description = "busy: retry after the Retry-After seconds")))]
 pub async fn generate(State(s): Shared, body: Body) -> Result<Json<GenerateResponse>, ApiError> {
     let req: GenerateRequest = read(body, &s.limits).await?;
-    let (name, served) = s
-        .models
-        .get(req.model.as_deref(), ModelKind::LanguageModel)?;
-    let Served::LanguageModel(queue, saved, stream) = served else {
-        return Err(ApiError::internal("model kind mismatch"));
-    };
+    let (name, (queue, saved, default_length)) = s.models.get(
+        req.model.as_deref(),
+        ModelKind::LanguageModel,
+        |m| match m {
+            Served::LanguageModel(q, saved, length) => Some((q, saved, *length)),
+            _ => None,
+        },
+    )?;
     let l = &s.limits;
     let count = bounded("count", req.count.unwrap_or(1), l.max_n.min(l.max_texts))?;
-    let length = bounded(
-        "length",
-        req.length.unwrap_or(saved.length_for(*stream)),
-        l.max_length,
-    )?;
+    let length = bounded("length", req.length.unwrap_or(default_length), l.max_length)?;
     let prime = req.prime.clone().unwrap_or_default();
     if prime.chars().count() > l.max_text_chars {
         return Err(ApiError::field(
@@ -278,6 +281,13 @@ pub async fn generate(State(s): Shared, body: Body) -> Result<Json<GenerateRespo
     }))
 }
 
+fn vectors(m: &Served) -> Option<&Queue<VectorsEngine>> {
+    match m {
+        Served::Vectors(q) => Some(q),
+        _ => None,
+    }
+}
+
 fn bounded(field: &str, n: usize, max: usize) -> Result<usize, ApiError> {
     if n == 0 || n > max {
         return Err(ApiError::field(
@@ -293,10 +303,9 @@ fn bounded(field: &str, n: usize, max: usize) -> Result<usize, ApiError> {
     responses((status = 200, body = NeighboursResponse), (status = 422, description = "a field cannot be used")))]
 pub async fn similar(State(s): Shared, body: Body) -> Result<Json<NeighboursResponse>, ApiError> {
     let req: SimilarRequest = read(body, &s.limits).await?;
-    let (name, served) = s.models.get(req.model.as_deref(), ModelKind::Vectors)?;
-    let Served::Vectors(queue) = served else {
-        return Err(ApiError::internal("model kind mismatch"));
-    };
+    let (name, queue) = s
+        .models
+        .get(req.model.as_deref(), ModelKind::Vectors, vectors)?;
     let n = bounded("n", req.n.unwrap_or(10), s.limits.max_n)?;
     let named = |field: &str, words: Option<Vec<String>>| -> Vec<(String, String)> {
         let words = words.unwrap_or_default();
@@ -341,10 +350,9 @@ pub async fn similar(State(s): Shared, body: Body) -> Result<Json<NeighboursResp
     responses((status = 200, body = NeighboursResponse), (status = 422, description = "a field cannot be used")))]
 pub async fn analogy(State(s): Shared, body: Body) -> Result<Json<NeighboursResponse>, ApiError> {
     let req: AnalogyRequest = read(body, &s.limits).await?;
-    let (name, served) = s.models.get(req.model.as_deref(), ModelKind::Vectors)?;
-    let Served::Vectors(queue) = served else {
-        return Err(ApiError::internal("model kind mismatch"));
-    };
+    let (name, queue) = s
+        .models
+        .get(req.model.as_deref(), ModelKind::Vectors, vectors)?;
     let n = bounded("n", req.n.unwrap_or(10), s.limits.max_n)?;
     let method = match req.method.as_deref() {
         None | Some("cosadd") => AnalogyMethod::CosAdd,
