@@ -589,17 +589,17 @@ fn inline_label_files_train_and_score() {
     assert_eq!(again["accuracy"], report["accuracy"]);
 
     let latin1 = tmp.path().join("latin1.txt");
+    let latin1_path = latin1.display().to_string();
+    let train_latin1 = |out: &str, extra: &[&str]| {
+        let out = tmp.path().join(out).display().to_string();
+        let mut a = vec!["classify", "train", "--data", latin1_path.as_str()];
+        a.extend_from_slice(&["--format", "label-first"]);
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&["--out", out.as_str()]);
+        attend(&a)
+    };
     std::fs::write(&latin1, b"1 good\n0 caf\xe9 bad\n").unwrap();
-    let run = attend(&[
-        "classify",
-        "train",
-        "--data",
-        &latin1.display().to_string(),
-        "--format",
-        "label-first",
-        "--out",
-        &tmp.path().join("x").display().to_string(),
-    ]);
+    let run = train_latin1("x", &[]);
     assert_eq!(run.code, Some(2));
     assert!(
         run.stderr.contains("latin1.txt:2: invalid UTF-8"),
@@ -610,38 +610,11 @@ fn inline_label_files_train_and_score() {
     let rows = "1 good caf\u{e9}\n0 bad movie\n".repeat(10);
     let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(&rows);
     std::fs::write(&latin1, &bytes).unwrap();
-    let m = tmp.path().join("latin1-model");
-    let run = attend(&[
-        "classify",
-        "train",
-        "--data",
-        &latin1.display().to_string(),
-        "--format",
-        "label-first",
-        "--encoding",
-        "latin1",
-        "--level",
-        "word",
-        "--epochs",
-        "1",
-        "--out",
-        &m.display().to_string(),
-    ]);
-    ok(&run);
-    let vocab = std::fs::read_to_string(m.join("vocab.json")).unwrap();
+    let extra = ["--encoding", "latin1", "--level", "word", "--epochs", "1"];
+    ok(&train_latin1("latin1-model", &extra));
+    let vocab = std::fs::read_to_string(tmp.path().join("latin1-model/vocab.json")).unwrap();
     assert!(vocab.contains("caf\u{e9}"), "{vocab}");
-    let run = attend(&[
-        "classify",
-        "train",
-        "--data",
-        &latin1.display().to_string(),
-        "--format",
-        "label-first",
-        "--encoding",
-        "klingon",
-        "--out",
-        &tmp.path().join("y").display().to_string(),
-    ]);
+    let run = train_latin1("y", &["--encoding", "klingon"]);
     assert_eq!(run.code, Some(2));
     assert!(
         run.stderr.contains("unknown encoding `klingon`"),
