@@ -49,6 +49,11 @@ pub struct LabelDataConfig {
     /// The file's text encoding (a WHATWG label such as `latin1`); UTF-8
     /// when absent, where an invalid byte is an error naming its line.
     pub encoding: Option<String>,
+    /// The validation rows, from their own file (a name or path, read as
+    /// the training file is) instead of a fraction of the training rows.
+    pub valid: Option<String>,
+    /// The test rows, from their own file, likewise.
+    pub test: Option<String>,
 }
 
 impl Default for LabelDataConfig {
@@ -64,6 +69,8 @@ impl Default for LabelDataConfig {
             strict: false,
             format: None,
             encoding: None,
+            valid: None,
+            test: None,
         }
     }
 }
@@ -132,13 +139,25 @@ impl DatasetRows {
 /// Reads a labelled dataset by name or path, every row of its file (bad
 /// rows skipped unless `data.strict`).
 pub fn read_dataset(data: &LabelDataConfig) -> Result<DatasetRows> {
-    let resolved = Resolver::from_env().resolve(&data.dataset)?;
+    read_rows(&data.dataset, data)
+}
+
+/// Reads the labelled file `name` (a name or path) as `data` says the
+/// training file is read: its columns or inline format, encoding and
+/// `strict`; a named dataset brings its own format.
+pub fn read_rows(name: &str, data: &LabelDataConfig) -> Result<DatasetRows> {
+    let resolved = Resolver::from_env().resolve(name)?;
     let bad = if data.strict {
         BadRows::Error
     } else {
         BadRows::Skip
     };
-    if let Some(inline) = data.format {
+    let format = resolved.dataset.map(|d| (d.format)());
+    let inline = match (&format, data.text_col.is_some()) {
+        (Some(DataFormat::Inline(f)), false) => data.format.or(Some(*f)),
+        _ => data.format,
+    };
+    if let Some(inline) = inline {
         if data.text_col.is_some() || data.label_col.is_some() {
             return Err(Error::Config(
                 "an inline-label format reads the label from each line: leave out the text and label columns".into(),
@@ -167,7 +186,6 @@ pub fn read_dataset(data: &LabelDataConfig) -> Result<DatasetRows> {
             lines,
         });
     }
-    let format = resolved.dataset.map(|d| (d.format)());
     let fmt = match (&format, &data.text_col, &data.label_col) {
         // Any string is a column (digits an index, else a header name).
         (_, Some(t), Some(l)) => LabelledFormat {
@@ -179,8 +197,7 @@ pub fn read_dataset(data: &LabelDataConfig) -> Result<DatasetRows> {
         (Some(DataFormat::Labelled(f)), None, None) => f.clone(),
         _ => {
             return Err(Error::Config(format!(
-                "{}: give --text-col and --label-col for a file that is not a named labelled dataset",
-                data.dataset
+                "{name}: give --text-col and --label-col (or --format) for a file that is not a named labelled dataset"
             )));
         }
     };
@@ -218,14 +235,17 @@ pub struct Prepared {
 /// Reads and splits: stratified by label and seeded exactly as
 /// `shared/bench/classify_torch.py` does, so both score the same test set.
 ///
-/// A named dataset whose registry entry has its own test set
-/// ([`TestSet`]) is scored on it, as the lessons do: `imdb` on its `test`
-/// rows, `ag-news-titles` on the titles of the original AG News test file.
-/// Its validation set is then a stratified fraction (`data.split.valid`) of
-/// the other rows, and `data.split`'s test fraction is ignored.
+/// Held-out rows come from their own files where there are any: `data.valid`
+/// and `data.test` first, else the named dataset's own sets ([`TestSet`]):
+/// `imdb` on its `test` rows, `ag-news-titles` on the titles of the
+/// original AG News test file, `sst2`/`sst1` on their official dev and test
+/// files. A part with no file of its own is a stratified fraction of the
+/// training rows (`data.split`; the validation fraction is of the rows
+/// left once a test file is given, a tenth by default as the reference
+/// script holds out).
 pub fn prepare(data: &LabelDataConfig) -> Result<Prepared> {
     let read = read_dataset(data)?;
-    let warning = read.warning();
+    let mut warnings: Vec<String> = read.warning().into_iter().collect();
     let DatasetRows {
         path,
         rows,
@@ -237,42 +257,68 @@ pub fn prepare(data: &LabelDataConfig) -> Result<Prepared> {
     }
     // The name given, not the file it resolved to: a registry file given by
     // its path is split by fractions like any other file.
-    let own_test = match data::lookup(&data.dataset).and_then(|d| d.test_set) {
-        Some(test_set) => Some(match test_set() {
-            TestSet::SplitColumn(parts) => split_column_rows(&path, &parts, &rows, &skipped)?,
-            TestSet::Dataset {
-                name,
-                format,
-                classes,
-            } => (None, class_id_rows(name, &format, classes)?),
-        }),
-        None => None,
-    };
-    let (rows, test, fractions) = match own_test {
-        Some((train_idx, test)) => {
-            let train: Vec<Labelled> = match train_idx {
-                Some(idx) => idx.iter().map(|&i| rows[i].clone()).collect(),
-                None => rows,
-            };
-            // The validation fraction is of the training rows (a tenth by
-            // default, as the reference script holds out).
-            let fractions = SplitConfig {
-                train: 1.0 - data.split.valid,
-                valid: data.split.valid,
-                test: 0.0,
-            };
-            (train, Some(test), fractions)
+    let own = data::lookup(&data.dataset)
+        .and_then(|d| d.test_set)
+        .map(|t| t());
+    let (mut train_idx, mut own_test) = (None, None);
+    let (mut valid_file, mut test_file) = (data.valid.as_deref(), data.test.as_deref());
+    match own {
+        Some(TestSet::SplitColumn(parts)) => {
+            let (train, test) = split_column_rows(&path, &parts, &rows, &skipped)?;
+            train_idx = Some(train);
+            own_test = Some(test);
         }
-        None => (rows, None, data.split),
+        Some(TestSet::Dataset {
+            name,
+            format,
+            classes,
+        }) if test_file.is_none() => own_test = Some(class_id_rows(name, &format, classes)?),
+        Some(TestSet::Files { valid, test }) => {
+            valid_file = valid_file.or(Some(valid));
+            test_file = test_file.or(Some(test));
+        }
+        Some(TestSet::Dataset { .. }) | None => {}
+    }
+    let mut part = |name: &str| -> Result<Vec<Labelled>> {
+        let read = read_rows(name, data)?;
+        warnings.extend(read.warning());
+        Ok(read.rows)
+    };
+    let test = match test_file {
+        Some(name) => Some(part(name)?),
+        None => own_test,
+    };
+    let valid = valid_file.map(&mut part).transpose()?;
+    let rows: Vec<Labelled> = match train_idx {
+        Some(idx) => idx.iter().map(|&i| rows[i].clone()).collect(),
+        None => rows,
+    };
+    let fractions = match (&valid, &test) {
+        (Some(_), Some(_)) => SplitConfig {
+            train: 1.0,
+            valid: 0.0,
+            test: 0.0,
+        },
+        (Some(_), None) => SplitConfig {
+            train: 1.0 - data.split.test,
+            valid: 0.0,
+            test: data.split.test,
+        },
+        (None, Some(_)) => SplitConfig {
+            train: 1.0 - data.split.valid,
+            valid: data.split.valid,
+            test: 0.0,
+        },
+        (None, None) => data.split,
     };
     let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
     let split = python_stratified_split(&labels, &fractions, data.split_seed)?;
     let pick = |idx: &[usize]| idx.iter().map(|&i| rows[i].clone()).collect::<Vec<_>>();
     Ok(Prepared {
         train: pick(&split.train),
-        valid: pick(&split.valid),
+        valid: valid.unwrap_or_else(|| pick(&split.valid)),
         test: test.unwrap_or_else(|| pick(&split.test)),
-        warning,
+        warning: (!warnings.is_empty()).then(|| warnings.join("\n")),
     })
 }
 
@@ -285,7 +331,7 @@ fn split_column_rows(
     parts: &LabelledFormat,
     rows: &[Labelled],
     skipped: &[SkippedRow],
-) -> Result<(Option<Vec<usize>>, Vec<Labelled>)> {
+) -> Result<(Vec<usize>, Vec<Labelled>)> {
     let (parts, parts_skipped) = read_labelled_with(path, parts, BadRows::Skip)?;
     let split_of: std::collections::HashMap<usize, &str> =
         kept_indices(parts.len(), &parts_skipped)
@@ -309,7 +355,7 @@ fn split_column_rows(
             }
         }
     }
-    Ok((Some(train), test))
+    Ok((train, test))
 }
 
 /// The rows of the named dataset `name` ([`TestSet::Dataset`]), their class

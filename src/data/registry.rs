@@ -3,6 +3,7 @@
 //! public URL where shared/data/README.md proves the bytes identical to a
 //! public file. Finding the files is [`super::resolve`]'s job.
 
+use super::inline_labels::InlineFormat;
 use super::labelled::{Column, Delimiter, LabelledFormat};
 
 /// What a file holds and how to read it.
@@ -12,6 +13,8 @@ pub enum DataFormat {
     Pairs([String; 2]),
     /// Labelled text.
     Labelled(LabelledFormat),
+    /// Labelled lines with the label inline (`label text`).
+    Inline(InlineFormat),
     /// A plain corpus: words only.
     Corpus,
     /// Word-analogy questions (`: section` lines, then `a b c d`).
@@ -63,6 +66,14 @@ pub enum TestSet {
     /// this format, whose label is that column and whose text is a column
     /// every row has, so that its rows line up with the dataset's.
     SplitColumn(LabelledFormat),
+    /// Other named datasets of the same format hold the official validation
+    /// and test rows (SST's dev and test files): nothing is split off.
+    Files {
+        /// The registry name of the validation set.
+        valid: &'static str,
+        /// The registry name of the test set.
+        test: &'static str,
+    },
     /// The rows of another named dataset, whose labels are class ids counted
     /// from 1.
     Dataset {
@@ -98,6 +109,14 @@ fn format(delimiter: Delimiter, header: bool, text: &[Column], label: Column) ->
 fn name(s: &str) -> Column {
     Column::Name(s.to_string())
 }
+
+/// The sentence sets' classifier settings: word-level (their texts are
+/// tokenized and lowercased already).
+const SENTENCES: ClassifyDefaults = ClassifyDefaults {
+    words: true,
+    epochs: None,
+    embed: None,
+};
 
 /// Every named dataset.
 pub static DATASETS: &[DatasetInfo] = &[
@@ -232,6 +251,88 @@ pub static DATASETS: &[DatasetInfo] = &[
         test_set: None,
         classify: None,
     },
+    // The sentence-classification sets of Kim (2014), `label text` lines
+    // in the data directory's `sentences/` folder: SST-2 and SST-1 with
+    // their official dev and test files, MR and Subj whole (papers report
+    // 10-fold cross-validation on them: `classify cv`).
+    DatasetInfo {
+        name: "sst2",
+        file: "sentences/sst2.train.txt.gz",
+        sha256_raw: "71c04bcc41291fa47454dd670df701b14ee9249156babeaac404cfe2c8d74338",
+        url: None,
+        format: || DataFormat::Inline(InlineFormat::LabelFirst),
+        test_set: Some(|| TestSet::Files {
+            valid: "sst2-dev",
+            test: "sst2-test",
+        }),
+        classify: Some(SENTENCES),
+    },
+    DatasetInfo {
+        name: "sst2-dev",
+        file: "sentences/sst2.dev.txt.gz",
+        sha256_raw: "02fedc82855dbdcabe82c65ed1af6c6570788eaac51073cdb35ee8c7784426d1",
+        url: None,
+        format: || DataFormat::Inline(InlineFormat::LabelFirst),
+        test_set: None,
+        classify: None,
+    },
+    DatasetInfo {
+        name: "sst2-test",
+        file: "sentences/sst2.test.txt.gz",
+        sha256_raw: "6a80dc9b9a0db2d3b37f2f809304febad31c90ab67a5b4157b7d9f881c53ef5b",
+        url: None,
+        format: || DataFormat::Inline(InlineFormat::LabelFirst),
+        test_set: None,
+        classify: None,
+    },
+    DatasetInfo {
+        name: "sst1",
+        file: "sentences/sst1.train.txt.gz",
+        sha256_raw: "9b52b5f686ed438d4d0274c385369251b3d579b578fddd340ba8a9bae2ca4bee",
+        url: None,
+        format: || DataFormat::Inline(InlineFormat::LabelFirst),
+        test_set: Some(|| TestSet::Files {
+            valid: "sst1-dev",
+            test: "sst1-test",
+        }),
+        classify: Some(SENTENCES),
+    },
+    DatasetInfo {
+        name: "sst1-dev",
+        file: "sentences/sst1.dev.txt.gz",
+        sha256_raw: "b2f76c62b960f9fda5c6d751edb125abab4f878eb94a8754239b7f4af647f4c3",
+        url: None,
+        format: || DataFormat::Inline(InlineFormat::LabelFirst),
+        test_set: None,
+        classify: None,
+    },
+    DatasetInfo {
+        name: "sst1-test",
+        file: "sentences/sst1.test.txt.gz",
+        sha256_raw: "0e2ebb450c231f7b3d67fc932066e7bb26ae7bad8c88488f45ed44ef02eb3c73",
+        url: None,
+        format: || DataFormat::Inline(InlineFormat::LabelFirst),
+        test_set: None,
+        classify: None,
+    },
+    DatasetInfo {
+        name: "mr",
+        file: "sentences/mr.all.txt.gz",
+        sha256_raw: "0b40c1d44d4d22b82d2918e3f56efd1964170ce2f632965764759fc1c0a813b7",
+        url: None,
+        format: || DataFormat::Inline(InlineFormat::LabelFirst),
+        test_set: None,
+        classify: Some(SENTENCES),
+    },
+    DatasetInfo {
+        name: "subj",
+        file: "sentences/subj.all.txt.gz",
+        sha256_raw: "9d00f5ca008b998b383da6399677d774f7714c80ee39575e6de84c0ebdb508ea",
+        url: None,
+        format: || DataFormat::Inline(InlineFormat::LabelFirst),
+        test_set: None,
+        classify: Some(SENTENCES),
+    },
     // Multi30k's official splits, one file a language (see
     // `seq2seq::Multi30k`): named so that the resolver finds them in the
     // data directory's `multi30k/` folder.
@@ -362,14 +463,28 @@ mod tests {
         for d in DATASETS {
             let Some(test_set) = d.test_set else { continue };
             assert!(
-                matches!((d.format)(), DataFormat::Labelled(_)),
+                matches!(
+                    (d.format)(),
+                    DataFormat::Labelled(_) | DataFormat::Inline(_)
+                ),
                 "{}: a test set of a dataset that is not labelled",
                 d.name
             );
-            if let TestSet::Dataset { name, classes, .. } = test_set() {
-                let test = lookup(name).unwrap_or_else(|| panic!("{}: no dataset {name}", d.name));
-                assert!(matches!((test.format)(), DataFormat::Labelled(_)));
-                assert!(!classes.is_empty());
+            match test_set() {
+                TestSet::Dataset { name, classes, .. } => {
+                    let test =
+                        lookup(name).unwrap_or_else(|| panic!("{}: no dataset {name}", d.name));
+                    assert!(matches!((test.format)(), DataFormat::Labelled(_)));
+                    assert!(!classes.is_empty());
+                }
+                TestSet::Files { valid, test } => {
+                    for name in [valid, test] {
+                        let part =
+                            lookup(name).unwrap_or_else(|| panic!("{}: no dataset {name}", d.name));
+                        assert_eq!((part.format)(), (d.format)(), "{name}");
+                    }
+                }
+                TestSet::SplitColumn(_) => {}
             }
         }
     }

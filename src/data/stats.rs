@@ -9,7 +9,8 @@ use std::path::Path;
 
 use super::corpus::CorpusReader;
 use super::filter::{PairFilter, PairFilterConfig, fits};
-use super::labelled::{self, LabelledFormat};
+use super::inline_labels::read_inline;
+use super::labelled::{self, BadRows};
 use super::pairs::{self, Pair};
 use super::registry::DataFormat;
 use super::source::open;
@@ -156,7 +157,17 @@ pub fn stats(input: impl BufRead, format: &DataFormat, cfg: &StatsConfig) -> Res
         DataFormat::Pairs(names) => pair_stats(input, names, cfg),
         _ if cfg.tutorial => Err(only_pairs("the tutorial filter")),
         _ if cfg.reverse => Err(only_pairs("--reverse")),
-        DataFormat::Labelled(f) => labelled_stats(input, f, cfg),
+        DataFormat::Labelled(f) => {
+            let rows = labelled::reader(input, f)?.map(|ex| ex.map(|e| (e.text, e.label)));
+            labelled_stats(rows, cfg)
+        }
+        DataFormat::Inline(f) => {
+            let rows = read_inline(input, *f, BadRows::Error)?.examples;
+            let rows = rows
+                .into_iter()
+                .map(|mut e| Ok((e.text, e.labels.swap_remove(0))));
+            labelled_stats(rows, cfg)
+        }
         // Analogy and similarity sets are counted as plain words.
         DataFormat::Corpus | DataFormat::Analogy | DataFormat::Similarity
             if cfg.max_len.is_some() =>
@@ -230,25 +241,30 @@ fn pair_stats(input: impl BufRead, names: &[String; 2], cfg: &StatsConfig) -> Re
     })
 }
 
-fn labelled_stats(input: impl BufRead, fmt: &LabelledFormat, cfg: &StatsConfig) -> Result<Stats> {
+/// Counts labelled rows given as `(text, label)`; a fastText line is
+/// counted under its first label.
+fn labelled_stats(
+    rows: impl Iterator<Item = Result<(String, String)>>,
+    cfg: &StatsConfig,
+) -> Result<Stats> {
     let normalizer = Normalizer::default();
     let mut text = Side::default();
     let mut labels: Vec<(String, u64)> = Vec::new();
     let mut label_ids: HashMap<String, usize> = HashMap::new();
     let (mut read, mut kept) = (0, 0);
-    for ex in labelled::reader(input, fmt)? {
-        let ex = ex?;
+    for row in rows {
+        let (ex_text, label) = row?;
         read += 1;
-        let t = normalizer.normalize(&ex.text);
+        let t = normalizer.normalize(&ex_text);
         if !fits(&t, cfg.max_len) {
             continue;
         }
         kept += 1;
         text.add(t.split_whitespace());
         let next = labels.len();
-        let id = *label_ids.entry(ex.label.clone()).or_insert(next);
+        let id = *label_ids.entry(label.clone()).or_insert(next);
         if id == next {
-            labels.push((ex.label, 0));
+            labels.push((label, 0));
         }
         labels[id].1 += 1;
     }

@@ -69,7 +69,7 @@ pub enum ClassWeightsArg {
 /// `attend classify train` flags; each overrides the config file.
 #[derive(Debug, Args)]
 #[command(mut_arg("data", |a| a.help(
-    "Dataset name (names, ag-news-titles, imdb) or path of a CSV/TSV with a header (or, with --format, of labelled lines)"
+    "Dataset name (names, ag-news-titles, imdb, sst2, sst1, mr, subj) or path of a CSV/TSV with a header (or, with --format, of labelled lines)"
 )))]
 pub struct TrainArgs {
     #[command(flatten)]
@@ -89,6 +89,15 @@ pub struct TrainArgs {
     /// where an invalid byte is an error naming its line).
     #[arg(long, value_name = "LABEL")]
     encoding: Option<String>,
+    /// Validation rows from this file (name or path, read as --data is)
+    /// instead of a tenth of the training rows; named sets such as sst2
+    /// bring their own dev file.
+    #[arg(long, value_name = "NAME|PATH")]
+    valid: Option<String>,
+    /// Test rows from this file instead of a fraction of the training rows
+    /// (saved as the model's test.tsv, what `classify eval` scores).
+    #[arg(long, value_name = "NAME|PATH")]
+    test: Option<String>,
     /// Stop at a row with a missing column or an empty text (default: skip
     /// it, and list the skipped lines in a warning).
     #[arg(long)]
@@ -270,6 +279,12 @@ fn apply_data_flags(cfg: &mut ClassifyConfig, a: &TrainArgs) {
     }
     if a.encoding.is_some() {
         d.encoding = a.encoding.clone();
+    }
+    if a.valid.is_some() {
+        d.valid = a.valid.clone();
+    }
+    if a.test.is_some() {
+        d.test = a.test.clone();
     }
     if a.strict {
         d.strict = true;
