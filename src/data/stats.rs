@@ -310,7 +310,7 @@ fn corpus_stats(input: impl BufRead) -> Result<Stats> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{Column, Delimiter};
+    use crate::data::{Column, Delimiter, LabelledFormat};
 
     const PAIRS: &str =
         "I am cold.\tJ'ai froid.\nIt is a cat.\tC'est un chat.\nHe's tall!\tIl est grand !\n";
