@@ -4,6 +4,7 @@
 //! precision/recall/F1 and a confusion matrix, and explained by their
 //! attention weights.
 
+mod cv;
 mod data;
 mod ensemble;
 mod model;
@@ -13,6 +14,7 @@ mod recipe;
 mod task;
 mod text;
 
+pub use cv::{CvOptions, CvReport, FoldScore, cross_validate, mean_std};
 pub use data::{
     DatasetRows, LabelDataConfig, Labelled, Prepared, classes_of, held_out, inverse_weights,
     prepare, read_dataset,
@@ -21,6 +23,6 @@ pub use ensemble::{assemble_ensemble, planned_ensemble, train_ensemble};
 pub use model::{Classified, Classifier, ClassifierConfig, Encoder, Pooling};
 pub use predictor::{Prediction, Predictor};
 pub use pretrained::Coverage;
-pub use recipe::{ClassifyConfig, SavedClassifier, TrainReport, train};
+pub use recipe::{ClassifyConfig, SavedClassifier, TrainReport, train, train_prepared};
 pub use task::{ClassifyTask, Example, LabelBatch};
 pub use text::{DEFAULT_MAX_TOKENS, MAX_BYTES_PER_TOKEN, MAX_MAX_TOKENS, TextConfig};

@@ -25,7 +25,9 @@ use crate::train::{
 };
 use crate::{Error, Result};
 
-use super::data::{LabelDataConfig, Labelled, classes_of, inverse_weights, prepare, write_rows};
+use super::data::{
+    LabelDataConfig, Labelled, Prepared, classes_of, inverse_weights, prepare, write_rows,
+};
 use super::pretrained::{Coverage, load_pretrained};
 use super::text::{TextConfig, truncated};
 
@@ -128,11 +130,20 @@ pub struct TrainReport {
 /// Trains a classifier into `run.out`, or resumes the run there (an
 /// ensemble member's run is quiet about the data but shows its progress).
 pub fn train(cfg: &ClassifyConfig, run: &RunOptions) -> Result<TrainReport> {
+    cfg.validate()?;
+    train_prepared(cfg, run, prepare(&cfg.data)?)
+}
+
+/// [`train`] on rows already read and split (a cross-validation fold's).
+pub fn train_prepared(
+    cfg: &ClassifyConfig,
+    run: &RunOptions,
+    data: Prepared,
+) -> Result<TrainReport> {
     let quiet = run.quiet;
     cfg.validate()?;
     let source = Resolver::from_env().resolve(&cfg.data.dataset)?.path;
     let (dir, _lock, start) = ModelDir::for_training(run, Some(&source))?;
-    let data = prepare(&cfg.data)?;
     if let (Some(w), false) = (&data.warning, quiet) {
         eprintln!("{w}");
     }

@@ -44,5 +44,7 @@ pub use pyrandom::{PyRandom, python_shuffled};
 pub use registry::{ClassifyDefaults, DATASETS, DataFormat, DatasetInfo, TestSet, lookup};
 pub use resolve::{Resolved, Resolver};
 pub use source::{TextLines, open, open_decoded};
-pub use split::{Split, SplitConfig, python_stratified_split, split, stratified_split};
+pub use split::{
+    Split, SplitConfig, python_stratified_split, split, stratified_folds, stratified_split,
+};
 pub use stats::{Histogram, SideStats, Stats, StatsConfig, stats, stats_path};

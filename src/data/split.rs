@@ -145,6 +145,34 @@ pub fn python_stratified_split(labels: &[&str], cfg: &SplitConfig, seed: u64) ->
     Ok(out)
 }
 
+/// Assigns each of `labels` to one of `k` folds for cross-validation,
+/// stratified: each class's examples (classes in sorted order, each in file
+/// order) are shuffled with `seed` and dealt to the folds in turn, the deal
+/// going on from class to class, so every fold holds each class's share up
+/// to one example and fold sizes differ by at most one. Returns the fold of
+/// each example.
+pub fn stratified_folds(labels: &[&str], k: usize, seed: u64) -> Result<Vec<usize>> {
+    if k < 2 || k > labels.len() {
+        return Err(Error::Config(format!(
+            "cross-validation needs between 2 and {} folds (one example each at least), got {k}",
+            labels.len()
+        )));
+    }
+    let mut classes: Vec<&str> = labels.to_vec();
+    classes.sort_unstable();
+    classes.dedup();
+    let mut fold = vec![0; labels.len()];
+    let mut next = 0;
+    for class in classes {
+        let idx: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
+        for j in super::python_shuffled(idx.len(), seed) {
+            fold[idx[j]] = next;
+            next = (next + 1) % k;
+        }
+    }
+    Ok(fold)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,5 +275,46 @@ mod tests {
         assert_eq!(s.train, [4, 1, 5, 0]);
         assert_eq!(s.valid, [3, 2]);
         assert_eq!(s.test, [7, 6]);
+    }
+
+    #[test]
+    fn folds_are_stratified_disjoint_and_cover_every_row_once() {
+        // 3 classes of 23, 11 and 6 examples, interleaved.
+        let labels: Vec<&str> = (0..40)
+            .map(|i| match i % 7 {
+                0 | 3 => "b",
+                5 => "c",
+                _ => "a",
+            })
+            .collect();
+        let k = 5;
+        let folds = stratified_folds(&labels, k, 3).unwrap();
+        assert_eq!(folds.len(), labels.len());
+        // Each row has one fold, so the folds are disjoint and cover all.
+        let sizes: Vec<usize> = (0..k)
+            .map(|f| folds.iter().filter(|&&x| x == f).count())
+            .collect();
+        assert_eq!(sizes.iter().sum::<usize>(), 40);
+        assert!(
+            sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1,
+            "{sizes:?}"
+        );
+        for class in ["a", "b", "c"] {
+            let n = labels.iter().filter(|&&l| l == class).count();
+            for f in 0..k {
+                let in_fold = (0..40)
+                    .filter(|&i| folds[i] == f && labels[i] == class)
+                    .count();
+                let share = n as f64 / k as f64;
+                assert!(
+                    (in_fold as f64 - share).abs() < 1.0,
+                    "{class} in fold {f}: {in_fold} of {n}"
+                );
+            }
+        }
+        assert_eq!(folds, stratified_folds(&labels, k, 3).unwrap(), "seeded");
+        assert_ne!(folds, stratified_folds(&labels, k, 4).unwrap());
+        assert!(stratified_folds(&labels, 1, 0).is_err());
+        assert!(stratified_folds(&labels[..3], 4, 0).is_err());
     }
 }

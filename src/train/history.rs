@@ -58,6 +58,15 @@ impl History {
         self.names(|r| &r.valid)
     }
 
+    /// The first epoch whose validation `metric` was `value` (the epoch of
+    /// a run's best value, whose weights it kept).
+    pub fn epoch_with(&self, metric: &str, value: f64) -> Option<usize> {
+        self.epochs
+            .iter()
+            .find(|r| r.valid.get(metric) == Some(&value))
+            .map(|r| r.epoch)
+    }
+
     /// Training metric names (besides the loss) seen in any record, sorted.
     pub fn train_names(&self) -> Vec<String> {
         self.names(|r| &r.train)

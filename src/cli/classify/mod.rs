@@ -3,6 +3,7 @@
 //! text, one command (or the grid of `compare`) each.
 
 mod compare;
+mod cv;
 mod ensemble;
 mod eval;
 mod predict;
@@ -27,6 +28,8 @@ pub enum ClassifyCommand {
     Predict(predict::PredictArgs),
     /// Train one model per cell × hidden size on the same split; one table.
     Compare(Box<compare::CompareArgs>),
+    /// Stratified k-fold cross-validation: one model per fold, mean ± std.
+    Cv(Box<cv::CvArgs>),
     /// Join trained models (any architectures, one split) into one ensemble.
     Ensemble(ensemble::EnsembleArgs),
 }
@@ -57,5 +60,6 @@ pub fn run(cmd: ClassifyCommand, globals: &Globals) -> Result<ExitCode> {
         ClassifyCommand::Predict(args) => predict::predict(&args),
         ClassifyCommand::Compare(args) => compare::compare(&args, globals),
         ClassifyCommand::Ensemble(args) => ensemble::ensemble(&args),
+        ClassifyCommand::Cv(args) => cv::cv(&args, globals),
     }
 }

@@ -162,7 +162,7 @@ pub struct TrainArgs {
     /// `--out`/member-K) and predict with the mean of their probabilities:
     /// eval and predict read the directory as one model.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
-    ensemble: Option<u16>,
+    pub(super) ensemble: Option<u16>,
 }
 
 pub(super) fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
