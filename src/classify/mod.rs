@@ -4,6 +4,7 @@
 //! precision/recall/F1 and a confusion matrix, and explained by their
 //! attention weights.
 
+mod autotune;
 mod cv;
 mod data;
 mod ensemble;
@@ -14,6 +15,7 @@ mod recipe;
 mod task;
 mod text;
 
+pub use autotune::{AUTOTUNE_TABLE, AutotuneReport, Trial, autotune};
 pub use cv::{CvOptions, CvReport, FoldScore, cross_validate, mean_std};
 pub use data::{
     DatasetRows, LabelDataConfig, Labelled, Prepared, classes_of, held_out, inverse_weights,

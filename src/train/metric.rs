@@ -27,6 +27,14 @@ impl Goal {
             Goal::Max => f64::NEG_INFINITY,
         }
     }
+
+    /// Whether `a` is strictly better than `b`.
+    pub fn better(self, a: f64, b: f64) -> bool {
+        match self {
+            Goal::Min => a < b,
+            Goal::Max => a > b,
+        }
+    }
 }
 
 /// Serde for an `f64` that must come back bit for bit, ±∞ and NaN included:

@@ -163,6 +163,12 @@ pub struct TrainArgs {
     /// eval and predict read the directory as one model.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub(super) ensemble: Option<u16>,
+    /// Search architectures and training settings for this many minutes on
+    /// the validation split (random search, the flags' configuration first,
+    /// each trial with early stopping), keep the best model in --out and the
+    /// trials in --out/autotune.tsv.
+    #[arg(long, value_name = "MINUTES", conflicts_with_all = ["ensemble", "resume"])]
+    autotune: Option<f64>,
 }
 
 pub(super) fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
@@ -186,6 +192,9 @@ pub(super) fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
         );
     }
     args.run.stop_gracefully_on_signals()?;
+    if let Some(minutes) = args.autotune {
+        return autotune(&cfg, minutes, args, globals);
+    }
     if let Some(n) = members.or(planned).filter(|&n| n > 1) {
         return train_ensemble(&cfg, args, n, globals);
     }
@@ -199,6 +208,37 @@ pub(super) fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
     Ok(args
         .run
         .finish(&report.summary, &cfg.train.select_metric, "classify"))
+}
+
+/// `train --autotune MINUTES`: the trials as they end, then the table.
+fn autotune(
+    cfg: &ClassifyConfig,
+    minutes: f64,
+    args: &TrainArgs,
+    globals: &Globals,
+) -> Result<ExitCode> {
+    let metric = &cfg.train.select_metric;
+    let report = classify::autotune(cfg, minutes, &args.run.options(globals.threads), |t| {
+        eprintln!(
+            "trial {}: valid {metric} {} in {:.1} s, {} epochs ({})",
+            t.number,
+            t.valid.map_or("-".into(), |v| format!("{v:.4}")),
+            t.seconds,
+            t.epochs,
+            t.settings
+        );
+    })?;
+    print!("{}", report.table(metric));
+    let best = &report.trials[report.best];
+    eprintln!(
+        "autotune: {} trials in {:.1} s; best trial {} (valid {metric} {}); model in {}",
+        report.trials.len(),
+        report.seconds,
+        best.number,
+        best.valid.map_or("-".into(), |v| format!("{v:.4}")),
+        args.run.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `train --ensemble N`: the members one after the other, then each
