@@ -135,13 +135,9 @@ pub fn cross_validate(
             "cross-validation makes its own validation and test rows from the folds: leave out --valid and --test".into(),
         ));
     }
-    let (dir, _lock, _) = ModelDir::for_training(
-        &RunOptions {
-            quiet: true,
-            ..run.clone()
-        },
-        None,
-    )?;
+    // The directory's lock; whether this is a resume is cv.json's to say.
+    let lock_run = run.clone().silent().start(Start::Fresh);
+    let (dir, _lock, _) = ModelDir::for_training(&lock_run, None)?;
     let mut report = start_report(&dir, &run.out, cfg, options, run.start)?;
     let read = read_dataset(&cfg.data)?;
     if let (Some(w), false) = (read.warning(), run.quiet) {

@@ -1,0 +1,208 @@
+//! The sentence-classification sets through the binary: named sets with
+//! their official splits, `--valid`/`--test` files, and `classify cv`.
+
+mod common;
+
+use common::cli::{attend, ok, one_line_error};
+
+fn count_rows(tsv: &std::path::Path) -> usize {
+    std::fs::read_to_string(tsv).unwrap().lines().count() - 1
+}
+
+#[test]
+fn named_sets_and_given_files_are_the_held_out_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("sst2");
+    let m = model.display().to_string();
+    let run = attend(&[
+        "--threads",
+        "2",
+        "classify",
+        "train",
+        "--data",
+        "sst2",
+        "--epochs",
+        "2",
+        "--out",
+        &m,
+    ]);
+    ok(&run);
+    // The official split of Kim (2014): nothing is split off the training file.
+    assert!(
+        run.stderr.contains("train 6920, valid 872, test 1821"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(count_rows(&model.join("valid.tsv")), 872);
+    assert_eq!(count_rows(&model.join("test.tsv")), 1821);
+    // Two epochs of a working word-level model are well above chance (the
+    // dev set is 444 / 428) on the dev file it was selected on.
+    let eval = attend(&[
+        "classify", "eval", "--model", &m, "--split", "valid", "--json",
+    ]);
+    ok(&eval);
+    let r: serde_json::Value = serde_json::from_str(&eval.stdout).unwrap();
+    let acc = r["accuracy"].as_f64().unwrap();
+    assert!(acc > 0.65, "SST-2 dev accuracy {acc}");
+
+    // Files given by path: the validation file replaces the random tenth,
+    // the test file the test fraction; the training file is used whole.
+    let sentences = tmp.path().join("sentences");
+    std::fs::create_dir(&sentences).unwrap();
+    let train = common::dataset_slice("sentences/mr.all.txt.gz", 5, false, tmp.path());
+    let test = common::dataset_slice("sentences/subj.all.txt.gz", 50, false, tmp.path());
+    let (train, test) = (train.display().to_string(), test.display().to_string());
+    let out = tmp.path().join("given").display().to_string();
+    let run = attend(&[
+        "--threads",
+        "2",
+        "classify",
+        "train",
+        "--data",
+        &train,
+        "--format",
+        "label-first",
+        "--level",
+        "word",
+        "--valid",
+        "sst2-dev",
+        "--test",
+        &test,
+        "--epochs",
+        "1",
+        "--out",
+        &out,
+    ]);
+    ok(&run);
+    // mr.all has 10,662 lines: every fifth is 2,133; subj every fiftieth 200.
+    assert!(
+        run.stderr.contains("train 2133, valid 872, test 200"),
+        "{}",
+        run.stderr
+    );
+    // Only the validation file: the test part is a tenth of the training file.
+    let out2 = tmp.path().join("valid-only").display().to_string();
+    let run = attend(&[
+        "--threads",
+        "2",
+        "classify",
+        "train",
+        "--data",
+        &train,
+        "--format",
+        "label-first",
+        "--level",
+        "word",
+        "--valid",
+        "sst2-dev",
+        "--epochs",
+        "1",
+        "--out",
+        &out2,
+    ]);
+    ok(&run);
+    assert!(
+        run.stderr.contains("train 1919, valid 872, test 214"),
+        "{}",
+        run.stderr
+    );
+    // A validation file that is not there is one clear error.
+    let bad = attend(&[
+        "classify",
+        "train",
+        "--data",
+        &train,
+        "--format",
+        "label-first",
+        "--valid",
+        "no/such/file.txt",
+        "--out",
+        &tmp.path().join("bad").display().to_string(),
+    ]);
+    one_line_error(&bad, &["no/such/file.txt", "no such file"]);
+}
+
+#[test]
+fn cross_validation_trains_a_model_per_fold_and_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("sentences")).unwrap();
+    // 1,000 Subj sentences (every tenth line; the file holds 5,000 of each
+    // class in two blocks, so the slice is balanced).
+    let data = common::dataset_slice("sentences/subj.all.txt.gz", 10, false, tmp.path());
+    let data = data.display().to_string();
+    let out = tmp.path().join("cv");
+    let o = out.display().to_string();
+    let args = [
+        "--threads",
+        "2",
+        "classify",
+        "cv",
+        "--data",
+        &data,
+        "--format",
+        "label-first",
+        "--level",
+        "word",
+        "--encoder",
+        "bag",
+        "--ngrams",
+        "2",
+        "--epochs",
+        "8",
+        "--folds",
+        "4",
+        "--out",
+        &o,
+    ];
+    let run = attend(&args);
+    ok(&run);
+    let table = &run.stdout;
+    let folds: Vec<&str> = table
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|w| w.parse::<u32>().is_ok())
+        })
+        .collect();
+    assert_eq!(folds.len(), 4, "{table}");
+    // Every row is tested once: the folds' test sizes add up to the file.
+    let tested: usize = folds
+        .iter()
+        .map(|l| {
+            l.split_whitespace()
+                .nth(3)
+                .unwrap()
+                .parse::<usize>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(tested, 1000, "{table}");
+    let summary = table.lines().last().unwrap();
+    assert!(
+        summary.starts_with("4-fold cross-validation: accuracy"),
+        "{summary}"
+    );
+    let mean: f64 = summary.split_whitespace().nth(3).unwrap().parse().unwrap();
+    // Subjectivity from 750 training sentences: a working bag of bigrams
+    // reaches about 0.8; a broken model stays at the balanced 0.5.
+    assert!(mean > 0.7, "{summary}");
+    assert!(out.join("cv.json").is_file());
+    assert!(
+        !out.join("fold-1").exists(),
+        "fold models are removed unless kept"
+    );
+
+    // Done is done: a fresh run refuses the directory, a resume has nothing to do.
+    let again = attend(&args);
+    one_line_error(&again, &["already holds a cross-validation", "--resume"]);
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let resumed = attend(&resume);
+    ok(&resumed);
+    assert_eq!(resumed.stdout, run.stdout);
+    // Other settings cannot resume it.
+    let mut other = resume.clone();
+    other.extend_from_slice(&["--dropout", "0.3"]);
+    one_line_error(&attend(&other), &["cv.json", "other settings"]);
+}
