@@ -69,7 +69,12 @@ fn autotune_keeps_its_budget_and_the_best_model() {
         .iter()
         .find(|t| t.split('\t').next().unwrap().ends_with('*'))
         .unwrap();
-    assert!(trials.iter().all(|t| !(score(t) > score(best))), "{table}");
+    assert!(
+        trials
+            .iter()
+            .all(|t| score(t).is_nan() || score(t) <= score(best)),
+        "{table}"
+    );
     // Subjectivity from 800 training sentences: well above the balanced 0.5.
     assert!(score(best) > 0.7, "{table}");
     let eval = attend(&[
