@@ -206,3 +206,127 @@ fn cross_validation_trains_a_model_per_fold_and_resumes() {
     other.extend_from_slice(&["--dropout", "0.3"]);
     one_line_error(&attend(&other), &["cv.json", "other settings"]);
 }
+
+#[test]
+fn a_classifier_starts_from_a_language_models_weights() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A small word LM on SST-2's training sentences (labels cut off).
+    let text: String = common::dataset_text("sentences/sst2.train.txt.gz")
+        .lines()
+        .step_by(3)
+        .map(|l| l.split_once(' ').unwrap().1.to_string() + "\n")
+        .collect();
+    let corpus = tmp.path().join("sentences.txt");
+    std::fs::write(&corpus, text).unwrap();
+    let lm = tmp.path().join("lm");
+    let lm_dir = lm.display().to_string();
+    ok(&attend(&[
+        "--threads",
+        "2",
+        "lm",
+        "train",
+        "--data",
+        &corpus.display().to_string(),
+        "--level",
+        "word",
+        "--lines",
+        "--hidden",
+        "32",
+        "--embed",
+        "16",
+        "--layers",
+        "2",
+        "--epochs",
+        "1",
+        "--out",
+        &lm_dir,
+    ]));
+    let clf = tmp.path().join("clf");
+    let run = attend(&[
+        "--threads",
+        "2",
+        "classify",
+        "train",
+        "--data",
+        "sst2",
+        "--init-from-lm",
+        &lm_dir,
+        "--epochs",
+        "1",
+        "--out",
+        &clf.display().to_string(),
+    ]);
+    ok(&run);
+    assert!(
+        run.stderr.contains("init from the language model"),
+        "{}",
+        run.stderr
+    );
+    // Its vocabulary is the LM's, and after one epoch (all pretrained
+    // layers still frozen by gradual unfreezing) its embedding and RNN
+    // tensors are the LM's, bit for bit, by name.
+    assert_eq!(
+        std::fs::read(lm.join("vocab.json")).unwrap(),
+        std::fs::read(clf.join("vocab.json")).unwrap()
+    );
+    let dev = candle_core::Device::Cpu;
+    let lm_w = candle_core::safetensors::load(lm.join("model.safetensors"), &dev).unwrap();
+    let clf_w = candle_core::safetensors::load(clf.join("model.safetensors"), &dev).unwrap();
+    let mut shared = 0;
+    for (name, t) in &clf_w {
+        if name == "embedding.weight" || name.starts_with("rnn.") {
+            let l = &lm_w[name];
+            let (a, b): (Vec<f32>, Vec<f32>) = (
+                t.flatten_all().unwrap().to_vec1().unwrap(),
+                l.flatten_all().unwrap().to_vec1().unwrap(),
+            );
+            assert_eq!(a, b, "{name}");
+            shared += 1;
+        }
+    }
+    // The embeddings and 4 tensors per layer of the 2-layer LM.
+    assert_eq!(shared, 9);
+    assert!(
+        !clf_w.keys().any(|k| k.contains("_reverse")),
+        "left to right only"
+    );
+
+    // Characters cannot start from a word model.
+    let chars = attend(&[
+        "classify",
+        "train",
+        "--data",
+        "sst2",
+        "--level",
+        "char",
+        "--init-from-lm",
+        &lm_dir,
+        "--out",
+        &tmp.path().join("chars").display().to_string(),
+    ]);
+    one_line_error(&chars, &["the language model reads words", "--level word"]);
+    // The LM's vocabulary must be its weights': one token removed is refused.
+    let vocab_path = lm.join("vocab.json");
+    let mut vocab: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&vocab_path).unwrap()).unwrap();
+    for key in ["tokens", "counts"] {
+        if let Some(list) = vocab[key].as_array_mut() {
+            list.pop();
+        }
+    }
+    std::fs::write(&vocab_path, vocab.to_string()).unwrap();
+    let bad = attend(&[
+        "classify",
+        "train",
+        "--data",
+        "sst2",
+        "--init-from-lm",
+        &lm_dir,
+        "--out",
+        &tmp.path().join("bad").display().to_string(),
+    ]);
+    one_line_error(
+        &bad,
+        &["vocab.json has", "does not belong to these weights"],
+    );
+}

@@ -8,6 +8,7 @@ mod autotune;
 mod cv;
 mod data;
 mod ensemble;
+mod from_lm;
 mod model;
 mod predictor;
 mod pretrained;
@@ -22,6 +23,7 @@ pub use data::{
     prepare, read_dataset,
 };
 pub use ensemble::{assemble_ensemble, planned_ensemble, train_ensemble};
+pub use from_lm::{LmEncoder, unfreezing_groups};
 pub use model::{Classified, Classifier, ClassifierConfig, Encoder, Pooling};
 pub use predictor::{Prediction, Predictor};
 pub use pretrained::Coverage;

@@ -28,6 +28,7 @@ use crate::{Error, Result};
 use super::data::{
     LabelDataConfig, Labelled, Prepared, classes_of, inverse_weights, prepare, write_rows,
 };
+use super::from_lm::{LmEncoder, unfreezing_groups};
 use super::pretrained::{Coverage, load_pretrained};
 use super::text::{TextConfig, truncated};
 
@@ -55,6 +56,11 @@ pub struct ClassifyConfig {
     /// the file's, tokens found in it (exactly, else lowercased) take its
     /// vectors, the others keep their random initial ones, `<pad>` stays 0.
     pub embeddings: Option<PathBuf>,
+    /// Start the embeddings and recurrent layers from an `attend lm`
+    /// model directory (`--init-from-lm`; its vocabulary and shape, gradual
+    /// unfreezing: see `classify::from_lm`).
+    #[serde(default)]
+    pub init_from_lm: Option<PathBuf>,
 }
 
 impl Default for ClassifyConfig {
@@ -82,6 +88,7 @@ impl Default for ClassifyConfig {
             task: TaskConfig::default(),
             inverse_class_weights: false,
             embeddings: None,
+            init_from_lm: None,
         }
     }
 }
@@ -92,6 +99,12 @@ impl ClassifyConfig {
     pub fn validate(&self) -> Result<()> {
         self.train.validate()?;
         self.text.validate()?;
+        if self.init_from_lm.is_some() && self.embeddings.is_some() {
+            return Err(Error::Config(
+                "--init-from-lm brings the language model's embeddings: leave out --embeddings"
+                    .into(),
+            ));
+        }
         if self.text.ngrams > 1 && self.model.encoder != super::Encoder::Bag {
             return Err(Error::Config(format!(
                 "ngrams = {} needs the bag encoder (--encoder bag): an RNN reads the tokens in order, n-grams are for a bag",
@@ -147,8 +160,13 @@ pub fn train_prepared(
     if let (Some(w), false) = (&data.warning, quiet) {
         eprintln!("{w}");
     }
-    let (vocab, classes) = match start {
-        Start::Fresh => {
+    let lm = match (&cfg.init_from_lm, start) {
+        (Some(dir), Start::Fresh) => Some(LmEncoder::open(dir)?),
+        _ => None,
+    };
+    let (vocab, classes) = match (start, &lm) {
+        (Start::Fresh, Some(lm)) => (lm.vocab.clone(), classes_of(&data.train)),
+        (Start::Fresh, None) => {
             let vcfg = VocabConfig {
                 min_freq: cfg.data.min_freq,
                 max_size: cfg.data.max_vocab,
@@ -160,7 +178,7 @@ pub fn train_prepared(
             )?;
             (vocab, classes_of(&data.train))
         }
-        Start::Resume => (
+        (Start::Resume, _) => (
             Vocab::load(&dir.file("vocab.json"))?,
             dir.read_json("classes.json")?,
         ),
@@ -184,12 +202,21 @@ pub fn train_prepared(
         }
         _ => None,
     };
-    let model_cfg = ClassifierConfig {
-        vocab: vocab.len(),
-        classes: classes.len(),
-        pad_id: vocab.pad_id(),
-        embed: pretrained.as_ref().map_or(cfg.model.embed, |v| v.dim()),
-        ..cfg.model.clone()
+    let model_cfg = match (start, &lm) {
+        // A resumed run is the model its directory describes (its width may
+        // have come from a vector file or a language model).
+        (Start::Resume, _) => dir.read_json::<SavedClassifier>("config.json")?.model,
+        (Start::Fresh, Some(lm)) => ClassifierConfig {
+            classes: classes.len(),
+            ..lm.shape(&cfg.model, cfg.text.level)?
+        },
+        (Start::Fresh, None) => ClassifierConfig {
+            vocab: vocab.len(),
+            classes: classes.len(),
+            pad_id: vocab.pad_id(),
+            embed: pretrained.as_ref().map_or(cfg.model.embed, |v| v.dim()),
+            ..cfg.model.clone()
+        },
     };
     model_cfg.validate()?;
     let params = ParamStore::new(cfg.train.seed);
@@ -197,6 +224,24 @@ pub fn train_prepared(
         &model_cfg,
         params.var_builder(candle_core::DType::F32, &candle_core::Device::Cpu),
     )?;
+    if let Some(lm) = &lm {
+        let copied = lm.load_into(&params)?;
+        if !quiet {
+            let known = lm_coverage(&data.train, &cfg.text, &vocab);
+            eprintln!(
+                "init from the language model in {}: {copied} tensors (the embeddings and {} {} layer(s) of {} units), its {} tokens covering {:.1} % of the training text; gradual unfreezing over the first {} epochs",
+                cfg.init_from_lm
+                    .as_ref()
+                    .map_or(String::new(), |p| p.display().to_string()),
+                model_cfg.layers,
+                format!("{:?}", model_cfg.cell).to_uppercase(),
+                model_cfg.hidden,
+                vocab.len(),
+                100.0 * known,
+                model_cfg.layers + 1
+            );
+        }
+    }
     let coverage = match &pretrained {
         Some(vectors) => {
             let c = load_pretrained(&params, &vocab, vectors)?;
@@ -261,7 +306,11 @@ pub fn train_prepared(
         seed: cfg.train.seed,
     };
     let task = ClassifyTask::new(parts, classes.clone(), weights, &cfg.task)?;
-    let summary = Trainer::new(cfg.train.clone(), dir)?
+    let mut train_cfg = cfg.train.clone();
+    if cfg.init_from_lm.is_some() && train_cfg.gradual_unfreezing.is_empty() {
+        train_cfg.gradual_unfreezing = unfreezing_groups(model_cfg.layers);
+    }
+    let summary = Trainer::new(train_cfg, dir)?
         .threads(run.threads)
         .on_record(crate::viz::plot_history)
         .quiet(!run.progress)
@@ -273,4 +322,16 @@ pub fn train_prepared(
         classes,
         coverage,
     })
+}
+
+/// The share of the training rows' tokens that `vocab` knows (not `<unk>`).
+fn lm_coverage(rows: &[Labelled], text: &TextConfig, vocab: &Vocab) -> f64 {
+    let (mut known, mut all) = (0usize, 0usize);
+    for r in rows {
+        for t in text.tokens(&r.text) {
+            all += 1;
+            known += usize::from(vocab.id(&t).is_some());
+        }
+    }
+    known as f64 / all.max(1) as f64
 }

@@ -58,6 +58,11 @@ pub struct TrainConfig {
     pub keep_snapshots: usize,
     /// Seed for dropout masks (batch order is the task's).
     pub seed: u64,
+    /// Gradual unfreezing: groups of parameter names (the top group
+    /// first) frozen at the start and released one an epoch (ULMFiT; see
+    /// `train::unfreeze`); empty: everything trains from the start.
+    #[serde(default)]
+    pub gradual_unfreezing: Vec<Vec<String>>,
 }
 
 impl Default for TrainConfig {
@@ -76,6 +81,7 @@ impl Default for TrainConfig {
             time_limit_minutes: None,
             keep_snapshots: 0,
             seed: DEFAULT_SEED,
+            gradual_unfreezing: Vec::new(),
         }
     }
 }

@@ -26,6 +26,7 @@ mod shards;
 mod snapshots;
 mod task;
 mod trainer;
+mod unfreeze;
 
 pub use checkpoint::TrainerState;
 pub use clip::{clip_grad_norm, clip_grad_norm_rows};

@@ -130,6 +130,7 @@ impl Trainer {
         T::Batch: Send + Sync,
     {
         let vars = task.params().vars();
+        super::unfreeze::check_names(&self.cfg.gradual_unfreezing, &vars)?;
         let mut optimizer = build_optimizer(&self.cfg.optimizer, vars.clone())?;
         // The fused ops' weight gradients beside the graph, and embedding
         // tables as row gradients where the optimizer updates from them
@@ -172,7 +173,7 @@ impl Trainer {
             let batches = task.train_batches(epoch)?;
             let mut progress = Progress::new(epoch + 1, self.cfg.epochs, batches.len(), self.quiet);
             for batch in batches.iter().skip(state.batches_done) {
-                let (value, mut grads, rows, stats) = gradients(
+                let (value, mut grads, mut rows, stats) = gradients(
                     task,
                     batch,
                     self.cfg.seed,
@@ -180,6 +181,8 @@ impl Trainer {
                     &vars,
                     &recorder,
                 )?;
+                let thaw = &self.cfg.gradual_unfreezing;
+                super::unfreeze::drop_frozen(thaw, epoch, &vars, &mut grads, &mut rows);
                 if !value.is_finite() {
                     return Err(Error::Config(format!(
                         "the training loss became {value} at step {}: lower the learning rate or clip gradients (the last checkpoint is intact)",

@@ -134,6 +134,12 @@ pub struct TrainArgs {
     /// model's, and the share of the vocabulary it covers is reported.
     #[arg(long, value_name = "FILE", conflicts_with = "embed")]
     embeddings: Option<PathBuf>,
+    /// Start the embeddings and recurrent layers from a language model
+    /// directory of `attend lm train` (its vocabulary, cell, sizes and
+    /// layers, read left to right; the pretrained layers thaw one an epoch
+    /// from the top, ULMFiT's gradual unfreezing).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["embeddings", "embed", "hidden", "cell", "layers", "bidirectional", "unidirectional", "ngrams"])]
+    init_from_lm: Option<PathBuf>,
     /// Keep the embedding table fixed during training.
     #[arg(long, alias = "freeze", requires = "embeddings")]
     freeze_embeddings: bool,
@@ -391,6 +397,9 @@ fn apply_model_flags(cfg: &mut ClassifyConfig, a: &TrainArgs) {
     }
     if let Some(path) = &a.embeddings {
         cfg.embeddings = Some(path.clone());
+    }
+    if let Some(dir) = &a.init_from_lm {
+        cfg.init_from_lm = Some(dir.clone());
     }
     if let Some(w) = a.class_weights {
         cfg.inverse_class_weights = matches!(w, ClassWeightsArg::Inverse);
