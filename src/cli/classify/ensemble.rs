@@ -6,8 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use attend::classify::Predictor;
-use attend::classify::{self, held_out};
+use attend::classify::{self, ClassifyConfig, held_out};
 use clap::Args;
+
+use super::train::TrainArgs;
+use crate::cli::Globals;
 
 /// `attend classify ensemble` flags.
 #[derive(Debug, Args)]
@@ -48,4 +51,30 @@ pub(super) fn report_ensemble(out: &Path) -> Result<ExitCode> {
         out.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `train --ensemble N`: the members one after the other, then each
+/// member's and the ensemble's validation accuracy.
+pub(super) fn train_ensemble(
+    cfg: &ClassifyConfig,
+    args: &TrainArgs,
+    n: usize,
+    globals: &Globals,
+) -> Result<ExitCode> {
+    let out = &args.run.out;
+    let reports = classify::train_ensemble(cfg, n, &args.run.options(globals.threads))?;
+    if let Some(first) = reports.first() {
+        let (train, valid, test) = first.sizes;
+        eprintln!(
+            "train {train}, valid {valid}, test {test}; {} tokens, {} classes",
+            first.vocab,
+            first.classes.len()
+        );
+    }
+    if let Some(stopped) = reports.last().filter(|r| r.summary.interrupted) {
+        return Ok(args
+            .run
+            .finish(&stopped.summary, &cfg.train.select_metric, "classify"));
+    }
+    report_ensemble(out)
 }

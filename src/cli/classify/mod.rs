@@ -2,6 +2,7 @@
 //! `attend::classify`; these files turn flags into configs and results into
 //! text, one command (or the grid of `compare`) each.
 
+mod autotune;
 mod compare;
 mod cv;
 mod ensemble;
@@ -12,6 +13,7 @@ mod train;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use attend::classify::Pooling;
 use attend::data::InlineFormat;
 use clap::{Subcommand, ValueEnum};
 
@@ -50,6 +52,54 @@ impl From<FormatArg> for InlineFormat {
             FormatArg::Fasttext => InlineFormat::FastText,
         }
     }
+}
+
+/// Pooling over the RNN's steps.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum PoolingArg {
+    /// The final state of the top layer (the lessons).
+    Last,
+    /// Mean over the real steps.
+    Mean,
+    /// Max over the real steps.
+    Max,
+    /// Learned attention weights (explainable).
+    Attention,
+    /// Dot attention with the final state, concatenated with it (explainable).
+    Dot,
+    /// Attender/predictor: sigmoid gates per token, a sparsity penalty (explainable).
+    Mask,
+}
+
+impl From<PoolingArg> for Pooling {
+    fn from(p: PoolingArg) -> Self {
+        match p {
+            PoolingArg::Last => Pooling::Last,
+            PoolingArg::Mean => Pooling::Mean,
+            PoolingArg::Max => Pooling::Max,
+            PoolingArg::Attention => Pooling::Attention,
+            PoolingArg::Dot => Pooling::Dot,
+            PoolingArg::Mask => Pooling::Mask,
+        }
+    }
+}
+
+/// What reads the embedded tokens.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum EncoderArg {
+    /// A recurrent network, then the pooling.
+    Rnn,
+    /// The mean of the token embeddings (fastText; pair it with --ngrams).
+    Bag,
+}
+
+/// Class weighting of the loss.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ClassWeightsArg {
+    /// Every class weighs 1.
+    None,
+    /// n / (classes · n_class), scikit-learn's "balanced".
+    Inverse,
 }
 
 /// Runs a `classify` command.

@@ -11,60 +11,13 @@ use attend::data::ClassifyDefaults;
 use attend::text::Level;
 use attend::text::NormalizeConfig;
 use attend::train::{EarlyStoppingConfig, PlateauConfig, ScheduleConfig};
-use clap::{Args, ValueEnum};
+use clap::Args;
 
-use super::ensemble::report_ensemble;
+use super::{ClassWeightsArg, EncoderArg, PoolingArg};
+
 use crate::cli::Globals;
 use crate::cli::common::TrainRun;
 use crate::cli::flags::{DataFlags, LevelArg, ModelFlags, TrainFlags};
-
-/// Pooling over the RNN's steps.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum PoolingArg {
-    /// The final state of the top layer (the lessons).
-    Last,
-    /// Mean over the real steps.
-    Mean,
-    /// Max over the real steps.
-    Max,
-    /// Learned attention weights (explainable).
-    Attention,
-    /// Dot attention with the final state, concatenated with it (explainable).
-    Dot,
-    /// Attender/predictor: sigmoid gates per token, a sparsity penalty (explainable).
-    Mask,
-}
-
-impl From<PoolingArg> for Pooling {
-    fn from(p: PoolingArg) -> Self {
-        match p {
-            PoolingArg::Last => Pooling::Last,
-            PoolingArg::Mean => Pooling::Mean,
-            PoolingArg::Max => Pooling::Max,
-            PoolingArg::Attention => Pooling::Attention,
-            PoolingArg::Dot => Pooling::Dot,
-            PoolingArg::Mask => Pooling::Mask,
-        }
-    }
-}
-
-/// What reads the embedded tokens.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum EncoderArg {
-    /// A recurrent network, then the pooling.
-    Rnn,
-    /// The mean of the token embeddings (fastText; pair it with --ngrams).
-    Bag,
-}
-
-/// Class weighting of the loss.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum ClassWeightsArg {
-    /// Every class weighs 1.
-    None,
-    /// n / (classes · n_class), scikit-learn's "balanced".
-    Inverse,
-}
 
 /// `attend classify train` flags; each overrides the config file.
 #[derive(Debug, Args)]
@@ -199,10 +152,10 @@ pub(super) fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
     }
     args.run.stop_gracefully_on_signals()?;
     if let Some(minutes) = args.autotune {
-        return autotune(&cfg, minutes, args, globals);
+        return super::autotune::autotune(&cfg, minutes, args, globals);
     }
     if let Some(n) = members.or(planned).filter(|&n| n > 1) {
-        return train_ensemble(&cfg, args, n, globals);
+        return super::ensemble::train_ensemble(&cfg, args, n, globals);
     }
     let report = classify::train(&cfg, &args.run.options(globals.threads))?;
     let (train, valid, test) = report.sizes;
@@ -214,63 +167,6 @@ pub(super) fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
     Ok(args
         .run
         .finish(&report.summary, &cfg.train.select_metric, "classify"))
-}
-
-/// `train --autotune MINUTES`: the trials as they end, then the table.
-fn autotune(
-    cfg: &ClassifyConfig,
-    minutes: f64,
-    args: &TrainArgs,
-    globals: &Globals,
-) -> Result<ExitCode> {
-    let metric = &cfg.train.select_metric;
-    let report = classify::autotune(cfg, minutes, &args.run.options(globals.threads), |t| {
-        eprintln!(
-            "trial {}: valid {metric} {} in {:.1} s, {} epochs ({})",
-            t.number,
-            t.valid.map_or("-".into(), |v| format!("{v:.4}")),
-            t.seconds,
-            t.epochs,
-            t.settings
-        );
-    })?;
-    print!("{}", report.table(metric));
-    let best = &report.trials[report.best];
-    eprintln!(
-        "autotune: {} trials in {:.1} s; best trial {} (valid {metric} {}); model in {}",
-        report.trials.len(),
-        report.seconds,
-        best.number,
-        best.valid.map_or("-".into(), |v| format!("{v:.4}")),
-        args.run.out.display()
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `train --ensemble N`: the members one after the other, then each
-/// member's and the ensemble's validation accuracy.
-fn train_ensemble(
-    cfg: &ClassifyConfig,
-    args: &TrainArgs,
-    n: usize,
-    globals: &Globals,
-) -> Result<ExitCode> {
-    let out = &args.run.out;
-    let reports = classify::train_ensemble(cfg, n, &args.run.options(globals.threads))?;
-    if let Some(first) = reports.first() {
-        let (train, valid, test) = first.sizes;
-        eprintln!(
-            "train {train}, valid {valid}, test {test}; {} tokens, {} classes",
-            first.vocab,
-            first.classes.len()
-        );
-    }
-    if let Some(stopped) = reports.last().filter(|r| r.summary.interrupted) {
-        return Ok(args
-            .run
-            .finish(&stopped.summary, &cfg.train.select_metric, "classify"));
-    }
-    report_ensemble(out)
 }
 
 /// Config fields whose flag is not named after them (see [`TrainRun::config`]).
@@ -406,13 +302,18 @@ fn apply_model_flags(cfg: &mut ClassifyConfig, a: &TrainArgs) {
     }
 }
 
-/// The dataset's lesson settings from the registry ([`ClassifyDefaults`]).
+/// The dataset's lesson settings from the registry ([`ClassifyDefaults`]);
+/// word-level data of one's own gets the sentence sets' settings.
 fn lesson_defaults(cfg: &ClassifyConfig) -> Option<ClassifyDefaults> {
-    attend::data::lookup(&cfg.data.dataset).and_then(|d| d.classify)
+    match attend::data::lookup(&cfg.data.dataset) {
+        Some(d) => d.classify,
+        None => (cfg.text.level == Level::Word).then_some(ClassifyDefaults::SENTENCES),
+    }
 }
 
-/// The dataset lesson's epochs and embedding width, only where neither
-/// flags nor the config file chose otherwise, so before the training flags.
+/// The dataset lesson's epochs, embedding width, dropout and early
+/// stopping, each only where neither flags nor the config file chose
+/// otherwise, so before the training flags.
 fn recipe_defaults_for_dataset(cfg: &mut ClassifyConfig, a: &TrainArgs) {
     let defaults = ClassifyConfig::default();
     let Some(lesson) = lesson_defaults(cfg) else {
@@ -420,6 +321,7 @@ fn recipe_defaults_for_dataset(cfg: &mut ClassifyConfig, a: &TrainArgs) {
     };
     if let Some(epochs) = lesson.epochs
         && cfg.train.epochs == defaults.train.epochs
+        && a.train.epochs.is_none()
     {
         cfg.train.epochs = epochs;
     }
@@ -428,6 +330,24 @@ fn recipe_defaults_for_dataset(cfg: &mut ClassifyConfig, a: &TrainArgs) {
         && a.model.embed.is_none()
     {
         cfg.model.embed = embed;
+    }
+    if let Some(dropout) = lesson.dropout
+        && cfg.model.dropout == defaults.model.dropout
+        && a.model.dropout.is_none()
+    {
+        cfg.model.dropout = dropout;
+    }
+    if let Some(patience) = lesson.patience
+        && cfg.train.early_stopping.is_none()
+        && a.patience.is_none()
+    {
+        let t = &mut cfg.train;
+        t.early_stopping = Some(EarlyStoppingConfig {
+            metric: t.select_metric.clone(),
+            mode: t.select_goal,
+            patience,
+            ..EarlyStoppingConfig::default()
+        });
     }
 }
 
