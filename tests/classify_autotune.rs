@@ -4,39 +4,19 @@
 
 mod common;
 
-use common::cli::{attend, ok};
+use common::cli::{attend, classify_lines, ok};
 
 #[test]
 fn autotune_keeps_its_budget_and_the_best_model() {
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::create_dir(tmp.path().join("sentences")).unwrap();
-    let data = common::dataset_slice("sentences/subj.all.txt.gz", 10, false, tmp.path());
-    let data = data.display().to_string();
+    let data = common::sentence_slice("subj.all.txt.gz", 10, tmp.path());
     let out = tmp.path().join("tuned");
     let o = out.display().to_string();
     let budget_s = 18.0;
     let minutes = format!("{}", budget_s / 60.0);
     let started = std::time::Instant::now();
-    let run = attend(&[
-        "--threads",
-        "2",
-        "classify",
-        "train",
-        "--data",
-        &data,
-        "--format",
-        "label-first",
-        "--level",
-        "word",
-        "--encoder",
-        "bag",
-        "--epochs",
-        "20",
-        "--autotune",
-        &minutes,
-        "--out",
-        &o,
-    ]);
+    let extra = ["--encoder", "bag", "--epochs", "20", "--autotune", &minutes];
+    let run = classify_lines("train", &data, &extra, &o);
     let took = started.elapsed().as_secs_f64();
     ok(&run);
     assert!(

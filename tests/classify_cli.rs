@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::cli::{attend, attend_stdin, ok};
+use common::cli::{attend, attend_stdin, classify_lines, ok};
 
 /// `attend --threads 2 classify train --data names ARGS… --out OUT`.
 fn train_names(out: &str, args: &[&str]) -> common::cli::Run {
@@ -529,22 +529,7 @@ fn inline_label_files_train_and_score() {
     let train = dir.join("sst2.train.txt.gz").display().to_string();
     let dev = dir.join("sst2.dev.txt.gz").display().to_string();
     let model = tmp.path().join("sst2").display().to_string();
-    ok(&attend(&[
-        "--threads",
-        "2",
-        "classify",
-        "train",
-        "--data",
-        &train,
-        "--format",
-        "label-first",
-        "--level",
-        "word",
-        "--epochs",
-        "3",
-        "--out",
-        &model,
-    ]));
+    ok(&classify_lines("train", &train, &["--epochs", "3"], &model));
     let eval = attend(&[
         "classify",
         "eval",

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::cli::{attend, ok, one_line_error};
+use common::cli::{attend, classify_lines, ok, one_line_error};
 
 fn count_rows(tsv: &std::path::Path) -> usize {
     std::fs::read_to_string(tsv).unwrap().lines().count() - 1
@@ -47,32 +47,11 @@ fn named_sets_and_given_files_are_the_held_out_rows() {
 
     // Files given by path: the validation file replaces the random tenth,
     // the test file the test fraction; the training file is used whole.
-    let sentences = tmp.path().join("sentences");
-    std::fs::create_dir(&sentences).unwrap();
-    let train = common::dataset_slice("sentences/mr.all.txt.gz", 5, false, tmp.path());
-    let test = common::dataset_slice("sentences/subj.all.txt.gz", 50, false, tmp.path());
-    let (train, test) = (train.display().to_string(), test.display().to_string());
-    let out = tmp.path().join("given").display().to_string();
-    let run = attend(&[
-        "--threads",
-        "2",
-        "classify",
-        "train",
-        "--data",
-        &train,
-        "--format",
-        "label-first",
-        "--level",
-        "word",
-        "--valid",
-        "sst2-dev",
-        "--test",
-        &test,
-        "--epochs",
-        "1",
-        "--out",
-        &out,
-    ]);
+    let train = common::sentence_slice("mr.all.txt.gz", 5, tmp.path());
+    let test = common::sentence_slice("subj.all.txt.gz", 50, tmp.path());
+    let out = |name: &str| tmp.path().join(name).display().to_string();
+    let given = ["--valid", "sst2-dev", "--test", &test, "--epochs", "1"];
+    let run = classify_lines("train", &train, &given, &out("given"));
     ok(&run);
     // mr.all has 10,662 lines: every fifth is 2,133; subj every fiftieth 200.
     assert!(
@@ -81,25 +60,7 @@ fn named_sets_and_given_files_are_the_held_out_rows() {
         run.stderr
     );
     // Only the validation file: the test part is a tenth of the training file.
-    let out2 = tmp.path().join("valid-only").display().to_string();
-    let run = attend(&[
-        "--threads",
-        "2",
-        "classify",
-        "train",
-        "--data",
-        &train,
-        "--format",
-        "label-first",
-        "--level",
-        "word",
-        "--valid",
-        "sst2-dev",
-        "--epochs",
-        "1",
-        "--out",
-        &out2,
-    ]);
+    let run = classify_lines("train", &train, &given[..2], &out("valid-only"));
     ok(&run);
     assert!(
         run.stderr.contains("train 1919, valid 872, test 214"),
@@ -107,54 +68,37 @@ fn named_sets_and_given_files_are_the_held_out_rows() {
         run.stderr
     );
     // A validation file that is not there is one clear error.
-    let bad = attend(&[
-        "classify",
+    let bad = classify_lines(
         "train",
-        "--data",
         &train,
-        "--format",
-        "label-first",
-        "--valid",
-        "no/such/file.txt",
-        "--out",
-        &tmp.path().join("bad").display().to_string(),
-    ]);
+        &["--valid", "no/such/file.txt"],
+        &out("bad"),
+    );
     one_line_error(&bad, &["no/such/file.txt", "no such file"]);
 }
 
 #[test]
 fn cross_validation_trains_a_model_per_fold_and_resumes() {
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::create_dir(tmp.path().join("sentences")).unwrap();
     // 1,000 Subj sentences (every tenth line; the file holds 5,000 of each
     // class in two blocks, so the slice is balanced).
-    let data = common::dataset_slice("sentences/subj.all.txt.gz", 10, false, tmp.path());
-    let data = data.display().to_string();
+    let data = common::sentence_slice("subj.all.txt.gz", 10, tmp.path());
     let out = tmp.path().join("cv");
     let o = out.display().to_string();
-    let args = [
-        "--threads",
-        "2",
-        "classify",
-        "cv",
-        "--data",
-        &data,
-        "--format",
-        "label-first",
-        "--level",
-        "word",
+    let extra = [
         "--encoder",
         "bag",
         "--ngrams",
         "2",
+        "--lr",
+        "1e-2",
         "--epochs",
         "8",
         "--folds",
         "4",
-        "--out",
-        &o,
     ];
-    let run = attend(&args);
+    let cv = |more: &[&str]| classify_lines("cv", &data, &[&extra[..], more].concat(), &o);
+    let run = cv(&[]);
     ok(&run);
     let table = &run.stdout;
     let folds: Vec<&str> = table
@@ -194,17 +138,16 @@ fn cross_validation_trains_a_model_per_fold_and_resumes() {
     );
 
     // Done is done: a fresh run refuses the directory, a resume has nothing to do.
-    let again = attend(&args);
+    let again = cv(&[]);
     one_line_error(&again, &["already holds a cross-validation", "--resume"]);
-    let mut resume = args.to_vec();
-    resume.push("--resume");
-    let resumed = attend(&resume);
+    let resumed = cv(&["--resume"]);
     ok(&resumed);
     assert_eq!(resumed.stdout, run.stdout);
     // Other settings cannot resume it.
-    let mut other = resume.clone();
-    other.extend_from_slice(&["--dropout", "0.3"]);
-    one_line_error(&attend(&other), &["cv.json", "other settings"]);
+    one_line_error(
+        &cv(&["--resume", "--dropout", "0.3"]),
+        &["cv.json", "other settings"],
+    );
 }
 
 #[test]

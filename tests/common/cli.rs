@@ -108,3 +108,13 @@ pub fn train_tiny(group: &str, data: &str, out: &str, extra: &[&str]) -> Run {
     args.extend_from_slice(&["--out", out]);
     attend(&args)
 }
+
+/// `attend --threads 2 classify CMD --data DATA --format label-first
+/// --level word EXTRA… --out OUT`: a word-level run on `label text` lines.
+pub fn classify_lines(cmd: &str, data: &str, extra: &[&str], out: &str) -> Run {
+    let mut a = vec!["--threads", "2", "classify", cmd, "--data", data];
+    a.extend_from_slice(&["--format", "label-first", "--level", "word"]);
+    a.extend_from_slice(extra);
+    a.extend_from_slice(&["--out", out]);
+    attend(&a)
+}

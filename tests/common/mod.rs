@@ -51,6 +51,15 @@ pub fn dataset_slice(name: &str, every: usize, header: bool, dir: &std::path::Pa
     path
 }
 
+/// Every `every`-th line of `data/sentences/NAME` (a `label text` file),
+/// written to `dir/sentences/`; its path.
+pub fn sentence_slice(name: &str, every: usize, dir: &std::path::Path) -> String {
+    std::fs::create_dir_all(dir.join("sentences")).unwrap();
+    dataset_slice(&format!("sentences/{name}"), every, false, dir)
+        .display()
+        .to_string()
+}
+
 /// Loads every tensor of a fixture safetensors file onto the CPU.
 pub fn load_fixture(name: &str) -> std::collections::HashMap<String, Tensor> {
     let path = fixtures_dir().join(name);
