@@ -3,9 +3,11 @@
 //! Ruder 2018, ULMFiT).
 //!
 //! The recipe, decided here:
-//! - **Shared vocabulary**: the classifier reads with the language model's
-//!   vocabulary (`vocab.json`), so every row of its embedding table means
-//!   the same token; words the LM never saw are `<unk>`, as they were to it.
+//! - **Shared vocabulary, extended**: the classifier reads with the language
+//!   model's vocabulary (`vocab.json`), so its first rows mean the same
+//!   tokens; the training texts' tokens the LM lacks (seen `min_freq` times)
+//!   follow, with fresh rows, so that a task's own words (`n't` in a corpus
+//!   without punctuation) are not all `<unk>`.
 //! - **The LM's shape**: embedding width, cell, hidden size and layers are
 //!   the LM's, and the encoder reads left to right only, as the LM did (a
 //!   backward direction would start from nothing). Pooling, head and
@@ -127,9 +129,43 @@ impl LmEncoder {
         })
     }
 
-    /// `cfg` in the LM's shape (see the module docs); an error if the
-    /// classifier reads other tokens than the LM (characters, words).
-    pub fn shape(&self, cfg: &ClassifierConfig, level: Level) -> Result<ClassifierConfig> {
+    /// The LM's vocabulary followed by the tokens of `texts` it lacks that
+    /// are seen at least `min_freq` times (most frequent first), and how
+    /// many those are.
+    pub fn extended_vocab<S: AsRef<str>>(
+        &self,
+        tokens: impl IntoIterator<Item = S>,
+        min_freq: u64,
+    ) -> Result<(Vocab, usize)> {
+        let mut counts = crate::text::VocabBuilder::new();
+        counts.add_all(tokens);
+        let task = counts.build(&crate::text::VocabConfig {
+            min_freq,
+            max_size: None,
+            specials: crate::text::Specials::of(&[]),
+        })?;
+        let mut words = self.vocab.tokens().to_vec();
+        let mut freqs = self.vocab.counts().to_vec();
+        for (t, &c) in task.tokens().iter().zip(task.counts()) {
+            if self.vocab.id(t).is_none() {
+                words.push(t.clone());
+                freqs.push(c);
+            }
+        }
+        let added = words.len() - self.vocab.len();
+        let vocab = Vocab::from_parts(self.vocab.specials().clone(), words, freqs)?;
+        Ok((vocab, added))
+    }
+
+    /// `cfg` in the LM's shape for a vocabulary of `vocab` tokens (the LM's
+    /// first); an error if the classifier reads other tokens than the LM
+    /// (characters, words).
+    pub fn shape(
+        &self,
+        cfg: &ClassifierConfig,
+        level: Level,
+        vocab: usize,
+    ) -> Result<ClassifierConfig> {
         if level != self.level {
             return Err(Error::Config(format!(
                 "--init-from-lm {}: the language model reads {}, the classifier {}: give --level {}",
@@ -145,7 +181,7 @@ impl LmEncoder {
             ));
         }
         Ok(ClassifierConfig {
-            vocab: self.vocab.len(),
+            vocab,
             pad_id: self.vocab.pad_id(),
             embed: self.shape.embed,
             cell: self.shape.cell,
@@ -174,6 +210,19 @@ impl LmEncoder {
                     ),
                 });
             };
+            let t = t.to_dtype(DType::F32)?;
+            // An extended vocabulary has more rows than the LM's: the LM's
+            // come first, the task's own keep their fresh initialisation.
+            let t = match (name.as_str(), t.dims(), var.dims()) {
+                ("embedding.weight", &[rows, d], &[more, e]) if rows < more && d == e => {
+                    let fresh =
+                        var.as_tensor()
+                            .to_dtype(DType::F32)?
+                            .narrow(0, rows, more - rows)?;
+                    candle_core::Tensor::cat(&[&t, &fresh], 0)?
+                }
+                _ => t,
+            };
             if t.dims() != var.dims() {
                 return Err(Error::Checkpoint {
                     path: path.clone(),
@@ -184,7 +233,7 @@ impl LmEncoder {
                     ),
                 });
             }
-            var.set(&t.to_dtype(DType::F32)?.to_dtype(var.dtype())?)?;
+            var.set(&t.to_dtype(var.dtype())?)?;
             copied += 1;
         }
         Ok(copied)

@@ -164,8 +164,14 @@ pub fn train_prepared(
         (Some(dir), Start::Fresh) => Some(LmEncoder::open(dir)?),
         _ => None,
     };
+    let mut added = 0;
     let (vocab, classes) = match (start, &lm) {
-        (Start::Fresh, Some(lm)) => (lm.vocab.clone(), classes_of(&data.train)),
+        (Start::Fresh, Some(lm)) => {
+            let tokens = data.train.iter().flat_map(|r| cfg.text.tokens(&r.text));
+            let (vocab, new) = lm.extended_vocab(tokens, cfg.data.min_freq)?;
+            added = new;
+            (vocab, classes_of(&data.train))
+        }
         (Start::Fresh, None) => {
             let vcfg = VocabConfig {
                 min_freq: cfg.data.min_freq,
@@ -208,7 +214,7 @@ pub fn train_prepared(
         (Start::Resume, _) => dir.read_json::<SavedClassifier>("config.json")?.model,
         (Start::Fresh, Some(lm)) => ClassifierConfig {
             classes: classes.len(),
-            ..lm.shape(&cfg.model, cfg.text.level)?
+            ..lm.shape(&cfg.model, cfg.text.level, vocab.len())?
         },
         (Start::Fresh, None) => ClassifierConfig {
             vocab: vocab.len(),
@@ -227,16 +233,16 @@ pub fn train_prepared(
     if let Some(lm) = &lm {
         let copied = lm.load_into(&params)?;
         if !quiet {
-            let known = lm_coverage(&data.train, &cfg.text, &vocab);
+            let known = lm_coverage(&data.train, &cfg.text, &lm.vocab);
             eprintln!(
-                "init from the language model in {}: {copied} tensors (the embeddings and {} {} layer(s) of {} units), its {} tokens covering {:.1} % of the training text; gradual unfreezing over the first {} epochs",
+                "init from the language model in {}: {copied} tensors (the embeddings and {} {} layer(s) of {} units); its {} tokens cover {:.1} % of the training text, {added} more of the training text's own added; gradual unfreezing over the first {} epochs",
                 cfg.init_from_lm
                     .as_ref()
                     .map_or(String::new(), |p| p.display().to_string()),
                 model_cfg.layers,
                 format!("{:?}", model_cfg.cell).to_uppercase(),
                 model_cfg.hidden,
-                vocab.len(),
+                vocab.len() - added,
                 100.0 * known,
                 model_cfg.layers + 1
             );
