@@ -115,7 +115,7 @@ pub fn autotune(
             break;
         }
         let number = trials.len() + 1;
-        let (mut cfg, settings) = match number {
+        let (mut cfg, mut settings) = match number {
             1 => (base.clone(), "as given".to_string()),
             _ => draw(base, &mut rng),
         };
@@ -136,15 +136,27 @@ pub fn autotune(
         let out = trials_dir.join(format!("{number:02}"));
         let started = Instant::now();
         let trial_run = RunOptions::new(&out).threads(run.threads).silent();
-        let summary = train_prepared(&cfg, &trial_run, data.clone())?.summary;
+        let summary = match train_prepared(&cfg, &trial_run, data.clone()) {
+            Ok(report) => Some(report.summary),
+            // A draw that cannot train (a rate at which the loss diverges,
+            // sizes the data cannot fill) is a failed trial, not the end of
+            // the search; a file or disk error still ends it.
+            Err(Error::Config(why)) => {
+                settings = format!("{settings} (failed: {why})");
+                None
+            }
+            Err(e) => return Err(e),
+        };
         let trial = Trial {
             number,
             settings,
-            valid: summary.state.best,
-            epochs: summary.state.epochs_done,
+            valid: summary.as_ref().and_then(|s| s.state.best),
+            epochs: summary.as_ref().map_or(0, |s| s.state.epochs_done),
             seconds: started.elapsed().as_secs_f64(),
         };
-        overhead = overhead.max(trial.seconds - summary.state.elapsed);
+        if let Some(s) = &summary {
+            overhead = overhead.max(trial.seconds - s.state.elapsed);
+        }
         progress(&trial);
         let better = match (trial.valid, &best) {
             (Some(v), Some((_, b, _))) => goal.better(v, *b),
@@ -160,7 +172,7 @@ pub fn autotune(
             remove_trial(&out)?;
         }
         trials.push(trial);
-        if summary.interrupted {
+        if summary.is_some_and(|s| s.interrupted) {
             break;
         }
     }
