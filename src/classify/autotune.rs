@@ -3,18 +3,26 @@
 //! wall-clock budget — fastText's `-autotune-validation` for these models.
 //!
 //! Trial 1 is the configuration as given (so the search never ends worse
-//! on validation than not searching); every later trial draws, from a seeded
-//! generator, an encoder (RNN, or the bag of n-grams) and its sizes (cell,
-//! hidden, layers, pooling, embedding width, head, n-grams), the tokens'
-//! level, and the training settings (learning rate, dropout, weight decay,
-//! batch size); epochs run up to the given count with early stopping on the
-//! validation metric (patience 3 unless one is set). Each trial trains in
-//! `out/trials/NN` with a time limit of what is left of the budget (and at
-//! most a third of the whole budget after the first, so one slow draw
-//! cannot take it all), so the search ends within the budget plus one
-//! validation. Then the best trial's files move into `out`, which is an
-//! ordinary model directory, and the other trials are removed; the trials
-//! table stays as `out/autotune.tsv`.
+//! on validation than not searching). Later trials come from a seeded
+//! generator, two ways, as fastText's search goes from exploring to
+//! refining: trials 2 and 3, and a third of the rest, draw a configuration
+//! anew around the given one ([`draw`]: an encoder, RNN or the bag of
+//! n-grams, and its sizes — cell, hidden, layers, pooling, embedding width,
+//! head, n-grams —, the tokens' level, and the training settings — learning
+//! rate, dropout, weight decay, batch size); the others change a few
+//! settings of the best trial so far by a step each ([`mutate`]). Epochs run
+//! up to the given count with early stopping on the validation metric
+//! (patience 3 unless one is set).
+//!
+//! Each trial trains in `out/trials/NN` with a time limit of what is left of
+//! the budget, less the most time a trial has spent outside training so
+//! far (and at most a third of the whole budget after the first, so one
+//! slow draw cannot take it all): the search ends near its budget, over it
+//! by at most one validation and an unusually slow trial set-up. Then the
+//! best trial's files move into `out`, which is an ordinary model
+//! directory, and the other trials are removed; the trials table stays as
+//! `out/autotune.tsv`. A trial that cannot train (a diverging rate) is a
+//! failed row of the table.
 
 use std::time::Instant;
 
@@ -117,7 +125,11 @@ pub fn autotune(
         let number = trials.len() + 1;
         let (mut cfg, mut settings) = match number {
             1 => (base.clone(), "as given".to_string()),
-            _ => draw(base, &mut rng),
+            2 | 3 => draw(base, &mut rng),
+            _ => match &best {
+                Some((_, _, best_cfg)) if !rng.random_bool(1.0 / 3.0) => mutate(best_cfg, &mut rng),
+                _ => draw(base, &mut rng),
+            },
         };
         let cap = if number == 1 {
             left
@@ -307,6 +319,84 @@ fn draw(base: &ClassifyConfig, rng: &mut StdRng) -> (ClassifyConfig, String) {
     (c, said.join(" "))
 }
 
+/// `best` with a few settings moved one step each (each with probability
+/// 0.3, at least one), and what moved.
+fn mutate(best: &ClassifyConfig, rng: &mut StdRng) -> (ClassifyConfig, String) {
+    let mut c = best.clone();
+    let mut said: Vec<String> = Vec::new();
+    while said.is_empty() {
+        let m = &mut c.model;
+        let step = |rng: &mut StdRng, v: usize, lo: usize, hi: usize| {
+            let v = if rng.random_bool(0.5) { v / 2 } else { v * 2 };
+            v.clamp(lo, hi)
+        };
+        if rng.random_bool(0.3) {
+            let lr = c.train.optimizer.lr() * pick(rng, &[0.5, 2.0]);
+            c.train.optimizer.set_lr(lr);
+            said.push(format!("lr={lr}"));
+        }
+        if rng.random_bool(0.3) {
+            let d: f32 = m.dropout + pick(rng, &[-0.1, 0.1]);
+            m.dropout = (d.clamp(0.0, 0.7) * 10.0).round() / 10.0;
+            said.push(format!("dropout={}", m.dropout));
+        }
+        if rng.random_bool(0.3) {
+            m.embed = step(rng, m.embed, 16, 512);
+            said.push(format!("embed={}", m.embed));
+        }
+        if rng.random_bool(0.3) {
+            let b = step(rng, c.task.batch.batch_size, 16, 256);
+            c.task.batch.batch_size = b;
+            said.push(format!("batch={b}"));
+        }
+        match m.encoder {
+            Encoder::Rnn => {
+                if rng.random_bool(0.3) {
+                    m.hidden = step(rng, m.hidden, 16, 512);
+                    if m.head_hidden > 0 {
+                        m.head_hidden = m.hidden;
+                    }
+                    said.push(format!("hidden={}", m.hidden));
+                }
+                if rng.random_bool(0.2) {
+                    m.layers = if m.layers == 1 { 2 } else { 1 };
+                    said.push(format!("layers={}", m.layers));
+                }
+                if rng.random_bool(0.2) {
+                    m.cell = if m.cell == Cell::Gru {
+                        Cell::Lstm
+                    } else {
+                        Cell::Gru
+                    };
+                    said.push(format!("cell={:?}", m.cell).to_lowercase());
+                }
+                if rng.random_bool(0.2) {
+                    let all = [
+                        Pooling::Attention,
+                        Pooling::Max,
+                        Pooling::Mean,
+                        Pooling::Last,
+                    ];
+                    m.pooling = pick(rng, &all);
+                    said.push(format!("pooling={:?}", m.pooling).to_lowercase());
+                }
+            }
+            Encoder::Bag => {
+                if rng.random_bool(0.3) {
+                    let n = c.text.ngrams;
+                    c.text.ngrams = if rng.random_bool(0.5) {
+                        (n + 1).min(4)
+                    } else {
+                        n.saturating_sub(1).max(1)
+                    };
+                    said.push(format!("ngrams={}", c.text.ngrams));
+                }
+            }
+        }
+    }
+    (c, format!("best so far with {}", said.join(" ")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,5 +423,19 @@ mod tests {
             seen.insert(sa);
         }
         assert!(seen.len() > 30, "{} distinct draws of 40", seen.len());
+    }
+
+    #[test]
+    fn mutations_move_a_few_settings_of_the_best_and_stay_valid() {
+        let best = ClassifyConfig::default();
+        let mut rng = StdRng::seed_from_u64(3);
+        for _ in 0..40 {
+            let (m, said) = mutate(&best, &mut rng);
+            m.validate().unwrap();
+            assert!(said.starts_with("best so far with "), "{said}");
+            assert_ne!(m, best, "{said}");
+            assert_eq!(m.data, best.data);
+            assert!((0.0..=0.7).contains(&m.model.dropout));
+        }
     }
 }
