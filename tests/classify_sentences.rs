@@ -280,3 +280,43 @@ fn a_classifier_starts_from_a_language_models_weights() {
         &["vocab.json has", "does not belong to these weights"],
     );
 }
+
+#[test]
+fn a_run_started_from_vectors_resumes_at_their_width() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::sentence_slice("sst2.dev.txt.gz", 2, tmp.path());
+    // A word2vec text file of 12-wide vectors for a few frequent words.
+    let words = ["the", "a", "and", "film", "movie", "good", "bad"];
+    let mut text = format!("{} 12\n", words.len());
+    for (i, w) in words.iter().enumerate() {
+        let v: Vec<String> = (0..12)
+            .map(|j| format!("{:.3}", ((i * 12 + j) as f32 * 0.37).sin()))
+            .collect();
+        text += &format!("{w} {}\n", v.join(" "));
+    }
+    let vectors = tmp.path().join("vectors.txt");
+    std::fs::write(&vectors, text).unwrap();
+    let out = tmp.path().join("m").display().to_string();
+    let v = vectors.display().to_string();
+    ok(&classify_lines(
+        "train",
+        &data,
+        &["--embeddings", &v, "--epochs", "1"],
+        &out,
+    ));
+    // The resumed run is the model its directory describes: 12-wide embeddings.
+    let run = attend(&[
+        "--threads",
+        "2",
+        "classify",
+        "train",
+        "--resume",
+        "--epochs",
+        "2",
+        "--out",
+        &out,
+    ]);
+    ok(&run);
+    let history = std::fs::read_to_string(tmp.path().join("m/history.csv")).unwrap();
+    assert_eq!(history.lines().count(), 3, "{history}");
+}
