@@ -15,8 +15,8 @@ use crate::cli::Globals;
 /// models).
 #[derive(Debug, Args)]
 pub struct CvArgs {
-    /// Number of stratified folds (seeded by --split-seed's value in the
-    /// config, 0 by default).
+    /// Number of stratified folds (dealt with the config's
+    /// `data.split_seed`, 0 by default).
     #[arg(long, value_name = "K", default_value_t = 10)]
     folds: usize,
     /// Keep each fold's model in --out/fold-F (default: removed once scored).
