@@ -32,6 +32,11 @@ pub struct CompareArgs {
 /// The lecture's homework: every cell × hidden size trained on the same
 /// split (models in `--out`/`<cell>-<hidden>`), scored on the same test set.
 pub(super) fn compare(args: &CompareArgs, globals: &Globals) -> Result<ExitCode> {
+    if args.train.autotune.is_some() || args.train.ensemble.is_some() {
+        anyhow::bail!(
+            "compare trains one model per cell and size: leave out --autotune and --ensemble"
+        );
+    }
     let mut base: ClassifyConfig = args.train.run.load()?;
     apply_flags(&mut base, &args.train, globals)?;
     let mut rows = Vec::new();

@@ -30,6 +30,11 @@ pub(super) fn cv(args: &CvArgs, globals: &Globals) -> Result<ExitCode> {
     if args.train.ensemble.is_some() {
         anyhow::bail!("--ensemble trains several models on one split; cv trains one per fold");
     }
+    if args.train.autotune.is_some() {
+        anyhow::bail!(
+            "--autotune searches on one validation split; tune with `classify train --autotune`, then cross-validate its settings"
+        );
+    }
     if args.train.hidden.len() > 1 {
         anyhow::bail!("--hidden takes one size for cv");
     }

@@ -127,7 +127,7 @@ pub struct TrainArgs {
     /// each trial with early stopping), keep the best model in --out and the
     /// trials in --out/autotune.tsv.
     #[arg(long, value_name = "MINUTES", conflicts_with_all = ["ensemble", "resume"])]
-    autotune: Option<f64>,
+    pub(super) autotune: Option<f64>,
 }
 
 pub(super) fn train(args: &TrainArgs, globals: &Globals) -> Result<ExitCode> {
