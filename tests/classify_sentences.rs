@@ -5,6 +5,14 @@ mod common;
 
 use common::cli::{attend, classify_lines, ok, one_line_error};
 
+/// `attend --threads 2 classify train --data sst2 EXTRA… --out OUT`.
+fn train_sst2(extra: &[&str], out: &str) -> common::cli::Run {
+    let mut a = vec!["--threads", "2", "classify", "train", "--data", "sst2"];
+    a.extend_from_slice(extra);
+    a.extend_from_slice(&["--out", out]);
+    attend(&a)
+}
+
 fn count_rows(tsv: &std::path::Path) -> usize {
     std::fs::read_to_string(tsv).unwrap().lines().count() - 1
 }
@@ -14,18 +22,7 @@ fn named_sets_and_given_files_are_the_held_out_rows() {
     let tmp = tempfile::tempdir().unwrap();
     let model = tmp.path().join("sst2");
     let m = model.display().to_string();
-    let run = attend(&[
-        "--threads",
-        "2",
-        "classify",
-        "train",
-        "--data",
-        "sst2",
-        "--epochs",
-        "2",
-        "--out",
-        &m,
-    ]);
+    let run = train_sst2(&["--epochs", "2"], &m);
     ok(&run);
     // The official split of Kim (2014): nothing is split off the training file.
     assert!(
@@ -185,20 +182,10 @@ fn a_classifier_starts_from_a_language_models_weights() {
         &lm_dir,
     ]));
     let clf = tmp.path().join("clf");
-    let run = attend(&[
-        "--threads",
-        "2",
-        "classify",
-        "train",
-        "--data",
-        "sst2",
-        "--init-from-lm",
-        &lm_dir,
-        "--epochs",
-        "1",
-        "--out",
+    let run = train_sst2(
+        &["--init-from-lm", &lm_dir, "--epochs", "1"],
         &clf.display().to_string(),
-    ]);
+    );
     ok(&run);
     assert!(
         run.stderr.contains("init from the language model"),
@@ -242,18 +229,12 @@ fn a_classifier_starts_from_a_language_models_weights() {
     );
 
     // Characters cannot start from a word model.
-    let chars = attend(&[
-        "classify",
-        "train",
-        "--data",
-        "sst2",
-        "--level",
-        "char",
-        "--init-from-lm",
-        &lm_dir,
-        "--out",
-        &tmp.path().join("chars").display().to_string(),
-    ]);
+    let out = |name: &str| tmp.path().join(name).display().to_string();
+    let lm_flags = ["--init-from-lm", lm_dir.as_str()];
+    let chars = train_sst2(
+        &[&["--level", "char"], &lm_flags[..]].concat(),
+        &out("chars"),
+    );
     one_line_error(&chars, &["the language model reads words", "--level word"]);
     // The LM's vocabulary must be its weights': one token removed is refused.
     let vocab_path = lm.join("vocab.json");
@@ -265,16 +246,7 @@ fn a_classifier_starts_from_a_language_models_weights() {
         }
     }
     std::fs::write(&vocab_path, vocab.to_string()).unwrap();
-    let bad = attend(&[
-        "classify",
-        "train",
-        "--data",
-        "sst2",
-        "--init-from-lm",
-        &lm_dir,
-        "--out",
-        &tmp.path().join("bad").display().to_string(),
-    ]);
+    let bad = train_sst2(&lm_flags, &out("bad"));
     one_line_error(
         &bad,
         &["vocab.json has", "does not belong to these weights"],
