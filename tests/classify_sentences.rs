@@ -145,6 +145,24 @@ fn cross_validation_trains_a_model_per_fold_and_resumes() {
         &cv(&["--resume", "--dropout", "0.3"]),
         &["cv.json", "other settings"],
     );
+
+    // A run its time limit stops (in fold 1 here) exits 130, keeps that
+    // fold's checkpoint, and --resume finishes it to the same table.
+    let stopped_out = tmp.path().join("cv-stopped").display().to_string();
+    let stopped =
+        |more: &[&str]| classify_lines("cv", &data, &[&extra[..], more].concat(), &stopped_out);
+    let run2 = stopped(&["--time-limit", "0.0001"]);
+    assert_eq!(run2.code, Some(130), "{}", run2.stderr);
+    assert!(run2.stdout.contains("no fold done yet"), "{}", run2.stdout);
+    assert!(
+        tmp.path()
+            .join("cv-stopped/fold-1/train_config.json")
+            .is_file()
+    );
+    let finished = stopped(&["--resume"]);
+    ok(&finished);
+    let folds = |t: &str| t.lines().filter(|l| l.starts_with("   ")).count();
+    assert_eq!(folds(&finished.stdout), 4, "{}", finished.stdout);
 }
 
 #[test]

@@ -6,8 +6,9 @@
 //! scored once on fold `f`. The report is each fold's accuracy and macro-F1
 //! and their mean and standard deviation over the folds.
 //!
-//! `out/cv.json` is rewritten (atomically) after every fold, so a killed
-//! run resumes (`--resume`) at the first unfinished fold, which starts over.
+//! `out/cv.json` is rewritten (atomically) after every fold, so a stopped
+//! run resumes (`--resume`) at the first unfinished fold, which goes on
+//! from its last checkpoint (a time limit holds for each fold's session).
 //! Each fold's model is trained in `out/fold-F` and removed once scored,
 //! unless the run keeps them.
 
@@ -105,6 +106,9 @@ impl CvReport {
                 f.seconds
             );
         }
+        if self.folds.is_empty() {
+            return s + "no fold done yet\n";
+        }
         let (a, sa) = self.accuracy();
         let (m, sm) = self.macro_f1();
         s += &format!(
@@ -156,11 +160,21 @@ pub fn cross_validate(
         )?;
         let test = data.test.clone();
         let fold_dir = dir.file(&format!("fold-{}", fold + 1));
-        if fold_dir.exists() {
-            // An unfinished fold of a killed run starts over.
+        // The unfinished fold of a stopped run goes on from its checkpoint
+        // on --resume; anything else in its place starts over.
+        let resume_fold =
+            run.start == Start::Resume && fold_dir.join(crate::train::TRAIN_CONFIG).is_file();
+        if fold_dir.exists() && !resume_fold {
             std::fs::remove_dir_all(&fold_dir).map_err(|e| Error::io(&fold_dir, e))?;
         }
-        let mut fold_run = RunOptions::new(&fold_dir).threads(run.threads);
+        let fold_start = if resume_fold {
+            Start::Resume
+        } else {
+            Start::Fresh
+        };
+        let mut fold_run = RunOptions::new(&fold_dir)
+            .threads(run.threads)
+            .start(fold_start);
         fold_run.quiet = true;
         fold_run.progress = run.progress;
         let sizes = (data.train.len(), data.valid.len(), data.test.len());
