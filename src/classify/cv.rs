@@ -263,12 +263,7 @@ fn fold_rows(
 ) -> Result<Prepared> {
     let (rest, test): (Vec<usize>, Vec<usize>) = (0..rows.len()).partition(|&i| fold_of[i] != fold);
     let labels: Vec<&str> = rest.iter().map(|&i| rows[i].label.as_str()).collect();
-    let fractions = SplitConfig {
-        train: 1.0 - valid,
-        valid,
-        test: 0.0,
-    };
-    let split = python_stratified_split(&labels, &fractions, seed)?;
+    let split = python_stratified_split(&labels, &SplitConfig::holding_out(valid, 0.0), seed)?;
     let pick = |idx: &[usize]| {
         idx.iter()
             .map(|&j| rows[rest[j]].clone())

@@ -168,15 +168,10 @@ pub fn read_rows(name: &str, data: &LabelDataConfig) -> Result<DatasetRows> {
         let (rows, lines) = read
             .examples
             .into_iter()
-            .map(|mut e| {
-                let label = e.labels.swap_remove(0);
-                (
-                    Labelled {
-                        text: e.text,
-                        label,
-                    },
-                    Some(e.line),
-                )
+            .map(|e| {
+                let line = Some(e.line);
+                let (text, label) = e.into_first_label();
+                (Labelled { text, label }, line)
             })
             .unzip();
         return Ok(DatasetRows {
@@ -293,22 +288,11 @@ pub fn prepare(data: &LabelDataConfig) -> Result<Prepared> {
         Some(idx) => idx.iter().map(|&i| rows[i].clone()).collect(),
         None => rows,
     };
+    // Only the parts without a file of their own are split off.
     let fractions = match (&valid, &test) {
-        (Some(_), Some(_)) => SplitConfig {
-            train: 1.0,
-            valid: 0.0,
-            test: 0.0,
-        },
-        (Some(_), None) => SplitConfig {
-            train: 1.0 - data.split.test,
-            valid: 0.0,
-            test: data.split.test,
-        },
-        (None, Some(_)) => SplitConfig {
-            train: 1.0 - data.split.valid,
-            valid: data.split.valid,
-            test: 0.0,
-        },
+        (Some(_), Some(_)) => SplitConfig::holding_out(0.0, 0.0),
+        (Some(_), None) => SplitConfig::holding_out(0.0, data.split.test),
+        (None, Some(_)) => SplitConfig::holding_out(data.split.valid, 0.0),
         (None, None) => data.split,
     };
     let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();

@@ -41,6 +41,15 @@ pub struct InlineExample {
     pub line: usize,
 }
 
+impl InlineExample {
+    /// The text and its first label: what a single-label classifier trains
+    /// and is scored on (fastText's several labels beyond the first are dropped).
+    pub fn into_first_label(self) -> (String, String) {
+        let label = self.labels.into_iter().next().unwrap_or_default();
+        (self.text, label)
+    }
+}
+
 /// A file's labelled lines and the lines left out.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct InlineRows {

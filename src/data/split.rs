@@ -49,6 +49,15 @@ impl SplitConfig {
         Ok(())
     }
 
+    /// `valid` and `test` fractions held out, the rest for training.
+    pub fn holding_out(valid: f64, test: f64) -> Self {
+        SplitConfig {
+            train: 1.0 - valid - test,
+            valid,
+            test,
+        }
+    }
+
     /// Sizes of the three parts of `n` items: train and valid rounded to the
     /// nearest integer, test the rest.
     fn sizes(&self, n: usize) -> (usize, usize) {

@@ -163,10 +163,7 @@ pub fn stats(input: impl BufRead, format: &DataFormat, cfg: &StatsConfig) -> Res
         }
         DataFormat::Inline(f) => {
             let rows = read_inline(input, *f, BadRows::Error)?.examples;
-            let rows = rows
-                .into_iter()
-                .map(|mut e| Ok((e.text, e.labels.swap_remove(0))));
-            labelled_stats(rows, cfg)
+            labelled_stats(rows.into_iter().map(|e| Ok(e.into_first_label())), cfg)
         }
         // Analogy and similarity sets are counted as plain words.
         DataFormat::Corpus | DataFormat::Analogy | DataFormat::Similarity
@@ -241,8 +238,8 @@ fn pair_stats(input: impl BufRead, names: &[String; 2], cfg: &StatsConfig) -> Re
     })
 }
 
-/// Counts labelled rows given as `(text, label)`; a fastText line is
-/// counted under its first label.
+/// Counts labelled rows given as `(text, label)` (a fastText line under
+/// its first label).
 fn labelled_stats(
     rows: impl Iterator<Item = Result<(String, String)>>,
     cfg: &StatsConfig,
