@@ -34,7 +34,7 @@ use super::recipe::{ClassifyConfig, train_prepared};
 use crate::data::atomic::write_atomic;
 use crate::nn::Cell;
 use crate::text::{Level, NormalizeConfig};
-use crate::train::{EarlyStoppingConfig, ModelDir, OptimizerConfig, RunOptions};
+use crate::train::{ModelDir, OptimizerConfig, RunOptions};
 use crate::{Error, Result};
 
 /// The trials table a search leaves in its output directory.
@@ -111,7 +111,9 @@ pub fn autotune(
     }
     let mut rng = StdRng::seed_from_u64(base.train.seed);
     let mut trials: Vec<Trial> = Vec::new();
-    let mut best: Option<(usize, f64, ClassifyConfig)> = None;
+    // The index of the best trial so far, and its configuration.
+    let mut best: Option<(usize, ClassifyConfig)> = None;
+    let trial_dir = |index: usize| trials_dir.join(format!("{:02}", index + 1));
     let goal = base.train.select_goal;
     // Seconds a trial spends outside its time-limited training (vocabulary,
     // model, files), the most seen so far: a trial's limit leaves room for it.
@@ -127,7 +129,7 @@ pub fn autotune(
             1 => (base.clone(), "as given".to_string()),
             2 | 3 => draw(base, &mut rng),
             _ => match &best {
-                Some((_, _, best_cfg)) if !rng.random_bool(1.0 / 3.0) => mutate(best_cfg, &mut rng),
+                Some((_, best_cfg)) if !rng.random_bool(1.0 / 3.0) => mutate(best_cfg, &mut rng),
                 _ => draw(base, &mut rng),
             },
         };
@@ -138,17 +140,12 @@ pub fn autotune(
         };
         cfg.train.time_limit_minutes = Some(cap / 60.0);
         if cfg.train.early_stopping.is_none() {
-            cfg.train.early_stopping = Some(EarlyStoppingConfig {
-                metric: cfg.train.select_metric.clone(),
-                mode: goal,
-                patience: 3,
-                ..EarlyStoppingConfig::default()
-            });
+            cfg.train.early_stopping = Some(cfg.train.stop_on_selection(3));
         }
-        let out = trials_dir.join(format!("{number:02}"));
+        let out = trial_dir(trials.len());
         let started = Instant::now();
         let trial_run = RunOptions::new(&out).threads(run.threads).silent();
-        let summary = match train_prepared(&cfg, &trial_run, data.clone()) {
+        let summary = match train_prepared(&cfg, &trial_run, &data) {
             Ok(report) => Some(report.summary),
             // A draw that cannot train (a rate at which the loss diverges,
             // sizes the data cannot fill) is a failed trial, not the end of
@@ -170,16 +167,17 @@ pub fn autotune(
             overhead = overhead.max(trial.seconds - s.state.elapsed);
         }
         progress(&trial);
-        let better = match (trial.valid, &best) {
-            (Some(v), Some((_, b, _))) => goal.better(v, *b),
+        let best_valid = best.as_ref().and_then(|(i, _)| trials[*i].valid);
+        let better = match (trial.valid, best_valid) {
+            (Some(v), Some(b)) => goal.better(v, b),
             (Some(_), None) => true,
             (None, _) => false,
         };
         if better {
-            if let Some((old, _, _)) = &best {
-                remove_trial(&trials_dir.join(format!("{:02}", old + 1)))?;
+            if let Some((old, _)) = &best {
+                remove_trial(&trial_dir(*old))?;
             }
-            best = Some((trials.len(), trial.valid.unwrap_or_default(), cfg));
+            best = Some((trials.len(), cfg));
         } else {
             remove_trial(&out)?;
         }
@@ -188,7 +186,7 @@ pub fn autotune(
             break;
         }
     }
-    let Some((best, _, config)) = best else {
+    let Some((best, config)) = best else {
         return Err(Error::Config(format!(
             "--autotune {minutes}: no trial validated within the budget; give it more minutes"
         )));
@@ -199,7 +197,7 @@ pub fn autotune(
         config,
         seconds: began.elapsed().as_secs_f64(),
     };
-    adopt(&trials_dir.join(format!("{:02}", best + 1)), &dir)?;
+    adopt(&trial_dir(best), &dir)?;
     remove_trial(&trials_dir)?;
     let table = report.table(&base.train.select_metric);
     write_atomic(&dir.file(AUTOTUNE_TABLE), |f| {

@@ -158,7 +158,6 @@ pub fn cross_validate(
             cfg.data.split.valid,
             cfg.data.split_seed,
         )?;
-        let test = data.test.clone();
         let fold_dir = dir.file(&format!("fold-{}", fold + 1));
         // The unfinished fold of a stopped run goes on from its checkpoint
         // on --resume; anything else in its place starts over.
@@ -177,17 +176,16 @@ pub fn cross_validate(
             .start(fold_start);
         fold_run.quiet = true;
         fold_run.progress = run.progress;
-        let sizes = (data.train.len(), data.valid.len(), data.test.len());
-        let trained = train_prepared(cfg, &fold_run, data)?;
+        let trained = train_prepared(cfg, &fold_run, &data)?;
         if trained.summary.interrupted || trained.summary.timed_out {
             // The folds done are saved; the caller sees fewer than asked.
             return Ok(report);
         }
-        let (scores, _) = Predictor::load(&fold_dir)?.evaluate(&test)?;
+        let (scores, _) = Predictor::load(&fold_dir)?.evaluate(&data.test)?;
         let state = &trained.summary.state;
         let score = FoldScore {
             fold: fold + 1,
-            sizes,
+            sizes: trained.sizes,
             accuracy: scores.accuracy,
             macro_f1: scores.macro_avg.f1,
             best_epoch: state

@@ -70,6 +70,15 @@ pub struct LmEncoder {
     pub vocab: Vocab,
 }
 
+/// What extending the LM's vocabulary by a training text's own tokens did.
+#[derive(Clone, Copy, Debug)]
+pub struct Extension {
+    /// How many tokens were added.
+    pub added: usize,
+    /// The share of the training text's tokens the LM's vocabulary knows.
+    pub coverage: f64,
+}
+
 /// The parameter groups of a left-to-right encoder of `layers` layers for
 /// gradual unfreezing, the top layer first and the embeddings last.
 pub fn unfreezing_groups(layers: usize) -> Vec<Vec<String>> {
@@ -129,32 +138,53 @@ impl LmEncoder {
         })
     }
 
-    /// The LM's vocabulary followed by the tokens of `texts` it lacks that
-    /// are seen at least `min_freq` times (most frequent first), and how
-    /// many those are.
+    /// The LM's vocabulary followed by the training tokens it lacks that
+    /// are seen at least `min_freq` times (most frequent first); how many
+    /// were added and how much of the training text the LM's own tokens
+    /// cover, counted in the same pass.
     pub fn extended_vocab<S: AsRef<str>>(
         &self,
         tokens: impl IntoIterator<Item = S>,
         min_freq: u64,
-    ) -> Result<(Vocab, usize)> {
+    ) -> Result<(Vocab, Extension)> {
         let mut counts = crate::text::VocabBuilder::new();
         counts.add_all(tokens);
         let task = counts.build(&crate::text::VocabConfig {
-            min_freq,
+            min_freq: 1,
             max_size: None,
             specials: crate::text::Specials::of(&[]),
         })?;
         let mut words = self.vocab.tokens().to_vec();
         let mut freqs = self.vocab.counts().to_vec();
+        let (mut known, mut all) = (0u64, 0u64);
         for (t, &c) in task.tokens().iter().zip(task.counts()) {
-            if self.vocab.id(t).is_none() {
+            all += c;
+            if self.vocab.id(t).is_some() {
+                known += c;
+            } else if c >= min_freq {
                 words.push(t.clone());
                 freqs.push(c);
             }
         }
         let added = words.len() - self.vocab.len();
         let vocab = Vocab::from_parts(self.vocab.specials().clone(), words, freqs)?;
-        Ok((vocab, added))
+        let coverage = known as f64 / all.max(1) as f64;
+        Ok((vocab, Extension { added, coverage }))
+    }
+
+    /// The line a training run prints once the weights are in.
+    pub fn report(&self, copied: usize, model: &ClassifierConfig, ext: Extension) -> String {
+        format!(
+            "init from the language model in {}: {copied} tensors (the embeddings and {} {} layer(s) of {} units); its {} tokens cover {:.1} % of the training text, {} more of the training text's own added; gradual unfreezing over the first {} epochs",
+            self.dir.display(),
+            model.layers,
+            format!("{:?}", model.cell).to_uppercase(),
+            model.hidden,
+            self.vocab.len(),
+            100.0 * ext.coverage,
+            ext.added,
+            model.layers + 1
+        )
     }
 
     /// `cfg` in the LM's shape for a vocabulary of `vocab` tokens (the LM's

@@ -23,7 +23,7 @@ pub use data::{
     prepare, read_dataset,
 };
 pub use ensemble::{assemble_ensemble, planned_ensemble, train_ensemble};
-pub use from_lm::{LmEncoder, unfreezing_groups};
+pub use from_lm::{Extension, LmEncoder, unfreezing_groups};
 pub use model::{Classified, Classifier, ClassifierConfig, Encoder, Pooling};
 pub use predictor::{Prediction, Predictor};
 pub use pretrained::Coverage;

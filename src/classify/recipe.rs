@@ -144,14 +144,14 @@ pub struct TrainReport {
 /// ensemble member's run is quiet about the data but shows its progress).
 pub fn train(cfg: &ClassifyConfig, run: &RunOptions) -> Result<TrainReport> {
     cfg.validate()?;
-    train_prepared(cfg, run, prepare(&cfg.data)?)
+    train_prepared(cfg, run, &prepare(&cfg.data)?)
 }
 
 /// [`train`] on rows already read and split (a cross-validation fold's).
 pub fn train_prepared(
     cfg: &ClassifyConfig,
     run: &RunOptions,
-    data: Prepared,
+    data: &Prepared,
 ) -> Result<TrainReport> {
     let quiet = run.quiet;
     cfg.validate()?;
@@ -164,12 +164,12 @@ pub fn train_prepared(
         (Some(dir), Start::Fresh) => Some(LmEncoder::open(dir)?),
         _ => None,
     };
-    let mut added = 0;
+    let mut extended = None;
     let (vocab, classes) = match (start, &lm) {
         (Start::Fresh, Some(lm)) => {
             let tokens = data.train.iter().flat_map(|r| cfg.text.tokens(&r.text));
-            let (vocab, new) = lm.extended_vocab(tokens, cfg.data.min_freq)?;
-            added = new;
+            let (vocab, ext) = lm.extended_vocab(tokens, cfg.data.min_freq)?;
+            extended = Some(ext);
             (vocab, classes_of(&data.train))
         }
         (Start::Fresh, None) => {
@@ -230,22 +230,10 @@ pub fn train_prepared(
         &model_cfg,
         params.var_builder(candle_core::DType::F32, &candle_core::Device::Cpu),
     )?;
-    if let Some(lm) = &lm {
+    if let (Some(lm), Some(ext)) = (&lm, extended) {
         let copied = lm.load_into(&params)?;
         if !quiet {
-            let known = lm_coverage(&data.train, &cfg.text, &lm.vocab);
-            eprintln!(
-                "init from the language model in {}: {copied} tensors (the embeddings and {} {} layer(s) of {} units); its {} tokens cover {:.1} % of the training text, {added} more of the training text's own added; gradual unfreezing over the first {} epochs",
-                cfg.init_from_lm
-                    .as_ref()
-                    .map_or(String::new(), |p| p.display().to_string()),
-                model_cfg.layers,
-                format!("{:?}", model_cfg.cell).to_uppercase(),
-                model_cfg.hidden,
-                vocab.len() - added,
-                100.0 * known,
-                model_cfg.layers + 1
-            );
+            eprintln!("{}", lm.report(copied, &model_cfg, ext));
         }
     }
     let coverage = match &pretrained {
@@ -328,16 +316,4 @@ pub fn train_prepared(
         classes,
         coverage,
     })
-}
-
-/// The share of the training rows' tokens that `vocab` knows (not `<unk>`).
-fn lm_coverage(rows: &[Labelled], text: &TextConfig, vocab: &Vocab) -> f64 {
-    let (mut known, mut all) = (0usize, 0usize);
-    for r in rows {
-        for t in text.tokens(&r.text) {
-            all += 1;
-            known += usize::from(vocab.id(&t).is_some());
-        }
-    }
-    known as f64 / all.max(1) as f64
 }

@@ -87,6 +87,17 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// Early stopping on the metric that selects the best model (its
+    /// goal too), after `patience` validations without a better value.
+    pub fn stop_on_selection(&self, patience: u64) -> EarlyStoppingConfig {
+        EarlyStoppingConfig {
+            metric: self.select_metric.clone(),
+            mode: self.select_goal,
+            patience,
+            ..EarlyStoppingConfig::default()
+        }
+    }
+
     /// Checks cross-field rules.
     pub fn validate(&self) -> Result<()> {
         if self.epochs == 0 {

@@ -10,7 +10,7 @@ use attend::classify::{ClassifyConfig, Encoder, Pooling};
 use attend::data::ClassifyDefaults;
 use attend::text::Level;
 use attend::text::NormalizeConfig;
-use attend::train::{EarlyStoppingConfig, PlateauConfig, ScheduleConfig};
+use attend::train::{PlateauConfig, ScheduleConfig};
 use clap::Args;
 
 use super::{ClassWeightsArg, EncoderArg, PoolingArg};
@@ -341,13 +341,7 @@ fn recipe_defaults_for_dataset(cfg: &mut ClassifyConfig, a: &TrainArgs) {
         && cfg.train.early_stopping.is_none()
         && a.patience.is_none()
     {
-        let t = &mut cfg.train;
-        t.early_stopping = Some(EarlyStoppingConfig {
-            metric: t.select_metric.clone(),
-            mode: t.select_goal,
-            patience,
-            ..EarlyStoppingConfig::default()
-        });
+        cfg.train.early_stopping = Some(cfg.train.stop_on_selection(patience));
     }
 }
 
@@ -357,12 +351,7 @@ fn apply_train_flags(cfg: &mut ClassifyConfig, a: &TrainArgs, g: &Globals) {
     a.train.apply(cfg, g.seed_flag);
     let t = &mut cfg.train;
     if let Some(p) = a.patience {
-        t.early_stopping = Some(EarlyStoppingConfig {
-            metric: t.select_metric.clone(),
-            mode: t.select_goal,
-            patience: p,
-            ..EarlyStoppingConfig::default()
-        });
+        t.early_stopping = Some(t.stop_on_selection(p));
     }
     if let Some(p) = a.plateau {
         t.schedule = ScheduleConfig::Plateau(PlateauConfig {
